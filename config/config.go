@@ -1,0 +1,421 @@
+// Package config owns the exporter's YAML configuration: the module types,
+// their defaults and validation, and everything that depends only on the
+// configuration (CA pools, client certificates, passwords), which is prepared
+// once at load time so that a probe only reads it.
+package config
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TLSMode says when a probe speaks TLS.
+type TLSMode string
+
+const (
+	// TLSNone never upgrades the session, even when STARTTLS is offered.
+	TLSNone TLSMode = "none"
+	// TLSOpportunistic upgrades with STARTTLS when the server offers it.
+	TLSOpportunistic TLSMode = "opportunistic"
+	// TLSStartTLS requires STARTTLS: a server that does not offer it fails the probe.
+	TLSStartTLS TLSMode = "starttls"
+	// TLSImplicit speaks TLS from the first byte (SMTPS, port 465).
+	TLSImplicit TLSMode = "implicit"
+)
+
+// DefaultTimeout is a module's deadline when it sets none.
+const DefaultTimeout = 10 * time.Second
+
+// DefaultPortModules maps well-known ports to the module used when a request
+// names none; a config's port_modules entries override it.
+var DefaultPortModules = map[int]string{25: "smtp", 465: "smtps", 587: "submission", 2525: "submission"}
+
+// Config is a whole configuration file.
+type Config struct {
+	Modules map[string]*Module `yaml:"modules"`
+	// PortModules chooses the module by the target's port when the request names none.
+	PortModules map[int]string `yaml:"port_modules,omitempty"`
+}
+
+// Module is the recipe for one kind of probe.
+type Module struct {
+	Timeout             time.Duration `yaml:"timeout"`
+	Port                int           `yaml:"port,omitempty"`
+	TLS                 TLSMode       `yaml:"tls"`
+	EHLOHostname        string        `yaml:"ehlo_hostname,omitempty"`
+	IPProtocol          string        `yaml:"ip_protocol"`
+	IPProtocolFallback  *bool         `yaml:"ip_protocol_fallback"`
+	TLSConfig           TLSConfig     `yaml:"tls_config"`
+	Auth                *Auth         `yaml:"auth,omitempty"`
+	FailIfAuthBeforeTLS bool          `yaml:"fail_if_auth_before_tls"`
+	FailIfNoAuth        bool          `yaml:"fail_if_no_auth"`
+
+	// Prepared at load time.
+	tlsClient *tls.Config
+	roots     *x509.CertPool
+}
+
+// TLSConfig is how a probe speaks TLS and verifies the server's certificate.
+type TLSConfig struct {
+	CAFile             string `yaml:"ca_file,omitempty"`
+	ServerName         string `yaml:"server_name,omitempty"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	MinVersion         string `yaml:"min_version,omitempty"`
+	MaxVersion         string `yaml:"max_version,omitempty"`
+	CertFile           string `yaml:"cert_file,omitempty"`
+	KeyFile            string `yaml:"key_file,omitempty"`
+}
+
+// Auth holds the credentials a probe authenticates with. The password is read
+// from a file or the environment at load time and lives only in memory.
+type Auth struct {
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file,omitempty"`
+	PasswordEnv  string `yaml:"password_env,omitempty"`
+
+	password Secret
+}
+
+// Password returns the loaded password.
+func (a *Auth) Password() Secret { return a.password }
+
+// Secret is a string that refuses to be printed, logged or marshalled.
+type Secret string
+
+const redacted = "<secret>"
+
+func (s Secret) String() string                   { return redacted }
+func (s Secret) GoString() string                 { return redacted }
+func (s Secret) MarshalYAML() (interface{}, error) { return redacted, nil }
+func (s Secret) MarshalJSON() ([]byte, error)     { return []byte(`"` + redacted + `"`), nil }
+
+// Reveal returns the secret's value, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }
+
+// IPFallback reports whether the other address family may be used.
+func (m *Module) IPFallback() bool { return m.IPProtocolFallback == nil || *m.IPProtocolFallback }
+
+// ClientTLS returns a fresh TLS client config for one probe of serverName.
+// Verification is switched off in the handshake because the prober verifies
+// the chain itself afterwards: that way a bad certificate is still captured
+// and reported with its dates.
+func (m *Module) ClientTLS(serverName string) *tls.Config {
+	c := m.tlsClient.Clone()
+	c.ServerName = serverName
+	return c
+}
+
+// Roots returns the CA pool that certificates are verified against (nil: the system pool).
+func (m *Module) Roots() *x509.CertPool { return m.roots }
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data)
+}
+
+// Parse decodes and validates a configuration document strictly: unknown
+// keys are errors that name the module and field.
+func Parse(data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parsing YAML: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, errors.New("config is empty: it needs a modules: section")
+	}
+	if err := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), nil); err != nil {
+		return nil, err
+	}
+	cfg := &Config{}
+	if err := doc.Content[0].Decode(cfg); err != nil {
+		return nil, fmt.Errorf("parsing YAML: %w", err)
+	}
+	if err := cfg.prepare(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ModuleForPort returns the module name for a port, if the config has one.
+func (c *Config) ModuleForPort(port int) (string, bool) {
+	name, ok := c.PortModules[port]
+	return name, ok
+}
+
+// ModuleNames returns the module names in order.
+func (c *Config) ModuleNames() []string {
+	names := make([]string, 0, len(c.Modules))
+	for name := range c.Modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Marshal renders the config as YAML with secrets hidden, for /config.
+func (c *Config) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (c *Config) prepare() error {
+	if len(c.Modules) == 0 {
+		return errors.New("config has no modules")
+	}
+	for _, name := range c.ModuleNames() {
+		m := c.Modules[name]
+		if m == nil {
+			m = &Module{}
+			c.Modules[name] = m
+		}
+		if err := m.prepare(); err != nil {
+			return fmt.Errorf("module %q: %w", name, err)
+		}
+	}
+	if c.PortModules == nil {
+		c.PortModules = map[int]string{}
+		for port, name := range DefaultPortModules {
+			if _, ok := c.Modules[name]; ok {
+				c.PortModules[port] = name
+			}
+		}
+	}
+	ports := make([]int, 0, len(c.PortModules))
+	for port := range c.PortModules {
+		ports = append(ports, port)
+	}
+	sort.Ints(ports)
+	for _, port := range ports {
+		name := c.PortModules[port]
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("port_modules: port %d is out of range 1-65535", port)
+		}
+		if _, ok := c.Modules[name]; !ok {
+			return fmt.Errorf("port_modules: port %d names module %q, which is not defined", port, name)
+		}
+	}
+	return nil
+}
+
+var tlsVersions = map[string]uint16{
+	"TLS10": tls.VersionTLS10,
+	"TLS11": tls.VersionTLS11,
+	"TLS12": tls.VersionTLS12,
+	"TLS13": tls.VersionTLS13,
+}
+
+func (m *Module) prepare() error {
+	if m.Timeout == 0 {
+		m.Timeout = DefaultTimeout
+	}
+	if m.Timeout < 0 {
+		return fmt.Errorf("timeout: must be positive, got %s", m.Timeout)
+	}
+	if m.IPProtocolFallback == nil {
+		fallback := true
+		m.IPProtocolFallback = &fallback
+	}
+	if m.Port < 0 || m.Port > 65535 {
+		return fmt.Errorf("port: %d is out of range 1-65535", m.Port)
+	}
+	switch m.TLS {
+	case "":
+		m.TLS = TLSOpportunistic
+	case TLSNone, TLSOpportunistic, TLSStartTLS, TLSImplicit:
+	default:
+		return fmt.Errorf("tls: unknown mode %q (want none, opportunistic, starttls or implicit)", m.TLS)
+	}
+	switch m.IPProtocol {
+	case "":
+		m.IPProtocol = "ip4"
+	case "ip4", "ip6":
+	default:
+		return fmt.Errorf("ip_protocol: unknown value %q (want ip4 or ip6)", m.IPProtocol)
+	}
+	if m.EHLOHostname == "" {
+		m.EHLOHostname = defaultEHLOHostname()
+	} else if strings.ContainsAny(m.EHLOHostname, " \t\r\n") {
+		return fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname)
+	}
+	if err := m.prepareTLS(); err != nil {
+		return err
+	}
+	if m.Auth != nil {
+		if err := m.Auth.prepare(); err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
+		if m.TLS == TLSNone {
+			return errors.New("auth: credentials are never sent in clear text; set tls to opportunistic, starttls or implicit")
+		}
+	}
+	return nil
+}
+
+func (m *Module) prepareTLS() error {
+	tc := m.TLSConfig
+	c := &tls.Config{
+		// The prober verifies the chain itself after the handshake (see ClientTLS).
+		InsecureSkipVerify: true, //nolint:gosec
+		// Allow old versions by default so that a server stuck on TLS 1.0 is
+		// reported as such instead of as a handshake failure.
+		MinVersion: tls.VersionTLS10,
+	}
+	// Offer every cipher suite Go considers secure, including RSA key exchange,
+	// which Go leaves out by default but many mail servers still rely on.
+	for _, s := range tls.CipherSuites() {
+		c.CipherSuites = append(c.CipherSuites, s.ID)
+	}
+	if tc.MinVersion != "" {
+		v, ok := tlsVersions[tc.MinVersion]
+		if !ok {
+			return fmt.Errorf("tls_config: min_version: unknown version %q (want TLS10, TLS11, TLS12 or TLS13)", tc.MinVersion)
+		}
+		c.MinVersion = v
+	}
+	if tc.MaxVersion != "" {
+		v, ok := tlsVersions[tc.MaxVersion]
+		if !ok {
+			return fmt.Errorf("tls_config: max_version: unknown version %q (want TLS10, TLS11, TLS12 or TLS13)", tc.MaxVersion)
+		}
+		c.MaxVersion = v
+		if c.MaxVersion < c.MinVersion {
+			return fmt.Errorf("tls_config: max_version %s is older than min_version", tc.MaxVersion)
+		}
+	}
+	if tc.CAFile != "" {
+		pem, err := os.ReadFile(tc.CAFile)
+		if err != nil {
+			return fmt.Errorf("tls_config: ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("tls_config: ca_file: %s holds no PEM certificate", tc.CAFile)
+		}
+		m.roots = pool
+	}
+	if (tc.CertFile == "") != (tc.KeyFile == "") {
+		return errors.New("tls_config: cert_file and key_file must be set together")
+	}
+	if tc.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
+		if err != nil {
+			return fmt.Errorf("tls_config: client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	m.tlsClient = c
+	return nil
+}
+
+func (a *Auth) prepare() error {
+	if a.Username == "" {
+		return errors.New("username is required")
+	}
+	switch {
+	case a.PasswordFile != "" && a.PasswordEnv != "":
+		return errors.New("set password_file or password_env, not both")
+	case a.PasswordFile != "":
+		data, err := os.ReadFile(a.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("password_file: %w", err)
+		}
+		a.password = Secret(strings.TrimRight(string(data), "\r\n"))
+	case a.PasswordEnv != "":
+		v, ok := os.LookupEnv(a.PasswordEnv)
+		if !ok {
+			return fmt.Errorf("password_env: environment variable %s is not set", a.PasswordEnv)
+		}
+		a.password = Secret(v)
+	default:
+		return errors.New("password_file or password_env is required (passwords are not written in the config itself)")
+	}
+	return nil
+}
+
+func defaultEHLOHostname() string {
+	name, err := os.Hostname()
+	if err != nil || name == "" || strings.ContainsAny(name, " \t\r\n") {
+		return "localhost"
+	}
+	return name
+}
+
+// checkKeys walks a YAML mapping and reports keys that the Go type has no
+// field for. yaml.v3's KnownFields does not reach into nested decoding, and
+// its message names a Go type instead of the module, so we check ourselves.
+func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
+	for t.Kind() == reflect.Ptr {
+		t = t.Elem()
+	}
+	if node.Kind == yaml.AliasNode {
+		node = node.Alias
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if node.Kind != yaml.MappingNode {
+			return nil // a type error, which Decode reports
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag != "" && tag != "-" {
+				fields[tag] = f.Type
+			}
+		}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			key, value := node.Content[i], node.Content[i+1]
+			ft, ok := fields[key.Value]
+			if !ok {
+				return fmt.Errorf("%sunknown field %q (line %d)", where(path), key.Value, key.Line)
+			}
+			if err := checkKeys(value, ft, append(path, key.Value)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if node.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if err := checkKeys(node.Content[i+1], t.Elem(), append(path, node.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// where names the place of a YAML path in an error: `module "x": tls_config: `.
+func where(path []string) string {
+	if len(path) == 0 {
+		return ""
+	}
+	if path[0] == "modules" && len(path) > 1 {
+		s := fmt.Sprintf("module %q: ", path[1])
+		for _, p := range path[2:] {
+			s += p + ": "
+		}
+		return s
+	}
+	return strings.Join(path, ": ") + ": "
+}

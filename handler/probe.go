@@ -1,0 +1,244 @@
+// Package handler owns the exporter's HTTP surface: /probe and its query
+// validation, the exporter's own probe metrics, /config, /-/reload and
+// /-/healthy. It wires the prober, collector and report packages together.
+package handler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/smtp-exporter/smtp_exporter/collector"
+	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/report"
+)
+
+// maxParamLength bounds module and debug query values.
+const maxParamLength = 128
+
+// Metrics are the exporter's own metrics about the probes it runs.
+type Metrics struct {
+	probes   *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+}
+
+// NewMetrics creates and registers the probe metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smtp_exporter_probes_total",
+			Help: "Probes run, by module and result (success or failure).",
+		}, []string{"module", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smtp_exporter_probe_duration_seconds",
+			Help:    "How long probes took, by module, in seconds.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"module"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smtp_exporter_probes_in_flight",
+			Help: "Probes running right now.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.probes, m.duration, m.inFlight)
+	}
+	return m
+}
+
+// Prober runs one probe; tests replace it.
+type Prober func(ctx context.Context, target, moduleName string, module *config.Module, logger *slog.Logger) *prober.Result
+
+// Probe serves /probe.
+type Probe struct {
+	Config        *config.SafeConfig
+	Logger        *slog.Logger
+	Metrics       *Metrics
+	TimeoutOffset time.Duration
+	// Prober defaults to prober.ProbeSMTP.
+	Prober Prober
+	// OnResult, when set, is handed every finished result (for the history page).
+	OnResult func(*prober.Result)
+}
+
+// request is a validated /probe query.
+type request struct {
+	target     prober.Target
+	moduleName string
+	module     *config.Module
+	debug      bool
+}
+
+func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "/probe answers GET and HEAD only", http.StatusMethodNotAllowed)
+		return
+	}
+	cfg := h.Config.Get()
+	req, err := parseRequest(r.URL.Query(), cfg)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	timeout, err := probeTimeout(r.Header, req.module.Timeout, h.TimeoutOffset)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	target := req.target.String()
+	logger := h.Logger.With("target", target, "module", req.moduleName)
+	probe := h.Prober
+	if probe == nil {
+		probe = prober.ProbeSMTP
+	}
+
+	h.Metrics.inFlight.Inc()
+	result := probe(ctx, target, req.moduleName, req.module, logger)
+	h.Metrics.inFlight.Dec()
+	outcome := "failure"
+	if result.Success {
+		outcome = "success"
+	}
+	h.Metrics.probes.WithLabelValues(req.moduleName, outcome).Inc()
+	h.Metrics.duration.WithLabelValues(req.moduleName).Observe(result.Duration.Seconds())
+	if h.OnResult != nil {
+		h.OnResult(result)
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collector.New(result))
+	if req.debug {
+		writeDebug(w, result, registry)
+		return
+	}
+	promhttp.HandlerFor(registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}).ServeHTTP(w, r)
+}
+
+// parseRequest validates the query string; its errors are the text of a 400.
+func parseRequest(q url.Values, cfg *config.Config) (*request, error) {
+	for key := range q {
+		switch key {
+		case "target", "module", "debug":
+		default:
+			return nil, fmt.Errorf("unknown parameter %q: /probe takes target, module and debug", trim(key))
+		}
+	}
+	single := func(name string) (string, error) {
+		vs := q[name]
+		switch {
+		case len(vs) > 1:
+			return "", fmt.Errorf("parameter %q is given %d times; give it once", name, len(vs))
+		case len(vs) == 0:
+			return "", nil
+		}
+		return vs[0], nil
+	}
+	targetStr, err := single("target")
+	if err != nil {
+		return nil, err
+	}
+	if targetStr == "" {
+		return nil, fmt.Errorf("target parameter is missing: use /probe?target=host:port, for example /probe?target=mx.example.com:25")
+	}
+	target, err := prober.ParseTarget(targetStr)
+	if err != nil {
+		return nil, err
+	}
+	req := &request{target: target}
+
+	debugStr, err := single("debug")
+	if err != nil {
+		return nil, err
+	}
+	if debugStr != "" {
+		if req.debug, err = strconv.ParseBool(debugStr); err != nil {
+			return nil, fmt.Errorf("debug parameter %q is not true or false", trim(debugStr))
+		}
+	}
+
+	moduleName, err := single("module")
+	if err != nil {
+		return nil, err
+	}
+	if moduleName == "" {
+		if target.Port == 0 {
+			return nil, fmt.Errorf("target %q has no port and no module is given: add :PORT or module=NAME (modules: %s)",
+				targetStr, strings.Join(cfg.ModuleNames(), ", "))
+		}
+		name, ok := cfg.ModuleForPort(target.Port)
+		if !ok {
+			return nil, fmt.Errorf("no module is configured for port %d: add module=NAME (modules: %s)",
+				target.Port, strings.Join(cfg.ModuleNames(), ", "))
+		}
+		moduleName = name
+	}
+	module, ok := cfg.Modules[moduleName]
+	if !ok {
+		return nil, fmt.Errorf("unknown module %q (modules: %s)", trim(moduleName), strings.Join(cfg.ModuleNames(), ", "))
+	}
+	if target.Port == 0 && module.Port == 0 {
+		return nil, fmt.Errorf("target %q has no port and module %q sets none: add :PORT", targetStr, moduleName)
+	}
+	req.moduleName, req.module = moduleName, module
+	return req, nil
+}
+
+// probeTimeout is the module's timeout, shortened to fit Prometheus' scrape
+// timeout minus offset so that the answer arrives before Prometheus gives up.
+func probeTimeout(h http.Header, moduleTimeout, offset time.Duration) (time.Duration, error) {
+	v := h.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if v == "" {
+		return moduleTimeout, nil
+	}
+	seconds, err := strconv.ParseFloat(v, 64)
+	if err != nil || seconds != seconds { // NaN
+		return 0, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds header %q is not a number", trim(v))
+	}
+	if seconds <= 0 || seconds > 1e6 {
+		// Nonsense from a proxy: the module's own timeout still bounds the probe.
+		return moduleTimeout, nil
+	}
+	scrape := time.Duration(seconds * float64(time.Second))
+	if scrape > offset {
+		scrape -= offset
+	}
+	return min(scrape, moduleTimeout), nil
+}
+
+func writeDebug(w http.ResponseWriter, result *prober.Result, registry *prometheus.Registry) {
+	var buf bytes.Buffer
+	report.Text(&buf, result, time.Now())
+	buf.WriteString("\nMetrics that would have been returned:\n")
+	mfs, err := registry.Gather()
+	if err != nil {
+		fmt.Fprintf(&buf, "error gathering metrics: %v\n", err)
+	}
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			fmt.Fprintf(&buf, "error encoding metrics: %v\n", err)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+// trim shortens user input quoted in an error message.
+func trim(s string) string {
+	return prober.Sanitize(s, maxParamLength)
+}

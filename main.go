@@ -1,0 +1,151 @@
+// Command smtp_exporter probes SMTP ports on Prometheus' request and reports
+// what happened as metrics. main only wires flags, logging, configuration
+// reloads and HTTP routes; the work lives in config, prober, collector,
+// report and handler.
+package main
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/handler"
+)
+
+// builtinConfig is the configuration used when no --config.file is given.
+//
+//go:embed config.example.yml
+var builtinConfig []byte
+
+const exporterName = "smtp_exporter"
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	app := kingpin.New(exporterName, "Probes SMTP ports (25, 465, 587, 2525) and exports what it finds for Prometheus.")
+	configFile := app.Flag("config.file", "Module configuration file. Without it, the built-in modules (config.example.yml) are used.").String()
+	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
+	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
+	webFlags := webflag.AddFlags(app, ":9667")
+	logConfig := &promslog.Config{}
+	flag.AddFlags(app, logConfig)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+	logger := promslog.New(logConfig)
+
+	sc := config.NewSafeConfig(*configFile, builtinConfig, prometheus.DefaultRegisterer)
+	if err := sc.Reload(); err != nil {
+		logger.Error("Invalid configuration", "err", err)
+		return 1
+	}
+	if *configCheck {
+		logger.Info("Config is valid", "config", sc.Source(), "modules", len(sc.Get().Modules))
+		return 0
+	}
+	logger.Info("Starting smtp_exporter", "version", version.Info(), "build_context", version.BuildContext())
+	logger.Info("Loaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
+	prometheus.MustRegister(versioncollector.NewCollector("smtp_exporter"))
+
+	reloads := make(chan chan error)
+	go reloadLoop(sc, reloads, logger)
+
+	probe := &handler.Probe{
+		Config:        sc,
+		Logger:        logger,
+		Metrics:       handler.NewMetrics(prometheus.DefaultRegisterer),
+		TimeoutOffset: *timeoutOffset,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/probe", probe)
+	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/-/healthy", handler.Healthy)
+	mux.HandleFunc("/-/reload", handler.Reload(func() error {
+		done := make(chan error)
+		reloads <- done
+		return <-done
+	}))
+	mux.HandleFunc("/config", handler.ShowConfig(sc))
+	landing, err := web.NewLandingPage(landingConfig())
+	if err != nil {
+		logger.Error("Building the landing page", "err", err)
+		return 1
+	}
+	mux.Handle("/", landing)
+
+	server := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	if err := web.ListenAndServe(server, webFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("HTTP server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// reloadLoop reloads the configuration on SIGHUP and on /-/reload, one at a
+// time; a failed reload keeps the running configuration.
+func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	for {
+		var reply chan error
+		select {
+		case <-hup:
+		case reply = <-requests:
+		}
+		err := sc.Reload()
+		if err != nil {
+			logger.Error("Config reload failed; keeping the previous config", "err", err)
+		} else {
+			logger.Info("Reloaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
+		}
+		if reply != nil {
+			reply <- err
+		}
+	}
+}
+
+func landingConfig() web.LandingConfig {
+	return web.LandingConfig{
+		Name:        "SMTP Exporter",
+		Description: "Probes SMTP ports (25, 465, 587, 2525) and reports reachability, STARTTLS, TLS, certificates, AUTH and timings",
+		Version:     version.Info(),
+		Form: web.LandingForm{
+			Action: "/probe",
+			Inputs: []web.LandingFormInput{
+				{Label: "Target", Type: "text", Name: "target", Placeholder: "mx.example.com:25"},
+				{Label: "Module", Type: "text", Name: "module", Placeholder: "empty: chosen by port"},
+				{Label: "Debug", Type: "checkbox", Name: "debug", Value: "true"},
+			},
+		},
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics", Description: "the exporter's own metrics"},
+			{Address: "/config", Text: "Config", Description: "the running modules, secrets hidden"},
+			{Address: "/-/healthy", Text: "Health"},
+		},
+	}
+}

@@ -1,0 +1,93 @@
+package prober
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Bounds on what one EHLO reply may add to a result (and so to the metrics).
+const (
+	maxExtensions       = 64
+	maxExtensionParams  = 32
+	maxKeywordBytes     = 64
+	maxParamBytes       = 128
+	maxDomainBytes      = 255
+	maxMechanismsPerAll = 32
+)
+
+// ParseEHLO reads the extensions from a 250 reply to EHLO. The first line
+// is the server's domain and greeting; every further line is a keyword with
+// optional parameters (RFC 5321 section 4.1.1.1). Keywords are upper-cased,
+// and both "AUTH PLAIN" and the old "AUTH=PLAIN" syntax are understood.
+func ParseEHLO(reply Reply) *EHLOInfo {
+	info := &EHLOInfo{Extensions: []Extension{}}
+	if len(reply.Lines) == 0 {
+		return info
+	}
+	if fields := strings.Fields(reply.Lines[0]); len(fields) > 0 {
+		info.Domain = Sanitize(fields[0], maxDomainBytes)
+	}
+	seenMech := map[string]bool{}
+	for _, line := range reply.Lines[1:] {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		keyword := strings.ToUpper(fields[0])
+		params := fields[1:]
+		if k, v, ok := strings.Cut(keyword, "="); ok && k == "AUTH" {
+			// "AUTH=LOGIN PLAIN", written by old servers for old clients.
+			keyword = k
+			params = append([]string{v}, params...)
+		}
+		if !validKeyword(keyword) {
+			continue
+		}
+		if len(params) > maxExtensionParams {
+			params = params[:maxExtensionParams]
+		}
+		for i, p := range params {
+			params[i] = Sanitize(p, maxParamBytes)
+		}
+		switch keyword {
+		case "AUTH":
+			for _, m := range params {
+				m = strings.ToUpper(m)
+				if m != "" && !seenMech[m] && len(info.AuthMechanisms) < maxMechanismsPerAll && validKeyword(m) {
+					seenMech[m] = true
+					info.AuthMechanisms = append(info.AuthMechanisms, m)
+				}
+			}
+		case "SIZE":
+			if len(params) > 0 {
+				if n, err := strconv.ParseInt(params[0], 10, 64); err == nil && n > 0 {
+					info.SizeLimit = n
+				}
+			}
+		}
+		if info.Has(keyword) {
+			continue
+		}
+		if len(info.Extensions) >= maxExtensions {
+			break
+		}
+		info.Extensions = append(info.Extensions, Extension{Keyword: keyword, Params: params})
+	}
+	return info
+}
+
+// validKeyword accepts an ESMTP keyword or SASL mechanism name: letters,
+// digits, dash and underscore, so that nothing else reaches a label.
+func validKeyword(s string) bool {
+	if s == "" || len(s) > maxKeywordBytes {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

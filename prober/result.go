@@ -1,0 +1,214 @@
+// Package prober speaks SMTP to one target and records what happened: each
+// phase with its duration and reply code, the EHLO extensions, the TLS state
+// and certificates, and one failure reason. It knows nothing of Prometheus;
+// the collector, the debug report and the probe command all read its Result.
+package prober
+
+import (
+	"time"
+)
+
+// Reason is why a probe failed. The values are a public interface: alerts
+// and dashboards match on them.
+type Reason string
+
+// Failure reasons, one per failed probe.
+const (
+	ReasonResolve              Reason = "resolve"
+	ReasonConnectRefused       Reason = "connect_refused"
+	ReasonConnectTimeout       Reason = "connect_timeout"
+	ReasonConnectUnreachable   Reason = "connect_unreachable"
+	ReasonConnectionClosed     Reason = "connection_closed"
+	ReasonConnectionReset      Reason = "connection_reset"
+	ReasonBannerTimeout        Reason = "banner_timeout"
+	ReasonBannerRejected       Reason = "banner_rejected"
+	ReasonProtocolError        Reason = "protocol_error"
+	ReasonEHLORejected         Reason = "ehlo_rejected"
+	ReasonStartTLSNotAdvertise Reason = "starttls_not_advertised"
+	ReasonStartTLSRejected     Reason = "starttls_rejected"
+	ReasonTLSHandshakeFailed   Reason = "tls_handshake_failed"
+	ReasonCertExpired          Reason = "cert_expired"
+	ReasonCertUntrusted        Reason = "cert_untrusted"
+	ReasonCertHostnameMismatch Reason = "cert_hostname_mismatch"
+	ReasonAuthNotAdvertised    Reason = "auth_not_advertised"
+	ReasonAuthBeforeTLS        Reason = "auth_before_tls"
+	ReasonAuthFailed           Reason = "auth_failed"
+	ReasonTimeout              Reason = "timeout"
+)
+
+// Reasons lists every failure reason in a fixed order, so that every probe
+// can report all of them (stable series for alerting).
+var Reasons = []Reason{
+	ReasonResolve, ReasonConnectRefused, ReasonConnectTimeout, ReasonConnectUnreachable,
+	ReasonConnectionClosed, ReasonConnectionReset, ReasonBannerTimeout, ReasonBannerRejected,
+	ReasonProtocolError, ReasonEHLORejected, ReasonStartTLSNotAdvertise, ReasonStartTLSRejected,
+	ReasonTLSHandshakeFailed, ReasonCertExpired, ReasonCertUntrusted, ReasonCertHostnameMismatch,
+	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
+}
+
+// Phase is one step of the conversation.
+type Phase string
+
+// Phases of a probe, in conversation order.
+const (
+	PhaseResolve      Phase = "resolve"
+	PhaseConnect      Phase = "connect"
+	PhaseBanner       Phase = "banner"
+	PhaseEHLO         Phase = "ehlo"
+	PhaseStartTLS     Phase = "starttls"
+	PhaseTLSHandshake Phase = "tls_handshake"
+	PhaseEHLOTLS      Phase = "ehlo_tls"
+	PhaseAuth         Phase = "auth"
+	PhaseQuit         Phase = "quit"
+)
+
+// Phases lists every phase in conversation order.
+var Phases = []Phase{
+	PhaseResolve, PhaseConnect, PhaseBanner, PhaseEHLO, PhaseStartTLS,
+	PhaseTLSHandshake, PhaseEHLOTLS, PhaseAuth, PhaseQuit,
+}
+
+// ReplyPhases are the phases that end with an SMTP reply code.
+var ReplyPhases = []Phase{PhaseBanner, PhaseEHLO, PhaseStartTLS, PhaseEHLOTLS, PhaseAuth}
+
+// Result is everything one probe found out.
+type Result struct {
+	Target string    `json:"target"`
+	Module string    `json:"module"`
+	Host   string    `json:"host"`
+	Port   string    `json:"port"`
+	Start  time.Time `json:"start"`
+	// Duration is the whole probe, resolution to QUIT.
+	Duration time.Duration `json:"duration_ns"`
+
+	// IP is the address connected to (or tried); IPProtocol is 4 or 6 (0: none chosen).
+	IP         string `json:"ip,omitempty"`
+	IPProtocol int    `json:"ip_protocol,omitempty"`
+
+	Success bool `json:"success"`
+	// Failure is the one reason the probe failed; empty on success.
+	Failure Reason `json:"failure,omitempty"`
+	// Error explains Failure in words.
+	Error string `json:"error,omitempty"`
+	// Warnings are further problems seen after (or besides) the failure,
+	// such as a bad certificate on a probe that also failed AUTH.
+	Warnings []string `json:"warnings,omitempty"`
+
+	// Phases holds every phase in conversation order, reached or not.
+	Phases []PhaseResult `json:"phases"`
+
+	// EHLO is the reply to EHLO on the clear-text session (or, for implicit
+	// TLS, inside TLS); EHLOTLS the reply to EHLO after STARTTLS.
+	EHLO    *EHLOInfo `json:"ehlo,omitempty"`
+	EHLOTLS *EHLOInfo `json:"ehlo_tls,omitempty"`
+
+	StartTLSAdvertised bool `json:"starttls_advertised"`
+	// Encrypted says whether the session ended up under TLS.
+	Encrypted bool `json:"encrypted"`
+	// AuthBeforeTLS says AUTH was advertised on a clear-text session.
+	AuthBeforeTLS bool `json:"auth_before_tls"`
+	// AuthConfigured says the module has credentials; AuthSuccess whether they were accepted.
+	AuthConfigured bool   `json:"auth_configured"`
+	AuthSuccess    bool   `json:"auth_success"`
+	AuthMechanism  string `json:"auth_mechanism,omitempty"`
+
+	TLS *TLSInfo `json:"tls,omitempty"`
+
+	Transcript []TranscriptLine `json:"transcript"`
+}
+
+// PhaseResult is one phase's outcome.
+type PhaseResult struct {
+	Phase    Phase         `json:"phase"`
+	Reached  bool          `json:"reached"`
+	Duration time.Duration `json:"duration_ns"`
+	// ReplyCode is the last SMTP reply code of the phase (0: none).
+	ReplyCode int `json:"reply_code,omitempty"`
+}
+
+// EHLOInfo is a parsed EHLO reply.
+type EHLOInfo struct {
+	// Domain is the server's name from the first reply line.
+	Domain     string      `json:"domain"`
+	Extensions []Extension `json:"extensions"`
+	// AuthMechanisms are the SASL mechanisms of the AUTH extension, upper case.
+	AuthMechanisms []string `json:"auth_mechanisms,omitempty"`
+	// SizeLimit is the SIZE extension's limit in bytes (0: none declared).
+	SizeLimit int64 `json:"size_limit,omitempty"`
+}
+
+// Extension is one EHLO keyword and its parameters.
+type Extension struct {
+	Keyword string   `json:"keyword"`
+	Params  []string `json:"params,omitempty"`
+}
+
+// Has reports whether the reply advertises an extension keyword.
+func (e *EHLOInfo) Has(keyword string) bool {
+	if e == nil {
+		return false
+	}
+	for _, x := range e.Extensions {
+		if x.Keyword == keyword {
+			return true
+		}
+	}
+	return false
+}
+
+// TLSInfo is the state of the TLS session and what was learned of its certificates.
+type TLSInfo struct {
+	Version    string `json:"version"`
+	Cipher     string `json:"cipher"`
+	ServerName string `json:"server_name,omitempty"`
+	// Certificates is the chain as the server presented it, leaf first.
+	Certificates []CertInfo `json:"certificates"`
+	// Verified says the chain leads to a trusted root and matches the host name.
+	Verified    bool   `json:"verified"`
+	VerifyError string `json:"verify_error,omitempty"`
+	// VerifiedChain is the chain that verified (leaf first), if any.
+	VerifiedChain []CertInfo `json:"verified_chain,omitempty"`
+	// EarliestExpiry is the soonest NotAfter among the presented certificates.
+	EarliestExpiry time.Time `json:"earliest_expiry"`
+	// LastChainExpiry is the soonest NotAfter in the verified chain, or in
+	// the presented chain when none verified.
+	LastChainExpiry time.Time `json:"last_chain_expiry"`
+}
+
+// CertInfo describes one certificate.
+type CertInfo struct {
+	Subject           string    `json:"subject"`
+	Issuer            string    `json:"issuer"`
+	SANs              []string  `json:"sans,omitempty"`
+	SerialNumber      string    `json:"serial_number"`
+	FingerprintSHA256 string    `json:"fingerprint_sha256"`
+	NotBefore         time.Time `json:"not_before"`
+	NotAfter          time.Time `json:"not_after"`
+	IsCA              bool      `json:"is_ca"`
+}
+
+// TranscriptLine is one line of the conversation: C (client), S (server) or
+// * (a note from the prober).
+type TranscriptLine struct {
+	At   time.Duration `json:"at_ns"`
+	From string        `json:"from"`
+	Text string        `json:"text"`
+}
+
+// Phase returns the result of one phase.
+func (r *Result) Phase(p Phase) *PhaseResult {
+	for i := range r.Phases {
+		if r.Phases[i].Phase == p {
+			return &r.Phases[i]
+		}
+	}
+	return nil
+}
+
+// LastEHLO returns the reply to the last EHLO that succeeded.
+func (r *Result) LastEHLO() *EHLOInfo {
+	if r.EHLOTLS != nil {
+		return r.EHLOTLS
+	}
+	return r.EHLO
+}

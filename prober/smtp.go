@@ -1,0 +1,485 @@
+package prober
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
+)
+
+// Bounds on the transcript kept in a result.
+const (
+	maxTranscriptLines = 400
+	maxTranscriptBytes = 512
+	// quitGrace bounds the wait for the reply to QUIT: the verdict is known
+	// by then and must not wait for a server that never answers.
+	quitGrace = 2 * time.Second
+)
+
+// Options are the parts of a probe that tests replace.
+type Options struct {
+	// Resolver resolves host names (nil: net.DefaultResolver).
+	Resolver *net.Resolver
+	// Now is the clock certificates are checked against (nil: time.Now).
+	Now func() time.Time
+}
+
+// ProbeSMTP runs one SMTP conversation with target under module and returns
+// what happened. It never sends MAIL, RCPT or DATA. The conversation ends
+// at ctx's deadline (or the module's timeout when ctx has none); every read
+// is bounded in time and size, so it always returns.
+func ProbeSMTP(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger) *Result {
+	return Probe(ctx, target, moduleName, module, logger, Options{})
+}
+
+// Probe is ProbeSMTP with options.
+func Probe(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, module.Timeout)
+		defer cancel()
+	}
+	p := &probe{
+		ctx:    ctx,
+		module: module,
+		logger: logger,
+		opts:   opts,
+		start:  time.Now(),
+		res: &Result{
+			Target:         target,
+			Module:         moduleName,
+			AuthConfigured: module.Auth != nil,
+			Transcript:     []TranscriptLine{},
+		},
+	}
+	p.res.Start = p.start
+	for _, ph := range Phases {
+		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
+	}
+	p.run()
+	p.finish()
+	return p.res
+}
+
+type probe struct {
+	ctx    context.Context
+	module *config.Module
+	logger *slog.Logger
+	opts   Options
+	start  time.Time
+	res    *Result
+
+	conn net.Conn // the current connection, plain or TLS
+	r    *bufio.Reader
+
+	hard *problem  // the failure that ended the conversation
+	soft []problem // policy failures found along the way
+}
+
+type problem struct {
+	reason Reason
+	err    error
+}
+
+// fail records the failure that ends the conversation.
+func (p *probe) fail(reason Reason, err error) {
+	if p.hard == nil {
+		p.hard = &problem{reason, err}
+		p.note("failed: %s: %v", reason, err)
+	}
+}
+
+// flag records a policy failure; the conversation goes on to learn more.
+func (p *probe) flag(reason Reason, err error) {
+	p.soft = append(p.soft, problem{reason, err})
+	p.note("problem: %s: %v", reason, err)
+}
+
+func (p *probe) finish() {
+	r := p.res
+	r.Duration = time.Since(p.start)
+	var all []problem
+	if p.hard != nil {
+		all = append(all, *p.hard)
+	}
+	all = append(all, p.soft...)
+	if len(all) == 0 {
+		r.Success = true
+	} else {
+		r.Failure, r.Error = all[0].reason, all[0].err.Error()
+		for _, w := range all[1:] {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %v", w.reason, w.err))
+		}
+	}
+	if r.Success {
+		p.logger.Debug("Probe succeeded", "duration_seconds", r.Duration.Seconds())
+	} else {
+		p.logger.Debug("Probe failed", "reason", r.Failure, "err", r.Error, "duration_seconds", r.Duration.Seconds())
+	}
+}
+
+func (p *probe) run() {
+	target, err := ParseTarget(p.res.Target)
+	if err != nil {
+		p.fail(ReasonResolve, err)
+		return
+	}
+	if target.Port == 0 {
+		target.Port = p.module.Port
+	}
+	if target.Port == 0 {
+		p.fail(ReasonResolve, fmt.Errorf("target %q has no port and module %q sets none", p.res.Target, p.res.Module))
+		return
+	}
+	p.res.Host, p.res.Port = target.Host, strconv.Itoa(target.Port)
+
+	if !p.connect(target) {
+		return
+	}
+	defer p.conn.Close()
+	// Cancelling the context (the scrape went away) must end blocked reads at once.
+	stop := context.AfterFunc(p.ctx, func() { p.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	implicit := p.module.TLS == config.TLSImplicit
+	if implicit && !p.handshake(target.Host) {
+		return
+	}
+	if !p.banner() {
+		return
+	}
+	ehlo, ok := p.ehlo(PhaseEHLO)
+	if !ok {
+		return
+	}
+	p.res.EHLO = ehlo
+	if !p.res.Encrypted {
+		p.res.StartTLSAdvertised = ehlo.Has("STARTTLS")
+		p.res.AuthBeforeTLS = ehlo.Has("AUTH")
+		if p.res.AuthBeforeTLS && p.module.FailIfAuthBeforeTLS {
+			p.flag(ReasonAuthBeforeTLS, errors.New("AUTH is advertised before TLS, so clients may send passwords in clear text"))
+		}
+	}
+
+	switch p.module.TLS {
+	case config.TLSStartTLS, config.TLSOpportunistic:
+		if !p.res.StartTLSAdvertised {
+			if p.module.TLS == config.TLSStartTLS {
+				p.fail(ReasonStartTLSNotAdvertise, errors.New("server does not advertise STARTTLS and the module requires it"))
+				p.quit()
+				return
+			}
+			break
+		}
+		if !p.startTLS(target.Host) {
+			return
+		}
+		ehlo, ok := p.ehlo(PhaseEHLOTLS)
+		if !ok {
+			return
+		}
+		p.res.EHLOTLS = ehlo
+	}
+
+	final := p.res.LastEHLO()
+	hasAuth := final.Has("AUTH")
+	if !hasAuth && (p.module.FailIfNoAuth || p.module.Auth != nil) {
+		p.flag(ReasonAuthNotAdvertised, errors.New("the server does not advertise AUTH on this session"))
+	}
+	if p.module.Auth != nil && hasAuth && p.hard == nil {
+		p.authenticate(final)
+	}
+	p.quit()
+}
+
+// connect resolves the host and opens the TCP connection.
+func (p *probe) connect(target Target) bool {
+	done := p.begin(PhaseResolve)
+	addr, err := resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
+	done()
+	if err != nil {
+		p.fail(ReasonResolve, err)
+		return false
+	}
+	p.res.IP = addr.String()
+	p.res.IPProtocol = 4
+	if !addr.Is4() {
+		p.res.IPProtocol = 6
+	}
+
+	done = p.begin(PhaseConnect)
+	dest := netip.AddrPortFrom(addr, uint16(target.Port)).String()
+	p.note("connecting to %s", dest)
+	var d net.Dialer
+	conn, err := d.DialContext(p.ctx, "tcp", dest)
+	done()
+	if err != nil {
+		p.fail(classifyDialError(err), fmt.Errorf("connecting to %s: %w", dest, unwrapOpError(err)))
+		return false
+	}
+	if deadline, ok := p.ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	p.conn = conn
+	p.r = bufio.NewReaderSize(conn, MaxReplyLineBytes)
+	p.note("connected to %s", dest)
+	return true
+}
+
+// banner reads the greeting, which may be multi-line ("220-").
+func (p *probe) banner() bool {
+	done := p.begin(PhaseBanner)
+	reply, err := p.readReply(PhaseBanner)
+	done()
+	if err != nil {
+		p.fail(classifyIOError(err, ReasonBannerTimeout), fmt.Errorf("reading the greeting: %w", err))
+		return false
+	}
+	switch {
+	case reply.Code == 220:
+		return true
+	case reply.Code >= 400:
+		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.quit()
+	default:
+		p.fail(ReasonProtocolError, fmt.Errorf("unexpected greeting code %d", reply.Code))
+	}
+	return false
+}
+
+// ehlo sends EHLO and parses the extensions.
+func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
+	done := p.begin(phase)
+	reply, err := p.command(phase, "EHLO "+p.module.EHLOHostname, "")
+	done()
+	if err != nil {
+		p.fail(classifyIOError(err, ReasonTimeout), fmt.Errorf("EHLO: %w", err))
+		return nil, false
+	}
+	if reply.Code != 250 {
+		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.quit()
+		return nil, false
+	}
+	return ParseEHLO(reply), true
+}
+
+// startTLS upgrades the clear-text session.
+func (p *probe) startTLS(host string) bool {
+	done := p.begin(PhaseStartTLS)
+	reply, err := p.command(PhaseStartTLS, "STARTTLS", "")
+	done()
+	if err != nil {
+		p.fail(classifyIOError(err, ReasonTimeout), fmt.Errorf("STARTTLS: %w", err))
+		return false
+	}
+	if reply.Code != 220 {
+		p.fail(ReasonStartTLSRejected, fmt.Errorf("STARTTLS answered with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.quit()
+		return false
+	}
+	if n := p.r.Buffered(); n > 0 {
+		// Plain text after the 220 would be read as if it came over TLS
+		// (the STARTTLS command injection of CVE-2011-0411); refuse it.
+		p.fail(ReasonTLSHandshakeFailed, fmt.Errorf("server sent %d bytes of clear text after its STARTTLS reply", n))
+		return false
+	}
+	return p.handshake(host)
+}
+
+// handshake runs the TLS handshake, then verifies the certificate chain
+// itself so that a bad certificate is still captured with its dates.
+func (p *probe) handshake(host string) bool {
+	serverName := p.module.TLSConfig.ServerName
+	if serverName == "" {
+		serverName = host
+	}
+	cfg := p.module.ClientTLS(serverName)
+	if _, err := netip.ParseAddr(serverName); err == nil {
+		cfg.ServerName = "" // IP addresses are not sent as SNI
+	}
+	done := p.begin(PhaseTLSHandshake)
+	tlsConn := tls.Client(p.conn, cfg)
+	err := tlsConn.HandshakeContext(p.ctx)
+	done()
+	if err != nil {
+		reason := ReasonTLSHandshakeFailed
+		if r := classifyIOError(err, ReasonTLSHandshakeFailed); r == ReasonConnectionReset {
+			reason = r
+		} else if isTimeout(err) && p.module.TLS != config.TLSImplicit {
+			reason = ReasonTimeout
+		}
+		p.fail(reason, fmt.Errorf("TLS handshake: %w", unwrapOpError(err)))
+		return false
+	}
+	p.conn = tlsConn
+	p.r.Reset(tlsConn)
+	p.res.Encrypted = true
+
+	state := tlsConn.ConnectionState()
+	info := describeTLS(state)
+	info.ServerName = serverName
+	p.res.TLS = info
+	p.note("TLS handshake done: %s, %s", info.Version, info.Cipher)
+
+	chain, reason, err := verifyChain(state.PeerCertificates, p.module.Roots(), serverName, p.opts.Now())
+	if err != nil {
+		info.VerifyError = err.Error()
+		if p.module.TLSConfig.InsecureSkipVerify {
+			p.note("certificate does not verify (ignored, insecure_skip_verify): %v", err)
+		} else {
+			p.flag(reason, fmt.Errorf("certificate: %w", err))
+		}
+		return true
+	}
+	info.Verified = true
+	for _, c := range chain {
+		info.VerifiedChain = append(info.VerifiedChain, describeCert(c))
+	}
+	info.LastChainExpiry = earliestExpiry(chain)
+	p.note("certificate verified for %s", serverName)
+	return true
+}
+
+// authenticate tries the configured credentials with PLAIN or LOGIN.
+func (p *probe) authenticate(ehlo *EHLOInfo) {
+	if !p.res.Encrypted {
+		p.flag(ReasonStartTLSNotAdvertise, errors.New("not sending credentials: the session is not encrypted"))
+		return
+	}
+	if p.res.TLS != nil && !p.res.TLS.Verified && !p.module.TLSConfig.InsecureSkipVerify {
+		p.note("not sending credentials to a server whose certificate did not verify")
+		return
+	}
+	auth := p.module.Auth
+	user, pass := auth.Username, auth.Password().Reveal()
+	done := p.begin(PhaseAuth)
+	defer done()
+	var (
+		reply Reply
+		err   error
+	)
+	switch {
+	case slices.Contains(ehlo.AuthMechanisms, "PLAIN"):
+		p.res.AuthMechanism = "PLAIN"
+		payload := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
+		reply, err = p.command(PhaseAuth, "AUTH PLAIN "+payload, "AUTH PLAIN <redacted>")
+		if err == nil && reply.Code == 334 {
+			reply, err = p.command(PhaseAuth, payload, "<redacted>")
+		}
+	case slices.Contains(ehlo.AuthMechanisms, "LOGIN"):
+		p.res.AuthMechanism = "LOGIN"
+		reply, err = p.command(PhaseAuth, "AUTH LOGIN", "")
+		if err == nil && reply.Code == 334 {
+			reply, err = p.command(PhaseAuth, base64.StdEncoding.EncodeToString([]byte(user)), "<redacted>")
+		}
+		if err == nil && reply.Code == 334 {
+			reply, err = p.command(PhaseAuth, base64.StdEncoding.EncodeToString([]byte(pass)), "<redacted>")
+		}
+	default:
+		p.fail(ReasonAuthFailed, fmt.Errorf("no supported AUTH mechanism (the prober speaks PLAIN and LOGIN; the server offers %s)",
+			strings.Join(ehlo.AuthMechanisms, " ")))
+		return
+	}
+	if err != nil {
+		p.fail(classifyIOError(err, ReasonTimeout), fmt.Errorf("AUTH: %w", err))
+		return
+	}
+	if reply.Code != 235 {
+		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %d %s", p.res.AuthMechanism, reply.Code, Sanitize(reply.Text(), 200)))
+		return
+	}
+	p.res.AuthSuccess = true
+}
+
+// quit ends the session politely. Its outcome never changes the verdict.
+func (p *probe) quit() {
+	if p.conn == nil {
+		return
+	}
+	done := p.begin(PhaseQuit)
+	defer done()
+	if deadline, ok := p.ctx.Deadline(); !ok || time.Until(deadline) > quitGrace {
+		p.conn.SetDeadline(time.Now().Add(quitGrace))
+	}
+	if _, err := p.command(PhaseQuit, "QUIT", ""); err != nil {
+		p.note("no reply to QUIT: %v", err)
+	}
+}
+
+// command sends one line and reads the reply, recording its code for the
+// phase. shown replaces the line in the transcript when it holds a secret.
+func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
+	if shown == "" {
+		shown = line
+	}
+	p.transcript("C", shown)
+	if _, err := p.conn.Write([]byte(line + "\r\n")); err != nil {
+		return Reply{}, err
+	}
+	return p.readReply(phase)
+}
+
+func (p *probe) readReply(phase Phase) (Reply, error) {
+	reply, err := ReadReply(p.r, func(l string) { p.transcript("S", l) })
+	if err == nil {
+		if ph := p.res.Phase(phase); ph != nil {
+			ph.ReplyCode = reply.Code
+		}
+	}
+	return reply, err
+}
+
+// begin marks a phase as reached and returns the function that ends its timing.
+func (p *probe) begin(phase Phase) func() {
+	ph := p.res.Phase(phase)
+	ph.Reached = true
+	t := time.Now()
+	return func() { ph.Duration += time.Since(t) }
+}
+
+func (p *probe) note(format string, args ...any) {
+	p.transcript("*", fmt.Sprintf(format, args...))
+}
+
+func (p *probe) transcript(from, text string) {
+	text = Sanitize(text, maxTranscriptBytes)
+	p.logger.Debug("SMTP", "from", from, "line", text)
+	switch n := len(p.res.Transcript); {
+	case n > maxTranscriptLines:
+		return
+	case n == maxTranscriptLines:
+		from, text = "*", fmt.Sprintf("transcript cut at %d lines", maxTranscriptLines)
+	}
+	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: time.Since(p.start), From: from, Text: text})
+}
+
+// unwrapOpError drops the "dial tcp 1.2.3.4:25:" prefix that the error
+// message would otherwise repeat.
+func unwrapOpError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}

@@ -1,0 +1,113 @@
+package prober
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// maxTargetLength bounds a target: a 253-byte DNS name, brackets and a port.
+const maxTargetLength = 270
+
+// Target is a parsed probe target.
+type Target struct {
+	Host string // a DNS name or an IP literal, without brackets
+	Port int    // 0 when the target names none
+}
+
+// String renders the target as host:port (brackets around IPv6).
+func (t Target) String() string {
+	if t.Port == 0 {
+		if strings.Contains(t.Host, ":") {
+			return "[" + t.Host + "]"
+		}
+		return t.Host
+	}
+	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+}
+
+// ParseTarget parses "host", "host:port", "[v6]:port", "[v6]" or a bare
+// IPv6 literal. It refuses anything URL-shaped or with characters that have
+// no place in a host name, so that a target is never more than an address.
+func ParseTarget(s string) (Target, error) {
+	if s == "" {
+		return Target{}, fmt.Errorf("target is empty")
+	}
+	if len(s) > maxTargetLength {
+		return Target{}, fmt.Errorf("target is longer than %d characters", maxTargetLength)
+	}
+	if strings.Contains(s, "://") {
+		return Target{}, fmt.Errorf("target %q looks like a URL; give host:port, for example mx.example.com:25", s)
+	}
+	for _, c := range s {
+		if !(c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']' || c == '%' ||
+			c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return Target{}, fmt.Errorf("target %q has a character %q that cannot be in host:port", s, c)
+		}
+	}
+	// A bare IPv6 literal has no port.
+	if addr, err := netip.ParseAddr(s); err == nil && addr.Is6() {
+		return Target{Host: s}, nil
+	}
+	host, portStr := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return Target{}, fmt.Errorf("target %q has an unclosed [", s)
+		}
+		host = s[1:end]
+		switch rest := s[end+1:]; {
+		case rest == "":
+		case strings.HasPrefix(rest, ":"):
+			portStr = rest[1:]
+		default:
+			return Target{}, fmt.Errorf("target %q: unexpected %q after ]", s, rest)
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			return Target{}, fmt.Errorf("target %q: %q in brackets is not an IPv6 address", s, host)
+		}
+	} else if i := strings.LastIndex(s, ":"); i >= 0 {
+		host, portStr = s[:i], s[i+1:]
+		if strings.Contains(host, ":") {
+			return Target{}, fmt.Errorf("target %q: put an IPv6 address in brackets, like [2001:db8::1]:25", s)
+		}
+	}
+	t := Target{Host: host}
+	if strings.ContainsAny(s, "[]%") && !strings.HasPrefix(s, "[") {
+		return Target{}, fmt.Errorf("target %q has a character that cannot be in a host name", s)
+	}
+	if host == "" {
+		return Target{}, fmt.Errorf("target %q has no host", s)
+	}
+	if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+		return Target{}, fmt.Errorf("target %q: %q is not a valid host name", s, host)
+	}
+	if portStr != "" || strings.HasSuffix(s, ":") {
+		p, err := strconv.Atoi(portStr)
+		if err != nil || p < 1 || p > 65535 {
+			return Target{}, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", s, portStr)
+		}
+		t.Port = p
+	}
+	return t, nil
+}
+
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,138 @@
+package prober
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Bounds on what a certificate may add to a result.
+const (
+	maxCertsReported = 16
+	maxSANsReported  = 64
+	maxNameBytes     = 256
+)
+
+// verifyChain checks the presented chain against roots (nil: the system
+// pool) and the host name, as crypto/tls would have, and says which of the
+// certificate failure reasons applies.
+func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, serverName string, now time.Time) ([]*x509.Certificate, Reason, error) {
+	if len(certs) == 0 {
+		return nil, ReasonTLSHandshakeFailed, errors.New("server presented no certificate")
+	}
+	opts := x509.VerifyOptions{
+		Roots:         roots,
+		CurrentTime:   now,
+		DNSName:       serverName,
+		Intermediates: x509.NewCertPool(),
+	}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	chains, err := certs[0].Verify(opts)
+	if err == nil {
+		return chains[0], "", nil
+	}
+	var invalid x509.CertificateInvalidError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return nil, ReasonCertExpired, err
+	case errors.As(err, &hostErr):
+		return nil, ReasonCertHostnameMismatch, err
+	default:
+		// An expired intermediate also surfaces as "unknown authority", so
+		// look at the dates ourselves before calling the chain untrusted.
+		for _, c := range certs {
+			if now.After(c.NotAfter) || now.Before(c.NotBefore) {
+				return nil, ReasonCertExpired, fmt.Errorf("certificate %q is outside its validity period (%s to %s): %w",
+					c.Subject.String(), c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), err)
+			}
+		}
+		return nil, ReasonCertUntrusted, err
+	}
+}
+
+// describeTLS captures the session and certificate facts a probe reports.
+func describeTLS(state tls.ConnectionState) *TLSInfo {
+	info := &TLSInfo{
+		Version:    tlsVersionName(state.Version),
+		Cipher:     tls.CipherSuiteName(state.CipherSuite),
+		ServerName: state.ServerName,
+	}
+	for i, c := range state.PeerCertificates {
+		if i >= maxCertsReported {
+			break
+		}
+		info.Certificates = append(info.Certificates, describeCert(c))
+	}
+	info.EarliestExpiry = earliestExpiry(state.PeerCertificates)
+	info.LastChainExpiry = info.EarliestExpiry
+	return info
+}
+
+func earliestExpiry(certs []*x509.Certificate) time.Time {
+	var earliest time.Time
+	for _, c := range certs {
+		if earliest.IsZero() || c.NotAfter.Before(earliest) {
+			earliest = c.NotAfter
+		}
+	}
+	return earliest
+}
+
+func describeCert(c *x509.Certificate) CertInfo {
+	sum := sha256.Sum256(c.Raw)
+	info := CertInfo{
+		Subject:           Sanitize(c.Subject.String(), maxNameBytes),
+		Issuer:            Sanitize(c.Issuer.String(), maxNameBytes),
+		SerialNumber:      strings.ToLower(c.SerialNumber.Text(16)),
+		FingerprintSHA256: hex.EncodeToString(sum[:]),
+		NotBefore:         c.NotBefore.UTC(),
+		NotAfter:          c.NotAfter.UTC(),
+		IsCA:              c.IsCA,
+	}
+	add := func(s string) bool {
+		if len(info.SANs) >= maxSANsReported {
+			return false
+		}
+		info.SANs = append(info.SANs, Sanitize(s, maxNameBytes))
+		return true
+	}
+	for _, n := range c.DNSNames {
+		if !add(n) {
+			break
+		}
+	}
+	for _, ip := range c.IPAddresses {
+		if !add(net.IP(ip).String()) {
+			break
+		}
+	}
+	for _, e := range c.EmailAddresses {
+		if !add(e) {
+			break
+		}
+	}
+	return info
+}
+
+func tlsVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLS 1.0"
+	case tls.VersionTLS11:
+		return "TLS 1.1"
+	case tls.VersionTLS12:
+		return "TLS 1.2"
+	case tls.VersionTLS13:
+		return "TLS 1.3"
+	}
+	return fmt.Sprintf("unknown (0x%04x)", v)
+}
