@@ -94,10 +94,10 @@ type Secret string
 
 const redacted = "<secret>"
 
-func (s Secret) String() string                   { return redacted }
-func (s Secret) GoString() string                 { return redacted }
+func (s Secret) String() string                    { return redacted }
+func (s Secret) GoString() string                  { return redacted }
 func (s Secret) MarshalYAML() (interface{}, error) { return redacted, nil }
-func (s Secret) MarshalJSON() ([]byte, error)     { return []byte(`"` + redacted + `"`), nil }
+func (s Secret) MarshalJSON() ([]byte, error)      { return []byte(`"` + redacted + `"`), nil }
 
 // Reveal returns the secret's value, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }
