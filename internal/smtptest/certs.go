@@ -1,0 +1,119 @@
+// Package smtptest provides in-process SMTP servers and test certificates
+// for the exporter's tests: well-behaved servers with STARTTLS, implicit TLS
+// and AUTH, and raw servers for misbehaviour a real server won't produce.
+// Everything listens on 127.0.0.1 only.
+package smtptest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// CA is a test certificate authority.
+type CA struct {
+	Cert *x509.Certificate
+	Key  *ecdsa.PrivateKey
+	// File is the CA certificate as PEM, for a module's ca_file.
+	File string
+}
+
+// NewCA creates a CA valid from an hour ago for ten years.
+func NewCA(t testing.TB) *CA {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "smtptest root CA", Organization: []string{"smtp_exporter tests"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &CA{Cert: cert, Key: key, File: file}
+}
+
+// Leaf describes a server certificate to issue.
+type Leaf struct {
+	DNSNames  []string
+	IPs       []net.IP
+	NotBefore time.Time // zero: an hour ago
+	NotAfter  time.Time // zero: in 90 days
+	Serial    int64     // zero: 2
+}
+
+// Issue signs a server certificate and returns it with its key, for tls.Config.
+func (ca *CA) Issue(t testing.TB, leaf Leaf) tls.Certificate {
+	t.Helper()
+	if leaf.NotBefore.IsZero() {
+		leaf.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if leaf.NotAfter.IsZero() {
+		leaf.NotAfter = time.Now().Add(90 * 24 * time.Hour)
+	}
+	if leaf.Serial == 0 {
+		leaf.Serial = 2
+	}
+	cn := "smtptest"
+	if len(leaf.DNSNames) > 0 {
+		cn = leaf.DNSNames[0]
+	}
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(leaf.Serial),
+		Subject:      pkix.Name{CommonName: cn},
+		DNSNames:     leaf.DNSNames,
+		IPAddresses:  leaf.IPs,
+		NotBefore:    leaf.NotBefore,
+		NotAfter:     leaf.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// ServerTLS returns a server TLS config presenting cert.
+func ServerTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
+}
+
+// LocalhostLeaf is a certificate for localhost and 127.0.0.1.
+func LocalhostLeaf() Leaf {
+	return Leaf{DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+}
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}

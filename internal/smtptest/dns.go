@@ -1,0 +1,98 @@
+package smtptest
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// NewResolver starts a DNS server on loopback that knows only hosts (names
+// without the trailing dot) and answers NXDOMAIN for anything else, and
+// returns a resolver that asks it, so tests never reach a real DNS server.
+func NewResolver(t testing.TB, hosts map[string][]netip.Addr) *net.Resolver {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if resp := answerDNS(buf[:n], hosts); resp != nil {
+				pc.WriteTo(resp, from)
+			}
+		}
+	}()
+	addr := pc.LocalAddr().String()
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "udp", addr)
+		},
+	}
+}
+
+// answerDNS builds the reply to a single-question query.
+func answerDNS(q []byte, hosts map[string][]netip.Addr) []byte {
+	if len(q) < 12 || binary.BigEndian.Uint16(q[4:6]) != 1 {
+		return nil
+	}
+	// Read the question name.
+	var labels []string
+	i := 12
+	for i < len(q) && q[i] != 0 {
+		l := int(q[i])
+		if i+1+l > len(q) {
+			return nil
+		}
+		labels = append(labels, string(q[i+1:i+1+l]))
+		i += 1 + l
+	}
+	if i+5 > len(q) {
+		return nil
+	}
+	qtype := binary.BigEndian.Uint16(q[i+1 : i+3])
+	question := q[12 : i+5]
+	name := strings.ToLower(strings.Join(labels, "."))
+
+	addrs, known := hosts[name]
+	var answers [][]byte
+	for _, a := range addrs {
+		switch {
+		case qtype == 1 && a.Is4():
+			b := a.As4()
+			answers = append(answers, b[:])
+		case qtype == 28 && a.Is6() && !a.Is4In6():
+			b := a.As16()
+			answers = append(answers, b[:])
+		}
+	}
+	resp := make([]byte, 12, 512)
+	copy(resp[0:2], q[0:2])
+	flags := uint16(0x8180) // response, recursion desired and available
+	if !known {
+		flags |= 3 // NXDOMAIN
+	}
+	binary.BigEndian.PutUint16(resp[2:4], flags)
+	binary.BigEndian.PutUint16(resp[4:6], 1)
+	binary.BigEndian.PutUint16(resp[6:8], uint16(len(answers)))
+	resp = append(resp, question...)
+	for _, rdata := range answers {
+		resp = append(resp, 0xc0, 12) // pointer to the question name
+		resp = binary.BigEndian.AppendUint16(resp, qtype)
+		resp = binary.BigEndian.AppendUint16(resp, 1) // class IN
+		resp = binary.BigEndian.AppendUint32(resp, 60)
+		resp = binary.BigEndian.AppendUint16(resp, uint16(len(rdata)))
+		resp = append(resp, rdata...)
+	}
+	return resp
+}

@@ -1,0 +1,272 @@
+package smtptest
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/base64"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Config is the behaviour of a well-behaved fake SMTP server. Fields left
+// zero get the behaviour of a plain, friendly server.
+type Config struct {
+	// Greeting is the whole greeting, CR LF terminated lines included
+	// (default "220 fake.test ESMTP smtptest\r\n").
+	Greeting string
+	// Extensions follow the first EHLO line (default PIPELINING, SIZE 10240000, 8BITMIME).
+	Extensions []string
+	// StartTLS, when set, advertises STARTTLS and upgrades with this config.
+	StartTLS *tls.Config
+	// Implicit, when set, speaks TLS from the first byte with this config.
+	Implicit *tls.Config
+	// AuthMechanisms are advertised on encrypted sessions (and on clear
+	// text too when AuthBeforeTLS is set).
+	AuthMechanisms []string
+	AuthBeforeTLS  bool
+	// Users are the accepted username/password pairs.
+	Users map[string]string
+	// EHLOReply and StartTLSReply, when set, replace the normal replies.
+	EHLOReply     string
+	StartTLSReply string
+	// AfterStartTLS is written right after the 220 to STARTTLS, in clear text.
+	AfterStartTLS string
+}
+
+// Server is a fake SMTP server on 127.0.0.1.
+type Server struct {
+	Addr string
+
+	ln    net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+	// Seen collects the client lines the server read (AUTH payloads included).
+	seen []string
+}
+
+// NewServer starts a well-behaved server; it stops when the test ends.
+func NewServer(t testing.TB, cfg Config) *Server {
+	return NewRawServer(t, func(c net.Conn, s *Server) { s.converse(c, cfg) })
+}
+
+// NewRawServer starts a server that hands each connection to handle, for
+// misbehaviour; it stops when the test ends.
+func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns[c] = struct{}{}
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer func() {
+					c.Close()
+					s.mu.Lock()
+					delete(s.conns, c)
+					s.mu.Unlock()
+				}()
+				handle(c, s)
+			}()
+		}
+	}()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server and every connection it holds.
+func (s *Server) Close() {
+	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Seen returns the client lines the server has read.
+func (s *Server) Seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.seen...)
+}
+
+func (s *Server) record(line string) {
+	s.mu.Lock()
+	s.seen = append(s.seen, line)
+	s.mu.Unlock()
+}
+
+// converse plays a friendly SMTP server until QUIT or an error.
+func (s *Server) converse(c net.Conn, cfg Config) {
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	encrypted := false
+	if cfg.Implicit != nil {
+		tc := tls.Server(c, cfg.Implicit)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		c, encrypted = tc, true
+	}
+	r := bufio.NewReader(c)
+	greeting := cfg.Greeting
+	if greeting == "" {
+		greeting = "220 fake.test ESMTP smtptest\r\n"
+	}
+	if _, err := c.Write([]byte(greeting)); err != nil {
+		return
+	}
+	if !strings.HasPrefix(greeting, "220") {
+		// A server refusing the client answers QUIT and nothing else.
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			s.record(strings.TrimRight(line, "\r\n"))
+			if strings.HasPrefix(strings.ToUpper(line), "QUIT") {
+				c.Write([]byte("221 2.0.0 Bye\r\n"))
+				return
+			}
+			c.Write([]byte("503 5.5.1 Go away\r\n"))
+		}
+	}
+	exts := cfg.Extensions
+	if exts == nil {
+		exts = []string{"PIPELINING", "SIZE 10240000", "8BITMIME"}
+	}
+	reply := func(s string) bool { _, err := c.Write([]byte(s)); return err == nil }
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		s.record(line)
+		verb, arg, _ := strings.Cut(line, " ")
+		switch strings.ToUpper(verb) {
+		case "EHLO":
+			if cfg.EHLOReply != "" {
+				reply(cfg.EHLOReply)
+				continue
+			}
+			lines := []string{"fake.test Hello " + arg}
+			lines = append(lines, exts...)
+			if cfg.StartTLS != nil && !encrypted {
+				lines = append(lines, "STARTTLS")
+			}
+			if len(cfg.AuthMechanisms) > 0 && (encrypted || cfg.AuthBeforeTLS) {
+				lines = append(lines, "AUTH "+strings.Join(cfg.AuthMechanisms, " "))
+			}
+			var b strings.Builder
+			for i, l := range lines {
+				sep := "-"
+				if i == len(lines)-1 {
+					sep = " "
+				}
+				b.WriteString("250" + sep + l + "\r\n")
+			}
+			reply(b.String())
+		case "STARTTLS":
+			if cfg.StartTLSReply != "" {
+				reply(cfg.StartTLSReply)
+				continue
+			}
+			if cfg.StartTLS == nil || encrypted {
+				reply("502 5.5.1 Not supported\r\n")
+				continue
+			}
+			reply("220 2.0.0 Ready to start TLS\r\n" + cfg.AfterStartTLS)
+			tc := tls.Server(c, cfg.StartTLS)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			c, encrypted = tc, true
+			r = bufio.NewReader(c)
+		case "AUTH":
+			if !s.auth(c, r, arg, cfg) {
+				return
+			}
+		case "QUIT":
+			reply("221 2.0.0 Bye\r\n")
+			return
+		case "NOOP", "RSET":
+			reply("250 2.0.0 OK\r\n")
+		default:
+			reply("502 5.5.2 Command not recognized\r\n")
+		}
+	}
+}
+
+func (s *Server) auth(c net.Conn, r *bufio.Reader, arg string, cfg Config) bool {
+	mech, initial, _ := strings.Cut(arg, " ")
+	readLine := func() (string, bool) {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", false
+		}
+		line = strings.TrimRight(line, "\r\n")
+		s.record(line)
+		return line, true
+	}
+	decode := func(s string) string {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return "\x00invalid"
+		}
+		return string(b)
+	}
+	var user, pass string
+	switch strings.ToUpper(mech) {
+	case "PLAIN":
+		if initial == "" {
+			c.Write([]byte("334 \r\n"))
+			var ok bool
+			if initial, ok = readLine(); !ok {
+				return false
+			}
+		}
+		parts := strings.Split(decode(initial), "\x00")
+		if len(parts) == 3 {
+			user, pass = parts[1], parts[2]
+		}
+	case "LOGIN":
+		c.Write([]byte("334 VXNlcm5hbWU6\r\n"))
+		u, ok := readLine()
+		if !ok {
+			return false
+		}
+		c.Write([]byte("334 UGFzc3dvcmQ6\r\n"))
+		p, ok := readLine()
+		if !ok {
+			return false
+		}
+		user, pass = decode(u), decode(p)
+	default:
+		c.Write([]byte("504 5.5.4 Unrecognized authentication type\r\n"))
+		return true
+	}
+	if want, ok := cfg.Users[user]; ok && want == pass {
+		c.Write([]byte("235 2.7.0 Authentication successful\r\n"))
+	} else {
+		c.Write([]byte("535 5.7.8 Authentication credentials invalid\r\n"))
+	}
+	return true
+}
