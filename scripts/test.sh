@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: static checks, unit tests, and the integration tests
+# against a real Postfix and a real Prometheus started on loopback.
+#
+# Run as root on Debian 12 (it installs what the integration tests need with
+# apt-get). As non-root, or with SKIP_TESTBED=1, the integration tests skip
+# with a message and the rest still runs. Under CI=true nothing may skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo /root/go)/bin"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.build/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+if [ "$(id -u)" = 0 ] && [ "${SKIP_TESTBED:-0}" != 1 ]; then
+  step "installing and starting the test bed (Postfix, Prometheus)"
+  if [ -f testbed/postfix.sh ]; then
+    bash testbed/postfix.sh start
+    trap 'bash testbed/postfix.sh stop >/dev/null 2>&1 || true' EXIT
+  fi
+fi
+
+step "go test -race ./..."
+go test -race -count=1 -timeout 12m ./...
