@@ -152,7 +152,9 @@ func TestParseTarget(t *testing.T) {
 }
 
 func TestClassifyErrors(t *testing.T) {
-	op := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)} }
+	op := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}
+	}
 	dial := []struct {
 		err  error
 		want Reason
