@@ -1,0 +1,219 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+)
+
+// These tests build and run the real binary: flags, config check, reloads
+// by SIGHUP and /-/reload, and the routes, as an operator meets them.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "smtp_exporter-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "smtp_exporter")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the exporter: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	bad := filepath.Join(dir, "bad.yml")
+	write(t, good, "modules:\n  m:\n    tls: none\n")
+	write(t, bad, "modules:\n  m:\n    tls: sometimes\n")
+	cases := []struct {
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{[]string{"--config.check"}, 0, "Config is valid"},
+		{[]string{"--config.check", "--config.file=" + good}, 0, "Config is valid"},
+		{[]string{"--config.check", "--config.file=" + bad}, 1, `module \"m\": tls: unknown mode \"sometimes\"`},
+		{[]string{"--config.check", "--config.file=" + filepath.Join(dir, "missing.yml")}, 1, "no such file"},
+		{[]string{"--no-such-flag"}, 2, "unknown long flag"},
+	}
+	for _, tc := range cases {
+		out, err := exec.Command(binary, tc.args...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.wantCode || !strings.Contains(string(out), tc.wantOut) {
+			t.Errorf("%v: exit %d, want %d; output should contain %q:\n%s", tc.args, code, tc.wantCode, tc.wantOut, out)
+		}
+	}
+}
+
+func TestServeProbeAndReload(t *testing.T) {
+	srv := smtptest.NewServer(t, smtptest.Config{})
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yml")
+	pwFile := filepath.Join(dir, "pw")
+	write(t, pwFile, "Secret-Value-77\n")
+	write(t, cfgFile, "modules:\n  first:\n    tls: none\n    timeout: 5s\n")
+
+	addr := freeAddr(t)
+	cmd := exec.Command(binary, "--config.file="+cfgFile, "--web.listen-address="+addr, "--log.level=debug")
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	base := "http://" + addr
+	waitUp(t, base+"/-/healthy")
+
+	body := get(t, base+"/probe?module=first&target="+srv.Addr, 200)
+	mustContain(t, body, "probe_success 1")
+	mustContain(t, body, `probe_smtp_failure{reason="banner_rejected"} 0`)
+
+	// A good reload by SIGHUP adds a module.
+	write(t, cfgFile, "modules:\n  first:\n    tls: none\n  second:\n    auth: {username: u, password_file: "+pwFile+"}\n    tls: starttls\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool {
+		return strings.Contains(get(t, base+"/config", 200), "second:")
+	})
+	if strings.Contains(get(t, base+"/config", 200), "Secret-Value-77") {
+		t.Error("/config shows the password")
+	}
+	mustContain(t, get(t, base+"/metrics", 200), "smtp_exporter_config_last_reload_successful 1")
+
+	// A bad reload keeps the old config and says why.
+	write(t, cfgFile, "modules:\n  first:\n    tls: none\n    bogus: 1\n")
+	resp := post(t, base+"/-/reload")
+	if resp.code != 500 || !strings.Contains(resp.body, `module "first": unknown field "bogus"`) {
+		t.Errorf("/-/reload of a bad config: %d %q", resp.code, resp.body)
+	}
+	mustContain(t, get(t, base+"/config", 200), "second:")
+	mustContain(t, get(t, base+"/metrics", 200), "smtp_exporter_config_last_reload_successful 0")
+	mustContain(t, get(t, base+"/metrics", 200), `smtp_exporter_probes_total{module="first",result="success"} 1`)
+
+	// A bad query is a 400 that says what is wrong.
+	mustContain(t, get(t, base+"/probe?module=nope&target="+srv.Addr, 400), `unknown module "nope"`)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if strings.Contains(logs.String(), "Secret-Value-77") {
+		t.Error("the logs show the password")
+	}
+	mustContain(t, logs.String(), "Config reload failed; keeping the previous config")
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitUp(t *testing.T, url string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// waitFor polls cond for up to ten seconds; it bounds waiting, not speed.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 10s")
+}
+
+func get(t *testing.T, url string, wantCode int) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantCode {
+		t.Fatalf("GET %s: %d, want %d: %s", url, resp.StatusCode, wantCode, b)
+	}
+	return string(b)
+}
+
+type response struct {
+	code int
+	body string
+}
+
+func post(t *testing.T, url string) response {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, string(b)}
+}
+
+func mustContain(t *testing.T, s, sub string) {
+	t.Helper()
+	if !strings.Contains(s, sub) {
+		t.Errorf("output lacks %q:\n%s", sub, s)
+	}
+}
