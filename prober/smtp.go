@@ -92,8 +92,9 @@ type probe struct {
 	conn net.Conn // the current connection, plain or TLS
 	r    *bufio.Reader
 
-	hard *problem  // the failure that ended the conversation
-	soft []problem // policy failures found along the way
+	broken bool      // a read or write failed: the connection is unusable
+	hard   *problem  // the failure that ended the conversation
+	soft   []problem // policy failures found along the way
 }
 
 type problem struct {
@@ -107,6 +108,13 @@ func (p *probe) fail(reason Reason, err error) {
 		p.hard = &problem{reason, err}
 		p.note("failed: %s: %v", reason, err)
 	}
+}
+
+// ioFail records a failed read or write, after which the connection is
+// not used again.
+func (p *probe) ioFail(err error, timeoutReason Reason, doing string) {
+	p.broken = true
+	p.fail(classifyIOError(err, timeoutReason), fmt.Errorf("%s: %w", doing, err))
 }
 
 // flag records a policy failure; the conversation goes on to learn more.
@@ -252,7 +260,7 @@ func (p *probe) banner() bool {
 	reply, err := p.readReply(PhaseBanner)
 	done()
 	if err != nil {
-		p.fail(classifyIOError(err, ReasonBannerTimeout), fmt.Errorf("reading the greeting: %w", err))
+		p.ioFail(err, ReasonBannerTimeout, "reading the greeting")
 		return false
 	}
 	switch {
@@ -273,7 +281,7 @@ func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 	reply, err := p.command(phase, "EHLO "+p.module.EHLOHostname, "")
 	done()
 	if err != nil {
-		p.fail(classifyIOError(err, ReasonTimeout), fmt.Errorf("EHLO: %w", err))
+		p.ioFail(err, ReasonTimeout, "EHLO")
 		return nil, false
 	}
 	if reply.Code != 250 {
@@ -290,7 +298,7 @@ func (p *probe) startTLS(host string) bool {
 	reply, err := p.command(PhaseStartTLS, "STARTTLS", "")
 	done()
 	if err != nil {
-		p.fail(classifyIOError(err, ReasonTimeout), fmt.Errorf("STARTTLS: %w", err))
+		p.ioFail(err, ReasonTimeout, "STARTTLS")
 		return false
 	}
 	if reply.Code != 220 {
@@ -329,6 +337,7 @@ func (p *probe) handshake(host string) bool {
 		} else if isTimeout(err) && p.module.TLS != config.TLSImplicit {
 			reason = ReasonTimeout
 		}
+		p.broken = true
 		p.fail(reason, fmt.Errorf("TLS handshake: %w", unwrapOpError(err)))
 		return false
 	}
@@ -402,7 +411,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		return
 	}
 	if err != nil {
-		p.fail(classifyIOError(err, ReasonTimeout), fmt.Errorf("AUTH: %w", err))
+		p.ioFail(err, ReasonTimeout, "AUTH")
 		return
 	}
 	if reply.Code != 235 {
@@ -414,7 +423,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 
 // quit ends the session politely. Its outcome never changes the verdict.
 func (p *probe) quit() {
-	if p.conn == nil {
+	if p.conn == nil || p.broken {
 		return
 	}
 	done := p.begin(PhaseQuit)
