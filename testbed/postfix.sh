@@ -35,7 +35,9 @@ QUEUE=$DIR/queue
 DATA=$DIR/data
 LOG=$DIR/log/postfix.log
 PKI=$DIR/pki
-SASL=$DIR/sasl
+# Debian's smtpd reads <name>.conf from $config_directory/sasl whatever cyrus_sasl_config_path
+# says (seen with strace on Postfix 3.7 in Debian 12), so the SASL files live there.
+SASL=$ETC/sasl
 SECRETS=$DIR/secrets
 ENV_FILE=$DIR/testbed.env
 PID_FILE=$QUEUE/pid/master.pid
@@ -63,7 +65,7 @@ LISTENERS=(
 )
 LEAVES=(valid expired wronghost expiring)
 
-PACKAGES=(postfix libsasl2-modules sasl2-bin openssl swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl)
+PACKAGES=(postfix libsasl2-modules sasl2-bin openssl iproute2 swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl)
 # "No configuration": the package installs binaries only, writes no /etc/postfix/main.cf and starts
 # no system Postfix, so nothing listens on port 25.
 TB_DEBCONF='postfix postfix/main_mailer_type select No configuration'
