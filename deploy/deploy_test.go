@@ -1,0 +1,581 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	manifestDir = "kubernetes"
+	schemaDir   = "kubernetes/schemas"
+	// kubeconform names schema files after kind, API group and version,
+	// e.g. deployment-apps-v1.json, probe-monitoring-v1.json.
+	schemaTemplate = schemaDir + "/{{ .ResourceKind }}{{ .KindSuffix }}.json"
+	repoRoot       = ".."
+)
+
+// tool returns the path of an external program, installing it with
+// scripts/install-deploy-tools.sh when it is missing. Without it the test
+// skips, except under CI=true where every check must run.
+func tool(t *testing.T, name, installArg string) string {
+	t.Helper()
+	find := func() string {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+			p := filepath.Join(strings.TrimSpace(string(out)), "bin", name)
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+		return ""
+	}
+	if p := find(); p != "" {
+		return p
+	}
+	cmd := exec.Command("bash", filepath.Join(repoRoot, "scripts", "install-deploy-tools.sh"), installArg)
+	out, err := cmd.CombinedOutput()
+	if p := find(); p != "" {
+		return p
+	}
+	msg := fmt.Sprintf("%s not found and could not be installed (scripts/install-deploy-tools.sh %s: %v)\n%s", name, installArg, err, out)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// kubeconformResult is one resource in kubeconform's JSON output.
+type kubeconformResult struct {
+	Filename string `json:"filename"`
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Status   string `json:"status"`
+	Msg      string `json:"msg"`
+}
+
+func kubeconform(t *testing.T, files ...string) ([]kubeconformResult, error) {
+	t.Helper()
+	bin := tool(t, "kubeconform", "kubeconform")
+	args := append([]string{"-strict", "-verbose", "-output", "json", "-schema-location", schemaTemplate}, files...)
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	var res struct {
+		Resources []kubeconformResult `json:"resources"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("kubeconform %s: unreadable output (%v): %s\n%s", strings.Join(args, " "), err, out, stderr.String())
+	}
+	return res.Resources, runErr
+}
+
+type kustomization struct {
+	Namespace string   `yaml:"namespace"`
+	Resources []string `yaml:"resources"`
+}
+
+func readKustomization(t *testing.T) kustomization {
+	t.Helper()
+	var k kustomization
+	decodeFile(t, filepath.Join(manifestDir, "kustomization.yaml"), &k)
+	return k
+}
+
+func decodeFile(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// documents returns the YAML documents in path, decoded.
+func documents(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var docs []map[string]any
+	dec := yaml.NewDecoder(f)
+	for {
+		var d map[string]any
+		err := dec.Decode(&d)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if d != nil {
+			docs = append(docs, d)
+		}
+	}
+	return docs
+}
+
+// TestKustomizationListsEveryManifest keeps the kustomization and the
+// directory in step, so no manifest escapes validation or deployment.
+func TestKustomizationListsEveryManifest(t *testing.T) {
+	k := readKustomization(t)
+	onDisk, err := filepath.Glob(filepath.Join(manifestDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, p := range onDisk {
+		if b := filepath.Base(p); b != "kustomization.yaml" {
+			files = append(files, b)
+		}
+	}
+	listed := slices.Clone(k.Resources)
+	sort.Strings(files)
+	sort.Strings(listed)
+	if !reflect.DeepEqual(files, listed) {
+		t.Errorf("kustomization.yaml resources %v, want the manifests in %s: %v", listed, manifestDir, files)
+	}
+	if k.Namespace == "" {
+		t.Error("kustomization.yaml sets no namespace")
+	}
+}
+
+// TestManifestsValidate runs kubeconform in strict mode over every manifest
+// against the schemas in kubernetes/schemas.
+func TestManifestsValidate(t *testing.T) {
+	k := readKustomization(t)
+	var files []string
+	want := 0
+	for _, r := range k.Resources {
+		p := filepath.Join(manifestDir, r)
+		files = append(files, p)
+		want += len(documents(t, p))
+	}
+	results, err := kubeconform(t, files...)
+	for _, r := range results {
+		if r.Status != "statusValid" {
+			t.Errorf("%s: %s %s: %s %s", r.Filename, r.Kind, r.Name, r.Status, r.Msg)
+		}
+	}
+	if len(results) != want {
+		t.Errorf("kubeconform checked %d resources, the files hold %d", len(results), want)
+	}
+	if err != nil && !t.Failed() {
+		t.Errorf("kubeconform: %v", err)
+	}
+}
+
+// TestKubeconformRejectsMistakes proves the validation can fail: each
+// testdata/invalid-*.yaml has one mistake, named on its first line
+// ("# want: <part of the error>").
+func TestKubeconformRejectsMistakes(t *testing.T) {
+	fixtures, err := filepath.Glob("testdata/invalid-*.yaml")
+	if err != nil || len(fixtures) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range fixtures {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(string(b), "\n")
+			want, ok := strings.CutPrefix(first, "# want: ")
+			if !ok {
+				t.Fatalf("first line %q is not '# want: ...'", first)
+			}
+			results, err := kubeconform(t, f)
+			if err == nil {
+				t.Errorf("kubeconform accepted %s", f)
+			}
+			if len(results) != 1 {
+				t.Fatalf("got %d results, want 1: %+v", len(results), results)
+			}
+			if r := results[0]; r.Status == "statusValid" || !strings.Contains(r.Msg, want) {
+				t.Errorf("got %s %q, want an error containing %q", r.Status, r.Msg, want)
+			}
+		})
+	}
+}
+
+// TestPrometheusRuleInSync fails when kubernetes/prometheusrule.yaml is not
+// what scripts/gen-prometheusrule.sh makes from alerts/, and checks that the
+// script's output carries the rule groups unchanged.
+func TestPrometheusRuleInSync(t *testing.T) {
+	rulesPath := filepath.Join(repoRoot, "alerts", "smtp_exporter.rules.yml")
+	if _, err := os.Stat(rulesPath); err != nil && os.Getenv("CI") != "true" {
+		t.Skipf("no alert rules yet: %v", err)
+	}
+	out, err := exec.Command("bash", filepath.Join(repoRoot, "scripts", "gen-prometheusrule.sh"), rulesPath).Output()
+	if err != nil {
+		t.Fatalf("gen-prometheusrule.sh: %v", err)
+	}
+	committed, err := os.ReadFile(filepath.Join(manifestDir, "prometheusrule.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, committed) {
+		t.Errorf("deploy/kubernetes/prometheusrule.yaml is stale: run `make prometheusrule`")
+	}
+
+	var rules, pr map[string]any
+	decodeFile(t, rulesPath, &rules)
+	if err := yaml.Unmarshal(out, &pr); err != nil {
+		t.Fatalf("generated PrometheusRule: %v", err)
+	}
+	spec, _ := pr["spec"].(map[string]any)
+	if len(rules) != 1 || rules["groups"] == nil {
+		t.Fatalf("%s: top level is %v, want only groups", rulesPath, keys(rules))
+	}
+	if !reflect.DeepEqual(spec, rules) {
+		t.Errorf("PrometheusRule spec differs from %s", rulesPath)
+	}
+	if pr["kind"] != "PrometheusRule" {
+		t.Errorf("kind = %v", pr["kind"])
+	}
+}
+
+func keys(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Probe is the part of a Prometheus Operator Probe these tests read.
+type probe struct {
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		JobName string `yaml:"jobName"`
+		Module  string `yaml:"module"`
+		Prober  struct {
+			URL  string `yaml:"url"`
+			Path string `yaml:"path"`
+		} `yaml:"prober"`
+		Targets struct {
+			StaticConfig struct {
+				Static []string          `yaml:"static"`
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"staticConfig"`
+		} `yaml:"targets"`
+	} `yaml:"spec"`
+}
+
+// modulesForPort: which modules may probe a port (docs/deployment.md).
+var modulesForPort = map[string][]string{
+	"25":   {"smtp", "smtp_starttls"},
+	"465":  {"smtps"},
+	"587":  {"submission", "submission_auth"},
+	"2525": {"submission"},
+}
+
+// TestProbes checks what a schema cannot: every Probe uses the module that
+// fits its targets' ports, labels it, and points at the exporter Service; and
+// together they cover ports 25, 465, 587 and 2525.
+func TestProbes(t *testing.T) {
+	k := readKustomization(t)
+	modules := configModules(t)
+	svc := documents(t, filepath.Join(manifestDir, "service.yaml"))[0]
+	svcName := svc["metadata"].(map[string]any)["name"].(string)
+	wantURL := fmt.Sprintf("%s.%s.svc:9667", svcName, k.Namespace)
+
+	b, err := os.ReadFile(filepath.Join(manifestDir, "probes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	ports := map[string]bool{}
+	n := 0
+	for {
+		var p probe
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("probes.yaml: %v", err)
+		}
+		n++
+		s := p.Spec
+		name := p.Metadata.Name
+		if !slices.Contains(modules, s.Module) {
+			t.Errorf("Probe %s: module %q is not in the ConfigMap (%v)", name, s.Module, modules)
+		}
+		if s.JobName != s.Module {
+			t.Errorf("Probe %s: jobName %q, want the module name %q", name, s.JobName, s.Module)
+		}
+		if got := s.Targets.StaticConfig.Labels["module"]; got != s.Module {
+			t.Errorf("Probe %s: module label %q, want %q", name, got, s.Module)
+		}
+		if s.Prober.URL != wantURL || s.Prober.Path != "/probe" {
+			t.Errorf("Probe %s: prober %s%s, want %s/probe", name, s.Prober.URL, s.Prober.Path, wantURL)
+		}
+		if len(s.Targets.StaticConfig.Static) == 0 {
+			t.Errorf("Probe %s: no targets", name)
+		}
+		for _, target := range s.Targets.StaticConfig.Static {
+			_, port, err := net.SplitHostPort(target)
+			if err != nil {
+				t.Errorf("Probe %s: target %q: %v", name, target, err)
+				continue
+			}
+			ports[port] = true
+			if !slices.Contains(modulesForPort[port], s.Module) {
+				t.Errorf("Probe %s: target %s probed with module %s, want one of %v", name, target, s.Module, modulesForPort[port])
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no Probe in probes.yaml")
+	}
+	for port := range modulesForPort {
+		if !ports[port] {
+			t.Errorf("no Probe target on port %s", port)
+		}
+	}
+}
+
+// configModules returns the module names of the ConfigMap's config.yml.
+func configModules(t *testing.T) []string {
+	t.Helper()
+	var cfg struct {
+		Modules map[string]any `yaml:"modules"`
+	}
+	if err := yaml.Unmarshal([]byte(configMapConfig(t)), &cfg); err != nil {
+		t.Fatalf("configmap.yaml config.yml: %v", err)
+	}
+	var names []string
+	for n := range cfg.Modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func configMapConfig(t *testing.T) string {
+	t.Helper()
+	cm := documents(t, filepath.Join(manifestDir, "configmap.yaml"))[0]
+	data, _ := cm["data"].(map[string]any)
+	cfg, ok := data["config.yml"].(string)
+	if !ok {
+		t.Fatal("configmap.yaml has no data config.yml")
+	}
+	return cfg
+}
+
+// TestConfigMapPassesConfigCheck runs the real exporter's --config.check on
+// the ConfigMap's config, with the Secret's password file where the
+// Deployment mounts it (moved to a temporary directory).
+func TestConfigMapPassesConfigCheck(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(repoRoot, "main.go")); err != nil {
+		t.Skip("no exporter to build yet")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "smtp_exporter")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	mountPath, secretKey := credentialsMount(t)
+	secret := documents(t, filepath.Join(manifestDir, "secret.yaml"))[0]
+	password, _ := secret["stringData"].(map[string]any)[secretKey].(string)
+	if password == "" {
+		t.Fatalf("secret.yaml has no stringData %s", secretKey)
+	}
+	if err := os.WriteFile(filepath.Join(dir, secretKey), []byte(password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := configMapConfig(t)
+	wantPath := mountPath + "/" + secretKey
+	if !strings.Contains(cfg, "password_file: "+wantPath+"\n") {
+		t.Errorf("config.yml does not read the password from the mounted Secret (%s)", wantPath)
+	}
+	cfg = strings.ReplaceAll(cfg, wantPath, filepath.Join(dir, secretKey))
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "--config.check", "--config.file="+cfgPath).CombinedOutput(); err != nil {
+		t.Errorf("smtp_exporter --config.check on configmap.yaml's config.yml: %v\n%s", err, out)
+	}
+}
+
+// credentialsMount returns where the Deployment mounts the credentials
+// Secret and the Secret key the config reads.
+func credentialsMount(t *testing.T) (mountPath, key string) {
+	t.Helper()
+	d := deployment(t)
+	secretName := documents(t, filepath.Join(manifestDir, "secret.yaml"))[0]["metadata"].(map[string]any)["name"]
+	volume := ""
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Secret.SecretName == secretName {
+			volume = v.Name
+		}
+	}
+	for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+		if m.Name == volume {
+			mountPath = m.MountPath
+		}
+	}
+	if mountPath == "" {
+		t.Fatalf("the Deployment does not mount Secret %v", secretName)
+	}
+	return mountPath, "submission-password"
+}
+
+type container struct {
+	Name  string   `yaml:"name"`
+	Args  []string `yaml:"args"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	LivenessProbe  *httpProbe `yaml:"livenessProbe"`
+	ReadinessProbe *httpProbe `yaml:"readinessProbe"`
+	Resources      struct {
+		Requests map[string]string `yaml:"requests"`
+		Limits   map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	SecurityContext struct {
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+		RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
+		RunAsUser                *int  `yaml:"runAsUser"`
+		Capabilities             struct {
+			Drop []string `yaml:"drop"`
+			Add  []string `yaml:"add"`
+		} `yaml:"capabilities"`
+		SeccompProfile struct {
+			Type string `yaml:"type"`
+		} `yaml:"seccompProfile"`
+	} `yaml:"securityContext"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type httpProbe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+		Port any    `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+type deploymentDoc struct {
+	Spec struct {
+		Template struct {
+			Spec struct {
+				SecurityContext struct {
+					RunAsNonRoot   *bool `yaml:"runAsNonRoot"`
+					RunAsUser      *int  `yaml:"runAsUser"`
+					SeccompProfile struct {
+						Type string `yaml:"type"`
+					} `yaml:"seccompProfile"`
+				} `yaml:"securityContext"`
+				Containers []container `yaml:"containers"`
+				Volumes    []struct {
+					Name   string `yaml:"name"`
+					Secret struct {
+						SecretName string `yaml:"secretName"`
+					} `yaml:"secret"`
+				} `yaml:"volumes"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+func deployment(t *testing.T) deploymentDoc {
+	t.Helper()
+	var d deploymentDoc
+	decodeFile(t, filepath.Join(manifestDir, "deployment.yaml"), &d)
+	if len(d.Spec.Template.Spec.Containers) != 1 {
+		t.Fatalf("deployment.yaml: %d containers, want 1", len(d.Spec.Template.Spec.Containers))
+	}
+	return d
+}
+
+// TestDeploymentHardening checks the security settings the schema allows
+// but does not demand.
+func TestDeploymentHardening(t *testing.T) {
+	d := deployment(t)
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	sc := c.SecurityContext
+	isTrue := func(b *bool) bool { return b != nil && *b }
+	is := func(i *int, v int) bool { return i != nil && *i == v }
+
+	if !isTrue(pod.SecurityContext.RunAsNonRoot) || !is(pod.SecurityContext.RunAsUser, 65534) {
+		t.Error("pod securityContext: want runAsNonRoot and runAsUser 65534")
+	}
+	if pod.SecurityContext.SeccompProfile.Type != "RuntimeDefault" {
+		t.Error("pod securityContext: want seccompProfile RuntimeDefault")
+	}
+	if !isTrue(sc.RunAsNonRoot) || !is(sc.RunAsUser, 65534) {
+		t.Error("container securityContext: want runAsNonRoot and runAsUser 65534")
+	}
+	if !isTrue(sc.ReadOnlyRootFilesystem) {
+		t.Error("container securityContext: want readOnlyRootFilesystem")
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		t.Error("container securityContext: want allowPrivilegeEscalation false")
+	}
+	if !reflect.DeepEqual(sc.Capabilities.Drop, []string{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+		t.Errorf("capabilities: drop %v add %v, want drop [ALL] and nothing added", sc.Capabilities.Drop, sc.Capabilities.Add)
+	}
+	if sc.SeccompProfile.Type != "RuntimeDefault" {
+		t.Error("container securityContext: want seccompProfile RuntimeDefault")
+	}
+
+	portName := ""
+	for _, p := range c.Ports {
+		if p.ContainerPort == 9667 {
+			portName = p.Name
+		}
+	}
+	if portName == "" {
+		t.Fatal("container does not expose 9667")
+	}
+	for name, p := range map[string]*httpProbe{"livenessProbe": c.LivenessProbe, "readinessProbe": c.ReadinessProbe} {
+		if p == nil {
+			t.Errorf("no %s", name)
+			continue
+		}
+		port := fmt.Sprint(p.HTTPGet.Port)
+		if p.HTTPGet.Path != "/-/healthy" || (port != portName && port != strconv.Itoa(9667)) {
+			t.Errorf("%s: GET %s on port %s, want /-/healthy on 9667", name, p.HTTPGet.Path, port)
+		}
+	}
+	if c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" {
+		t.Errorf("resources: want cpu and memory requests and a memory limit, got %+v", c.Resources)
+	}
+	if !slices.Contains(c.Args, "--config.file=/etc/smtp_exporter/config.yml") {
+		t.Errorf("args %v do not name the mounted config", c.Args)
+	}
+}
