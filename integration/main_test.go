@@ -1,0 +1,265 @@
+// Package integration proves the exporter against real parts: the real
+// exporter binary probing a real Postfix (testbed/postfix.sh, loopback only)
+// and a real Prometheus scraping the exporter.
+//
+// The tests need the test bed. As root they start it themselves (it is
+// idempotent); otherwise they skip with a message, except under CI=true,
+// where a missing test bed is a failure.
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var (
+	repoRoot = func() string { d, _ := filepath.Abs(".."); return d }()
+
+	setupOnce sync.Once
+	bed       *testbed
+	exporter  *exporterProcess
+	setupErr  error
+)
+
+// testbed is what testbed/postfix.sh wrote to testbed.env.
+type testbed struct{ env map[string]string }
+
+func (tb *testbed) get(key string) string { return tb.env[key] }
+
+func (tb *testbed) port(name string) string { return tb.env["TESTBED_PORT_"+name] }
+
+func (tb *testbed) addr(name string) string { return net.JoinHostPort("127.0.0.1", tb.port(name)) }
+
+func (tb *testbed) unix(key string) float64 {
+	v, err := strconv.ParseFloat(tb.env[key], 64)
+	if err != nil {
+		panic(fmt.Sprintf("testbed.env: %s=%q is not a number", key, tb.env[key]))
+	}
+	return v
+}
+
+// needTestbed starts (as root) or finds the test bed and the exporter, or
+// skips the test; under CI=true it fails instead of skipping.
+func needTestbed(t *testing.T) (*testbed, *exporterProcess) {
+	t.Helper()
+	setupOnce.Do(func() { bed, exporter, setupErr = setup() })
+	if setupErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("integration test bed unavailable under CI=true: %v", setupErr)
+		}
+		t.Skipf("integration test bed unavailable (run as root, or start it with `bash testbed/postfix.sh start`): %v", setupErr)
+	}
+	return bed, exporter
+}
+
+func setup() (*testbed, *exporterProcess, error) {
+	dir := os.Getenv("TESTBED_DIR")
+	if dir == "" {
+		dir = "/var/tmp/smtp_exporter-testbed"
+	}
+	if os.Getuid() == 0 {
+		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", "postfix.sh"), "start")
+		cmd.Env = append(os.Environ(), "TESTBED_DIR="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, nil, fmt.Errorf("testbed/postfix.sh start: %v\n%s", err, out)
+		}
+	}
+	env, err := readEnv(filepath.Join(dir, "testbed.env"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("not root and no running test bed: %w", err)
+	}
+	tb := &testbed{env: env}
+	if conn, err := net.DialTimeout("tcp", tb.addr("SMTP"), 2*time.Second); err != nil {
+		return nil, nil, fmt.Errorf("test bed is not listening: %w", err)
+	} else {
+		conn.Close()
+	}
+	exp, err := startExporter(tb)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tb, exp, nil
+}
+
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	env := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		line := strings.TrimSpace(s.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok {
+			env[k] = strings.Trim(v, `"'`)
+		}
+	}
+	return env, s.Err()
+}
+
+// exporterProcess is the real binary, serving the test bed's modules.
+type exporterProcess struct {
+	addr       string
+	configFile string
+	cmd        *exec.Cmd
+}
+
+// moduleTimeout is the timeout of every test-bed module; the filtered port
+// must end within it.
+const moduleTimeout = 2 * time.Second
+
+// The modules, by what the test bed's listeners are like.
+func exporterConfig(tb *testbed) string {
+	tls := fmt.Sprintf("tls_config: {ca_file: %s, server_name: %s}", tb.get("TESTBED_CA_FILE"), tb.get("TESTBED_SERVER_NAME"))
+	auth := fmt.Sprintf("auth: {username: %s, password_file: %s}", tb.get("TESTBED_USERNAME"), tb.get("TESTBED_PASSWORD_FILE"))
+	wrong := fmt.Sprintf("auth: {username: %s, password_file: %s}", tb.get("TESTBED_USERNAME"), tb.get("TESTBED_WRONG_PASSWORD_FILE"))
+	mod := func(name string, fields ...string) string {
+		s := "  " + name + ":\n    timeout: " + moduleTimeout.String() + "\n"
+		for _, f := range fields {
+			s += "    " + f + "\n"
+		}
+		return s
+	}
+	return "modules:\n" +
+		mod("tb_smtp", "tls: opportunistic", tls) +
+		mod("tb_smtp_ip6", "tls: opportunistic", "ip_protocol: ip6", "ip_protocol_fallback: false", tls) +
+		mod("tb_starttls", "tls: starttls", tls) +
+		mod("tb_submission", "tls: starttls", "fail_if_auth_before_tls: true", "fail_if_no_auth: true", tls, auth) +
+		mod("tb_submission_wrong_password", "tls: starttls", "fail_if_auth_before_tls: true", tls, wrong) +
+		mod("tb_smtps", "tls: implicit", "fail_if_no_auth: true", tls, auth) +
+		mod("tb_no_auth_before_tls", "tls: starttls", "fail_if_auth_before_tls: true", tls) +
+		mod("tb_plain", "tls: none")
+}
+
+func startExporter(tb *testbed) (*exporterProcess, error) {
+	dir, err := os.MkdirTemp("", "smtp_exporter-integration")
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "smtp_exporter")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the exporter: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfg, []byte(exporterConfig(tb)), 0o600); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "exporter.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=debug")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exp := &exporterProcess{addr: addr, configFile: cfg, cmd: cmd}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/-/healthy"); err == nil {
+			resp.Body.Close()
+			return exp, nil
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			return nil, fmt.Errorf("exporter did not come up on %s; log in %s", addr, logFile.Name())
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if exporter != nil {
+		exporter.cmd.Process.Kill()
+		exporter.cmd.Wait()
+	}
+	os.Exit(code)
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// scrape fetches a URL and returns its body.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	return string(body)
+}
+
+// metrics is a parsed exposition.
+type metrics map[string]*dto.MetricFamily
+
+func parseMetrics(t *testing.T, text string) metrics {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("parsing exposition: %v\n%s", err, text)
+	}
+	return mfs
+}
+
+// value returns the value of the series of name whose labels include
+// labels ("k=v" pairs), and whether there is one.
+func (m metrics) value(name string, labels ...string) (float64, bool) {
+	mf, ok := m[name]
+	if !ok {
+		return 0, false
+	}
+	for _, metric := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range metric.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		match := true
+		for _, l := range labels {
+			k, v, _ := strings.Cut(l, "=")
+			if have[k] != v {
+				match = false
+			}
+		}
+		if match {
+			return metric.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,240 @@
+package integration
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+)
+
+// probeCase is one listener of the test bed and what the exporter must say of it.
+type probeCase struct {
+	name   string
+	target string
+	module string
+	reason string // "" for success
+	// want holds further series that must have exactly these values:
+	// "name{k=v,...}" or "name" → value.
+	want map[string]float64
+	// expiry, when set, is the env key of the earliest certificate expiry
+	// that probe_ssl_earliest_cert_expiry must be within a day of.
+	expiry string
+	// absent lists metric names that must not appear.
+	absent []string
+}
+
+func postfixCases(tb *testbed) []probeCase {
+	ip6 := "[" + tb.get("TESTBED_HOST6") + "]:" + tb.port("SMTP")
+	cases := []probeCase{
+		{
+			name: "25-like, STARTTLS offered", target: tb.addr("SMTP"), module: "tb_smtp",
+			want: map[string]float64{
+				"probe_smtp_starttls_advertised": 1, "probe_smtp_tls": 1, "probe_tls_certificate_verified": 1,
+				`probe_tls_version_info{version=TLS 1.3}`: 1, "probe_ip_protocol": 4,
+				`probe_smtp_reply_code{phase=banner}`: 220, `probe_smtp_reply_code{phase=starttls}`: 220,
+				`probe_smtp_extension_info{extension=PIPELINING}`: 1, "probe_smtp_auth_before_tls": 0,
+			},
+			expiry: "TESTBED_CHAIN_EARLIEST_NOT_AFTER_VALID",
+			absent: []string{"probe_smtp_auth_success"},
+		},
+		{
+			name: "587-like, AUTH after TLS with the right password", target: tb.addr("SUBMISSION"), module: "tb_submission",
+			want: map[string]float64{
+				"probe_smtp_auth_success": 1, "probe_smtp_auth_before_tls": 0, "probe_smtp_tls": 1,
+				`probe_smtp_auth_mechanism_info{mechanism=PLAIN}`: 1, `probe_smtp_auth_mechanism_info{mechanism=LOGIN}`: 1,
+				`probe_smtp_reply_code{phase=auth}`: 235, `probe_smtp_extension_info{extension=AUTH}`: 1,
+			},
+			expiry: "TESTBED_CHAIN_EARLIEST_NOT_AFTER_VALID",
+		},
+		{
+			name: "587-like with a wrong password", target: tb.addr("SUBMISSION"), module: "tb_submission_wrong_password",
+			reason: "auth_failed",
+			want:   map[string]float64{"probe_smtp_auth_success": 0, `probe_smtp_reply_code{phase=auth}`: 535},
+		},
+		{
+			name: "465-like, implicit TLS with AUTH", target: tb.addr("SMTPS"), module: "tb_smtps",
+			want: map[string]float64{"probe_smtp_tls": 1, "probe_smtp_auth_success": 1, "probe_smtp_starttls_advertised": 0,
+				`probe_smtp_reply_code{phase=banner}`: 220},
+			expiry: "TESTBED_CHAIN_EARLIEST_NOT_AFTER_VALID",
+		},
+		{
+			name: "2525-like, STARTTLS and AUTH after TLS", target: tb.addr("ALT2525"), module: "tb_submission",
+			want: map[string]float64{"probe_smtp_auth_success": 1, "probe_smtp_tls": 1},
+		},
+		{
+			name: "expired certificate", target: tb.addr("EXPIRED"), module: "tb_starttls", reason: "cert_expired",
+			want:   map[string]float64{"probe_tls_certificate_verified": 0, "probe_smtp_tls": 1},
+			expiry: "TESTBED_CHAIN_EARLIEST_NOT_AFTER_EXPIRED",
+		},
+		{
+			name: "certificate for the wrong host", target: tb.addr("WRONGHOST"), module: "tb_starttls", reason: "cert_hostname_mismatch",
+			want:   map[string]float64{"probe_tls_certificate_verified": 0},
+			expiry: "TESTBED_CHAIN_EARLIEST_NOT_AFTER_WRONGHOST",
+		},
+		{
+			name: "certificate expiring soon still succeeds", target: tb.addr("EXPIRING"), module: "tb_starttls",
+			want:   map[string]float64{"probe_tls_certificate_verified": 1},
+			expiry: "TESTBED_CHAIN_EARLIEST_NOT_AFTER_EXPIRING",
+		},
+		{
+			name: "no STARTTLS where it is required", target: tb.addr("NOTLS"), module: "tb_starttls", reason: "starttls_not_advertised",
+			want:   map[string]float64{"probe_smtp_starttls_advertised": 0, "probe_smtp_tls": 0},
+			absent: []string{"probe_tls_version_info", "probe_ssl_earliest_cert_expiry"},
+		},
+		{
+			name: "no STARTTLS is fine for opportunistic", target: tb.addr("NOTLS"), module: "tb_smtp",
+			want: map[string]float64{"probe_smtp_starttls_advertised": 0, "probe_smtp_tls": 0},
+		},
+		{
+			name: "TLS 1.2 at most", target: tb.addr("TLS12"), module: "tb_starttls",
+			want: map[string]float64{`probe_tls_version_info{version=TLS 1.2}`: 1},
+		},
+		{
+			name: "AUTH advertised before TLS", target: tb.addr("AUTHPLAIN"), module: "tb_no_auth_before_tls", reason: "auth_before_tls",
+			want: map[string]float64{"probe_smtp_auth_before_tls": 1, "probe_smtp_tls": 1},
+		},
+		{
+			name: "AUTH before TLS is seen even by a plain module", target: tb.addr("AUTHPLAIN"), module: "tb_plain",
+			want: map[string]float64{"probe_smtp_auth_before_tls": 1, "probe_smtp_tls": 0},
+		},
+		{
+			name: "554 greeting", target: tb.addr("REJECT"), module: "tb_smtp", reason: "banner_rejected",
+			want: map[string]float64{`probe_smtp_reply_code{phase=banner}`: 554},
+		},
+	}
+	if tb.get("TESTBED_IPV6") == "1" {
+		// By name it would need ::1 in /etc/hosts, which sandboxes often
+		// lack; the prober's unit tests cover family choice by name.
+		cases = append(cases,
+			probeCase{
+				name: "IPv6 literal", target: ip6, module: "tb_smtp",
+				want: map[string]float64{"probe_ip_protocol": 6, "probe_smtp_tls": 1, "probe_tls_certificate_verified": 1},
+			},
+		)
+	}
+	return cases
+}
+
+func TestPostfixListeners(t *testing.T) {
+	tb, exp := needTestbed(t)
+	for _, tc := range postfixCases(tb) {
+		t.Run(tc.name, func(t *testing.T) {
+			checkProbe(t, exp, tb, tc)
+		})
+	}
+}
+
+// TestUnreachablePorts covers a refused port and a filtered one (an
+// nftables DROP rule on loopback, or where the sandbox refuses that, a
+// listener that never accepts).
+func TestUnreachablePorts(t *testing.T) {
+	tb, exp := needTestbed(t)
+	refused := smtptest.RefusedAddr(t)
+	filtered := filteredAddr(t)
+	for _, tc := range []probeCase{
+		{name: "refused", target: refused, module: "tb_smtp", reason: "connect_refused"},
+		{name: "filtered", target: filtered, module: "tb_smtp", reason: "connect_timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := checkProbe(t, exp, tb, tc)
+			d, _ := m.value("probe_duration_seconds")
+			// Bounded by the module timeout (plus scheduling slack), never more.
+			if limit := (moduleTimeout + time.Second).Seconds(); d > limit {
+				t.Errorf("probe took %.2fs, more than the module timeout allows (%.2fs)", d, limit)
+			}
+		})
+	}
+}
+
+// filteredAddr makes a port that drops SYNs with nftables, removed when the
+// test ends; without nft or the right to use it, it falls back.
+func filteredAddr(t *testing.T) string {
+	addr := smtptest.RefusedAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	table := fmt.Sprintf("smtp_exporter_test_%d", os.Getpid())
+	rules := fmt.Sprintf(`table inet %s {
+	chain input {
+		type filter hook input priority -10; policy accept;
+		ip daddr 127.0.0.1 tcp dport %s drop
+	}
+}`, table, port)
+	cmd := exec.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Logf("nftables unavailable (%v: %s); using a listener that never accepts", err, strings.TrimSpace(string(out)))
+		return smtptest.FilteredAddr(t)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("nft", "delete", "table", "inet", table).CombinedOutput(); err != nil {
+			t.Errorf("removing nftables table %s: %v %s", table, err, out)
+		}
+	})
+	t.Logf("nftables drops SYNs to %s", addr)
+	return addr
+}
+
+func checkProbe(t *testing.T, exp *exporterProcess, tb *testbed, tc probeCase) metrics {
+	t.Helper()
+	u := fmt.Sprintf("http://%s/probe?target=%s&module=%s", exp.addr, url.QueryEscape(tc.target), tc.module)
+	text := scrape(t, u)
+	m := parseMetrics(t, text)
+	success, _ := m.value("probe_success")
+	if want := boolFloat(tc.reason == ""); success != want {
+		debug := scrape(t, u+"&debug=true")
+		t.Fatalf("probe_success = %v, want %v\n%s", success, want, debug)
+	}
+	for _, reason := range []string{"resolve", "connect_refused", "connect_timeout", "banner_rejected", "cert_expired",
+		"cert_hostname_mismatch", "auth_failed", "auth_before_tls", "starttls_not_advertised", "timeout"} {
+		v, ok := m.value("probe_smtp_failure", "reason="+reason)
+		if !ok {
+			t.Errorf("probe_smtp_failure{reason=%q} is missing", reason)
+		}
+		if want := boolFloat(reason == tc.reason); v != want {
+			t.Errorf("probe_smtp_failure{reason=%q} = %v, want %v", reason, v, want)
+		}
+	}
+	for series, want := range tc.want {
+		name, labels := splitSeries(series)
+		got, ok := m.value(name, labels...)
+		if !ok {
+			t.Errorf("%s is missing", series)
+		} else if got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	for _, name := range tc.absent {
+		if _, ok := m[name]; ok {
+			t.Errorf("%s is present, want absent", name)
+		}
+	}
+	if tc.expiry != "" {
+		got, ok := m.value("probe_ssl_earliest_cert_expiry")
+		if want := tb.unix(tc.expiry); !ok || math.Abs(got-want) > 86400 {
+			t.Errorf("probe_ssl_earliest_cert_expiry = %v (present %v), want within a day of %v (%s)", got, ok, want, tc.expiry)
+		}
+	}
+	return m
+}
+
+// splitSeries turns `name{a=b,c=d}` into the name and "a=b" pairs.
+func splitSeries(s string) (string, []string) {
+	name, rest, ok := strings.Cut(s, "{")
+	if !ok {
+		return s, nil
+	}
+	return name, strings.Split(strings.TrimSuffix(rest, "}"), ",")
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,283 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needTool finds a binary, skipping (or failing under CI=true) without it.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (under CI=true the test setup must install Debian's prometheus package)", name)
+		}
+		t.Skipf("%s is not installed: apt-get install prometheus", name)
+	}
+	return path
+}
+
+// prometheusServer is a real Prometheus scraping the exporter.
+type prometheusServer struct {
+	url string
+}
+
+// startPrometheus runs Prometheus on loopback with the test bed's scrape
+// config (integration/testdata/prometheus.yml), filled in with targets.
+func startPrometheus(t *testing.T, replacements map[string]string) *prometheusServer {
+	t.Helper()
+	bin := needTool(t, "prometheus")
+	tmpl, err := os.ReadFile("testdata/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(tmpl)
+	for k, v := range replacements {
+		cfg = strings.ReplaceAll(cfg, k, v)
+	}
+	if m := regexp.MustCompile(`\bTESTBED_[A-Z0-9]+`).FindString(cfg); m != "" {
+		t.Fatalf("prometheus.yml: %s was not filled in", m)
+	}
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		if out, err := exec.Command(promtool, "check", "config", cfgFile).CombinedOutput(); err != nil {
+			t.Fatalf("promtool check config: %v\n%s", err, out)
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	cmd := exec.Command(bin, "--config.file="+cfgFile, "--web.listen-address="+addr,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	p := &prometheusServer{url: "http://" + addr}
+	waitUntil(t, 30*time.Second, "Prometheus to be ready", func() bool {
+		resp, err := http.Get(p.url + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return p
+}
+
+// sample is one series of an instant query result.
+type sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// query runs an instant PromQL query through the HTTP API.
+func (p *prometheusServer) query(t *testing.T, q string) []sample {
+	t.Helper()
+	resp, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
+		t.Fatalf("query %q: %v %s %s", q, err, r.Error, body)
+	}
+	var out []sample
+	for _, res := range r.Data.Result {
+		var v float64
+		fmt.Sscan(fmt.Sprint(res.Value[1]), &v)
+		out = append(out, sample{Labels: res.Metric, Value: v})
+	}
+	return out
+}
+
+// byInstance maps an instant vector to instance → value.
+func byInstance(samples []sample) map[string]float64 {
+	m := map[string]float64{}
+	for _, s := range samples {
+		m[s.Labels["instance"]] = s.Value
+	}
+	return m
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(250 * time.Millisecond) {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+	}
+}
+
+// TestPrometheusScrapesExporter runs a real Prometheus with the README's
+// relabelling against the exporter and the test bed, and checks through
+// its API what each target reports.
+func TestPrometheusScrapesExporter(t *testing.T) {
+	tb, exp := needTestbed(t)
+	refused := "127.0.0.1:9" // discard: nothing listens on loopback
+	filtered := filteredAddr(t)
+	prom := startPrometheus(t, map[string]string{
+		"EXPORTER":           exp.addr,
+		"TESTBED_SMTP":       tb.addr("SMTP"),
+		"TESTBED_REJECT":     tb.addr("REJECT"),
+		"TESTBED_REFUSED":    refused,
+		"TESTBED_FILTERED":   filtered,
+		"TESTBED_EXPIRED":    tb.addr("EXPIRED"),
+		"TESTBED_WRONGHOST":  tb.addr("WRONGHOST"),
+		"TESTBED_EXPIRING":   tb.addr("EXPIRING"),
+		"TESTBED_NOTLS":      tb.addr("NOTLS"),
+		"TESTBED_SUBMISSION": tb.addr("SUBMISSION"),
+		"TESTBED_ALT2525":    tb.addr("ALT2525"),
+		"TESTBED_SMTPS":      tb.addr("SMTPS"),
+	})
+
+	// Every probe target scraped at least three times.
+	const targets = 11
+	waitUntil(t, 60*time.Second, "three scrapes of every target", func() bool {
+		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
+		return len(s) == targets
+	})
+
+	wantSuccess := map[string]float64{
+		tb.addr("SMTP"): 1, tb.addr("REJECT"): 0, refused: 0, filtered: 0,
+		tb.addr("EXPIRED"): 0, tb.addr("WRONGHOST"): 0, tb.addr("EXPIRING"): 1, tb.addr("NOTLS"): 0,
+		tb.addr("SUBMISSION"): 1, tb.addr("ALT2525"): 1, tb.addr("SMTPS"): 1,
+	}
+	got := byInstance(prom.query(t, `probe_success`))
+	for inst, want := range wantSuccess {
+		if v, ok := got[inst]; !ok || v != want {
+			t.Errorf("probe_success{instance=%q} = %v (present %v), want %v", inst, v, ok, want)
+		}
+	}
+
+	wantReason := map[string]string{
+		tb.addr("REJECT"): "banner_rejected", refused: "connect_refused", filtered: "connect_timeout",
+		tb.addr("EXPIRED"): "cert_expired", tb.addr("WRONGHOST"): "cert_hostname_mismatch",
+		tb.addr("NOTLS"): "starttls_not_advertised",
+	}
+	failing := prom.query(t, `probe_smtp_failure == 1`)
+	gotReason := map[string]string{}
+	for _, s := range failing {
+		gotReason[s.Labels["instance"]] = s.Labels["reason"]
+	}
+	for inst, want := range wantReason {
+		if gotReason[inst] != want {
+			t.Errorf("failure reason of %s = %q, want %q", inst, gotReason[inst], want)
+		}
+	}
+	if len(gotReason) != len(wantReason) {
+		t.Errorf("failing targets %v, want exactly %v", gotReason, wantReason)
+	}
+	// Stable series: every reason on every target.
+	if n := len(prom.query(t, `probe_smtp_failure`)); n != targets*20 {
+		t.Errorf("probe_smtp_failure has %d series, want %d (20 reasons × %d targets)", n, targets*20, targets)
+	}
+
+	// Certificate expiry as Prometheus stores it, within a day of the real date.
+	expiry := byInstance(prom.query(t, `probe_ssl_earliest_cert_expiry`))
+	for inst, key := range map[string]string{
+		tb.addr("SMTP"):      "TESTBED_CHAIN_EARLIEST_NOT_AFTER_VALID",
+		tb.addr("EXPIRED"):   "TESTBED_CHAIN_EARLIEST_NOT_AFTER_EXPIRED",
+		tb.addr("EXPIRING"):  "TESTBED_CHAIN_EARLIEST_NOT_AFTER_EXPIRING",
+		tb.addr("WRONGHOST"): "TESTBED_CHAIN_EARLIEST_NOT_AFTER_WRONGHOST",
+	} {
+		if v, ok := expiry[inst]; !ok || math.Abs(v-tb.unix(key)) > 86400 {
+			t.Errorf("probe_ssl_earliest_cert_expiry{instance=%q} = %v (present %v), want within a day of %v", inst, v, ok, tb.unix(key))
+		}
+	}
+	// The expiring certificate is the one a 21-day alert would catch.
+	soon := prom.query(t, `(probe_ssl_earliest_cert_expiry - time()) / 86400 < 21`)
+	soonSet := map[string]bool{}
+	for _, s := range soon {
+		soonSet[s.Labels["instance"]] = true
+	}
+	if !soonSet[tb.addr("EXPIRING")] || soonSet[tb.addr("SMTP")] {
+		t.Errorf("certificates expiring within 21 days: %v; want the EXPIRING listener and not the valid one", soonSet)
+	}
+
+	// The module label comes from the relabelling.
+	for _, s := range prom.query(t, `probe_success{job="smtps"}`) {
+		if s.Labels["module"] != "tb_smtps" {
+			t.Errorf("module label = %q, want tb_smtps", s.Labels["module"])
+		}
+	}
+	// The exporter's own metrics, scraped as a normal target.
+	if s := prom.query(t, `sum(smtp_exporter_probes_total) > 0`); len(s) != 1 {
+		t.Errorf("smtp_exporter_probes_total not scraped: %v", s)
+	}
+}
+
+// TestReadmeScrapeConfig keeps the README's relabelling and the one the
+// test bed's Prometheus uses the same.
+func TestReadmeScrapeConfig(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := os.ReadFile("testdata/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?s)    relabel_configs:\n(.*?)        replacement: `)
+	m := re.FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no relabel_configs block")
+	}
+	if !strings.Contains(string(tmpl), string(m[0])) {
+		t.Errorf("integration/testdata/prometheus.yml does not use the README's relabelling:\n%s", m[0])
+	}
+}
+
+// TestPromtoolCheckMetrics lints the exporter's real output with promtool.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	tb, exp := needTestbed(t)
+	promtool := needTool(t, "promtool")
+	for name, u := range map[string]string{
+		"probe (STARTTLS, AUTH)": "http://" + exp.addr + "/probe?module=tb_submission&target=" + tb.addr("SUBMISSION"),
+		"probe (refused)":        "http://" + exp.addr + "/probe?module=tb_smtp&target=127.0.0.1:9",
+		"metrics":                "http://" + exp.addr + "/metrics",
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := scrape(t, u)
+			cmd := exec.Command(promtool, "check", "metrics")
+			cmd.Stdin = strings.NewReader(body)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool check metrics: %v\n%s", err, out)
+			}
+		})
+	}
+}
