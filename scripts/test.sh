@@ -19,11 +19,14 @@ fi
 go vet ./...
 
 if [ "$(id -u)" = 0 ] && [ "${SKIP_TESTBED:-0}" != 1 ]; then
-  step "installing and starting the test bed (Postfix, Prometheus)"
-  if [ -f testbed/postfix.sh ]; then
-    bash testbed/postfix.sh start
+  step "installing the test tools (Prometheus, Chromium, nftables) and starting the Postfix test bed"
+  bash testbed/deps.sh
+  # A test bed that was already up (a developer's, shared with other work)
+  # stays up; one this run started is stopped at the end.
+  if ! bash testbed/postfix.sh status >/dev/null 2>&1; then
     trap 'bash testbed/postfix.sh stop >/dev/null 2>&1 || true' EXIT
   fi
+  bash testbed/postfix.sh start
 fi
 
 step "go test -race ./..."

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, every program the test suite drives besides
+# Postfix (which testbed/postfix.sh installs with its debconf answers):
+#   prometheus   the real Prometheus and promtool (integration/, examples/, alerts/)
+#   chromium     the headless browser of the landing-page test
+#   nftables     the DROP rule that makes a filtered port (integration/)
+# Idempotent and quick when all are present; never starts a system service.
+# Run as root: scripts/test.sh calls it before the tests.
+set -euo pipefail
+TB_PROG=deps.sh
+# shellcheck source=testbed/lib.sh
+. "$(dirname "$0")/lib.sh"
+tb_require_root
+
+PACKAGES=(prometheus chromium nftables ca-certificates)
+tb_ensure_packages "${PACKAGES[@]}"
