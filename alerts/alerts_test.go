@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/smtp-exporter/smtp_exporter/internal/promnames"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
@@ -135,6 +136,7 @@ func TestPromtoolTestRulesCanFail(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if !strings.Contains(string(orig), tc.old) {
 				t.Fatalf("%s does not contain %q", rulesFile, tc.old)
 			}
@@ -254,4 +256,21 @@ func runbookAnchors(t *testing.T) map[string]bool {
 		}
 	}
 	return anchors
+}
+
+// TestRulesUseExporterMetrics: every metric an alert reads is one the
+// exporter's probe emits, or Prometheus's own `up`.
+func TestRulesUseExporterMetrics(t *testing.T) {
+	known := append(promnames.Probe(), promnames.FromPrometheus...)
+	for _, r := range alertRules(t) {
+		names := promnames.InQuery(r.Expr)
+		if len(names) == 0 {
+			t.Errorf("%s: expression names no metric: %s", r.Alert, r.Expr)
+		}
+		for _, n := range names {
+			if !slices.Contains(known, n) {
+				t.Errorf("%s: metric %s is not emitted by the exporter", r.Alert, n)
+			}
+		}
+	}
 }
