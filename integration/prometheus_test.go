@@ -114,9 +114,17 @@ type sample struct {
 // api GETs path from Prometheus' HTTP API and decodes its data into v.
 func (p *prometheusServer) api(t *testing.T, path string, v any) {
 	t.Helper()
+	if err := p.tryAPI(path, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryAPI is api for callers that report an error and go on, such as a bad
+// query among many.
+func (p *prometheusServer) tryAPI(path string, v any) error {
 	resp, err := http.Get(p.url + path)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
@@ -126,30 +134,41 @@ func (p *prometheusServer) api(t *testing.T, path string, v any) {
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
-		t.Fatalf("GET %s: %v %s %s", path, err, r.Error, body)
+		return fmt.Errorf("GET %s: %d %v %s %s", path, resp.StatusCode, err, r.Error, body)
 	}
 	if err := json.Unmarshal(r.Data, v); err != nil {
-		t.Fatalf("GET %s: %v %s", path, err, body)
+		return fmt.Errorf("GET %s: %v %s", path, err, body)
 	}
+	return nil
 }
 
 // query runs an instant PromQL query through the HTTP API.
 func (p *prometheusServer) query(t *testing.T, q string) []sample {
 	t.Helper()
+	out, err := p.tryQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (p *prometheusServer) tryQuery(q string) ([]sample, error) {
 	var data struct {
 		Result []struct {
 			Metric map[string]string `json:"metric"`
 			Value  [2]any            `json:"value"`
 		} `json:"result"`
 	}
-	p.api(t, "/api/v1/query?query="+url.QueryEscape(q), &data)
+	if err := p.tryAPI("/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
+		return nil, err
+	}
 	var out []sample
 	for _, res := range data.Result {
 		var v float64
 		fmt.Sscan(fmt.Sprint(res.Value[1]), &v)
 		out = append(out, sample{Labels: res.Metric, Value: v})
 	}
-	return out
+	return out, nil
 }
 
 // scrapeTarget is a target as the targets API shows it.
@@ -193,12 +212,18 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 }
 
 // TestPrometheusScrapesExporter runs a real Prometheus with the README's
-// relabelling against the exporter and the test bed, and checks through
-// its API what each target reports.
+// relabelling and the repository's alert rules against the exporter and the
+// test bed, and checks through its API what each target reports; then, on
+// the same Prometheus (its start and first scrapes are the slow part), the
+// alerts and dashboards (alerts_dashboards_test.go).
 func TestPrometheusScrapesExporter(t *testing.T) {
 	tb, exp := needTestbed(t)
 	refused := "127.0.0.1:9" // discard: nothing listens on loopback
 	filtered := filteredAddr(t)
+	rules, err := os.ReadFile(filepath.Join(repoRoot, "alerts", "smtp_exporter.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	prom := startPrometheus(t, testbedPrometheusConfig(t, map[string]string{
 		"EXPORTER":           exp.addr,
 		"TESTBED_SMTP":       tb.addr("SMTP"),
@@ -212,7 +237,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		"TESTBED_SUBMISSION": tb.addr("SUBMISSION"),
 		"TESTBED_ALT2525":    tb.addr("ALT2525"),
 		"TESTBED_SMTPS":      tb.addr("SMTPS"),
-	}), nil)
+	}), map[string]string{"smtp_exporter.rules.yml": string(rules)})
 
 	// Every probe target scraped at least three times.
 	const targets = 11
@@ -288,6 +313,9 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	if s := prom.query(t, `sum(smtp_exporter_probes_total) > 0`); len(s) != 1 {
 		t.Errorf("smtp_exporter_probes_total not scraped: %v", s)
 	}
+
+	t.Run("alerts", func(t *testing.T) { checkAlerts(t, tb, prom, refused, filtered) })
+	t.Run("dashboards", func(t *testing.T) { checkDashboards(t, prom) })
 }
 
 // TestReadmeScrapeConfig keeps the README's relabelling and the one the
