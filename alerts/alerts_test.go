@@ -274,3 +274,15 @@ func TestRulesUseExporterMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeRunbookOverride keeps the README's sed command, which points
+// runbook_url elsewhere, in step with the URL the rules use.
+func TestReadmeRunbookOverride(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "sed -i 's|" + runbookBase + "|"; !strings.Contains(string(readme), want) {
+		t.Errorf("README.md has no %q: the override it documents no longer matches the rules", want)
+	}
+}
