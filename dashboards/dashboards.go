@@ -58,6 +58,19 @@ type Panel struct {
 	Datasource *Datasource `json:"datasource"`
 	Targets    []Target    `json:"targets"`
 	Panels     []Panel     `json:"panels"`
+	// Transformations and field overrides, for tables.
+	Transformations []struct {
+		ID      string         `json:"id"`
+		Options map[string]any `json:"options"`
+	} `json:"transformations"`
+	FieldConfig struct {
+		Overrides []struct {
+			Matcher struct {
+				ID      string `json:"id"`
+				Options any    `json:"options"`
+			} `json:"matcher"`
+		} `json:"overrides"`
+	} `json:"fieldConfig"`
 }
 
 // GridPos is where a panel sits on Grafana's 24-column grid.

@@ -351,3 +351,29 @@ func TestSubstitute(t *testing.T) {
 		}
 	}
 }
+
+// TestOverridesFollowRenames: Grafana matches a field override by the
+// field's name after the transformations, so an override naming a field
+// that an organize transformation renamed silently does nothing.
+func TestOverridesFollowRenames(t *testing.T) {
+	for _, d := range load(t) {
+		for _, p := range d.AllPanels() {
+			renamed := map[string]string{}
+			for _, tr := range p.Transformations {
+				if tr.ID != "organize" {
+					continue
+				}
+				m, _ := tr.Options["renameByName"].(map[string]any)
+				for from, to := range m {
+					renamed[from] = fmt.Sprint(to)
+				}
+			}
+			for _, o := range p.FieldConfig.Overrides {
+				name, _ := o.Matcher.Options.(string)
+				if to, ok := renamed[name]; ok && o.Matcher.ID == "byName" {
+					t.Errorf("%s: panel %q: override for %q, which is renamed to %q", d.File, p.Title, name, to)
+				}
+			}
+		}
+	}
+}
