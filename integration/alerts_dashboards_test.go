@@ -172,7 +172,7 @@ func checkAlerts(t *testing.T, tb *testbed, prom *prometheusServer, refused, fil
 // as Grafana would with "All" selected: none may fail, and on the test bed,
 // which has up, failing, TLS, expiring and AUTH targets, every one must
 // return data.
-func checkDashboards(t *testing.T, prom *prometheusServer) {
+func checkDashboards(t *testing.T, tb *testbed, prom *prometheusServer, refused, filtered string) {
 	ds, err := dashboards.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +198,40 @@ func checkDashboards(t *testing.T, prom *prometheusServer) {
 			if len(got) == 0 {
 				t.Errorf("%s: no data on the test bed: %s", q.Where, expr)
 			}
+			if strings.Contains(q.Where, `"Port matrix"`) {
+				checkPortMatrix(t, tb, got, refused, filtered)
+			}
 		}
 	}
 	t.Logf("%d dashboard queries evaluated", n)
+}
+
+// checkPortMatrix checks the overview's host × port cells: the query splits
+// the target into host and port and says in status what the cell shows.
+func checkPortMatrix(t *testing.T, tb *testbed, cells []sample, refused, filtered string) {
+	t.Helper()
+	want := map[string]string{
+		tb.addr("SMTP"):   "up, TLS 1.3",
+		tb.addr("NOTLS"):  "starttls_not_advertised",
+		tb.addr("REJECT"): "banner_rejected",
+		refused:           "connect_refused",
+		filtered:          "connect_timeout",
+	}
+	seen := 0
+	for _, c := range cells {
+		inst := c.Labels["instance"]
+		host, port, _ := strings.Cut(inst, ":")
+		if c.Labels["host"] != host || c.Labels["port"] != port {
+			t.Errorf("port matrix: %s split into host %q port %q", inst, c.Labels["host"], c.Labels["port"])
+		}
+		if w, ok := want[inst]; ok {
+			seen++
+			if c.Labels["status"] != w {
+				t.Errorf("port matrix: %s status %q, want %q", inst, c.Labels["status"], w)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("port matrix: %d of the %d checked targets present: %v", seen, len(want), cells)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +45,12 @@ func testbedPrometheusConfig(t *testing.T, replacements map[string]string) strin
 		t.Fatal(err)
 	}
 	cfg := string(tmpl)
-	for k, v := range replacements {
-		cfg = strings.ReplaceAll(cfg, k, v)
+	// Longest names first: TESTBED_SMTP must not eat the start of
+	// TESTBED_SMTPS (map order is random, so that made a flaky test).
+	keys := slices.Collect(maps.Keys(replacements))
+	slices.SortFunc(keys, func(a, b string) int { return len(b) - len(a) })
+	for _, k := range keys {
+		cfg = strings.ReplaceAll(cfg, k, replacements[k])
 	}
 	if m := regexp.MustCompile(`\bTESTBED_[A-Z0-9]+`).FindString(cfg); m != "" {
 		t.Fatalf("prometheus.yml: %s was not filled in", m)
@@ -315,7 +321,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	}
 
 	t.Run("alerts", func(t *testing.T) { checkAlerts(t, tb, prom, refused, filtered) })
-	t.Run("dashboards", func(t *testing.T) { checkDashboards(t, prom) })
+	t.Run("dashboards", func(t *testing.T) { checkDashboards(t, tb, prom, refused, filtered) })
 }
 
 // TestReadmeScrapeConfig keeps the README's relabelling and the one the
