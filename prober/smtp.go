@@ -31,7 +31,8 @@ const (
 type Options struct {
 	// Resolver resolves host names (nil: net.DefaultResolver).
 	Resolver *net.Resolver
-	// Now is the clock certificates are checked against (nil: time.Now).
+	// Now is the clock that times the probe and that certificates are
+	// checked against (nil: time.Now). Deadlines always use the real clock.
 	Now func() time.Time
 }
 
@@ -64,7 +65,7 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 		module: module,
 		logger: logger,
 		opts:   opts,
-		start:  time.Now(),
+		start:  opts.Now(),
 		res: &Result{
 			Target:         target,
 			Module:         moduleName,
@@ -125,7 +126,7 @@ func (p *probe) flag(reason Reason, err error) {
 
 func (p *probe) finish() {
 	r := p.res
-	r.Duration = time.Since(p.start)
+	r.Duration = p.opts.Now().Sub(p.start)
 	var all []problem
 	if p.hard != nil {
 		all = append(all, *p.hard)
@@ -463,8 +464,8 @@ func (p *probe) readReply(phase Phase) (Reply, error) {
 func (p *probe) begin(phase Phase) func() {
 	ph := p.res.Phase(phase)
 	ph.Reached = true
-	t := time.Now()
-	return func() { ph.Duration += time.Since(t) }
+	t := p.opts.Now()
+	return func() { ph.Duration += p.opts.Now().Sub(t) }
 }
 
 func (p *probe) note(format string, args ...any) {
@@ -480,7 +481,7 @@ func (p *probe) transcript(from, text string) {
 	case n == maxTranscriptLines:
 		from, text = "*", fmt.Sprintf("transcript cut at %d lines", maxTranscriptLines)
 	}
-	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: time.Since(p.start), From: from, Text: text})
+	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 }
 
 // unwrapOpError drops the "dial tcp 1.2.3.4:25:" prefix that the error
