@@ -41,7 +41,7 @@ var explanations = map[prober.Reason]explanation{
 	prober.ReasonStartTLSRejected: {"the server refused STARTTLS",
 		"a 454 reply usually means the server's own TLS setup is broken (certificate or key files); check its log"},
 	prober.ReasonTLSHandshakeFailed: {"the TLS handshake failed",
-		"compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key; openssl s_client shows the server's side"},
+		"compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key (openssl s_client shows the server's side); a port that starts in clear text (25, 587) needs tls: starttls, not implicit"},
 	prober.ReasonCertExpired: {"the certificate has expired or is not valid yet",
 		"renew the certificate and reload the mail server; also check the clocks of both machines"},
 	prober.ReasonCertUntrusted: {"the certificate chain does not lead to a trusted root",
