@@ -95,6 +95,8 @@ func (p *Pages) Probe() http.Handler {
 		}
 		if r.URL.Query().Get("format") == "json" {
 			w.Header().Set("Content-Type", "application/json")
+			// The JSON quotes server text unescaped; never let it be sniffed as HTML.
+			w.Header().Set("X-Content-Type-Options", "nosniff")
 			report.JSON(w, e.Result)
 			return
 		}

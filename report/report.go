@@ -38,6 +38,8 @@ func Text(w io.Writer, r *prober.Result, now time.Time) {
 func JSON(w io.Writer, r *prober.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Scripts and people read "<redacted>" better than "\u003credacted\u003e".
+	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
 }
 
