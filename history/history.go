@@ -23,7 +23,10 @@ type Entry struct {
 
 // History is a ring of the last probes; it is safe for concurrent use.
 type History struct {
-	mu     sync.Mutex
+	mu    sync.Mutex
+	limit int
+	// ring grows up to limit as probes come, so that a large limit costs
+	// nothing until it is used.
 	ring   []Entry
 	next   int // where the next entry goes
 	lastID uint64
@@ -32,28 +35,28 @@ type History struct {
 // New returns a history that keeps the last limit probes (none when limit
 // is 0 or less).
 func New(limit int) *History {
-	return &History{ring: make([]Entry, 0, max(limit, 0))}
+	return &History{limit: max(limit, 0)}
 }
 
 // Limit is how many probes the history keeps.
-func (h *History) Limit() int { return cap(h.ring) }
+func (h *History) Limit() int { return h.limit }
 
 // Add records a finished probe, dropping the oldest when full. It has the
 // shape of handler.Probe's OnResult hook. Results must not change after.
 func (h *History) Add(r *prober.Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if cap(h.ring) == 0 {
+	if h.limit == 0 {
 		return
 	}
 	h.lastID++
 	e := Entry{ID: h.lastID, Result: r}
-	if len(h.ring) < cap(h.ring) {
+	if len(h.ring) < h.limit {
 		h.ring = append(h.ring, e)
 	} else {
 		h.ring[h.next] = e
 	}
-	h.next = (h.next + 1) % cap(h.ring)
+	h.next = (h.next + 1) % h.limit
 }
 
 // Recent returns the kept probes, newest first.

@@ -202,3 +202,12 @@ func TestHistoryOff(t *testing.T) {
 		t.Errorf("landing page with the history off:\n%s", body)
 	}
 }
+
+// A generous --history.limit must cost memory only as probes come.
+func TestLargeLimitGrowsLazily(t *testing.T) {
+	h := New(1 << 40)
+	h.Add(result("mx.example:25", true))
+	if got := ids(h.Recent()); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("recent %v", got)
+	}
+}
