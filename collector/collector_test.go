@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -467,14 +468,7 @@ func TestInvalidUTF8Labels(t *testing.T) {
 
 // TestPromtool lints every golden file with promtool check metrics.
 func TestPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		msg := "promtool is not installed (Debian package prometheus; scripts/test.sh installs it as root)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	promtool := testtool.Need(t, "promtool", "promtool")
 	for _, tc := range goldenCases() {
 		_, text := render(t, tc.result)
 		cmd := exec.Command(promtool, "check", "metrics")

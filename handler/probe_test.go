@@ -22,6 +22,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -520,18 +521,10 @@ func checkHelp(t *testing.T, reg prometheus.Gatherer) {
 	}
 }
 
-// promtoolCheck lints an exposition; promtool is required under CI=true.
+// promtoolCheck lints an exposition with promtool check metrics.
 func promtoolCheck(t *testing.T, text string) {
 	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		msg := "promtool is not installed (Debian package prometheus; scripts/test.sh installs it as root)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Log(msg + ": skipping promtool check metrics")
-		return
-	}
+	promtool := testtool.Need(t, "promtool", "promtool")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	out, err := cmd.CombinedOutput()
