@@ -42,10 +42,13 @@ func testbedPrometheusConfig(t *testing.T, replacements map[string]string) strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := string(tmpl)
-	for k, v := range replacements {
-		cfg = strings.ReplaceAll(cfg, k, v)
-	}
+	// Whole names only: TESTBED_SMTP is a prefix of TESTBED_SMTPS.
+	cfg := regexp.MustCompile(`\b(EXPORTER|TESTBED_[A-Z0-9]+)\b`).ReplaceAllStringFunc(string(tmpl), func(name string) string {
+		if v, ok := replacements[name]; ok {
+			return v
+		}
+		return name
+	})
 	if m := regexp.MustCompile(`\bTESTBED_[A-Z0-9]+`).FindString(cfg); m != "" {
 		t.Fatalf("prometheus.yml: %s was not filled in", m)
 	}
@@ -157,6 +160,8 @@ type scrapeTarget struct {
 	DiscoveredLabels map[string]string `json:"discoveredLabels"`
 	Labels           map[string]string `json:"labels"`
 	ScrapePool       string            `json:"scrapePool"`
+	Health           string            `json:"health"`
+	LastError        string            `json:"lastError"`
 }
 
 // targets returns the active targets (kept by relabelling) and the dropped
@@ -218,7 +223,16 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	const targets = 11
 	waitUntil(t, 60*time.Second, "three scrapes of every target", func() bool {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
-		return len(s) == targets
+		if len(s) == targets {
+			return true
+		}
+		active, _ := prom.targets(t)
+		for _, a := range active {
+			if a.Health != "up" {
+				t.Logf("target %s: %s %s", a.Labels["instance"], a.Health, a.LastError)
+			}
+		}
+		return false
 	})
 
 	wantSuccess := map[string]float64{
