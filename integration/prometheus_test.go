@@ -34,37 +34,61 @@ type prometheusServer struct {
 	url string
 }
 
-// startPrometheus runs Prometheus on loopback with the test bed's scrape
-// config (integration/testdata/prometheus.yml), filled in with targets.
-func startPrometheus(t *testing.T, replacements map[string]string) *prometheusServer {
+// testbedPrometheusConfig is the test bed's scrape config
+// (integration/testdata/prometheus.yml) with its placeholders filled in.
+func testbedPrometheusConfig(t *testing.T, replacements map[string]string) string {
 	t.Helper()
-	bin := needTool(t, "prometheus")
 	tmpl, err := os.ReadFile("testdata/prometheus.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := string(tmpl)
-	for k, v := range replacements {
-		cfg = strings.ReplaceAll(cfg, k, v)
-	}
+	// Whole names only: TESTBED_SMTP is a prefix of TESTBED_SMTPS.
+	cfg := regexp.MustCompile(`\b(EXPORTER|TESTBED_[A-Z0-9]+)\b`).ReplaceAllStringFunc(string(tmpl), func(name string) string {
+		if v, ok := replacements[name]; ok {
+			return v
+		}
+		return name
+	})
 	if m := regexp.MustCompile(`\bTESTBED_[A-Z0-9]+`).FindString(cfg); m != "" {
 		t.Fatalf("prometheus.yml: %s was not filled in", m)
 	}
+	return cfg
+}
+
+// startPrometheus runs Prometheus on loopback with config (the text of
+// prometheus.yml), after promtool has checked it. files are written next to
+// the config first (paths relative to its directory), for the files it
+// names, such as file_sd target lists.
+func startPrometheus(t *testing.T, config string, files map[string]string) *prometheusServer {
+	t.Helper()
+	bin := needTool(t, "prometheus")
+	promtool := needTool(t, "promtool")
 	dir := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfgFile := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if promtool, err := exec.LookPath("promtool"); err == nil {
-		if out, err := exec.Command(promtool, "check", "config", cfgFile).CombinedOutput(); err != nil {
-			t.Fatalf("promtool check config: %v\n%s", err, out)
-		}
+	if out, err := exec.Command(promtool, "check", "config", cfgFile).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
 	}
 	addr, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logFile, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
 	cmd := exec.Command(bin, "--config.file="+cfgFile, "--web.listen-address="+addr,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -90,36 +114,66 @@ type sample struct {
 	Value  float64
 }
 
-// query runs an instant PromQL query through the HTTP API.
-func (p *prometheusServer) query(t *testing.T, q string) []sample {
+// api GETs path from Prometheus' HTTP API and decodes its data into v.
+func (p *prometheusServer) api(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
+	resp, err := http.Get(p.url + path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
-		t.Fatalf("query %q: %v %s %s", q, err, r.Error, body)
+		t.Fatalf("GET %s: %v %s %s", path, err, r.Error, body)
 	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("GET %s: %v %s", path, err, body)
+	}
+}
+
+// query runs an instant PromQL query through the HTTP API.
+func (p *prometheusServer) query(t *testing.T, q string) []sample {
+	t.Helper()
+	var data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	p.api(t, "/api/v1/query?query="+url.QueryEscape(q), &data)
 	var out []sample
-	for _, res := range r.Data.Result {
+	for _, res := range data.Result {
 		var v float64
 		fmt.Sscan(fmt.Sprint(res.Value[1]), &v)
 		out = append(out, sample{Labels: res.Metric, Value: v})
 	}
 	return out
+}
+
+// scrapeTarget is a target as the targets API shows it.
+type scrapeTarget struct {
+	DiscoveredLabels map[string]string `json:"discoveredLabels"`
+	Labels           map[string]string `json:"labels"`
+	ScrapePool       string            `json:"scrapePool"`
+	Health           string            `json:"health"`
+	LastError        string            `json:"lastError"`
+}
+
+// targets returns the active targets (kept by relabelling) and the dropped
+// ones, through the targets API.
+func (p *prometheusServer) targets(t *testing.T) (active, dropped []scrapeTarget) {
+	t.Helper()
+	var data struct {
+		Active  []scrapeTarget `json:"activeTargets"`
+		Dropped []scrapeTarget `json:"droppedTargets"`
+	}
+	p.api(t, "/api/v1/targets", &data)
+	return data.Active, data.Dropped
 }
 
 // byInstance maps an instant vector to instance → value.
@@ -150,7 +204,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	tb, exp := needTestbed(t)
 	refused := "127.0.0.1:9" // discard: nothing listens on loopback
 	filtered := filteredAddr(t)
-	prom := startPrometheus(t, map[string]string{
+	prom := startPrometheus(t, testbedPrometheusConfig(t, map[string]string{
 		"EXPORTER":           exp.addr,
 		"TESTBED_SMTP":       tb.addr("SMTP"),
 		"TESTBED_REJECT":     tb.addr("REJECT"),
@@ -163,13 +217,22 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		"TESTBED_SUBMISSION": tb.addr("SUBMISSION"),
 		"TESTBED_ALT2525":    tb.addr("ALT2525"),
 		"TESTBED_SMTPS":      tb.addr("SMTPS"),
-	})
+	}), nil)
 
 	// Every probe target scraped at least three times.
 	const targets = 11
 	waitUntil(t, 60*time.Second, "three scrapes of every target", func() bool {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
-		return len(s) == targets
+		if len(s) == targets {
+			return true
+		}
+		active, _ := prom.targets(t)
+		for _, a := range active {
+			if a.Health != "up" {
+				t.Logf("target %s: %s %s", a.Labels["instance"], a.Health, a.LastError)
+			}
+		}
+		return false
 	})
 
 	wantSuccess := map[string]float64{

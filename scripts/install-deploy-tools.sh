@@ -20,8 +20,10 @@ apt_install() {
 		return 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+	# Tests run in parallel and may meet another apt-get: wait for its lock.
+	local apt=(apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
+	"${apt[@]}" install "${missing[@]}" >/dev/null 2>&1 ||
+		{ apt-get -q -o DPkg::Lock::Timeout=600 update >/dev/null && "${apt[@]}" install "${missing[@]}" >/dev/null; }
 }
 
 kubeconform() {
