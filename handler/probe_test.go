@@ -372,7 +372,7 @@ modules:
 			}
 			want := append([]string{
 				"Probe of " + srv.Addr + " with module submission",
-				"Phases:", "tls_handshake", "Certificate: verified",
+				"Phases:", "tls_handshake", "certificate: verified",
 				"Transcript:", "C: EHLO ", "C: STARTTLS", "C: QUIT",
 				"Metrics that would have been returned:",
 				"# TYPE probe_success gauge", `probe_smtp_reply_code{phase="auth"}`,

@@ -94,7 +94,7 @@ func Write(w io.Writer, r *prober.Result, opts Options) {
 	}
 	x.tls(r, opts.Now)
 
-	x.heading("Transcript (C: client, S: server, *: prober)")
+	x.heading("Transcript")
 	for _, l := range r.Transcript {
 		from := l.From
 		switch from {
@@ -122,7 +122,7 @@ func (x *writer) line(format string, args ...any) {
 }
 
 func (x *writer) heading(title string) {
-	x.line("\n%s", x.bold(title))
+	x.line("\n%s", x.bold(title+":"))
 }
 
 func (x *writer) verdict(r *prober.Result) {
