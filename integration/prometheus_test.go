@@ -14,20 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// needTool finds a binary, skipping (or failing under CI=true) without it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (under CI=true the test setup must install Debian's prometheus package)", name)
-		}
-		t.Skipf("%s is not installed: apt-get install prometheus", name)
-	}
-	return path
-}
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+)
 
 // prometheusServer is a real Prometheus scraping the exporter.
 type prometheusServer struct {
@@ -42,17 +31,16 @@ func testbedPrometheusConfig(t *testing.T, replacements map[string]string) strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Whole names only: TESTBED_SMTP is a prefix of TESTBED_SMTPS.
-	cfg := regexp.MustCompile(`\b(EXPORTER|TESTBED_[A-Z0-9]+)\b`).ReplaceAllStringFunc(string(tmpl), func(name string) string {
-		if v, ok := replacements[name]; ok {
-			return v
+	// Whole names only: replacing TESTBED_SMTP inside TESTBED_SMTPS would
+	// leave a target that is neither.
+	placeholder := regexp.MustCompile(`\b(EXPORTER|TESTBED_[A-Z0-9]+)\b`)
+	return placeholder.ReplaceAllStringFunc(string(tmpl), func(name string) string {
+		v, ok := replacements[name]
+		if !ok {
+			t.Fatalf("testdata/prometheus.yml: %s was not filled in", name)
 		}
-		return name
+		return v
 	})
-	if m := regexp.MustCompile(`\bTESTBED_[A-Z0-9]+`).FindString(cfg); m != "" {
-		t.Fatalf("prometheus.yml: %s was not filled in", m)
-	}
-	return cfg
 }
 
 // startPrometheus runs Prometheus on loopback with config (the text of
@@ -61,8 +49,8 @@ func testbedPrometheusConfig(t *testing.T, replacements map[string]string) strin
 // names, such as file_sd target lists.
 func startPrometheus(t *testing.T, config string, files map[string]string) *prometheusServer {
 	t.Helper()
-	bin := needTool(t, "prometheus")
-	promtool := needTool(t, "promtool")
+	bin := testtool.Need(t, "prometheus", "prometheus")
+	promtool := testtool.Need(t, "promtool", "promtool")
 	dir := t.TempDir()
 	for name, content := range files {
 		path := filepath.Join(dir, name)
@@ -95,17 +83,34 @@ func startPrometheus(t *testing.T, config string, files map[string]string) *prom
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	p := &prometheusServer{url: "http://" + addr}
-	waitUntil(t, 30*time.Second, "Prometheus to be ready", func() bool {
-		resp, err := http.Get(p.url + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
 	})
-	return p
+	p := &prometheusServer{url: "http://" + addr}
+	// A Prometheus that dies (its port taken between freeAddr and its
+	// start, a config it rejects) fails the test at once, with its log.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			exited <- err
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("Prometheus exited (%v); its log:\n%s", err, log)
+		default:
+		}
+		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("Prometheus on %s not ready after 30s; its log:\n%s", addr, log)
+		}
+	}
 }
 
 // sample is one series of an instant query result.
@@ -185,16 +190,35 @@ func byInstance(samples []sample) map[string]float64 {
 	return m
 }
 
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+// waitUntil polls cond until it returns nil; on timeout the test fails
+// with cond's last error, which says what is still missing.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() error) {
 	t.Helper()
 	for deadline := time.Now().Add(limit); ; time.Sleep(250 * time.Millisecond) {
-		if cond() {
+		err := cond()
+		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
+			t.Fatalf("timed out after %s waiting for %s: %v", limit, what, err)
 		}
 	}
+}
+
+// scrapeProblems describes the active targets whose last scrape failed.
+func (p *prometheusServer) scrapeProblems(t *testing.T) string {
+	t.Helper()
+	active, _ := p.targets(t)
+	var problems []string
+	for _, st := range active {
+		if st.Health != "up" {
+			problems = append(problems, fmt.Sprintf("%s %s: %s %s", st.ScrapePool, st.Labels["instance"], st.Health, st.LastError))
+		}
+	}
+	if len(problems) == 0 {
+		return "every scrape succeeded"
+	}
+	return strings.Join(problems, "; ")
 }
 
 // TestPrometheusScrapesExporter runs a real Prometheus with the README's
@@ -221,18 +245,12 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 
 	// Every probe target scraped at least three times.
 	const targets = 11
-	waitUntil(t, 60*time.Second, "three scrapes of every target", func() bool {
+	waitUntil(t, 60*time.Second, "three scrapes of every target", func() error {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
 		if len(s) == targets {
-			return true
+			return nil
 		}
-		active, _ := prom.targets(t)
-		for _, a := range active {
-			if a.Health != "up" {
-				t.Logf("target %s: %s %s", a.Labels["instance"], a.Health, a.LastError)
-			}
-		}
-		return false
+		return fmt.Errorf("scraped three times: %v; %s", byInstance(s), prom.scrapeProblems(t))
 	})
 
 	wantSuccess := map[string]float64{
@@ -328,7 +346,7 @@ func TestReadmeScrapeConfig(t *testing.T) {
 // TestPromtoolCheckMetrics lints the exporter's real output with promtool.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	tb, exp := needTestbed(t)
-	promtool := needTool(t, "promtool")
+	promtool := testtool.Need(t, "promtool", "promtool")
 	for name, u := range map[string]string{
 		"probe (STARTTLS, AUTH)": "http://" + exp.addr + "/probe?module=tb_submission&target=" + tb.addr("SUBMISSION"),
 		"probe (refused)":        "http://" + exp.addr + "/probe?module=tb_smtp&target=127.0.0.1:9",
