@@ -33,6 +33,8 @@ type Options struct {
 	Resolver *net.Resolver
 	// Now is the clock certificates are checked against (nil: time.Now).
 	Now func() time.Time
+	// Policy, when set, may refuse the target before any connection.
+	Policy TargetPolicy
 }
 
 // ProbeSMTP runs one SMTP conversation with target under module and returns
@@ -126,6 +128,10 @@ func (p *probe) flag(reason Reason, err error) {
 func (p *probe) finish() {
 	r := p.res
 	r.Duration = time.Since(p.start)
+	if r.Refused != nil {
+		p.logger.Debug("Probe refused", "err", r.Refused)
+		return
+	}
 	var all []problem
 	if p.hard != nil {
 		all = append(all, *p.hard)
@@ -222,6 +228,9 @@ func (p *probe) run() {
 
 // connect resolves the host and opens the TCP connection.
 func (p *probe) connect(target Target) bool {
+	if !p.allowName(target.Host) {
+		return false
+	}
 	done := p.begin(PhaseResolve)
 	addr, err := resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
 	done()
@@ -233,6 +242,9 @@ func (p *probe) connect(target Target) bool {
 	p.res.IPProtocol = 4
 	if !addr.Is4() {
 		p.res.IPProtocol = 6
+	}
+	if !p.allowAddr(target.Host, addr) {
+		return false
 	}
 
 	done = p.begin(PhaseConnect)
