@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +42,7 @@ func run(args []string) int {
 	configFile := app.Flag("config.file", "Module configuration file. Without it, the built-in modules (config.example.yml) are used.").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
 	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
+	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("1000").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
 	logConfig := &promslog.Config{}
 	flag.AddFlags(app, logConfig)
@@ -50,6 +50,10 @@ func run(args []string) int {
 	app.HelpFlag.Short('h')
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+	if *maxConcurrent < 0 {
+		fmt.Fprintf(os.Stderr, "%s: --probe.max-concurrent must be 0 (no limit) or more, got %d\n", exporterName, *maxConcurrent)
 		return 2
 	}
 	logger := promslog.New(logConfig)
@@ -75,6 +79,7 @@ func run(args []string) int {
 		Logger:        logger,
 		Metrics:       handler.NewMetrics(prometheus.DefaultRegisterer),
 		TimeoutOffset: *timeoutOffset,
+		Limit:         handler.NewLimiter(*maxConcurrent, prometheus.DefaultRegisterer),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/probe", probe)
@@ -93,12 +98,7 @@ func run(args []string) int {
 	}
 	mux.Handle("/", landing)
 
-	server := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	server := newHTTPServer(mux, defaultServerLimits)
 	if err := web.ListenAndServe(server, webFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("HTTP server stopped", "err", err)
 		return 1
