@@ -70,6 +70,7 @@ func TestProbeBadQueries(t *testing.T) {
 		{"unclosed bracket", "target=[::1", `target "[::1" has an unclosed [`},
 		{"bare IPv6 literal with a port", "target=2001:db8::g:25", `target "2001:db8::g:25": put an IPv6 address in brackets, like [2001:db8::1]:25`},
 		{"not an address in brackets", "target=[mx.example.com]:25", `target "[mx.example.com]:25": "mx.example.com" in brackets is not an IPv6 address`},
+		{"IPv6 zone that is no interface name", "target=fe80::1%25]x", `target "fe80::1%]x": "]x" is not an interface name`},
 		{"port zero", "target=a:0", `target "a:0": port "0" is not a number from 1 to 65535`},
 		{"port too big", "target=a:65536", `target "a:65536": port "65536" is not a number from 1 to 65535`},
 		{"port not a number", "target=a:smtp", `target "a:smtp": port "smtp" is not a number from 1 to 65535`},
