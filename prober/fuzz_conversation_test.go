@@ -25,7 +25,7 @@ import (
 // the probe ends with one known reason, and its metrics and report are
 // valid: label values must be valid UTF-8 or the collector would panic.
 func FuzzConversation(f *testing.F) {
-	module := conversationModule(f)
+	module := parseModule(f, "{tls: opportunistic, fail_if_auth_before_tls: true, ehlo_hostname: prober.test}")
 	f.Fuzz(func(t *testing.T, greeting, ehlo []byte) {
 		srv := smtptest.NewRawServer(t, func(c net.Conn, _ *smtptest.Server) {
 			c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -41,12 +41,14 @@ func FuzzConversation(f *testing.F) {
 	})
 }
 
-func conversationModule(t testing.TB) *config.Module {
-	cfg, err := config.Parse([]byte("modules: {fuzz: {tls: opportunistic, fail_if_auth_before_tls: true, ehlo_hostname: prober.test}}"))
+// parseModule builds a module from its YAML flow mapping.
+func parseModule(t testing.TB, fields string) *config.Module {
+	t.Helper()
+	cfg, err := config.Parse([]byte("modules: {m: " + fields + "}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg.Modules["fuzz"]
+	return cfg.Modules["m"]
 }
 
 // checkResult fails unless r has a known verdict and renders as valid

@@ -374,7 +374,7 @@ func (p *probe) handshake(host string) bool {
 		return true
 	}
 	info.Verified = true
-	for _, c := range chain {
+	for _, c := range chain[:min(len(chain), maxCertsReported)] {
 		info.VerifiedChain = append(info.VerifiedChain, describeCert(c))
 	}
 	info.LastChainExpiry = earliestExpiry(chain)
