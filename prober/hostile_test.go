@@ -140,9 +140,11 @@ func TestHostileServers(t *testing.T) {
 			maxAlloc: 2 << 20,
 		},
 		{
-			name:     "a certificate with 5000 names",
-			module:   "{tls: starttls, timeout: 5s, " + caFile + "}",
-			server:   func(t *testing.T) string { return smtptest.NewServer(t, smtptest.Config{StartTLS: smtptest.ServerTLS(sanCert)}).Addr },
+			name:   "a certificate with 5000 names",
+			module: "{tls: starttls, timeout: 5s, " + caFile + "}",
+			server: func(t *testing.T) string {
+				return smtptest.NewServer(t, smtptest.Config{StartTLS: smtptest.ServerTLS(sanCert)}).Addr
+			},
 			maxAlloc: 4 << 20,
 			check: func(t *testing.T, r *prober.Result) {
 				if n := len(r.TLS.Certificates[0].SANs); n != 64 {
