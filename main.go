@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +47,7 @@ func run(args []string) int {
 	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
 	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
 	historyLimit := app.Flag("history.limit", "How many recent probes the landing page lists, with their transcripts (kept in memory; 0 turns the history off).").Default(strconv.Itoa(history.DefaultLimit)).Int()
+	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("1000").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
 	logConfig := &promslog.Config{}
 	flag.AddFlags(app, logConfig)
@@ -62,6 +62,10 @@ func run(args []string) int {
 	command, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+	if *maxConcurrent < 0 {
+		fmt.Fprintf(os.Stderr, "%s: --probe.max-concurrent must be 0 (no limit) or more, got %d\n", exporterName, *maxConcurrent)
 		return 2
 	}
 	logger := promslog.New(logConfig)
@@ -104,6 +108,7 @@ func run(args []string) int {
 		Metrics:       handler.NewMetrics(prometheus.DefaultRegisterer),
 		TimeoutOffset: *timeoutOffset,
 		OnResult:      recent.Add,
+		Limit:         handler.NewLimiter(*maxConcurrent, prometheus.DefaultRegisterer),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/probe", probe)
@@ -123,12 +128,7 @@ func run(args []string) int {
 	mux.Handle("/", pages.Landing())
 	mux.Handle("/history/", pages.Probe())
 
-	server := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	server := newHTTPServer(mux, defaultServerLimits)
 	if err := web.ListenAndServe(server, webFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("HTTP server stopped", "err", err)
 		return 1

@@ -34,6 +34,8 @@ type Options struct {
 	// Now is the clock that times the probe and that certificates are
 	// checked against (nil: time.Now). Deadlines always use the real clock.
 	Now func() time.Time
+	// Policy, when set, may refuse the target before any connection.
+	Policy TargetPolicy
 }
 
 // ProbeSMTP runs one SMTP conversation with target under module and returns
@@ -127,6 +129,10 @@ func (p *probe) flag(reason Reason, err error) {
 func (p *probe) finish() {
 	r := p.res
 	r.Duration = p.opts.Now().Sub(p.start)
+	if r.Refused != nil {
+		p.logger.Debug("Probe refused", "err", r.Refused)
+		return
+	}
 	var all []problem
 	if p.hard != nil {
 		all = append(all, *p.hard)
@@ -223,6 +229,9 @@ func (p *probe) run() {
 
 // connect resolves the host and opens the TCP connection.
 func (p *probe) connect(target Target) bool {
+	if !p.allowName(target.Host) {
+		return false
+	}
 	done := p.begin(PhaseResolve)
 	addr, err := resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
 	done()
@@ -234,6 +243,9 @@ func (p *probe) connect(target Target) bool {
 	p.res.IPProtocol = 4
 	if !addr.Is4() {
 		p.res.IPProtocol = 6
+	}
+	if !p.allowAddr(target.Host, addr) {
+		return false
 	}
 
 	done = p.begin(PhaseConnect)
@@ -363,7 +375,7 @@ func (p *probe) handshake(host string) bool {
 		return true
 	}
 	info.Verified = true
-	for _, c := range chain {
+	for _, c := range chain[:min(len(chain), maxCertsReported)] {
 		info.VerifiedChain = append(info.VerifiedChain, describeCert(c))
 	}
 	info.LastChainExpiry = earliestExpiry(chain)
