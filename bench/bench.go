@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -280,11 +281,12 @@ func scale(ctx context.Context, o options, e *exporter, tp *tarpit) (ScaleRow, e
 	if err != nil {
 		return row, err
 	}
-	g, err := e.gauges(goroutines)
+	// The lowest of a few samples: connections of earlier work may still be closing.
+	baseline, err := fewestGoroutines(ctx, e, time.Second, func(float64) bool { return false })
 	if err != nil {
 		return row, err
 	}
-	row.BaselineRSSBytes, row.BaselineGoroutines = before.RSS, g[goroutines]
+	row.BaselineRSSBytes, row.BaselineGoroutines = before.RSS, baseline
 	if err := resetPeakRSS(e.pid); err != nil {
 		return row, err
 	}
@@ -305,7 +307,8 @@ func scale(ctx context.Context, o options, e *exporter, tp *tarpit) (ScaleRow, e
 	if err != nil {
 		return row, err
 	}
-	if g, err = e.gauges(goroutines); err != nil {
+	g, err := e.gauges(goroutines)
+	if err != nil {
 		return row, err
 	}
 	row.InFlightRSSBytes, row.InFlightGoroutines = during.RSS, g[goroutines]
@@ -331,16 +334,40 @@ func scale(ctx context.Context, o options, e *exporter, tp *tarpit) (ScaleRow, e
 	// Idle keep-alive connections hold a goroutine each in the server: they
 	// are the client's, not the probes', so close them before counting.
 	client.CloseIdleConnections()
-	waitFor(ctx, 10*time.Second, func() bool {
-		g, err = e.gauges(goroutines)
-		return err == nil && g[goroutines] <= row.BaselineGoroutines
-	})
-	if g, err = e.gauges(goroutines); err != nil {
+	settled, err := fewestGoroutines(ctx, e, 10*time.Second, func(n float64) bool { return n <= baseline })
+	if err != nil {
 		return row, err
 	}
-	row.AfterGoroutines = g[goroutines]
+	row.AfterGoroutines = settled
 	row.LeftBehind = max(0, row.AfterGoroutines-row.BaselineGoroutines)
 	return row, nil
+}
+
+// fewestGoroutines samples the exporter's go_goroutines for up to d and
+// returns the lowest, early once enough says so. Reading /metrics costs a
+// goroutine or two itself, and closing connections take a moment to go.
+func fewestGoroutines(ctx context.Context, e *exporter, d time.Duration, enough func(float64) bool) (float64, error) {
+	const name = "go_goroutines"
+	fewest := math.Inf(1)
+	for deadline := time.Now().Add(d); ; {
+		g, err := e.gauges(name)
+		if err != nil {
+			return 0, err
+		}
+		v, ok := g[name]
+		if !ok {
+			return 0, fmt.Errorf("%s: no %s in /metrics", e.name, name)
+		}
+		fewest = min(fewest, v)
+		if enough(fewest) || time.Now().After(deadline) {
+			return fewest, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // sustained raises an open-loop rate until p99 latency degrades.
