@@ -48,7 +48,7 @@ type fakeProber struct {
 	during func()
 }
 
-func (f *fakeProber) probe(ctx context.Context, target, moduleName string, _ *config.Module, _ *slog.Logger) *prober.Result {
+func (f *fakeProber) probe(ctx context.Context, target, moduleName string, _ *config.Module, _ *slog.Logger, _ prober.Options) *prober.Result {
 	f.mu.Lock()
 	f.calls++
 	f.target, f.module = target, moduleName
@@ -217,41 +217,6 @@ func TestProbeModuleSelection(t *testing.T) {
 		}
 		if fake.target != tc.wantTarget || fake.module != tc.wantModule {
 			t.Errorf("%s: probed %q with module %q, want %q with %q", tc.query, fake.target, fake.module, tc.wantTarget, tc.wantModule)
-		}
-	}
-}
-
-func TestProbeTimeout(t *testing.T) {
-	const offset = 500 * time.Millisecond
-	cases := []struct {
-		header string
-		module time.Duration
-		want   time.Duration
-	}{
-		{"", 10 * time.Second, 10 * time.Second},
-		{"15", 10 * time.Second, 10 * time.Second},
-		{"10.5", 10 * time.Second, 10 * time.Second},
-		{"5", 10 * time.Second, 4500 * time.Millisecond},
-		{"2.25", 10 * time.Second, 1750 * time.Millisecond},
-		{"1e1", 20 * time.Second, 9500 * time.Millisecond},
-		// A scrape timeout no longer than the offset is used whole: the
-		// offset would leave nothing.
-		{"0.5", 10 * time.Second, 500 * time.Millisecond},
-		{"0.3", 10 * time.Second, 300 * time.Millisecond},
-		// Nonsense from a proxy: the module's timeout still bounds the probe.
-		{"0", 10 * time.Second, 10 * time.Second},
-		{"-3", 10 * time.Second, 10 * time.Second},
-		{"1e7", 10 * time.Second, 10 * time.Second},
-		{"+Inf", 10 * time.Second, 10 * time.Second},
-	}
-	for _, tc := range cases {
-		header := http.Header{}
-		if tc.header != "" {
-			header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
-		}
-		got, err := probeTimeout(header, tc.module, offset)
-		if err != nil || got != tc.want {
-			t.Errorf("header %q, module %s: got %s (%v), want %s", tc.header, tc.module, got, err, tc.want)
 		}
 	}
 }
