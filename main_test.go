@@ -54,6 +54,7 @@ func TestConfigCheck(t *testing.T) {
 		{[]string{"--config.check", "--config.file=" + bad}, 1, `module \"m\": tls: unknown mode \"sometimes\"`},
 		{[]string{"--config.check", "--config.file=" + filepath.Join(dir, "missing.yml")}, 1, "no such file"},
 		{[]string{"--no-such-flag"}, 2, "unknown long flag"},
+		{[]string{"--probe.max-concurrent=-1"}, 2, "--probe.max-concurrent must be 0 (no limit) or more, got -1"},
 	}
 	for _, tc := range cases {
 		out, err := exec.Command(binary, tc.args...).CombinedOutput()

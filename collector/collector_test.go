@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -39,6 +40,20 @@ func phases(reached ...prober.PhaseResult) []prober.PhaseResult {
 		all = append(all, pr)
 	}
 	return all
+}
+
+// startTLSPhases is a whole STARTTLS conversation, with AUTH when authCode is set.
+func startTLSPhases(handshake time.Duration, authCode int) []prober.PhaseResult {
+	reached := []prober.PhaseResult{
+		ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
+		ph(prober.PhaseStartTLS, ms(1), 220), ph(prober.PhaseTLSHandshake, handshake, 0),
+		ph(prober.PhaseEHLOTLS, ms(5), 250), ph(prober.PhaseQuit, ms(2.5), 221),
+	}
+	if authCode != 0 {
+		reached = append(reached, ph(prober.PhaseAuth, ms(8), authCode))
+	}
+	return phases(reached...)
 }
 
 func ph(p prober.Phase, d time.Duration, code int) prober.PhaseResult {
@@ -138,10 +153,8 @@ func goldenCases() []goldenCase {
 
 	r = base("submission", true, "", ms(61))
 	r.Target, r.Port, r.IP, r.IPProtocol = "[2001:db8::25]:587", "587", "2001:db8::25", 6
-	r.Phases = phases(ph(prober.PhaseResolve, 0, 0), ph(prober.PhaseConnect, ms(0.5), 0),
-		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
-		ph(prober.PhaseStartTLS, ms(1), 220), ph(prober.PhaseTLSHandshake, ms(40), 0),
-		ph(prober.PhaseEHLOTLS, ms(5), 250), ph(prober.PhaseQuit, ms(2.5), 221))
+	r.Phases = startTLSPhases(ms(40), 0)
+	r.Phase(prober.PhaseResolve).Duration = 0 // an IP literal
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
 	add("starttls_success", "submission", r)
 
@@ -175,32 +188,20 @@ func goldenCases() []goldenCase {
 	// reported as not verified, with its dates.
 	r = base("smtp_insecure", true, "", ms(45))
 	r.Target, r.Host = "old.example.net:25", "old.example.net"
-	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
-		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
-		ph(prober.PhaseStartTLS, ms(1), 220), ph(prober.PhaseTLSHandshake, ms(25), 0),
-		ph(prober.PhaseEHLOTLS, ms(3), 250), ph(prober.PhaseQuit, ms(2.5), 221))
+	r.Phases = startTLSPhases(ms(25), 0)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, expiredTLS12
 	add("cert_expired_insecure_skip_verify", "smtp_insecure", r)
 
 	r = base("smtp_starttls", false, prober.ReasonCertExpired, ms(45))
 	r.Target, r.Host = "old.example.net:25", "old.example.net"
 	r.Error = "certificate: x509: certificate has expired or is not yet valid"
-	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
-		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
-		ph(prober.PhaseStartTLS, ms(1), 220), ph(prober.PhaseTLSHandshake, ms(25), 0),
-		ph(prober.PhaseEHLOTLS, ms(3), 250), ph(prober.PhaseQuit, ms(2.5), 221))
+	r.Phases = startTLSPhases(ms(25), 0)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, expiredTLS12
 	add("cert_expired", "smtp_starttls", r)
 
-	authPhases := func(code int) []prober.PhaseResult {
-		return phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
-			ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
-			ph(prober.PhaseStartTLS, ms(1), 220), ph(prober.PhaseTLSHandshake, ms(40), 0),
-			ph(prober.PhaseEHLOTLS, ms(5), 250), ph(prober.PhaseAuth, ms(8), code), ph(prober.PhaseQuit, ms(2.5), 221))
-	}
 	r = base("submission_auth", true, "", ms(70))
 	r.Target, r.Port = "mx.example.net:587", "587"
-	r.Phases = authPhases(235)
+	r.Phases = startTLSPhases(ms(40), 235)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
 	r.AuthConfigured, r.AuthSuccess, r.AuthMechanism = true, true, "PLAIN"
 	add("auth_success", "submission_auth", r)
@@ -208,7 +209,7 @@ func goldenCases() []goldenCase {
 	r = base("submission_auth", false, prober.ReasonAuthFailed, ms(70))
 	r.Target, r.Port = "mx.example.net:587", "587"
 	r.Error = "AUTH PLAIN answered with 535 5.7.8 Authentication credentials invalid"
-	r.Phases = authPhases(535)
+	r.Phases = startTLSPhases(ms(40), 535)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
 	r.AuthConfigured, r.AuthMechanism = true, "PLAIN"
 	add("auth_failed", "submission_auth", r)
@@ -307,36 +308,31 @@ func TestPhases(t *testing.T) {
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			mfs, _ := render(t, tc.result)
-			durations := labelValues(t, family(mfs, "probe_smtp_phase_duration_seconds"), "phase")
-			if len(durations) != len(prober.Phases) {
-				t.Errorf("%d phase durations, want %d", len(durations), len(prober.Phases))
-			}
-			for _, p := range prober.Phases {
-				d, ok := durations[string(p)]
-				if !ok {
-					t.Errorf("phase %q has no duration", p)
-				}
-				if want := tc.result.Phase(p).Duration.Seconds(); d != want {
-					t.Errorf("phase %q: duration %v, want %v", p, d, want)
-				}
-			}
-			codes := labelValues(t, family(mfs, "probe_smtp_reply_code"), "phase")
-			if len(codes) != len(prober.ReplyPhases) {
-				t.Errorf("%d reply codes, want %d", len(codes), len(prober.ReplyPhases))
-			}
-			for _, p := range prober.ReplyPhases {
-				c, ok := codes[string(p)]
-				if !ok {
-					t.Errorf("phase %q has no reply code", p)
-				}
-				if want := float64(tc.result.Phase(p).ReplyCode); c != want {
-					t.Errorf("phase %q: reply code %v, want %v", p, c, want)
-				}
-			}
+			checkPerPhase(t, mfs, "probe_smtp_phase_duration_seconds", prober.Phases,
+				func(p prober.Phase) float64 { return tc.result.Phase(p).Duration.Seconds() })
+			checkPerPhase(t, mfs, "probe_smtp_reply_code", prober.ReplyPhases,
+				func(p prober.Phase) float64 { return float64(tc.result.Phase(p).ReplyCode) })
 			if got, want := gaugeValue(t, family(mfs, "probe_dns_lookup_time_seconds")), tc.result.Phase(prober.PhaseResolve).Duration.Seconds(); got != want {
 				t.Errorf("probe_dns_lookup_time_seconds %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// checkPerPhase requires one series of name per phase, with the value want gives.
+func checkPerPhase(t *testing.T, mfs []*dto.MetricFamily, name string, phases []prober.Phase, want func(prober.Phase) float64) {
+	t.Helper()
+	values := labelValues(t, family(mfs, name), "phase")
+	if len(values) != len(phases) {
+		t.Errorf("%s: %d series, want one per phase (%d)", name, len(values), len(phases))
+	}
+	for _, p := range phases {
+		v, ok := values[string(p)]
+		if !ok {
+			t.Errorf("%s: phase %q is missing", name, p)
+		} else if v != want(p) {
+			t.Errorf("%s{phase=%q} = %v, want %v", name, p, v, want(p))
+		}
 	}
 }
 
@@ -472,14 +468,7 @@ func TestInvalidUTF8Labels(t *testing.T) {
 
 // TestPromtool lints every golden file with promtool check metrics.
 func TestPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		msg := "promtool is not installed (Debian package prometheus; scripts/test.sh installs it as root)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	promtool := testtool.Need(t, "promtool", "promtool")
 	for _, tc := range goldenCases() {
 		_, text := render(t, tc.result)
 		cmd := exec.Command(promtool, "check", "metrics")

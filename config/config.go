@@ -45,6 +45,8 @@ type Config struct {
 	Modules map[string]*Module `yaml:"modules"`
 	// PortModules chooses the module by the target's port when the request names none.
 	PortModules map[int]string `yaml:"port_modules,omitempty"`
+	// AllowedTargets limits what may be probed (nil: anything).
+	AllowedTargets *AllowedTargets `yaml:"allowed_targets,omitempty"`
 }
 
 // Module is the recipe for one kind of probe.
@@ -199,6 +201,11 @@ func (c *Config) prepare() error {
 		}
 		if err := m.prepare(); err != nil {
 			return fmt.Errorf("module %q: %w", name, err)
+		}
+	}
+	if c.AllowedTargets != nil {
+		if err := c.AllowedTargets.prepare(); err != nil {
+			return fmt.Errorf("allowed_targets: %w", err)
 		}
 	}
 	if c.PortModules == nil {

@@ -60,6 +60,13 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-port-modules-undefined.yml", `port_modules: port 587 names module "submission", which is not defined`},
 		{"invalid-port-modules-range.yml", `port_modules: port 0 is out of range 1-65535`},
 		{"invalid-port-modules-key.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `smtp` into int"},
+		{"invalid-allowed-unknown-field.yml", `allowed_targets: unknown field "domains" (line 6)`},
+		{"invalid-allowed-host-address.yml", `allowed_targets: hosts: "192.0.2.1" is an address; put addresses in cidrs (as 192.0.2.1/32)`},
+		{"invalid-allowed-host-wildcard.yml", `allowed_targets: hosts: "mx.*.example.com" is not a host name or a *.domain pattern`},
+		{"invalid-allowed-host-url.yml", `allowed_targets: hosts: "http://mx.example.com" is not a host name or a *.domain pattern`},
+		{"invalid-allowed-cidr.yml", `allowed_targets: cidrs: "192.0.2.0" is not a CIDR range like 192.0.2.0/24 or 2001:db8::/32`},
+		{"invalid-allowed-cidr-host-bits.yml", `allowed_targets: cidrs: "192.0.2.1/24" has host bits set; did you mean 192.0.2.0/24?`},
+		{"invalid-allowed-deny-private.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `maybe` into bool"},
 	}
 	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
 	seen := map[string]bool{}

@@ -6,6 +6,7 @@ package handler
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,7 @@ type Metrics struct {
 	probes   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	refused  *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the probe metrics.
@@ -50,15 +52,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "smtp_exporter_probes_in_flight",
 			Help: "Probes running right now.",
 		}),
+		refused: newRefusedCounter(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.probes, m.duration, m.inFlight)
+		reg.MustRegister(m.probes, m.duration, m.inFlight, m.refused)
 	}
 	return m
 }
 
 // Prober runs one probe; tests replace it.
-type Prober func(ctx context.Context, target, moduleName string, module *config.Module, logger *slog.Logger) *prober.Result
+type Prober func(ctx context.Context, target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result
 
 // Probe serves /probe.
 type Probe struct {
@@ -66,8 +69,13 @@ type Probe struct {
 	Logger        *slog.Logger
 	Metrics       *Metrics
 	TimeoutOffset time.Duration
-	// Prober defaults to prober.ProbeSMTP.
+	// Prober defaults to prober.Probe.
 	Prober Prober
+	// Options are handed to every probe (tests set a Resolver); the
+	// target policy is added from the config.
+	Options prober.Options
+	// Limit bounds the probes running at once (nil: no bound).
+	Limit *Limiter
 	// OnResult, when set, is handed every finished result (for the history page).
 	OnResult func(*prober.Result)
 }
@@ -87,7 +95,12 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfg := h.Config.Get()
-	req, err := parseRequest(r.URL.Query(), cfg)
+	query, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	req, err := parseRequest(query, cfg)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -104,12 +117,25 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	logger := h.Logger.With("target", target, "module", req.moduleName)
 	probe := h.Prober
 	if probe == nil {
-		probe = prober.ProbeSMTP
+		probe = prober.Probe
+	}
+	if !h.Limit.TryAcquire() {
+		h.tooMany(w, logger)
+		return
+	}
+	defer h.Limit.Release()
+	opts := h.Options
+	if cfg.AllowedTargets != nil {
+		opts.Policy = cfg.AllowedTargets
 	}
 
 	h.Metrics.inFlight.Inc()
-	result := probe(ctx, target, req.moduleName, req.module, logger)
+	result := probe(ctx, target, req.moduleName, req.module, logger, opts)
 	h.Metrics.inFlight.Dec()
+	if result.Refused != nil {
+		h.forbid(w, result.Refused, logger)
+		return
+	}
 	outcome := "failure"
 	if result.Success {
 		outcome = "success"
@@ -165,10 +191,12 @@ func parseRequest(q url.Values, cfg *config.Config) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if debugStr != "" {
-		if req.debug, err = strconv.ParseBool(debugStr); err != nil {
-			return nil, fmt.Errorf("debug parameter %q is not true or false", trim(debugStr))
-		}
+	switch debugStr {
+	case "", "false":
+	case "true":
+		req.debug = true
+	default:
+		return nil, fmt.Errorf("debug parameter %q is not true or false", trim(debugStr))
 	}
 
 	moduleName, err := single("module")
@@ -206,6 +234,9 @@ func probeTimeout(h http.Header, moduleTimeout, offset time.Duration) (time.Dura
 		return moduleTimeout, nil
 	}
 	seconds, err := strconv.ParseFloat(v, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		err = nil // too big or too small for a float64 is still a number, handled below
+	}
 	if err != nil || seconds != seconds { // NaN
 		return 0, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds header %q is not a number", trim(v))
 	}

@@ -125,18 +125,25 @@ func checkAlerts(t *testing.T, tb *testbed, prom *prometheusServer, refused, fil
 			State       string            `json:"state"`
 		} `json:"alerts"`
 	}
-	waitUntil(t, 20*time.Second, "Prometheus to hold every expected alert", func() bool {
-		prom.api(t, "/api/v1/alerts", &alerts)
+	waitUntil(t, 20*time.Second, "Prometheus to hold every expected alert", func() error {
+		if err := prom.tryAPI("/api/v1/alerts", &alerts); err != nil {
+			return err
+		}
 		got := map[string][]string{}
 		for _, a := range alerts.Alerts {
 			got[a.Labels["alertname"]] = append(got[a.Labels["alertname"]], a.Labels["instance"])
 		}
-		for name, inst := range pending {
-			if g := sorted(got[name]...); !slices.Equal(g, sorted(inst...)) {
-				return false
+		for name := range got {
+			if _, ok := pending[name]; !ok {
+				return fmt.Errorf("unexpected alert %s for %v", name, got[name])
 			}
 		}
-		return len(got) == len(pending)
+		for name, inst := range pending {
+			if g := sorted(got[name]...); !slices.Equal(g, sorted(inst...)) {
+				return fmt.Errorf("%s active for %v, want %v", name, g, sorted(inst...))
+			}
+		}
+		return nil
 	})
 	wantText := map[string]string{
 		"SMTPPortBlocked " + refused:                         "the connection is refused",

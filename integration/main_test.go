@@ -208,7 +208,8 @@ func startExporter(bin, dir, config string, args ...string) (*exporterProcess, e
 		}
 		if time.Now().After(deadline) {
 			exp.stop()
-			return nil, fmt.Errorf("exporter did not come up on %s; log in %s", addr, logFile.Name())
+			log, _ := os.ReadFile(logFile.Name())
+			return nil, fmt.Errorf("exporter did not come up on %s; its log:\n%s", addr, log)
 		}
 	}
 }

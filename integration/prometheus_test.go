@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -12,24 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-// needTool finds a binary, skipping (or failing under CI=true) without it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (under CI=true the test setup must install Debian's prometheus package)", name)
-		}
-		t.Skipf("%s is not installed: apt-get install prometheus", name)
-	}
-	return path
-}
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+)
 
 // prometheusServer is a real Prometheus scraping the exporter.
 type prometheusServer struct {
@@ -44,18 +31,16 @@ func testbedPrometheusConfig(t *testing.T, replacements map[string]string) strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := string(tmpl)
-	// Longest names first: TESTBED_SMTP must not eat the start of
-	// TESTBED_SMTPS (map order is random, so that made a flaky test).
-	keys := slices.Collect(maps.Keys(replacements))
-	slices.SortFunc(keys, func(a, b string) int { return len(b) - len(a) })
-	for _, k := range keys {
-		cfg = strings.ReplaceAll(cfg, k, replacements[k])
-	}
-	if m := regexp.MustCompile(`\bTESTBED_[A-Z0-9]+`).FindString(cfg); m != "" {
-		t.Fatalf("prometheus.yml: %s was not filled in", m)
-	}
-	return cfg
+	// Whole names only: replacing TESTBED_SMTP inside TESTBED_SMTPS would
+	// leave a target that is neither.
+	placeholder := regexp.MustCompile(`\b(EXPORTER|TESTBED_[A-Z0-9]+)\b`)
+	return placeholder.ReplaceAllStringFunc(string(tmpl), func(name string) string {
+		v, ok := replacements[name]
+		if !ok {
+			t.Fatalf("testdata/prometheus.yml: %s was not filled in", name)
+		}
+		return v
+	})
 }
 
 // startPrometheus runs Prometheus on loopback with config (the text of
@@ -64,8 +49,8 @@ func testbedPrometheusConfig(t *testing.T, replacements map[string]string) strin
 // names, such as file_sd target lists.
 func startPrometheus(t *testing.T, config string, files map[string]string) *prometheusServer {
 	t.Helper()
-	bin := needTool(t, "prometheus")
-	promtool := needTool(t, "promtool")
+	bin := testtool.Need(t, "prometheus", "prometheus")
+	promtool := testtool.Need(t, "promtool", "promtool")
 	dir := t.TempDir()
 	for name, content := range files {
 		path := filepath.Join(dir, name)
@@ -98,17 +83,34 @@ func startPrometheus(t *testing.T, config string, files map[string]string) *prom
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	p := &prometheusServer{url: "http://" + addr}
-	waitUntil(t, 30*time.Second, "Prometheus to be ready", func() bool {
-		resp, err := http.Get(p.url + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
 	})
-	return p
+	p := &prometheusServer{url: "http://" + addr}
+	// A Prometheus that dies (its port taken between freeAddr and its
+	// start, a config it rejects) fails the test at once, with its log.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			exited <- err
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("Prometheus exited (%v); its log:\n%s", err, log)
+		default:
+		}
+		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("Prometheus on %s not ready after 30s; its log:\n%s", addr, log)
+		}
+	}
 }
 
 // sample is one series of an instant query result.
@@ -182,6 +184,8 @@ type scrapeTarget struct {
 	DiscoveredLabels map[string]string `json:"discoveredLabels"`
 	Labels           map[string]string `json:"labels"`
 	ScrapePool       string            `json:"scrapePool"`
+	Health           string            `json:"health"`
+	LastError        string            `json:"lastError"`
 }
 
 // targets returns the active targets (kept by relabelling) and the dropped
@@ -205,16 +209,35 @@ func byInstance(samples []sample) map[string]float64 {
 	return m
 }
 
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+// waitUntil polls cond until it returns nil; on timeout the test fails
+// with cond's last error, which says what is still missing.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() error) {
 	t.Helper()
 	for deadline := time.Now().Add(limit); ; time.Sleep(250 * time.Millisecond) {
-		if cond() {
+		err := cond()
+		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
+			t.Fatalf("timed out after %s waiting for %s: %v", limit, what, err)
 		}
 	}
+}
+
+// scrapeProblems describes the active targets whose last scrape failed.
+func (p *prometheusServer) scrapeProblems(t *testing.T) string {
+	t.Helper()
+	active, _ := p.targets(t)
+	var problems []string
+	for _, st := range active {
+		if st.Health != "up" {
+			problems = append(problems, fmt.Sprintf("%s %s: %s %s", st.ScrapePool, st.Labels["instance"], st.Health, st.LastError))
+		}
+	}
+	if len(problems) == 0 {
+		return "every scrape succeeded"
+	}
+	return strings.Join(problems, "; ")
 }
 
 // TestPrometheusScrapesExporter runs a real Prometheus with the README's
@@ -247,9 +270,12 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 
 	// Every probe target scraped at least three times.
 	const targets = 11
-	waitUntil(t, 60*time.Second, "three scrapes of every target", func() bool {
+	waitUntil(t, 60*time.Second, "three scrapes of every target", func() error {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
-		return len(s) == targets
+		if len(s) == targets {
+			return nil
+		}
+		return fmt.Errorf("scraped three times: %v; %s", byInstance(s), prom.scrapeProblems(t))
 	})
 
 	wantSuccess := map[string]float64{
@@ -348,7 +374,7 @@ func TestReadmeScrapeConfig(t *testing.T) {
 // TestPromtoolCheckMetrics lints the exporter's real output with promtool.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	tb, exp := needTestbed(t)
-	promtool := needTool(t, "promtool")
+	promtool := testtool.Need(t, "promtool", "promtool")
 	for name, u := range map[string]string{
 		"probe (STARTTLS, AUTH)": "http://" + exp.addr + "/probe?module=tb_submission&target=" + tb.addr("SUBMISSION"),
 		"probe (refused)":        "http://" + exp.addr + "/probe?module=tb_smtp&target=127.0.0.1:9",

@@ -161,18 +161,18 @@ func TestShardingAcrossPrometheusServers(t *testing.T) {
 	}
 	// Wait until each server has discovered every target (kept or dropped)
 	// and scraped each target it keeps twice.
-	waitUntil(t, 30*time.Second, "every target discovered and each kept one scraped twice", func() bool {
-		for _, p := range proms {
+	waitUntil(t, 30*time.Second, "every target discovered and each kept one scraped twice", func() error {
+		for i, p := range proms {
 			active, dropped := p.targets(t)
 			kept := probeTargets(active)
-			if len(kept)+len(probeTargets(dropped)) < len(want) {
-				return false
+			if n := len(kept) + len(probeTargets(dropped)); n < len(want) {
+				return fmt.Errorf("shard %d has discovered %d of %d targets", i, n, len(want))
 			}
-			if len(p.query(t, `count_over_time(probe_success[1m]) >= 2`)) < len(kept) {
-				return false
+			if s := p.query(t, `count_over_time(probe_success[1m]) >= 2`); len(s) < len(kept) {
+				return fmt.Errorf("shard %d has scraped twice %v of %d kept targets; %s", i, byInstance(s), len(kept), p.scrapeProblems(t))
 			}
 		}
-		return true
+		return nil
 	})
 
 	owner := map[string][]int{} // target -> shards that probe it

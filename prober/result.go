@@ -90,6 +90,9 @@ type Result struct {
 	Failure Reason `json:"failure,omitempty"`
 	// Error explains Failure in words.
 	Error string `json:"error,omitempty"`
+	// Refused is set when Options.Policy forbade the target: the probe
+	// ended before any connection, and the target itself did not fail.
+	Refused error `json:"-"`
 	// Warnings are further problems seen after (or besides) the failure,
 	// such as a bad certificate on a probe that also failed AUTH.
 	Warnings []string `json:"warnings,omitempty"`

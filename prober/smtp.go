@@ -31,8 +31,11 @@ const (
 type Options struct {
 	// Resolver resolves host names (nil: net.DefaultResolver).
 	Resolver *net.Resolver
-	// Now is the clock certificates are checked against (nil: time.Now).
+	// Now is the clock that times the probe and that certificates are
+	// checked against (nil: time.Now). Deadlines always use the real clock.
 	Now func() time.Time
+	// Policy, when set, may refuse the target before any connection.
+	Policy TargetPolicy
 }
 
 // ProbeSMTP runs one SMTP conversation with target under module and returns
@@ -64,7 +67,7 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 		module: module,
 		logger: logger,
 		opts:   opts,
-		start:  time.Now(),
+		start:  opts.Now(),
 		res: &Result{
 			Target:         target,
 			Module:         moduleName,
@@ -125,7 +128,11 @@ func (p *probe) flag(reason Reason, err error) {
 
 func (p *probe) finish() {
 	r := p.res
-	r.Duration = time.Since(p.start)
+	r.Duration = p.opts.Now().Sub(p.start)
+	if r.Refused != nil {
+		p.logger.Debug("Probe refused", "err", r.Refused)
+		return
+	}
 	var all []problem
 	if p.hard != nil {
 		all = append(all, *p.hard)
@@ -222,6 +229,9 @@ func (p *probe) run() {
 
 // connect resolves the host and opens the TCP connection.
 func (p *probe) connect(target Target) bool {
+	if !p.allowName(target.Host) {
+		return false
+	}
 	done := p.begin(PhaseResolve)
 	addr, err := resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
 	done()
@@ -233,6 +243,9 @@ func (p *probe) connect(target Target) bool {
 	p.res.IPProtocol = 4
 	if !addr.Is4() {
 		p.res.IPProtocol = 6
+	}
+	if !p.allowAddr(target.Host, addr) {
+		return false
 	}
 
 	done = p.begin(PhaseConnect)
@@ -362,7 +375,7 @@ func (p *probe) handshake(host string) bool {
 		return true
 	}
 	info.Verified = true
-	for _, c := range chain {
+	for _, c := range chain[:min(len(chain), maxCertsReported)] {
 		info.VerifiedChain = append(info.VerifiedChain, describeCert(c))
 	}
 	info.LastChainExpiry = earliestExpiry(chain)
@@ -463,8 +476,8 @@ func (p *probe) readReply(phase Phase) (Reply, error) {
 func (p *probe) begin(phase Phase) func() {
 	ph := p.res.Phase(phase)
 	ph.Reached = true
-	t := time.Now()
-	return func() { ph.Duration += time.Since(t) }
+	t := p.opts.Now()
+	return func() { ph.Duration += p.opts.Now().Sub(t) }
 }
 
 func (p *probe) note(format string, args ...any) {
@@ -480,7 +493,7 @@ func (p *probe) transcript(from, text string) {
 	case n == maxTranscriptLines:
 		from, text = "*", fmt.Sprintf("transcript cut at %d lines", maxTranscriptLines)
 	}
-	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: time.Since(p.start), From: from, Text: text})
+	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 }
 
 // unwrapOpError drops the "dial tcp 1.2.3.4:25:" prefix that the error

@@ -49,6 +49,9 @@ func ParseTarget(s string) (Target, error) {
 	}
 	// A bare IPv6 literal has no port.
 	if addr, err := netip.ParseAddr(s); err == nil && addr.Is6() {
+		if !validZone(addr.Zone()) {
+			return Target{}, fmt.Errorf("target %q: %q is not an interface name", s, addr.Zone())
+		}
 		return Target{Host: s}, nil
 	}
 	host, portStr := s, ""
@@ -65,8 +68,12 @@ func ParseTarget(s string) (Target, error) {
 		default:
 			return Target{}, fmt.Errorf("target %q: unexpected %q after ]", s, rest)
 		}
-		if _, err := netip.ParseAddr(host); err != nil {
+		addr, err := netip.ParseAddr(host)
+		if err != nil {
 			return Target{}, fmt.Errorf("target %q: %q in brackets is not an IPv6 address", s, host)
+		}
+		if !validZone(addr.Zone()) {
+			return Target{}, fmt.Errorf("target %q: %q is not an interface name", s, addr.Zone())
 		}
 	} else if i := strings.LastIndex(s, ":"); i >= 0 {
 		host, portStr = s[:i], s[i+1:]
@@ -92,6 +99,17 @@ func ParseTarget(s string) (Target, error) {
 		t.Port = p
 	}
 	return t, nil
+}
+
+// validZone accepts what an interface name or index looks like; netip
+// takes anything after the % of an IPv6 literal.
+func validZone(z string) bool {
+	for _, c := range z {
+		if !(c == '.' || c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func validHostname(h string) bool {

@@ -31,3 +31,4 @@ fi
 
 step "go test -race ./..."
 go test -race -count=1 -timeout 12m ./...
+step "short fuzz run (scripts/fuzz.sh)"; bash scripts/fuzz.sh

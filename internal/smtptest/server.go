@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -44,6 +45,8 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+	// accepted counts connections, so tests can tell none was made.
+	accepted atomic.Int64
 	// Seen collects the client lines the server read (AUTH payloads included).
 	seen []string
 }
@@ -70,6 +73,7 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 			if err != nil {
 				return
 			}
+			s.accepted.Add(1)
 			s.mu.Lock()
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
@@ -100,6 +104,9 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.wg.Wait()
 }
+
+// Accepted returns how many connections the server has accepted.
+func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
 // Seen returns the client lines the server has read.
 func (s *Server) Seen() []string {

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestAllowedTargets(t *testing.T) {
+	cfg, err := Load(filepath.Join("testdata", "allowed-targets.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := cfg.AllowedTargets
+	// Patterns are normalised at load time: lower case, no trailing dot.
+	if got := strings.Join(full.Hosts, " "); got != "*.example.com mx.example.net" {
+		t.Fatalf("hosts = %q", got)
+	}
+	hostsOnly := parseAllowed(t, `{hosts: ["*.example.com"]}`)
+	cidrsOnly := parseAllowed(t, `{cidrs: ["10.1.0.0/16"]}`)
+	privateOnly := parseAllowed(t, `{deny_private: true}`)
+	empty := parseAllowed(t, `{}`)
+
+	cases := []struct {
+		name    string
+		allowed *AllowedTargets
+		host    string
+		addr    string
+		want    string // "" allowed, else the refusal reason
+	}{
+		{"no section allows loopback", nil, "localhost", "127.0.0.1", ""},
+		{"empty section allows anything", empty, "10.0.0.1", "10.0.0.1", ""},
+		{"wildcard matches a subdomain", full, "mx.example.com", "198.51.100.7", ""},
+		{"wildcard matches deeper names, any case", full, "A.MX.Example.COM.", "198.51.100.7", ""},
+		{"wildcard does not match the domain itself", full, "example.com", "198.51.100.7", RefusedNotAllowed},
+		{"wildcard does not match a look-alike", full, "evilexample.com", "198.51.100.7", RefusedNotAllowed},
+		{"exact name", full, "mx.example.net", "198.51.100.7", ""},
+		{"exact name does not cover subdomains", full, "a.mx.example.net", "198.51.100.7", RefusedNotAllowed},
+		{"address in a CIDR", full, "192.0.2.25", "192.0.2.25", ""},
+		{"name resolving into a CIDR", full, "other.test", "192.0.2.25", ""},
+		{"IPv6 in a CIDR", full, "2001:db8::25", "2001:db8::25", ""},
+		{"address outside the lists", full, "203.0.113.1", "203.0.113.1", RefusedNotAllowed},
+		{"allowed name resolving to loopback", full, "rebind.example.com", "127.0.0.1", RefusedPrivateAddress},
+		{"allowed name resolving to a private address", full, "mx.example.com", "10.1.2.3", RefusedPrivateAddress},
+		{"IPv4-mapped loopback", full, "mx.example.com", "::ffff:127.0.0.1", RefusedPrivateAddress},
+		{"IPv6 loopback", privateOnly, "::1", "::1", RefusedPrivateAddress},
+		{"link-local", privateOnly, "169.254.169.254", "169.254.169.254", RefusedPrivateAddress},
+		{"IPv6 link-local", privateOnly, "fe80::1", "fe80::1", RefusedPrivateAddress},
+		{"unique local IPv6", privateOnly, "fd00::1", "fd00::1", RefusedPrivateAddress},
+		{"172.16/12", privateOnly, "172.31.255.255", "172.31.255.255", RefusedPrivateAddress},
+		{"192.168/16", privateOnly, "192.168.1.1", "192.168.1.1", RefusedPrivateAddress},
+		{"0.0.0.0 reaches the local host", privateOnly, "0.0.0.0", "0.0.0.0", RefusedPrivateAddress},
+		{"this network", privateOnly, "0.1.2.3", "0.1.2.3", RefusedPrivateAddress},
+		{"shared address space", privateOnly, "100.64.0.1", "100.64.0.1", RefusedPrivateAddress},
+		{"multicast", privateOnly, "224.0.0.1", "224.0.0.1", RefusedPrivateAddress},
+		{"public address with deny_private only", privateOnly, "mx.example.org", "198.51.100.7", ""},
+		{"172.32 is public", privateOnly, "172.32.0.1", "172.32.0.1", ""},
+		{"CIDR list admits private without deny_private", cidrsOnly, "10.1.2.3", "10.1.2.3", ""},
+		{"CIDR list refuses other private ranges", cidrsOnly, "10.2.0.1", "10.2.0.1", RefusedNotAllowed},
+		{"host list refuses an address literal", hostsOnly, "198.51.100.7", "198.51.100.7", RefusedNotAllowed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.allowed.AllowAddr(tc.host, netip.MustParseAddr(tc.addr))
+			if got := reasonOf(t, err); got != tc.want {
+				t.Fatalf("AllowAddr(%s, %s) = %v, want reason %q", tc.host, tc.addr, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAllowName checks the refusal before resolution: only a name that no
+// address could make allowed is refused without a DNS lookup.
+func TestAllowName(t *testing.T) {
+	cases := []struct {
+		allowed string // YAML of the section; "" for none
+		host    string
+		want    string
+	}{
+		{"", "anything.test", ""},
+		{`{hosts: ["*.example.com"]}`, "mx.example.com", ""},
+		{`{hosts: ["*.example.com"]}`, "mx.example.org", RefusedNotAllowed},
+		{`{hosts: ["*.example.com"]}`, "192.0.2.1", ""}, // literals are judged by address
+		{`{hosts: ["*.example.com"], cidrs: ["192.0.2.0/24"]}`, "mx.example.org", ""},
+		{`{cidrs: ["192.0.2.0/24"]}`, "mx.example.org", ""},
+		{`{deny_private: true}`, "localhost", ""},
+	}
+	for _, tc := range cases {
+		var a *AllowedTargets
+		if tc.allowed != "" {
+			a = parseAllowed(t, tc.allowed)
+		}
+		err := a.AllowName(tc.host)
+		if got := reasonOf(t, err); got != tc.want {
+			t.Errorf("%s: AllowName(%s) = %v, want reason %q", tc.allowed, tc.host, err, tc.want)
+		}
+	}
+}
+
+func TestAllowedTargetsMessages(t *testing.T) {
+	full := parseAllowed(t, `{hosts: ["*.example.com"], deny_private: true}`)
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{full.AllowAddr("mx.example.com", netip.MustParseAddr("127.0.0.1")),
+			"target mx.example.com (127.0.0.1) is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set"},
+		{full.AllowAddr("10.0.0.1", netip.MustParseAddr("10.0.0.1")),
+			"target 10.0.0.1 is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set"},
+		{full.AllowAddr("mx.example.org", netip.MustParseAddr("198.51.100.7")),
+			"target mx.example.org (198.51.100.7) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs"},
+		{full.AllowName("mx.example.org"),
+			`target host "mx.example.org" is not allowed: it matches no pattern of allowed_targets.hosts`},
+	}
+	for _, tc := range cases {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("error = %v\nwant    %s", tc.err, tc.want)
+		}
+	}
+}
+
+func parseAllowed(t *testing.T, section string) *AllowedTargets {
+	t.Helper()
+	cfg, err := Parse([]byte("modules: {smtp: {}}\nallowed_targets: " + section + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.AllowedTargets
+}
+
+func reasonOf(t *testing.T, err error) string {
+	t.Helper()
+	if err == nil {
+		return ""
+	}
+	var refused *RefusedError
+	if !errors.As(err, &refused) {
+		t.Fatalf("error %v is not a *RefusedError", err)
+	}
+	return refused.Reason
+}
