@@ -171,8 +171,12 @@ func (p *probe) run() {
 		return
 	}
 	defer p.conn.Close()
-	// Cancelling the context (the scrape went away) must end blocked reads at once.
-	stop := context.AfterFunc(p.ctx, func() { p.conn.SetDeadline(time.Unix(1, 0)) })
+	// Cancelling the context (the scrape went away) must end blocked reads
+	// at once. The TCP connection is captured now: p.conn becomes the TLS
+	// connection on the probe's goroutine while this may run on another,
+	// and a deadline on the TCP connection ends TLS reads too.
+	tcp := p.conn
+	stop := context.AfterFunc(p.ctx, func() { tcp.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	implicit := p.module.TLS == config.TLSImplicit
