@@ -42,7 +42,7 @@ func run(args []string) int {
 	configFile := app.Flag("config.file", "Module configuration file. Without it, the built-in modules (config.example.yml) are used.").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
 	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
-	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("1000").Int()
+	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("500").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
 	logConfig := &promslog.Config{}
 	flag.AddFlags(app, logConfig)
