@@ -94,6 +94,8 @@ type probe struct {
 	conn net.Conn // the current connection, plain or TLS
 	r    *bufio.Reader
 
+	secrets []string // the password's forms, for redact
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -140,9 +142,9 @@ func (p *probe) finish() {
 	if len(all) == 0 {
 		r.Success = true
 	} else {
-		r.Failure, r.Error = all[0].reason, all[0].err.Error()
+		r.Failure, r.Error = all[0].reason, p.redact(all[0].err.Error())
 		for _, w := range all[1:] {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %v", w.reason, w.err))
+			r.Warnings = append(r.Warnings, p.redact(fmt.Sprintf("%s: %v", w.reason, w.err)))
 		}
 	}
 	if r.Success {
@@ -488,7 +490,7 @@ func (p *probe) note(format string, args ...any) {
 }
 
 func (p *probe) transcript(from, text string) {
-	text = Sanitize(text, maxTranscriptBytes)
+	text = Sanitize(p.redact(text), maxTranscriptBytes)
 	p.logger.Debug("SMTP", "from", from, "line", text)
 	switch n := len(p.res.Transcript); {
 	case n > maxTranscriptLines:

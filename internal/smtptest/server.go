@@ -35,6 +35,9 @@ type Config struct {
 	StartTLSReply string
 	// AfterStartTLS is written right after the 220 to STARTTLS, in clear text.
 	AfterStartTLS string
+	// AuthEcho makes a refused AUTH quote the credentials back, in base64
+	// and decoded, as a hostile server may to get them into logs.
+	AuthEcho bool
 }
 
 // Server is a fake SMTP server on 127.0.0.1.
@@ -272,6 +275,8 @@ func (s *Server) auth(c net.Conn, r *bufio.Reader, arg string, cfg Config) bool 
 	}
 	if want, ok := cfg.Users[user]; ok && want == pass {
 		c.Write([]byte("235 2.7.0 Authentication successful\r\n"))
+	} else if cfg.AuthEcho {
+		c.Write([]byte("535 5.7.8 Rejected " + initial + " user " + user + " password " + pass + "\r\n"))
 	} else {
 		c.Write([]byte("535 5.7.8 Authentication credentials invalid\r\n"))
 	}
