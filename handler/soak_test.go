@@ -76,14 +76,17 @@ func TestSoak(t *testing.T) {
 
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "config.yml")
+	// Timeouts are generous: only a starved CPU (the race detector on a
+	// busy machine) comes near them, and a healthy server must not fail
+	// because of that. The slow module times out the silent server.
 	goodConfig := func(i int) string {
 		return fmt.Sprintf(`
 modules:
-  plain: {tls: none, timeout: 5s, ehlo_hostname: soak-%d.test}
+  plain: {tls: none, timeout: 15s, ehlo_hostname: soak-%d.test}
   slow: {tls: none, timeout: 300ms}
-  starttls: {tls: starttls, timeout: 5s, tls_config: {ca_file: %q}}
-  implicit: {tls: implicit, timeout: 5s, tls_config: {ca_file: %q}}
-  untrusted: {tls: starttls, timeout: 5s}
+  starttls: {tls: starttls, timeout: 15s, tls_config: {ca_file: %q}}
+  implicit: {tls: implicit, timeout: 15s, tls_config: {ca_file: %q}}
+  untrusted: {tls: starttls, timeout: 15s}
 allowed_targets: {cidrs: ["127.0.0.0/8"]}
 `, i, ca.File, ca.File)
 	}

@@ -50,7 +50,8 @@ type Server struct {
 	wg    sync.WaitGroup
 	// accepted counts connections, so tests can tell none was made.
 	accepted atomic.Int64
-	// Seen collects the client lines the server read (AUTH payloads included).
+	// Seen collects the last maxSeen client lines the server read (AUTH
+	// payloads included); bounded so that a soak test's fakes don't grow.
 	seen []string
 }
 
@@ -111,7 +112,10 @@ func (s *Server) Close() {
 // Accepted returns how many connections the server has accepted.
 func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
-// Seen returns the client lines the server has read.
+// maxSeen bounds the lines Seen keeps.
+const maxSeen = 1000
+
+// Seen returns the client lines the server has read, the last 1000 at most.
 func (s *Server) Seen() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,6 +124,9 @@ func (s *Server) Seen() []string {
 
 func (s *Server) record(line string) {
 	s.mu.Lock()
+	if len(s.seen) >= maxSeen {
+		s.seen = append(s.seen[:0], s.seen[len(s.seen)-maxSeen/2:]...)
+	}
 	s.seen = append(s.seen, line)
 	s.mu.Unlock()
 }
