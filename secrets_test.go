@@ -50,17 +50,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	badFile := filepath.Join(dir, "bad.yml")
 	write(t, badFile, goodConfig+"  inline:\n    tls: implicit\n    auth: {username: u, password: \""+inlinePass+"\"}\n")
 
-	addr := freeAddr(t)
-	cmd := exec.Command(binary, "--config.file="+cfgFile, "--web.listen-address="+addr, "--log.level=debug")
-	cmd.Env = append(cmd.Environ(), "SMTP_TEST_PASSWORD="+envPass)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := "http://" + addr
-	waitUp(t, base+"/-/healthy")
+	cmd, base, logs := startExporter(t, cfgFile, "SMTP_TEST_PASSWORD="+envPass)
 
 	surfaces := map[string]string{}
 	for _, p := range []struct{ name, module, target, want string }{
