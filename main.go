@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -26,6 +28,8 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/handler"
+	"github.com/smtp-exporter/smtp_exporter/history"
+	"github.com/smtp-exporter/smtp_exporter/probecli"
 )
 
 // builtinConfig is the configuration used when no --config.file is given.
@@ -42,13 +46,21 @@ func run(args []string) int {
 	configFile := app.Flag("config.file", "Module configuration file. Without it, the built-in modules (config.example.yml) are used.").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
 	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
+	historyLimit := app.Flag("history.limit", "How many recent probes the landing page lists, with their transcripts (kept in memory; 0 turns the history off).").Default(strconv.Itoa(history.DefaultLimit)).Int()
 	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("500").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
 	logConfig := &promslog.Config{}
 	flag.AddFlags(app, logConfig)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
+	app.Command("serve", "Run the exporter (the default command).").Default()
+	probeCmd := app.Command("probe", "Probe one target now with the same modules and config as the server, print what happened and exit: 0 success, 1 failed probe, 2 usage or config error.")
+	probeModule := probeCmd.Flag("module", "Module to probe with (default: chosen by the target's port, as /probe does).").String()
+	probeTimeout := probeCmd.Flag("timeout", "Probe timeout (default: the module's).").Duration()
+	probeOutput := probeCmd.Flag("output", "Output format: text for people, json for scripts.").Default(probecli.OutputText).Enum(probecli.OutputText, probecli.OutputJSON)
+	probeTarget := probeCmd.Arg("target", "host:port, or host with --module.").Required().String()
+	command, err := app.Parse(args)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
 		return 2
 	}
@@ -57,6 +69,21 @@ func run(args []string) int {
 		return 2
 	}
 	logger := promslog.New(logConfig)
+	if command == probeCmd.FullCommand() {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		cmd := &probecli.Command{
+			ConfigFile: *configFile, Builtin: builtinConfig,
+			Module: *probeModule, Timeout: *probeTimeout, Output: *probeOutput, Target: *probeTarget,
+			Color:  *probeOutput == probecli.OutputText && probecli.UseColor(os.Stdout),
+			Stdout: os.Stdout, Stderr: os.Stderr, Logger: logger,
+		}
+		return cmd.Run(ctx)
+	}
+	if *historyLimit < 0 {
+		fmt.Fprintf(os.Stderr, "%s: --history.limit must be 0 or more\n", exporterName)
+		return 2
+	}
 
 	sc := config.NewSafeConfig(*configFile, builtinConfig, prometheus.DefaultRegisterer)
 	if err := sc.Reload(); err != nil {
@@ -74,11 +101,13 @@ func run(args []string) int {
 	reloads := make(chan chan error)
 	go reloadLoop(sc, reloads, logger)
 
+	recent := history.New(*historyLimit)
 	probe := &handler.Probe{
 		Config:        sc,
 		Logger:        logger,
 		Metrics:       handler.NewMetrics(prometheus.DefaultRegisterer),
 		TimeoutOffset: *timeoutOffset,
+		OnResult:      recent.Add,
 		Limit:         handler.NewLimiter(*maxConcurrent, prometheus.DefaultRegisterer),
 	}
 	mux := http.NewServeMux()
@@ -91,12 +120,13 @@ func run(args []string) int {
 		return <-done
 	}))
 	mux.HandleFunc("/config", handler.ShowConfig(sc))
-	landing, err := web.NewLandingPage(landingConfig())
+	pages, err := history.NewPages(recent, func() []string { return sc.Get().ModuleNames() }, landingConfig())
 	if err != nil {
 		logger.Error("Building the landing page", "err", err)
 		return 1
 	}
-	mux.Handle("/", landing)
+	mux.Handle("/", pages.Landing())
+	mux.Handle("/history/", pages.Probe())
 
 	server := newHTTPServer(mux, defaultServerLimits)
 	if err := web.ListenAndServe(server, webFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -134,14 +164,7 @@ func landingConfig() web.LandingConfig {
 		Name:        "SMTP Exporter",
 		Description: "Probes SMTP ports (25, 465, 587, 2525) and reports reachability, STARTTLS, TLS, certificates, AUTH and timings",
 		Version:     version.Info(),
-		Form: web.LandingForm{
-			Action: "/probe",
-			Inputs: []web.LandingFormInput{
-				{Label: "Target", Type: "text", Name: "target", Placeholder: "mx.example.com:25"},
-				{Label: "Module", Type: "text", Name: "module", Placeholder: "empty: chosen by port"},
-				{Label: "Debug", Type: "checkbox", Name: "debug", Value: "true"},
-			},
-		},
+		Profiling:   "false", // no /debug/pprof route to link to
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics", Description: "the exporter's own metrics"},
 			{Address: "/config", Text: "Config", Description: "the running modules, secrets hidden"},

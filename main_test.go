@@ -78,7 +78,8 @@ func TestServeProbeAndReload(t *testing.T) {
 	write(t, pwFile, "Secret-Value-77\n")
 	write(t, cfgFile, "modules:\n  first:\n    tls: none\n    timeout: 5s\n")
 
-	cmd, base, logs := startExporter(t, cfgFile)
+	exp := startExporter(t, "--config.file="+cfgFile, "--log.level=debug")
+	cmd, base, logs := exp.cmd, exp.base, exp.logs
 
 	body := get(t, base+"/probe?module=first&target="+srv.Addr, 200)
 	mustContain(t, body, "probe_success 1")
@@ -113,24 +114,6 @@ func TestServeProbeAndReload(t *testing.T) {
 		t.Error("the logs show the password")
 	}
 	mustContain(t, logs.String(), "Config reload failed; keeping the previous config")
-}
-
-// startExporter runs the binary on cfgFile with debug logging (and env
-// added to its environment) and waits until it serves.
-func startExporter(t *testing.T, cfgFile string, env ...string) (cmd *exec.Cmd, base string, logs *syncBuffer) {
-	t.Helper()
-	addr := freeAddr(t)
-	cmd = exec.Command(binary, "--config.file="+cfgFile, "--web.listen-address="+addr, "--log.level=debug")
-	cmd.Env = append(cmd.Environ(), env...)
-	logs = &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base = "http://" + addr
-	waitUp(t, base+"/-/healthy")
-	return cmd, base, logs
 }
 
 // syncBuffer collects a child's output while the test reads it.

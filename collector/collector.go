@@ -86,6 +86,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	r := c.result
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		// The prober sanitizes what servers send; this is the last guard,
+		// because one invalid label value fails the whole scrape.
+		for i, l := range labels {
+			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+		}
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 

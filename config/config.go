@@ -88,6 +88,16 @@ type Auth struct {
 	password Secret
 }
 
+// String keeps the password out of anything that prints an Auth with fmt
+// or slog (%v and %+v would otherwise show the unexported field).
+func (a Auth) String() string {
+	return fmt.Sprintf("{username: %s, password_file: %s, password_env: %s, password: %s}",
+		a.Username, a.PasswordFile, a.PasswordEnv, redacted)
+}
+
+// GoString is String for %#v.
+func (a Auth) GoString() string { return a.String() }
+
 // Password returns the loaded password.
 func (a *Auth) Password() Secret { return a.password }
 
@@ -391,6 +401,14 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			key, value := node.Content[i], node.Content[i+1]
+			if key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
+				// "<<: *defaults" shares settings between modules; the merged
+				// mapping must itself hold only known keys.
+				if err := checkMerge(value, t, path); err != nil {
+					return err
+				}
+				continue
+			}
 			ft, ok := fields[key.Value]
 			if !ok {
 				return fmt.Errorf("%sunknown field %q (line %d)", where(path), key.Value, key.Line)
@@ -410,6 +428,20 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 		}
 	}
 	return nil
+}
+
+// checkMerge checks the value of a merge key: one mapping or alias, or a
+// sequence of them.
+func checkMerge(value *yaml.Node, t reflect.Type, path []string) error {
+	if value.Kind == yaml.SequenceNode {
+		for _, v := range value.Content {
+			if err := checkKeys(v, t, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return checkKeys(value, t, path)
 }
 
 // where names the place of a YAML path in an error: `module "x": tls_config: `.

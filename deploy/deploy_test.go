@@ -18,6 +18,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 const (
@@ -28,39 +30,6 @@ const (
 	schemaTemplate = schemaDir + "/{{ .ResourceKind }}{{ .KindSuffix }}.json"
 	repoRoot       = ".."
 )
-
-// tool returns the path of an external program, installing it with
-// scripts/install-deploy-tools.sh when it is missing. Without it the test
-// skips, except under CI=true where every check must run.
-func tool(t *testing.T, name, installArg string) string {
-	t.Helper()
-	find := func() string {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-			p := filepath.Join(strings.TrimSpace(string(out)), "bin", name)
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-		return ""
-	}
-	if p := find(); p != "" {
-		return p
-	}
-	cmd := exec.Command("bash", filepath.Join(repoRoot, "scripts", "install-deploy-tools.sh"), installArg)
-	out, err := cmd.CombinedOutput()
-	if p := find(); p != "" {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found and could not be installed (scripts/install-deploy-tools.sh %s: %v)\n%s", name, installArg, err, out)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // kubeconformResult is one resource in kubeconform's JSON output.
 type kubeconformResult struct {
@@ -73,7 +42,7 @@ type kubeconformResult struct {
 
 func kubeconform(t *testing.T, files ...string) ([]kubeconformResult, error) {
 	t.Helper()
-	bin := tool(t, "kubeconform", "kubeconform")
+	bin := testtool.Need(t, "kubeconform", "kubeconform")
 	args := append([]string{"-strict", "-verbose", "-output", "json", "-schema-location", schemaTemplate}, files...)
 	cmd := exec.Command(bin, args...)
 	var stderr bytes.Buffer
@@ -391,9 +360,6 @@ func configMapConfig(t *testing.T) string {
 // the ConfigMap's config, with the Secret's password file where the
 // Deployment mounts it (moved to a temporary directory).
 func TestConfigMapPassesConfigCheck(t *testing.T) {
-	if _, err := os.Stat(filepath.Join(repoRoot, "main.go")); err != nil {
-		t.Skip("no exporter to build yet")
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "smtp_exporter")
 	build := exec.Command("go", "build", "-o", bin, ".")

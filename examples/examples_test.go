@@ -13,29 +13,11 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 const repoRoot = ".."
-
-// tool returns the path of an external program, installing it with
-// scripts/install-deploy-tools.sh when it is missing. Without it the test
-// skips, except under CI=true where every check must run.
-func tool(t *testing.T, name, installArg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	out, err := exec.Command("bash", filepath.Join(repoRoot, "scripts", "install-deploy-tools.sh"), installArg).CombinedOutput()
-	if p, lerr := exec.LookPath(name); lerr == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found and could not be installed (scripts/install-deploy-tools.sh %s: %v)\n%s", name, installArg, err, out)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // prometheusConfigs returns every example Prometheus configuration: the
 // YAML files under prometheus/ that have scrape_configs (target files for
@@ -72,7 +54,7 @@ func prometheusConfigs(t *testing.T) []string {
 // TestPromtoolCheckConfig runs `promtool check config` on every example,
 // which also checks the rule files and file_sd target files they name.
 func TestPromtoolCheckConfig(t *testing.T) {
-	promtool := tool(t, "promtool", "promtool")
+	promtool := testtool.Need(t, "promtool", "promtool")
 	// The examples load the repository's alert rules (paths relative to the
 	// config file), so promtool checks those too.
 	if _, err := os.Stat(filepath.Join(repoRoot, "alerts", "smtp_exporter.rules.yml")); err != nil && os.Getenv("CI") != "true" {
@@ -326,7 +308,7 @@ func TestShardingConfigs(t *testing.T) {
 // exists, so a copy of the unit points at an executable that does. Any
 // warning (an unknown or misspelled directive is only a warning) fails.
 func TestSystemdUnit(t *testing.T) {
-	analyze := tool(t, "systemd-analyze", "systemd")
+	analyze := testtool.Need(t, "systemd-analyze", "systemd")
 	unit, err := os.ReadFile(filepath.Join("systemd", "smtp_exporter.service"))
 	if err != nil {
 		t.Fatal(err)

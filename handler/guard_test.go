@@ -92,7 +92,7 @@ func TestProbeAllowedTargets(t *testing.T) {
 // that one more is a 503 at once, and that a freed slot is usable again.
 func TestProbeMaxConcurrent(t *testing.T) {
 	const max = 3
-	h, _, reg := newTestProbe(t, testConfig)
+	h, _, reg := newTestProbe(t, guardConfig)
 	h.Limit = NewLimiter(max, reg)
 	started := make(chan struct{})
 	release := make(chan struct{})

@@ -17,13 +17,13 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
-const testConfig = `
+const guardConfig = `
 modules:
   smtp: {port: 25, tls: none, timeout: 10s}
   submission: {port: 587, tls: starttls, timeout: 10s}
 `
 
-// newTestProbe returns a /probe handler on testConfig with a fresh registry
+// newTestProbe returns a /probe handler on guardConfig with a fresh registry
 // and a stub prober that succeeds at once and counts its calls.
 func newTestProbe(t *testing.T, yaml string) (*Probe, *atomic.Int64, *prometheus.Registry) {
 	t.Helper()
@@ -46,43 +46,25 @@ func newTestProbe(t *testing.T, yaml string) (*Probe, *atomic.Int64, *prometheus
 	return h, calls, reg
 }
 
-// TestProbeBadQueries: every malformed, hostile or careless query is a 400
-// that says what is wrong, and none of them reaches the prober.
-func TestProbeBadQueries(t *testing.T) {
+// TestProbeHostileQueries: queries made to break the parser or to smuggle
+// something to the server are a 400 that says what is wrong, and none of them
+// reaches the prober. (The exact text of the ordinary mistakes is pinned by
+// TestProbeBadRequests.)
+func TestProbeHostileQueries(t *testing.T) {
 	cases := []struct {
 		name, query, want string
 	}{
-		{"no query", "", "target parameter is missing: use /probe?target=host:port, for example /probe?target=mx.example.com:25"},
-		{"empty target", "target=", "target parameter is missing"},
-		{"repeated target", "target=a:25&target=b:25", `parameter "target" is given 2 times; give it once`},
-		{"repeated module", "target=a:25&module=smtp&module=smtp", `parameter "module" is given 2 times; give it once`},
-		{"repeated debug", "target=a:25&debug=true&debug=false", `parameter "debug" is given 2 times; give it once`},
-		{"unknown parameter", "target=a:25&port=25", `unknown parameter "port": /probe takes target, module and debug`},
 		{"unknown parameter with control characters", "target=a:25&x%0D%0A=1", "unknown parameter \"x\uFFFD\uFFFD\""},
 		{"overlong target", "target=" + strings.Repeat("a", 300) + ":25", "target is longer than 270 characters"},
 		{"overlong query", "target=a:25&module=" + strings.Repeat("m", maxQueryBytes), fmt.Sprintf("query string is %d bytes long; /probe takes at most 2048", len("target=a:25&module=")+maxQueryBytes)},
-		{"overlong module", "target=a:25&module=" + strings.Repeat("m", 300), `unknown module "` + strings.Repeat("m", 128) + `…" (modules: smtp, submission)`},
-		{"URL", "target=http://mx.example.com:25", `target "http://mx.example.com:25" looks like a URL; give host:port, for example mx.example.com:25`},
 		{"SMTP command injection", "target=a:25%0D%0AQUIT", `target "a:25\r\nQUIT" has a character '\r' that cannot be in host:port`},
-		{"path", "target=host:25/path", `target "host:25/path" has a character '/' that cannot be in host:port`},
 		{"user info", "target=user@host:25", `target "user@host:25" has a character '@' that cannot be in host:port`},
-		{"space", "target=mx+example.com:25", `target "mx example.com:25" has a character ' ' that cannot be in host:port`},
-		{"unclosed bracket", "target=[::1", `target "[::1" has an unclosed [`},
 		{"bare IPv6 literal with a port", "target=2001:db8::g:25", `target "2001:db8::g:25": put an IPv6 address in brackets, like [2001:db8::1]:25`},
 		{"not an address in brackets", "target=[mx.example.com]:25", `target "[mx.example.com]:25": "mx.example.com" in brackets is not an IPv6 address`},
 		{"IPv6 zone that is no interface name", "target=fe80::1%25]x", `target "fe80::1%]x": "]x" is not an interface name`},
-		{"port zero", "target=a:0", `target "a:0": port "0" is not a number from 1 to 65535`},
-		{"port too big", "target=a:65536", `target "a:65536": port "65536" is not a number from 1 to 65535`},
-		{"port not a number", "target=a:smtp", `target "a:smtp": port "smtp" is not a number from 1 to 65535`},
-		{"empty port", "target=a:", `target "a:": port "" is not a number from 1 to 65535`},
-		{"no host", "target=:25", `target ":25" has no host`},
-		{"empty label", "target=a..b:25", `target "a..b:25": "a..b" is not a valid host name`},
 		{"label starting with a dash", "target=-a.example:25", `target "-a.example:25": "-a.example" is not a valid host name`},
 		{"non-ASCII host", "target=ex%C3%A4mple.com:25", `target "exämple.com:25" has a character 'ä' that cannot be in host:port`},
 		{"invalid UTF-8 target", "target=%FF:25", "target \"\\xff:25\" has a character '\uFFFD' that cannot be in host:port"},
-		{"no port and no module", "target=mx.example.com", `target "mx.example.com" has no port and no module is given: add :PORT or module=NAME (modules: smtp, submission)`},
-		{"no module for the port", "target=a:2526", "no module is configured for port 2526: add module=NAME (modules: smtp, submission)"},
-		{"unknown module", "target=a:25&module=nope", `unknown module "nope" (modules: smtp, submission)`},
 		{"module with a line break", "target=a:25&module=smtp%0D%0A", "unknown module \"smtp\uFFFD\uFFFD\""},
 		{"debug 1", "target=a:25&debug=1", `debug parameter "1" is not true or false`},
 		{"debug yes", "target=a:25&debug=yes", `debug parameter "yes" is not true or false`},
@@ -90,7 +72,7 @@ func TestProbeBadQueries(t *testing.T) {
 		{"bad escape", "target=%zz", `malformed query string: invalid URL escape "%zz"`},
 		{"semicolon", "target=a:25;module=smtp", "malformed query string: invalid semicolon separator in query"},
 	}
-	h, calls, _ := newTestProbe(t, testConfig)
+	h, calls, _ := newTestProbe(t, guardConfig)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/probe", nil)
@@ -126,7 +108,7 @@ func TestProbeGoodQueries(t *testing.T) {
 		{"target=[2001:db8::1]:25", "smtp", false},
 		{"target=A.Example.COM.:25", "smtp", false},
 	}
-	h, _, _ := newTestProbe(t, testConfig)
+	h, _, _ := newTestProbe(t, guardConfig)
 	for _, tc := range cases {
 		t.Run(tc.query, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/probe?"+tc.query, nil)
@@ -160,6 +142,9 @@ func TestProbeTimeoutHeader(t *testing.T) {
 		{header: "15", want: module},
 		{header: "5", want: 4500 * time.Millisecond},
 		{header: "2.5", want: 2 * time.Second},
+		{header: "10.5", want: module},
+		{header: "1e1", want: 9500 * time.Millisecond},
+		{header: "0.5", want: 500 * time.Millisecond}, // no longer than the offset: kept whole
 		{header: "0.3", want: 300 * time.Millisecond}, // shorter than the offset: kept whole
 		{header: "0", want: module},
 		{header: "-5", want: module},
@@ -192,20 +177,5 @@ func TestProbeTimeoutHeader(t *testing.T) {
 				t.Fatalf("timeout = %v, %v; want %v", got, err, tc.want)
 			}
 		})
-	}
-}
-
-// TestProbeTimeoutHeaderEndToEnd: a garbage header is a 400 before any probe.
-func TestProbeTimeoutHeaderEndToEnd(t *testing.T) {
-	h, calls, _ := newTestProbe(t, testConfig)
-	req := httptest.NewRequest(http.MethodGet, "/probe?target=a:25", nil)
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "soon")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `header "soon" is not a number`) {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
-	if calls.Load() != 0 {
-		t.Error("the prober ran")
 	}
 }

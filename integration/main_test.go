@@ -89,7 +89,7 @@ func setup() (*testbed, *exporterProcess, error) {
 	} else {
 		conn.Close()
 	}
-	exp, err := startExporter(tb)
+	exp, err := setupExporter(tb)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,51 +119,70 @@ func readEnv(path string) (map[string]string, error) {
 
 // exporterProcess is the real binary, serving the test bed's modules.
 type exporterProcess struct {
-	addr       string
-	configFile string
-	cmd        *exec.Cmd
+	addr    string
+	bin     string
+	logFile string
+	cmd     *exec.Cmd
 }
 
 // moduleTimeout is the timeout of every test-bed module; the filtered port
 // must end within it.
 const moduleTimeout = 2 * time.Second
 
-// The modules, by what the test bed's listeners are like.
-func exporterConfig(tb *testbed) string {
+// testbedModule is one module of the exporter's config for the test bed.
+type testbedModule struct {
+	name   string
+	fields []string
+}
+
+// testbedModules are the modules, by what the test bed's listeners are like.
+func testbedModules(tb *testbed) []testbedModule {
 	tls := fmt.Sprintf("tls_config: {ca_file: %s, server_name: %s}", tb.get("TESTBED_CA_FILE"), tb.get("TESTBED_SERVER_NAME"))
 	auth := fmt.Sprintf("auth: {username: %s, password_file: %s}", tb.get("TESTBED_USERNAME"), tb.get("TESTBED_PASSWORD_FILE"))
 	wrong := fmt.Sprintf("auth: {username: %s, password_file: %s}", tb.get("TESTBED_USERNAME"), tb.get("TESTBED_WRONG_PASSWORD_FILE"))
-	mod := func(name string, fields ...string) string {
-		s := "  " + name + ":\n    timeout: " + moduleTimeout.String() + "\n"
-		for _, f := range fields {
-			s += "    " + f + "\n"
-		}
-		return s
+	return []testbedModule{
+		{"tb_smtp", []string{"tls: opportunistic", tls}},
+		{"tb_smtp_ip6", []string{"tls: opportunistic", "ip_protocol: ip6", "ip_protocol_fallback: false", tls}},
+		{"tb_starttls", []string{"tls: starttls", tls}},
+		{"tb_submission", []string{"tls: starttls", "fail_if_auth_before_tls: true", "fail_if_no_auth: true", tls, auth}},
+		{"tb_submission_wrong_password", []string{"tls: starttls", "fail_if_auth_before_tls: true", tls, wrong}},
+		{"tb_smtps", []string{"tls: implicit", "fail_if_no_auth: true", tls, auth}},
+		{"tb_no_auth_before_tls", []string{"tls: starttls", "fail_if_auth_before_tls: true", tls}},
+		{"tb_plain", []string{"tls: none"}},
 	}
-	return "modules:\n" +
-		mod("tb_smtp", "tls: opportunistic", tls) +
-		mod("tb_smtp_ip6", "tls: opportunistic", "ip_protocol: ip6", "ip_protocol_fallback: false", tls) +
-		mod("tb_starttls", "tls: starttls", tls) +
-		mod("tb_submission", "tls: starttls", "fail_if_auth_before_tls: true", "fail_if_no_auth: true", tls, auth) +
-		mod("tb_submission_wrong_password", "tls: starttls", "fail_if_auth_before_tls: true", tls, wrong) +
-		mod("tb_smtps", "tls: implicit", "fail_if_no_auth: true", tls, auth) +
-		mod("tb_no_auth_before_tls", "tls: starttls", "fail_if_auth_before_tls: true", tls) +
-		mod("tb_plain", "tls: none")
 }
 
-func startExporter(tb *testbed) (*exporterProcess, error) {
-	dir, err := os.MkdirTemp("", "smtp_exporter-integration")
-	if err != nil {
-		return nil, err
+// renderModules writes modules as an exporter config file's text.
+func renderModules(modules []testbedModule) string {
+	s := "modules:\n"
+	for _, m := range modules {
+		s += "  " + m.name + ":\n    timeout: " + moduleTimeout.String() + "\n"
+		for _, f := range m.fields {
+			s += "    " + f + "\n"
+		}
 	}
+	return s
+}
+
+func exporterConfig(tb *testbed) string { return renderModules(testbedModules(tb)) }
+
+// buildExporter compiles the exporter into dir.
+func buildExporter(dir string) (string, error) {
 	bin := filepath.Join(dir, "smtp_exporter")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building the exporter: %v\n%s", err, out)
+		return "", fmt.Errorf("building the exporter: %v\n%s", err, out)
 	}
+	return bin, nil
+}
+
+// startExporter runs bin with config (the file's text) in dir on a free
+// loopback port, logging at debug level to dir/exporter.log, and waits
+// until it answers /-/healthy.
+func startExporter(bin, dir, config string, args ...string) (*exporterProcess, error) {
 	cfg := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfg, []byte(exporterConfig(tb)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
 	addr, err := freeAddr()
@@ -174,29 +193,48 @@ func startExporter(tb *testbed) (*exporterProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=debug")
+	defer logFile.Close()
+	args = append([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--log.level=debug"}, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	exp := &exporterProcess{addr: addr, configFile: cfg, cmd: cmd}
+	exp := &exporterProcess{addr: addr, bin: bin, logFile: logFile.Name(), cmd: cmd}
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/-/healthy"); err == nil {
 			resp.Body.Close()
 			return exp, nil
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			return nil, fmt.Errorf("exporter did not come up on %s; log in %s", addr, logFile.Name())
+			exp.stop()
+			log, _ := os.ReadFile(logFile.Name())
+			return nil, fmt.Errorf("exporter did not come up on %s; its log:\n%s", addr, log)
 		}
 	}
+}
+
+func (e *exporterProcess) stop() {
+	e.cmd.Process.Kill()
+	e.cmd.Wait()
+}
+
+func setupExporter(tb *testbed) (*exporterProcess, error) {
+	dir, err := os.MkdirTemp("", "smtp_exporter-integration")
+	if err != nil {
+		return nil, err
+	}
+	bin, err := buildExporter(dir)
+	if err != nil {
+		return nil, err
+	}
+	return startExporter(bin, dir, exporterConfig(tb))
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if exporter != nil {
-		exporter.cmd.Process.Kill()
-		exporter.cmd.Wait()
+		exporter.stop()
 	}
 	os.Exit(code)
 }

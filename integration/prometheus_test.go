@@ -14,74 +14,103 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// needTool finds a binary, skipping (or failing under CI=true) without it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (under CI=true the test setup must install Debian's prometheus package)", name)
-		}
-		t.Skipf("%s is not installed: apt-get install prometheus", name)
-	}
-	return path
-}
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+)
 
 // prometheusServer is a real Prometheus scraping the exporter.
 type prometheusServer struct {
 	url string
 }
 
-// startPrometheus runs Prometheus on loopback with the test bed's scrape
-// config (integration/testdata/prometheus.yml), filled in with targets.
-func startPrometheus(t *testing.T, replacements map[string]string) *prometheusServer {
+// testbedPrometheusConfig is the test bed's scrape config
+// (integration/testdata/prometheus.yml) with its placeholders filled in.
+func testbedPrometheusConfig(t *testing.T, replacements map[string]string) string {
 	t.Helper()
-	bin := needTool(t, "prometheus")
 	tmpl, err := os.ReadFile("testdata/prometheus.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := string(tmpl)
-	for k, v := range replacements {
-		cfg = strings.ReplaceAll(cfg, k, v)
-	}
-	if m := regexp.MustCompile(`\bTESTBED_[A-Z0-9]+`).FindString(cfg); m != "" {
-		t.Fatalf("prometheus.yml: %s was not filled in", m)
-	}
+	// Whole names only: replacing TESTBED_SMTP inside TESTBED_SMTPS would
+	// leave a target that is neither.
+	placeholder := regexp.MustCompile(`\b(EXPORTER|TESTBED_[A-Z0-9]+)\b`)
+	return placeholder.ReplaceAllStringFunc(string(tmpl), func(name string) string {
+		v, ok := replacements[name]
+		if !ok {
+			t.Fatalf("testdata/prometheus.yml: %s was not filled in", name)
+		}
+		return v
+	})
+}
+
+// startPrometheus runs Prometheus on loopback with config (the text of
+// prometheus.yml), after promtool has checked it. files are written next to
+// the config first (paths relative to its directory), for the files it
+// names, such as file_sd target lists.
+func startPrometheus(t *testing.T, config string, files map[string]string) *prometheusServer {
+	t.Helper()
+	bin := testtool.Need(t, "prometheus", "prometheus")
+	promtool := testtool.Need(t, "promtool", "promtool")
 	dir := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfgFile := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if promtool, err := exec.LookPath("promtool"); err == nil {
-		if out, err := exec.Command(promtool, "check", "config", cfgFile).CombinedOutput(); err != nil {
-			t.Fatalf("promtool check config: %v\n%s", err, out)
-		}
+	if out, err := exec.Command(promtool, "check", "config", cfgFile).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
 	}
 	addr, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logFile, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
 	cmd := exec.Command(bin, "--config.file="+cfgFile, "--web.listen-address="+addr,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	p := &prometheusServer{url: "http://" + addr}
-	waitUntil(t, 30*time.Second, "Prometheus to be ready", func() bool {
-		resp, err := http.Get(p.url + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
 	})
-	return p
+	p := &prometheusServer{url: "http://" + addr}
+	// A Prometheus that dies (its port taken between freeAddr and its
+	// start, a config it rejects) fails the test at once, with its log.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			exited <- err
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("Prometheus exited (%v); its log:\n%s", err, log)
+		default:
+		}
+		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("Prometheus on %s not ready after 30s; its log:\n%s", addr, log)
+		}
+	}
 }
 
 // sample is one series of an instant query result.
@@ -90,36 +119,85 @@ type sample struct {
 	Value  float64
 }
 
-// query runs an instant PromQL query through the HTTP API.
-func (p *prometheusServer) query(t *testing.T, q string) []sample {
+// api GETs path from Prometheus' HTTP API and decodes its data into v.
+func (p *prometheusServer) api(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
-	if err != nil {
+	if err := p.tryAPI(path, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// tryAPI is api for callers that report an error and go on, such as a bad
+// query among many.
+func (p *prometheusServer) tryAPI(path string, v any) error {
+	resp, err := http.Get(p.url + path)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
-		t.Fatalf("query %q: %v %s %s", q, err, r.Error, body)
+		return fmt.Errorf("GET %s: %d %v %s %s", path, resp.StatusCode, err, r.Error, body)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		return fmt.Errorf("GET %s: %v %s", path, err, body)
+	}
+	return nil
+}
+
+// query runs an instant PromQL query through the HTTP API.
+func (p *prometheusServer) query(t *testing.T, q string) []sample {
+	t.Helper()
+	out, err := p.tryQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (p *prometheusServer) tryQuery(q string) ([]sample, error) {
+	var data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if err := p.tryAPI("/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
+		return nil, err
 	}
 	var out []sample
-	for _, res := range r.Data.Result {
+	for _, res := range data.Result {
 		var v float64
 		fmt.Sscan(fmt.Sprint(res.Value[1]), &v)
 		out = append(out, sample{Labels: res.Metric, Value: v})
 	}
-	return out
+	return out, nil
+}
+
+// scrapeTarget is a target as the targets API shows it.
+type scrapeTarget struct {
+	DiscoveredLabels map[string]string `json:"discoveredLabels"`
+	Labels           map[string]string `json:"labels"`
+	ScrapePool       string            `json:"scrapePool"`
+	Health           string            `json:"health"`
+	LastError        string            `json:"lastError"`
+}
+
+// targets returns the active targets (kept by relabelling) and the dropped
+// ones, through the targets API.
+func (p *prometheusServer) targets(t *testing.T) (active, dropped []scrapeTarget) {
+	t.Helper()
+	var data struct {
+		Active  []scrapeTarget `json:"activeTargets"`
+		Dropped []scrapeTarget `json:"droppedTargets"`
+	}
+	p.api(t, "/api/v1/targets", &data)
+	return data.Active, data.Dropped
 }
 
 // byInstance maps an instant vector to instance → value.
@@ -131,26 +209,51 @@ func byInstance(samples []sample) map[string]float64 {
 	return m
 }
 
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+// waitUntil polls cond until it returns nil; on timeout the test fails
+// with cond's last error, which says what is still missing.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() error) {
 	t.Helper()
 	for deadline := time.Now().Add(limit); ; time.Sleep(250 * time.Millisecond) {
-		if cond() {
+		err := cond()
+		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
+			t.Fatalf("timed out after %s waiting for %s: %v", limit, what, err)
 		}
 	}
 }
 
+// scrapeProblems describes the active targets whose last scrape failed.
+func (p *prometheusServer) scrapeProblems(t *testing.T) string {
+	t.Helper()
+	active, _ := p.targets(t)
+	var problems []string
+	for _, st := range active {
+		if st.Health != "up" {
+			problems = append(problems, fmt.Sprintf("%s %s: %s %s", st.ScrapePool, st.Labels["instance"], st.Health, st.LastError))
+		}
+	}
+	if len(problems) == 0 {
+		return "every scrape succeeded"
+	}
+	return strings.Join(problems, "; ")
+}
+
 // TestPrometheusScrapesExporter runs a real Prometheus with the README's
-// relabelling against the exporter and the test bed, and checks through
-// its API what each target reports.
+// relabelling and the repository's alert rules against the exporter and the
+// test bed, and checks through its API what each target reports; then, on
+// the same Prometheus (its start and first scrapes are the slow part), the
+// alerts and dashboards (alerts_dashboards_test.go).
 func TestPrometheusScrapesExporter(t *testing.T) {
 	tb, exp := needTestbed(t)
 	refused := "127.0.0.1:9" // discard: nothing listens on loopback
 	filtered := filteredAddr(t)
-	prom := startPrometheus(t, map[string]string{
+	rules, err := os.ReadFile(filepath.Join(repoRoot, "alerts", "smtp_exporter.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := startPrometheus(t, testbedPrometheusConfig(t, map[string]string{
 		"EXPORTER":           exp.addr,
 		"TESTBED_SMTP":       tb.addr("SMTP"),
 		"TESTBED_REJECT":     tb.addr("REJECT"),
@@ -163,13 +266,16 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		"TESTBED_SUBMISSION": tb.addr("SUBMISSION"),
 		"TESTBED_ALT2525":    tb.addr("ALT2525"),
 		"TESTBED_SMTPS":      tb.addr("SMTPS"),
-	})
+	}), map[string]string{"smtp_exporter.rules.yml": string(rules)})
 
 	// Every probe target scraped at least three times.
 	const targets = 11
-	waitUntil(t, 60*time.Second, "three scrapes of every target", func() bool {
+	waitUntil(t, 60*time.Second, "three scrapes of every target", func() error {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
-		return len(s) == targets
+		if len(s) == targets {
+			return nil
+		}
+		return fmt.Errorf("scraped three times: %v; %s", byInstance(s), prom.scrapeProblems(t))
 	})
 
 	wantSuccess := map[string]float64{
@@ -239,6 +345,9 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	if s := prom.query(t, `sum(smtp_exporter_probes_total) > 0`); len(s) != 1 {
 		t.Errorf("smtp_exporter_probes_total not scraped: %v", s)
 	}
+
+	t.Run("alerts", func(t *testing.T) { checkAlerts(t, tb, prom, refused, filtered) })
+	t.Run("dashboards", func(t *testing.T) { checkDashboards(t, tb, prom, refused, filtered) })
 }
 
 // TestReadmeScrapeConfig keeps the README's relabelling and the one the
@@ -265,7 +374,7 @@ func TestReadmeScrapeConfig(t *testing.T) {
 // TestPromtoolCheckMetrics lints the exporter's real output with promtool.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	tb, exp := needTestbed(t)
-	promtool := needTool(t, "promtool")
+	promtool := testtool.Need(t, "promtool", "promtool")
 	for name, u := range map[string]string{
 		"probe (STARTTLS, AUTH)": "http://" + exp.addr + "/probe?module=tb_submission&target=" + tb.addr("SUBMISSION"),
 		"probe (refused)":        "http://" + exp.addr + "/probe?module=tb_smtp&target=127.0.0.1:9",

@@ -74,6 +74,9 @@ func ReadReply(r *bufio.Reader, onLine func(string)) (Reply, error) {
 
 // readLine returns one line without its CR LF (a bare LF is accepted).
 func readLine(r *bufio.Reader) (string, error) {
+	if err := notAReply(r); err != nil {
+		return "", err
+	}
 	b, err := r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) || len(b) > MaxReplyLineBytes {
 		return "", protocolErrorf("reply line longer than %d bytes", MaxReplyLineBytes)
@@ -86,6 +89,46 @@ func readLine(r *bufio.Reader) (string, error) {
 	}
 	b = bytes.TrimSuffix(b[:len(b)-1], []byte{'\r'})
 	return string(b), nil
+}
+
+// notAReply fails as soon as the first bytes of a line cannot begin a
+// reply ("250 ", "220-", "354\r\n") while its line end has not come yet:
+// binary noise or another protocol's handshake (TLS, SSH) without a line
+// feed would otherwise hold the probe until its deadline. A whole line
+// already received is left to parseReplyLine, which says what is wrong.
+func notAReply(r *bufio.Reader) error {
+	for n := 1; n <= 4; n++ {
+		b, err := r.Peek(n)
+		if err != nil {
+			return nil // ReadSlice meets the error again and reports it
+		}
+		c := b[n-1]
+		if c == '\n' {
+			return nil
+		}
+		if replyPrefixByte(n-1, c) {
+			continue
+		}
+		buffered, _ := r.Peek(r.Buffered())
+		if bytes.IndexByte(buffered, '\n') >= 0 {
+			return nil
+		}
+		return protocolErrorf("not an SMTP reply: %q", Sanitize(string(buffered), 64))
+	}
+	return nil
+}
+
+// replyPrefixByte says whether c may be byte i of a reply line: a code
+// from 200 to 599, then a space, a dash or the line end.
+func replyPrefixByte(i int, c byte) bool {
+	switch i {
+	case 0:
+		return c >= '2' && c <= '5'
+	case 1, 2:
+		return c >= '0' && c <= '9'
+	default:
+		return c == ' ' || c == '-' || c == '\r'
+	}
 }
 
 // parseReplyLine splits "250-text" into its code, whether more lines

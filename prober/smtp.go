@@ -31,7 +31,8 @@ const (
 type Options struct {
 	// Resolver resolves host names (nil: net.DefaultResolver).
 	Resolver *net.Resolver
-	// Now is the clock certificates are checked against (nil: time.Now).
+	// Now is the clock that times the probe and that certificates are
+	// checked against (nil: time.Now). Deadlines always use the real clock.
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
@@ -66,7 +67,7 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 		module: module,
 		logger: logger,
 		opts:   opts,
-		start:  time.Now(),
+		start:  opts.Now(),
 		res: &Result{
 			Target:         target,
 			Module:         moduleName,
@@ -129,7 +130,7 @@ func (p *probe) flag(reason Reason, err error) {
 
 func (p *probe) finish() {
 	r := p.res
-	r.Duration = time.Since(p.start)
+	r.Duration = p.opts.Now().Sub(p.start)
 	if r.Refused != nil {
 		p.logger.Debug("Probe refused", "err", r.Refused)
 		return
@@ -481,8 +482,8 @@ func (p *probe) readReply(phase Phase) (Reply, error) {
 func (p *probe) begin(phase Phase) func() {
 	ph := p.res.Phase(phase)
 	ph.Reached = true
-	t := time.Now()
-	return func() { ph.Duration += time.Since(t) }
+	t := p.opts.Now()
+	return func() { ph.Duration += p.opts.Now().Sub(t) }
 }
 
 func (p *probe) note(format string, args ...any) {
@@ -498,7 +499,7 @@ func (p *probe) transcript(from, text string) {
 	case n == maxTranscriptLines:
 		from, text = "*", fmt.Sprintf("transcript cut at %d lines", maxTranscriptLines)
 	}
-	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: time.Since(p.start), From: from, Text: text})
+	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 }
 
 // unwrapOpError drops the "dial tcp 1.2.3.4:25:" prefix that the error

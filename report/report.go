@@ -1,9 +1,12 @@
-// Package report renders a probe result for people: the text that
-// /probe?debug=true and the probe command print. It reads only the result,
-// so every surface shows the same facts (and the same redactions).
+// Package report renders a probe result for people: the text that the probe
+// command prints, that /probe?debug=true shows above the metrics and that
+// the history page links to, and the JSON document of the probe command. It
+// reads only the result, so every surface shows the same facts (and the same
+// redactions: AUTH payloads never reach the result).
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -12,21 +15,59 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
-// Text writes the human-readable report of a result. now is the clock that
+// maxFieldBytes bounds any one string from the result in the report; the
+// prober bounds them already, this keeps the report safe on its own.
+const maxFieldBytes = 2048
+
+// Options change how a report looks, never what it says.
+type Options struct {
+	// Now is the clock "days left" is counted from (zero: the probe's start).
+	Now time.Time
+	// Color adds ANSI colours, for a terminal only.
+	Color bool
+}
+
+// Text writes the report of a result without colour; now is the clock that
 // "days left" is counted from.
 func Text(w io.Writer, r *prober.Result, now time.Time) {
-	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	Write(w, r, Options{Now: now})
+}
 
-	p("Probe of %s with module %s\n", r.Target, r.Module)
+// JSON writes the result as one indented JSON document. Its field names are
+// the JSON tags of prober.Result, documented in docs/probe-output.md.
+func JSON(w io.Writer, r *prober.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	// Scripts and people read "<redacted>" better than "\u003credacted\u003e".
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// Write writes the report of a result: verdict, phases, EHLO before and
+// after TLS, TLS and certificates, transcript, and the verdict again at the
+// end, where a terminal leaves it in sight.
+func Write(w io.Writer, r *prober.Result, opts Options) {
+	if opts.Now.IsZero() {
+		opts.Now = r.Start
+	}
+	x := &writer{w: w, color: opts.Color}
+
+	x.line(x.bold("Probe of %s with module %s"), clean(r.Target), clean(r.Module))
+	started := ""
+	if !r.Start.IsZero() {
+		started = "started " + r.Start.UTC().Format(time.RFC3339)
+	}
 	if r.IP != "" {
-		p("Address: %s (IPv%d)\n", r.IP, r.IPProtocol)
+		x.line("Address %s (IPv%d), %s", r.IP, r.IPProtocol, started)
+	} else if started != "" {
+		x.line("Started %s", strings.TrimPrefix(started, "started "))
 	}
-	p("Result: %s\n", Verdict(r))
+	x.verdict(r)
 	for _, warn := range r.Warnings {
-		p("Also: %s\n", warn)
+		x.line("Also:    %s", x.paint(yellow, clean(warn)))
 	}
 
-	p("\nPhases:\n")
+	x.heading("Phases")
 	for _, ph := range r.Phases {
 		if !ph.Reached {
 			continue
@@ -35,73 +76,175 @@ func Text(w io.Writer, r *prober.Result, now time.Time) {
 		if ph.ReplyCode != 0 {
 			code = fmt.Sprintf("  reply %d", ph.ReplyCode)
 		}
-		p("  %-14s %9.3fms%s\n", ph.Phase, float64(ph.Duration.Microseconds())/1000, code)
+		x.line("  %-14s %10s%s", ph.Phase, millis(ph.Duration), code)
 	}
-	p("  %-14s %9.3fms\n", "total", float64(r.Duration.Microseconds())/1000)
+	x.line("  %-14s %10s", "total", millis(r.Duration))
 
-	writeEHLO(w, "EHLO", r.EHLO)
-	writeEHLO(w, "EHLO after STARTTLS", r.EHLOTLS)
-	if r.EHLO != nil {
-		p("STARTTLS advertised: %s; AUTH before TLS: %s\n", yesNo(r.StartTLSAdvertised), yesNo(r.AuthBeforeTLS))
-	}
+	x.ehlo(r)
 	if r.AuthConfigured {
-		p("AUTH with the module's credentials: %s", yesNo(r.AuthSuccess))
-		if r.AuthMechanism != "" {
-			p(" (%s)", r.AuthMechanism)
-		}
-		p("\n")
-	}
-
-	if t := r.TLS; t != nil {
-		p("\nTLS: %s, %s, server name %q\n", t.Version, t.Cipher, t.ServerName)
-		if t.Verified {
-			p("Certificate: verified\n")
-		} else {
-			p("Certificate: NOT verified: %s\n", t.VerifyError)
-		}
-		for i, c := range t.Certificates {
-			p("  [%d] subject: %s\n", i, c.Subject)
-			p("      issuer:  %s\n", c.Issuer)
-			if len(c.SANs) > 0 {
-				p("      SANs:    %s\n", strings.Join(c.SANs, ", "))
-			}
-			p("      valid:   %s to %s (%s)\n", c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339), daysLeft(c.NotAfter, now))
-			p("      serial:  %s\n", c.SerialNumber)
-			p("      sha256:  %s\n", c.FingerprintSHA256)
+		x.line("")
+		switch {
+		case r.AuthSuccess:
+			x.line("AUTH with the module's credentials: %s (%s)", x.paint(green, "accepted"), r.AuthMechanism)
+		case r.AuthMechanism != "":
+			x.line("AUTH with the module's credentials: %s (%s)", x.paint(red, "not accepted"), r.AuthMechanism)
+		default:
+			x.line("AUTH with the module's credentials: not tried")
 		}
 	}
+	x.tls(r, opts.Now)
 
-	p("\nTranscript:\n")
+	x.heading("Transcript")
 	for _, l := range r.Transcript {
-		p("%9.3fms %s: %s\n", float64(l.At.Microseconds())/1000, l.From, l.Text)
+		from := l.From
+		switch from {
+		case "C":
+			from = x.paint(cyan, "C:")
+		case "S":
+			from = "S:"
+		default:
+			from = x.paint(dim, "* ")
+		}
+		x.line("  %10s %s %s", "+"+millis(l.At), from, clean(l.Text))
+	}
+	x.line("")
+	x.verdict(r)
+}
+
+// writer carries the destination and whether to colour.
+type writer struct {
+	w     io.Writer
+	color bool
+}
+
+func (x *writer) line(format string, args ...any) {
+	fmt.Fprintf(x.w, format+"\n", args...)
+}
+
+func (x *writer) heading(title string) {
+	x.line("\n%s", x.bold(title+":"))
+}
+
+func (x *writer) verdict(r *prober.Result) {
+	colour := green
+	if !r.Success {
+		colour = red
+	}
+	x.line("Verdict: %s", x.paint(colour+bold, clean(Verdict(r))))
+	if !r.Success && r.Error != "" {
+		x.line("Error:   %s", clean(r.Error))
 	}
 }
 
-// Verdict is the result in one line: success, or the reason in words.
-func Verdict(r *prober.Result) string {
-	if r.Success {
-		return fmt.Sprintf("SUCCESS in %s", r.Duration.Round(time.Millisecond))
+func (x *writer) ehlo(r *prober.Result) {
+	implicit := r.TLS != nil && r.EHLOTLS == nil && !r.Phase(prober.PhaseStartTLS).Reached
+	first := "EHLO before TLS"
+	switch {
+	case implicit:
+		first = "EHLO inside implicit TLS"
+	case r.TLS == nil:
+		first = "EHLO without TLS"
 	}
-	return fmt.Sprintf("FAILED (%s): %s", r.Failure, r.Error)
+	x.ehloReply(first, r.EHLO)
+	if r.EHLO != nil && !implicit {
+		x.line("  STARTTLS advertised: %s; AUTH before TLS: %s", yesNo(r.StartTLSAdvertised), yesNo(r.AuthBeforeTLS))
+	}
+	x.ehloReply("EHLO after STARTTLS", r.EHLOTLS)
 }
 
-func writeEHLO(w io.Writer, title string, e *prober.EHLOInfo) {
+func (x *writer) ehloReply(title string, e *prober.EHLOInfo) {
 	if e == nil {
 		return
 	}
-	fmt.Fprintf(w, "\n%s (%s):\n", title, e.Domain)
-	for _, x := range e.Extensions {
-		fmt.Fprintf(w, "  %s %s\n", x.Keyword, strings.Join(x.Params, " "))
+	x.heading(fmt.Sprintf("%s (server %s)", title, clean(e.Domain)))
+	for _, ext := range e.Extensions {
+		x.line("  %s", clean(strings.TrimSpace(ext.Keyword+" "+strings.Join(ext.Params, " "))))
+	}
+	mechs := "none"
+	if len(e.AuthMechanisms) > 0 {
+		mechs = clean(strings.Join(e.AuthMechanisms, ", "))
+	}
+	x.line("  AUTH mechanisms: %s", mechs)
+}
+
+func (x *writer) tls(r *prober.Result, now time.Time) {
+	t := r.TLS
+	if t == nil {
+		// Only a conversation that got as far as EHLO could have had TLS.
+		if r.EHLO == nil || r.Phase(prober.PhaseTLSHandshake).Reached {
+			return
+		}
+		x.heading("TLS")
+		x.line("  none: the session stayed in clear text")
+		return
+	}
+	x.heading("TLS")
+	x.line("  version:     %s", t.Version)
+	x.line("  cipher:      %s", t.Cipher)
+	if t.ServerName != "" {
+		x.line("  server name: %s", clean(t.ServerName))
+	}
+	if t.Verified {
+		x.line("  certificate: %s", x.paint(green, "verified (chain and host name)"))
+	} else {
+		x.line("  certificate: %s: %s", x.paint(red, "NOT verified"), clean(t.VerifyError))
+	}
+	x.line("  chain as presented, leaf first:")
+	for i, c := range t.Certificates {
+		x.line("  [%d] subject:  %s", i, clean(c.Subject))
+		x.line("      issuer:   %s", clean(c.Issuer))
+		if len(c.SANs) > 0 {
+			x.line("      SANs:     %s", clean(strings.Join(c.SANs, ", ")))
+		}
+		x.line("      valid:    %s to %s, %s", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), x.daysLeft(c, now))
+		x.line("      serial:   %s", c.SerialNumber)
+		x.line("      sha256:   %s", c.FingerprintSHA256)
 	}
 }
 
-func daysLeft(t, now time.Time) string {
-	d := t.Sub(now)
-	if d < 0 {
-		return fmt.Sprintf("expired %.1f days ago", -d.Hours()/24)
+// daysLeft warns in colour a month before expiry, the usual renewal window.
+func (x *writer) daysLeft(c prober.CertInfo, now time.Time) string {
+	switch left := c.NotAfter.Sub(now); {
+	case now.Before(c.NotBefore):
+		return x.paint(red, fmt.Sprintf("NOT VALID YET (for %.1f more days)", c.NotBefore.Sub(now).Hours()/24))
+	case left < 0:
+		return x.paint(red, fmt.Sprintf("EXPIRED %.1f days ago", -left.Hours()/24))
+	case left < 30*24*time.Hour:
+		return x.paint(yellow, fmt.Sprintf("%.1f days left", left.Hours()/24))
+	default:
+		return fmt.Sprintf("%.1f days left", left.Hours()/24)
 	}
-	return fmt.Sprintf("%.1f days left", d.Hours()/24)
 }
+
+// ANSI colours.
+const (
+	bold   = "\x1b[1m"
+	dim    = "\x1b[2m"
+	red    = "\x1b[31m"
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	cyan   = "\x1b[36m"
+	reset  = "\x1b[0m"
+)
+
+func (x *writer) paint(code, s string) string {
+	if !x.color {
+		return s
+	}
+	return code + s + reset
+}
+
+func (x *writer) bold(s string) string { return x.paint(bold, s) }
+
+// millis renders a duration as milliseconds with microsecond precision.
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%.3fms", float64(d.Microseconds())/1000)
+}
+
+// clean makes a string from the result safe for a terminal: the prober
+// sanitizes what servers send, but errors from the TLS stack quote
+// certificate names, which a server chooses.
+func clean(s string) string { return prober.Sanitize(s, maxFieldBytes) }
 
 func yesNo(b bool) string {
 	if b {

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the tools the deployment checks use, pinned:
 #   kubeconform  (Go module proxy)  deploy/deploy_test.go
-#   promtool     (Debian prometheus) examples/examples_test.go
+#   promtool, prometheus (Debian prometheus) examples/, integration/
 #   systemd-analyze (Debian systemd) examples/examples_test.go
 #   buildah, busybox-static, ca-certificates (Debian)  scripts/test-image.sh
-# Usage: scripts/install-deploy-tools.sh [kubeconform|promtool|systemd|image]...
+# Usage: scripts/install-deploy-tools.sh [kubeconform|promtool|prometheus|systemd|image]...
 # (no argument: all). apt-get needs root; kubeconform goes to $(go env GOPATH)/bin.
 set -euo pipefail
 KUBECONFORM_VERSION=v0.8.0
@@ -20,8 +20,10 @@ apt_install() {
 		return 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+	# Tests run in parallel and may meet another apt-get: wait for its lock.
+	local apt=(apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
+	"${apt[@]}" install "${missing[@]}" >/dev/null 2>&1 ||
+		{ apt-get -q -o DPkg::Lock::Timeout=600 update >/dev/null && "${apt[@]}" install "${missing[@]}" >/dev/null; }
 }
 
 kubeconform() {
@@ -38,7 +40,7 @@ kubeconform() {
 for tool; do
 	case $tool in
 	kubeconform) kubeconform ;;
-	promtool) apt_install prometheus ;;
+	promtool | prometheus) apt_install prometheus ;;
 	systemd) apt_install systemd ;;
 	image) apt_install buildah busybox-static ca-certificates ;;
 	*) echo "install-deploy-tools.sh: unknown tool $tool" >&2; exit 2 ;;

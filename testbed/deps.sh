@@ -4,6 +4,7 @@
 #   prometheus   the real Prometheus and promtool (integration/, examples/, alerts/)
 #   chromium     the headless browser of the landing-page test
 #   nftables     the DROP rule that makes a filtered port (integration/)
+#   systemd      systemd-analyze verify on the example unit (examples/)
 # Idempotent and quick when all are present; never starts a system service.
 # Run as root: scripts/test.sh calls it before the tests.
 set -euo pipefail
@@ -12,5 +13,5 @@ TB_PROG=deps.sh
 . "$(dirname "$0")/lib.sh"
 tb_require_root
 
-PACKAGES=(prometheus chromium nftables ca-certificates)
+PACKAGES=(prometheus chromium nftables systemd ca-certificates)
 tb_ensure_packages "${PACKAGES[@]}"

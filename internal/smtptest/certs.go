@@ -5,6 +5,7 @@
 package smtptest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,7 +24,7 @@ import (
 // CA is a test certificate authority.
 type CA struct {
 	Cert *x509.Certificate
-	Key  *ecdsa.PrivateKey
+	Key  crypto.Signer
 	// File is the CA certificate as PEM, for a module's ca_file.
 	File string
 }
@@ -31,17 +32,21 @@ type CA struct {
 // NewCA creates a CA valid from an hour ago for ten years.
 func NewCA(t testing.TB) *CA {
 	t.Helper()
-	key := newKey(t)
+	return newCA(t, newKey(t), time.Now().Add(-time.Hour), time.Now().Add(10*365*24*time.Hour))
+}
+
+func newCA(t testing.TB, key crypto.Signer, notBefore, notAfter time.Time) *CA {
+	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "smtptest root CA", Organization: []string{"smtp_exporter tests"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		IsCA:                  true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +73,11 @@ type Leaf struct {
 // Issue signs a server certificate and returns it with its key, for tls.Config.
 func (ca *CA) Issue(t testing.TB, leaf Leaf) tls.Certificate {
 	t.Helper()
+	return ca.issue(t, leaf, newKey(t))
+}
+
+func (ca *CA) issue(t testing.TB, leaf Leaf, key crypto.Signer) tls.Certificate {
+	t.Helper()
 	if leaf.NotBefore.IsZero() {
 		leaf.NotBefore = time.Now().Add(-time.Hour)
 	}
@@ -81,7 +91,6 @@ func (ca *CA) Issue(t testing.TB, leaf Leaf) tls.Certificate {
 	if len(leaf.DNSNames) > 0 {
 		cn = leaf.DNSNames[0]
 	}
-	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(leaf.Serial),
 		Subject:      pkix.Name{CommonName: cn},
@@ -92,7 +101,7 @@ func (ca *CA) Issue(t testing.TB, leaf Leaf) tls.Certificate {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// kind is the conversation a module holds, the same for both exporters.
+type kind string
+
+const (
+	kindEHLO     kind = "ehlo"     // greeting, EHLO, QUIT
+	kindStartTLS kind = "starttls" // greeting, EHLO, STARTTLS, handshake, EHLO, QUIT
+	kindImplicit kind = "implicit" // handshake, greeting, EHLO, QUIT
+)
+
+// ehloHostname is what both exporters say in EHLO.
+const ehloHostname = "prober.bench.test"
+
+// moduleSpec is one module, written out for both exporters.
+type moduleSpec struct {
+	name       string
+	kind       kind
+	timeout    time.Duration
+	caFile     string
+	serverName string
+}
+
+// oursConfig is the smtp_exporter configuration for specs.
+func oursConfig(specs []moduleSpec) string {
+	var b strings.Builder
+	b.WriteString("modules:\n")
+	for _, m := range specs {
+		tls := map[kind]string{kindEHLO: "none", kindStartTLS: "starttls", kindImplicit: "implicit"}[m.kind]
+		fmt.Fprintf(&b, "  %s:\n    timeout: %s\n    tls: %s\n    ehlo_hostname: %s\n", m.name, m.timeout, tls, ehloHostname)
+		if m.kind != kindEHLO {
+			fmt.Fprintf(&b, "    tls_config: {ca_file: %q, server_name: %q}\n", m.caFile, m.serverName)
+		}
+	}
+	return b.String()
+}
+
+// blackboxConfig is the blackbox_exporter configuration holding the same
+// conversations: its tcp prober with query_response, starttls for the
+// upgrade, tls for implicit TLS. Like smtp_exporter it waits for the reply
+// to QUIT, so both do the same round trips.
+func blackboxConfig(specs []moduleSpec) string {
+	var b strings.Builder
+	b.WriteString("modules:\n")
+	for _, m := range specs {
+		fmt.Fprintf(&b, "  %s:\n    prober: tcp\n    timeout: %s\n    tcp:\n      preferred_ip_protocol: ip4\n", m.name, m.timeout)
+		if m.kind != kindEHLO {
+			fmt.Fprintf(&b, "      tls_config: {ca_file: %q, server_name: %q}\n", m.caFile, m.serverName)
+		}
+		if m.kind == kindImplicit {
+			b.WriteString("      tls: true\n")
+		}
+		b.WriteString("      query_response:\n")
+		step := func(s string) { b.WriteString("        - " + s + "\n") }
+		step(`expect: "^220 "`)
+		step(`send: "EHLO ` + ehloHostname + `"`)
+		if m.kind == kindStartTLS {
+			step(`expect: "^250[- ]STARTTLS"`)
+			step(`send: "STARTTLS"`)
+			step("expect: \"^220 \"\n          starttls: true")
+			step(`send: "EHLO ` + ehloHostname + `"`)
+		}
+		step(`expect: "^250 "`)
+		step(`send: "QUIT"`)
+		step(`expect: "^221 "`)
+	}
+	return b.String()
+}
+
+// exporter is one exporter under test: its HTTP address and its process
+// (the driver's own process when it runs in-process, in the smoke test).
+type exporter struct {
+	name string
+	base string // http://host:port
+	pid  int
+	stop func()
+	// version, for the report.
+	version string
+}
+
+// startProcess runs an exporter binary and waits until it answers /-/healthy.
+func startProcess(name, dir string, argv []string, addr string) (*exporter, error) {
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logFile.Close() }()
+	e := &exporter{
+		name: name,
+		base: "http://" + addr,
+		pid:  cmd.Process.Pid,
+		stop: func() {
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+		},
+	}
+	client := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			return nil, fmt.Errorf("%s exited before serving (%v); log in %s", name, err, logPath)
+		default:
+		}
+		if resp, err := client.Get(e.base + "/-/healthy"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return e, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			e.stop()
+			return nil, fmt.Errorf("%s did not come up on %s; log in %s", name, addr, logPath)
+		}
+	}
+}
+
+// probeURL is the /probe request for one target and module.
+func (e *exporter) probeURL(module, target string) string {
+	return e.base + "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()
+}
+
+// scrapeClient reads /metrics without keeping connections, so that it
+// leaves no idle connection (and goroutine) behind in the exporter.
+var scrapeClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// gauges reads unlabelled samples from the exporter's /metrics; a name it
+// does not expose is missing from the map.
+func (e *exporter) gauges(names ...string) (map[string]float64, error) {
+	resp, err := scrapeClient.Get(e.base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s/metrics: %s", e.base, resp.Status)
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	got := map[string]float64{}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 16<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !want[name] {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.Fields(value)[0], 64); err == nil {
+			got[name] = v
+		}
+	}
+	return got, sc.Err()
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// buildExporter builds smtp_exporter from the repository at repo.
+func buildExporter(repo, dir string) (string, error) {
+	bin := filepath.Join(dir, "smtp_exporter")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build in %s: %v\n%s", repo, err, out)
+	}
+	return bin, nil
+}
+
+// startExporters starts smtp_exporter and, when blackbox is not empty,
+// blackbox_exporter, both configured with specs.
+func startExporters(ctx context.Context, bin, blackbox, dir string, specs []moduleSpec) ([]*exporter, error) {
+	var started []*exporter
+	fail := func(err error) ([]*exporter, error) {
+		for _, e := range started {
+			e.stop()
+		}
+		return nil, err
+	}
+	write := func(name, content string) (string, error) {
+		p := filepath.Join(dir, name)
+		return p, os.WriteFile(p, []byte(content), 0o600)
+	}
+	cfg, err := write("smtp_exporter.yml", oursConfig(specs))
+	if err != nil {
+		return fail(err)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return fail(err)
+	}
+	ours, err := startProcess("smtp_exporter", dir, []string{bin, "--config.file=" + cfg, "--web.listen-address=" + addr}, addr)
+	if err != nil {
+		return fail(err)
+	}
+	ours.version = commandOutput(ctx, bin, "--version")
+	started = append(started, ours)
+	if blackbox == "" {
+		return started, nil
+	}
+	cfg, err = write("blackbox.yml", blackboxConfig(specs))
+	if err != nil {
+		return fail(err)
+	}
+	if addr, err = freeAddr(); err != nil {
+		return fail(err)
+	}
+	bb, err := startProcess("blackbox_exporter", dir, []string{blackbox, "--config.file=" + cfg, "--web.listen-address=" + addr}, addr)
+	if err != nil {
+		return fail(err)
+	}
+	bb.version = commandOutput(ctx, blackbox, "--version")
+	return append(started, bb), nil
+}
+
+// commandOutput is the first line a command prints, for the report.
+func commandOutput(ctx context.Context, name string, args ...string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+)
+
+// chromiumPath is Debian's Chromium, which testbed/deps.sh installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// newBrowser starts a headless Chromium for the test, or skips the test
+// where there is none; under CI=true a missing Chromium is a failure.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Chromium is missing under CI=true (scripts/test.sh installs it as root with testbed/deps.sh): %v", err)
+		}
+		t.Skipf("no Chromium at %s (as root, bash testbed/deps.sh installs it): %v", chromiumPath, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests run as root in CI
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		// Nothing but the page under test may touch the network.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	// Bounds the whole browser session; a hung Chromium fails the test.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// An operator's path through the landing page: submit the probe form with
+// a module chosen from the list, find the probe in the history table, and
+// open its transcript behind the link.
+func TestBrowserProbeFormAndHistory(t *testing.T) {
+	ctx := newBrowser(t)
+	srv := smtptest.NewServer(t, smtptest.Config{Greeting: "220 browser.test ESMTP ready\r\n"})
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yml")
+	write(t, cfgFile, "modules:\n  plain:\n    tls: none\n    timeout: 5s\n  fake_mx:\n    tls: opportunistic\n    timeout: 5s\n    ehlo_hostname: browser-prober.test\n")
+	base := startExporter(t, "--config.file="+cfgFile).base
+
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("browser, %s: %v", step, err)
+		}
+	}
+	text := func(selector string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(selector)))
+		if err != nil {
+			t.Fatalf("browser, reading %s: %v", selector, err)
+		}
+		return s
+	}
+
+	do("loading the landing page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("form.probe")))
+	options := text("#module")
+	do("filling in the probe form",
+		chromedp.SendKeys(chromedp.CSS("#target"), srv.Addr),
+		chromedp.SetValue(chromedp.CSS("#module"), "fake_mx"),
+	)
+	// Subscribe before the click, so the load of /probe cannot be missed.
+	loaded := chromedp.Events(ctx, page.LoadEventFired)
+	do("submitting the probe form", chromedp.Click(chromedp.CSS("form.probe input[type=submit]")))
+	for _, err := range loaded {
+		if err != nil {
+			t.Fatalf("browser, waiting for the probe's answer: %v", err)
+		}
+		break
+	}
+	location, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatalf("browser, reading the location: %v", err)
+	}
+	if want := base + "/probe?target=" + url.QueryEscape(srv.Addr) + "&module=fake_mx"; location != want {
+		t.Errorf("the form went to %s, want %s", location, want)
+	}
+	probePage := text("body")
+
+	do("finding the probe in the history", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#history")))
+	row := text("#history tbody tr:first-child")
+	link, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#history tbody tr:first-child a"), "href"))
+	if err != nil {
+		t.Fatalf("browser, reading the transcript link: %v", err)
+	}
+	do("following the transcript link",
+		chromedp.Click(chromedp.CSS("#history tbody tr:first-child a")),
+		chromedp.WaitVisible(chromedp.CSS("#report")),
+	)
+	report := text("#report")
+
+	for _, want := range []string{"plain", "fake_mx", "chosen by the target's port"} {
+		if !strings.Contains(options, want) {
+			t.Errorf("the module list lacks %q: %q", want, options)
+		}
+	}
+	if !strings.Contains(probePage, "probe_success 1") {
+		t.Errorf("the form's probe did not answer with metrics of a successful probe:\n%s", probePage)
+	}
+	for _, want := range []string{srv.Addr, "fake_mx", "success"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the history row lacks %q: %q", want, row)
+		}
+	}
+	if link.Value != "history/1" {
+		t.Errorf("the history row links to %q, want history/1", link.Value)
+	}
+	for _, want := range []string{
+		"Probe of " + srv.Addr + " with module fake_mx",
+		"Verdict: OK",
+		"S: 220 browser.test ESMTP ready",
+		"C: EHLO browser-prober.test",
+		"C: QUIT",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the transcript page lacks %q:\n%s", want, report)
+		}
+	}
+}

@@ -1,0 +1,586 @@
+package collector
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
+
+// ms is a duration in milliseconds, for readable phase timings.
+func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+
+// phases returns every phase in conversation order, with the given ones reached.
+func phases(reached ...prober.PhaseResult) []prober.PhaseResult {
+	all := make([]prober.PhaseResult, 0, len(prober.Phases))
+	for _, ph := range prober.Phases {
+		pr := prober.PhaseResult{Phase: ph}
+		for _, r := range reached {
+			if r.Phase == ph {
+				pr = r
+				pr.Reached = true
+			}
+		}
+		all = append(all, pr)
+	}
+	return all
+}
+
+// startTLSPhases is a whole STARTTLS conversation, with AUTH when authCode is set.
+func startTLSPhases(handshake time.Duration, authCode int) []prober.PhaseResult {
+	reached := []prober.PhaseResult{
+		ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
+		ph(prober.PhaseStartTLS, ms(1), 220), ph(prober.PhaseTLSHandshake, handshake, 0),
+		ph(prober.PhaseEHLOTLS, ms(5), 250), ph(prober.PhaseQuit, ms(2.5), 221),
+	}
+	if authCode != 0 {
+		reached = append(reached, ph(prober.PhaseAuth, ms(8), authCode))
+	}
+	return phases(reached...)
+}
+
+func ph(p prober.Phase, d time.Duration, code int) prober.PhaseResult {
+	return prober.PhaseResult{Phase: p, Duration: d, ReplyCode: code}
+}
+
+func ext(keyword string, params ...string) prober.Extension {
+	return prober.Extension{Keyword: keyword, Params: params}
+}
+
+var (
+	expiry    = time.Date(2031, 3, 1, 12, 0, 0, 0, time.UTC)
+	caExpiry  = time.Date(2035, 1, 1, 0, 0, 0, 0, time.UTC)
+	expiredAt = time.Date(2024, 6, 30, 23, 59, 59, 0, time.UTC)
+
+	leaf = prober.CertInfo{
+		Subject:           "CN=mx.example.net",
+		Issuer:            "CN=Example Test CA,O=Example",
+		SANs:              []string{"mx.example.net", "smtp.example.net"},
+		SerialNumber:      "2a",
+		FingerprintSHA256: "6b1f2a0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a",
+		NotBefore:         time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+		NotAfter:          expiry,
+	}
+	intermediate = prober.CertInfo{
+		Subject:           "CN=Example Test CA,O=Example",
+		Issuer:            "CN=Example Root,O=Example",
+		SerialNumber:      "1",
+		FingerprintSHA256: "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+		NotBefore:         time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:          caExpiry,
+		IsCA:              true,
+	}
+	expiredLeaf = prober.CertInfo{
+		Subject:           "CN=old.example.net",
+		Issuer:            "CN=Example Test CA,O=Example",
+		SANs:              []string{"old.example.net"},
+		SerialNumber:      "3",
+		FingerprintSHA256: "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
+		NotBefore:         time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:          expiredAt,
+	}
+
+	plainEHLO = &prober.EHLOInfo{Domain: "mx.example.net", Extensions: []prober.Extension{
+		ext("PIPELINING"), ext("SIZE", "10240000"), ext("8BITMIME"), ext("ENHANCEDSTATUSCODES"),
+	}, SizeLimit: 10240000}
+	startTLSEHLO = &prober.EHLOInfo{Domain: "mx.example.net", Extensions: []prober.Extension{
+		ext("PIPELINING"), ext("SIZE", "35882577"), ext("STARTTLS"),
+	}, SizeLimit: 35882577}
+	authEHLO = &prober.EHLOInfo{Domain: "mx.example.net", Extensions: []prober.Extension{
+		ext("PIPELINING"), ext("SIZE", "35882577"), ext("AUTH", "PLAIN", "LOGIN"),
+	}, AuthMechanisms: []string{"PLAIN", "LOGIN"}, SizeLimit: 35882577}
+
+	verifiedTLS13 = &prober.TLSInfo{
+		Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", ServerName: "mx.example.net",
+		Certificates: []prober.CertInfo{leaf, intermediate}, Verified: true,
+		VerifiedChain:  []prober.CertInfo{leaf, intermediate},
+		EarliestExpiry: expiry, LastChainExpiry: expiry,
+	}
+	expiredTLS12 = &prober.TLSInfo{
+		Version: "TLS 1.2", Cipher: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", ServerName: "old.example.net",
+		Certificates: []prober.CertInfo{expiredLeaf}, Verified: false,
+		VerifyError:    "x509: certificate has expired or is not yet valid",
+		EarliestExpiry: expiredAt, LastChainExpiry: expiredAt,
+	}
+)
+
+// goldenCase is one probe result and the module it belongs to; results of
+// the same module must expose the same (stable) series.
+type goldenCase struct {
+	name   string
+	module string
+	result *prober.Result
+}
+
+func goldenCases() []goldenCase {
+	base := func(module string, success bool, failure prober.Reason, total time.Duration) *prober.Result {
+		return &prober.Result{
+			Target: "mx.example.net:25", Module: module, Host: "mx.example.net", Port: "25",
+			Start: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC), Duration: total,
+			IP: "192.0.2.25", IPProtocol: 4, Success: success, Failure: failure,
+		}
+	}
+	var cases []goldenCase
+	add := func(name, module string, r *prober.Result) { cases = append(cases, goldenCase{name, module, r}) }
+
+	r := base("smtp", true, "", ms(18.5))
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(12), 220), ph(prober.PhaseEHLO, ms(3), 250), ph(prober.PhaseQuit, ms(1.75), 221))
+	r.EHLO = plainEHLO
+	add("plain_success", "smtp", r)
+
+	r = base("smtp", false, prober.ReasonConnectRefused, ms(1.5))
+	r.Error = "connecting to 192.0.2.25:25: connect: connection refused"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
+	add("plain_connect_refused", "smtp", r)
+
+	r = base("submission", true, "", ms(61))
+	r.Target, r.Port, r.IP, r.IPProtocol = "[2001:db8::25]:587", "587", "2001:db8::25", 6
+	r.Phases = startTLSPhases(ms(40), 0)
+	r.Phase(prober.PhaseResolve).Duration = 0 // an IP literal
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
+	add("starttls_success", "submission", r)
+
+	r = base("submission", false, prober.ReasonStartTLSRejected, ms(14))
+	r.Error = "STARTTLS answered with 454 4.7.0 TLS not available due to local problem"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
+		ph(prober.PhaseStartTLS, ms(0.25), 454), ph(prober.PhaseQuit, ms(0.25), 221))
+	r.EHLO, r.StartTLSAdvertised = startTLSEHLO, true
+	add("starttls_rejected", "submission", r)
+
+	r = base("smtps", true, "", ms(52))
+	r.Target, r.Port = "mx.example.net:465", "465"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseTLSHandshake, ms(35), 0), ph(prober.PhaseBanner, ms(10), 220),
+		ph(prober.PhaseEHLO, ms(3), 250), ph(prober.PhaseQuit, ms(2.5), 221))
+	r.EHLO, r.Encrypted = authEHLO, true
+	tls12 := *verifiedTLS13
+	tls12.Version, tls12.Cipher = "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	r.TLS = &tls12
+	add("implicit_tls_success", "smtps", r)
+
+	r = base("smtps", false, prober.ReasonTLSHandshakeFailed, ms(3))
+	r.Target, r.Port = "mx.example.net:465", "465"
+	r.Error = "TLS handshake: tls: first record does not look like a TLS handshake"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseTLSHandshake, ms(1.5), 0))
+	add("implicit_tls_handshake_failed", "smtps", r)
+
+	// insecure_skip_verify: the probe succeeds, but the certificate is
+	// reported as not verified, with its dates.
+	r = base("smtp_insecure", true, "", ms(45))
+	r.Target, r.Host = "old.example.net:25", "old.example.net"
+	r.Phases = startTLSPhases(ms(25), 0)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, expiredTLS12
+	add("cert_expired_insecure_skip_verify", "smtp_insecure", r)
+
+	r = base("smtp_starttls", false, prober.ReasonCertExpired, ms(45))
+	r.Target, r.Host = "old.example.net:25", "old.example.net"
+	r.Error = "certificate: x509: certificate has expired or is not yet valid"
+	r.Phases = startTLSPhases(ms(25), 0)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, expiredTLS12
+	add("cert_expired", "smtp_starttls", r)
+
+	r = base("submission_auth", true, "", ms(70))
+	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Phases = startTLSPhases(ms(40), 235)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
+	r.AuthConfigured, r.AuthSuccess, r.AuthMechanism = true, true, "PLAIN"
+	add("auth_success", "submission_auth", r)
+
+	r = base("submission_auth", false, prober.ReasonAuthFailed, ms(70))
+	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Error = "AUTH PLAIN answered with 535 5.7.8 Authentication credentials invalid"
+	r.Phases = startTLSPhases(ms(40), 535)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
+	r.AuthConfigured, r.AuthMechanism = true, "PLAIN"
+	add("auth_failed", "submission_auth", r)
+
+	// A module with credentials that never got as far as AUTH still
+	// exports probe_smtp_auth_success (as 0).
+	r = base("submission_auth", false, prober.ReasonConnectRefused, ms(1.5))
+	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Error = "connecting to 192.0.2.25:587: connect: connection refused"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
+	r.AuthConfigured = true
+	add("auth_connect_refused", "submission_auth", r)
+
+	return cases
+}
+
+// render gathers the collector's metrics for one result in the text format.
+func render(t *testing.T, r *prober.Result) ([]*dto.MetricFamily, []byte) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(New(r)); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gathering: %v", err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mfs, buf.Bytes()
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range goldenCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			_, got := render(t, tc.result)
+			path := filepath.Join("testdata", tc.name+".prom")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./collector -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("output differs from %s (go test ./collector -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
+			}
+		})
+	}
+}
+
+func TestFailureReasons(t *testing.T) {
+	for _, tc := range goldenCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			mfs, _ := render(t, tc.result)
+			values := labelValues(t, family(mfs, "probe_smtp_failure"), "reason")
+			if len(values) != len(prober.Reasons) {
+				t.Errorf("%d probe_smtp_failure series, want one per reason (%d)", len(values), len(prober.Reasons))
+			}
+			ones := 0
+			for _, reason := range prober.Reasons {
+				v, ok := values[string(reason)]
+				if !ok {
+					t.Errorf("reason %q is missing", reason)
+				}
+				if v == 1 {
+					ones++
+					if reason != tc.result.Failure {
+						t.Errorf("reason %q is 1, but the probe failed with %q", reason, tc.result.Failure)
+					}
+				} else if v != 0 {
+					t.Errorf("reason %q is %v, want 0 or 1", reason, v)
+				}
+			}
+			wantOnes := 1
+			if tc.result.Success {
+				wantOnes = 0
+			}
+			if ones != wantOnes {
+				t.Errorf("%d reasons are 1, want %d (success %v)", ones, wantOnes, tc.result.Success)
+			}
+			if got := gaugeValue(t, family(mfs, "probe_success")); got != boolValue(tc.result.Success) {
+				t.Errorf("probe_success %v, want %v", got, boolValue(tc.result.Success))
+			}
+		})
+	}
+}
+
+func TestPhases(t *testing.T) {
+	for _, tc := range goldenCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			mfs, _ := render(t, tc.result)
+			checkPerPhase(t, mfs, "probe_smtp_phase_duration_seconds", prober.Phases,
+				func(p prober.Phase) float64 { return tc.result.Phase(p).Duration.Seconds() })
+			checkPerPhase(t, mfs, "probe_smtp_reply_code", prober.ReplyPhases,
+				func(p prober.Phase) float64 { return float64(tc.result.Phase(p).ReplyCode) })
+			if got, want := gaugeValue(t, family(mfs, "probe_dns_lookup_time_seconds")), tc.result.Phase(prober.PhaseResolve).Duration.Seconds(); got != want {
+				t.Errorf("probe_dns_lookup_time_seconds %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// checkPerPhase requires one series of name per phase, with the value want gives.
+func checkPerPhase(t *testing.T, mfs []*dto.MetricFamily, name string, phases []prober.Phase, want func(prober.Phase) float64) {
+	t.Helper()
+	values := labelValues(t, family(mfs, name), "phase")
+	if len(values) != len(phases) {
+		t.Errorf("%s: %d series, want one per phase (%d)", name, len(values), len(phases))
+	}
+	for _, p := range phases {
+		v, ok := values[string(p)]
+		if !ok {
+			t.Errorf("%s: phase %q is missing", name, p)
+		} else if v != want(p) {
+			t.Errorf("%s{phase=%q} = %v, want %v", name, p, v, want(p))
+		}
+	}
+}
+
+// tlsFamilies appear only after a TLS handshake; ehloFamilies list what the
+// server advertised. Every other series is stable: present on every probe
+// of a module, whatever its outcome.
+var (
+	tlsFamilies = map[string]bool{
+		"probe_tls_version_info": true, "probe_tls_cipher_info": true, "probe_tls_certificate_verified": true,
+		"probe_ssl_earliest_cert_expiry": true, "probe_ssl_last_chain_expiry_timestamp_seconds": true,
+		"probe_ssl_last_chain_info": true,
+	}
+	ehloFamilies = map[string]bool{"probe_smtp_extension_info": true, "probe_smtp_auth_mechanism_info": true}
+)
+
+func TestStableSeries(t *testing.T) {
+	byModule := map[string][]goldenCase{}
+	for _, tc := range goldenCases() {
+		byModule[tc.module] = append(byModule[tc.module], tc)
+	}
+	pairs := 0
+	for module, cases := range byModule {
+		var first []string
+		for i, tc := range cases {
+			mfs, _ := render(t, tc.result)
+			var series []string
+			for _, mf := range mfs {
+				if tlsFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] {
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					series = append(series, seriesID(mf.GetName(), m))
+				}
+			}
+			sort.Strings(series)
+			if i == 0 {
+				first = series
+				continue
+			}
+			pairs++
+			if strings.Join(series, "\n") != strings.Join(first, "\n") {
+				t.Errorf("module %s: %s and %s expose different series:\n%s", module, cases[0].name, tc.name,
+					lineDiff(strings.Join(first, "\n"), strings.Join(series, "\n")))
+			}
+		}
+	}
+	if pairs < 4 {
+		t.Errorf("only %d success/failure comparisons: the golden cases lost their pairs", pairs)
+	}
+}
+
+// TLS series follow the handshake: present exactly when the result has TLS state.
+func TestTLSSeriesAfterHandshake(t *testing.T) {
+	for _, tc := range goldenCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			mfs, _ := render(t, tc.result)
+			for name := range tlsFamilies {
+				present := family(mfs, name) != nil
+				if present != (tc.result.TLS != nil) {
+					t.Errorf("%s present %v, but TLS state present %v", name, present, tc.result.TLS != nil)
+				}
+			}
+			if tc.result.TLS == nil {
+				return
+			}
+			if got := gaugeValue(t, family(mfs, "probe_tls_certificate_verified")); got != boolValue(tc.result.TLS.Verified) {
+				t.Errorf("probe_tls_certificate_verified %v, want %v", got, boolValue(tc.result.TLS.Verified))
+			}
+			if got, want := gaugeValue(t, family(mfs, "probe_ssl_earliest_cert_expiry")), float64(tc.result.TLS.EarliestExpiry.Unix()); got != want {
+				t.Errorf("probe_ssl_earliest_cert_expiry %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestHelpAndLabels(t *testing.T) {
+	seen := map[string]bool{}
+	for _, tc := range goldenCases() {
+		mfs, _ := render(t, tc.result)
+		for _, mf := range mfs {
+			seen[mf.GetName()] = true
+			if err := wholeSentence(mf.GetHelp()); err != "" {
+				t.Errorf("%s: help %q %s", mf.GetName(), mf.GetHelp(), err)
+			}
+			if mf.GetType() != dto.MetricType_GAUGE {
+				t.Errorf("%s is a %s: a probe's metrics are gauges", mf.GetName(), mf.GetType())
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if !utf8.ValidString(l.GetValue()) {
+						t.Errorf("%s: label %s=%q is not valid UTF-8", mf.GetName(), l.GetName(), l.GetValue())
+					}
+				}
+			}
+		}
+	}
+	// The cases together must exercise every metric the collector describes.
+	descs := make(chan *prometheus.Desc, 64)
+	New(&prober.Result{}).Describe(descs)
+	close(descs)
+	for d := range descs {
+		name := descName(d)
+		if !seen[name] {
+			t.Errorf("no golden case exposes %s", name)
+		}
+	}
+}
+
+// A result built from hostile input must still give valid output, never a
+// panic: a panic in Collect would take the whole exporter down.
+func TestInvalidUTF8Labels(t *testing.T) {
+	r := caseNamed(t, "starttls_success").result
+	bad := *r.TLS
+	badLeaf := leaf
+	badLeaf.Subject, badLeaf.SANs = "CN=\xff\xfe", []string{"a\xc3"}
+	bad.Certificates = []prober.CertInfo{badLeaf}
+	bad.Cipher = "TLS_\xff"
+	r.TLS = &bad
+	mfs, text := render(t, r)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if !utf8.ValidString(l.GetValue()) {
+					t.Errorf("%s: label %s=%q is not valid UTF-8", mf.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+	if !bytes.Contains(text, []byte("subject=\"CN=\uFFFD\"")) {
+		t.Errorf("the bad subject is not shown with replacement characters:\n%s", text)
+	}
+}
+
+// TestPromtool lints every golden file with promtool check metrics.
+func TestPromtool(t *testing.T) {
+	promtool := testtool.Need(t, "promtool", "promtool")
+	for _, tc := range goldenCases() {
+		_, text := render(t, tc.result)
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("%s: promtool check metrics: %v\n%s", tc.name, err, out)
+		}
+	}
+}
+
+// wholeSentence says what keeps help text from being a whole sentence.
+func wholeSentence(help string) string {
+	r, _ := utf8.DecodeRuneInString(help)
+	switch {
+	case help == "":
+		return "is empty"
+	case !unicode.IsUpper(r):
+		return "does not start with a capital letter"
+	case !strings.HasSuffix(help, ".") || strings.HasSuffix(help, ".."):
+		return "does not end with a period"
+	case len(strings.Fields(help)) < 3:
+		return "is too short to be a sentence"
+	}
+	return ""
+}
+
+func caseNamed(t *testing.T, name string) goldenCase {
+	t.Helper()
+	for _, tc := range goldenCases() {
+		if tc.name == name {
+			return tc
+		}
+	}
+	t.Fatalf("no golden case %q", name)
+	return goldenCase{}
+}
+
+func family(mfs []*dto.MetricFamily, name string) *dto.MetricFamily {
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf
+		}
+	}
+	return nil
+}
+
+func gaugeValue(t *testing.T, mf *dto.MetricFamily) float64 {
+	t.Helper()
+	if mf == nil || len(mf.GetMetric()) != 1 {
+		t.Fatalf("want one series, got %v", mf)
+	}
+	return mf.GetMetric()[0].GetGauge().GetValue()
+}
+
+// labelValues maps a family's values by one label, failing on duplicates.
+func labelValues(t *testing.T, mf *dto.MetricFamily, label string) map[string]float64 {
+	t.Helper()
+	values := map[string]float64{}
+	if mf == nil {
+		return values
+	}
+	for _, m := range mf.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() != label {
+				continue
+			}
+			if _, dup := values[l.GetValue()]; dup {
+				t.Errorf("%s{%s=%q} appears twice", mf.GetName(), label, l.GetValue())
+			}
+			values[l.GetValue()] = m.GetGauge().GetValue()
+		}
+	}
+	return values
+}
+
+func seriesID(name string, m *dto.Metric) string {
+	var b strings.Builder
+	b.WriteString(name)
+	for _, l := range m.GetLabel() {
+		b.WriteString("," + l.GetName() + "=" + l.GetValue())
+	}
+	return b.String()
+}
+
+// descName digs the metric name out of a Desc, which has no accessor.
+func descName(d *prometheus.Desc) string {
+	s := d.String()
+	_, rest, _ := strings.Cut(s, `fqName: "`)
+	name, _, _ := strings.Cut(rest, `"`)
+	return name
+}
+
+// lineDiff shows the lines only in want (-) and only in got (+).
+func lineDiff(want, got string) string {
+	inWant := map[string]int{}
+	for _, l := range strings.Split(want, "\n") {
+		inWant[l]++
+	}
+	inGot := map[string]int{}
+	for _, l := range strings.Split(got, "\n") {
+		inGot[l]++
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if inGot[l] == 0 {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if inWant[l] == 0 {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}

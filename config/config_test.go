@@ -1,0 +1,366 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixturePassword is the content of testdata/password: it must never show
+// up in anything the config renders.
+const fixturePassword = "fixture-Password-4711"
+
+func TestLoadInvalid(t *testing.T) {
+	cases := []struct {
+		file string
+		want string
+	}{
+		// Structure.
+		{"invalid-empty.yml", "config is empty: it needs a modules: section"},
+		{"invalid-no-modules.yml", "config has no modules"},
+		{"invalid-yaml.yml", "parsing YAML: yaml: line 2: found character that cannot start any token"},
+		{"invalid-duplicate-key.yml", "parsing YAML: yaml: unmarshal errors:\n  line 4: mapping key \"tls\" already defined at line 3"},
+		{"invalid-modules-list.yml", "parsing YAML: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into map[string]*config.Module"},
+		// Unknown keys name the module, the field and the line.
+		{"invalid-top-level-key.yml", `unknown field "module" (line 1)`},
+		{"invalid-module-field.yml", `module "submission": unknown field "tls_mode" (line 5)`},
+		{"invalid-tls-config-field.yml", `module "smtps": tls_config: unknown field "ca" (line 5)`},
+		{"invalid-auth-inline-password.yml", `module "submission": auth: unknown field "password" (line 6)`},
+		// Module fields.
+		{"invalid-tls-mode.yml", `module "smtp": tls: unknown mode "sometimes" (want none, opportunistic, starttls or implicit)`},
+		{"invalid-timeout.yml", "parsing YAML: yaml: unmarshal errors:\n  line 3: cannot unmarshal !!str `ten sec...` into time.Duration"},
+		{"invalid-timeout-unitless.yml", "parsing YAML: yaml: unmarshal errors:\n  line 4: cannot unmarshal !!int `10` into time.Duration"},
+		{"invalid-timeout-negative.yml", `module "smtp": timeout: must be positive, got -1s`},
+		{"invalid-ip-protocol.yml", `module "smtp": ip_protocol: unknown value "ipv4" (want ip4 or ip6)`},
+		{"invalid-ip-protocol-fallback.yml", "parsing YAML: yaml: unmarshal errors:\n  line 3: cannot unmarshal !!str `maybe` into bool"},
+		{"invalid-port-range.yml", `module "smtp": port: 70000 is out of range 1-65535`},
+		{"invalid-port-negative.yml", `module "smtp": port: -25 is out of range 1-65535`},
+		{"invalid-ehlo-hostname.yml", `module "smtp": ehlo_hostname: "prober example net" must not contain white space`},
+		// TLS.
+		{"invalid-min-version.yml", `module "smtps": tls_config: min_version: unknown version "TLS1.2" (want TLS10, TLS11, TLS12 or TLS13)`},
+		{"invalid-max-version.yml", `module "smtps": tls_config: max_version: unknown version "SSL3" (want TLS10, TLS11, TLS12 or TLS13)`},
+		{"invalid-max-older-than-min.yml", `module "smtps": tls_config: max_version TLS11 is older than min_version`},
+		{"invalid-ca-file-missing.yml", `module "smtps": tls_config: ca_file: open testdata/no-such-ca.pem: no such file or directory`},
+		{"invalid-ca-file-not-pem.yml", `module "smtps": tls_config: ca_file: testdata/password holds no PEM certificate`},
+		{"invalid-cert-without-key.yml", `module "smtps": tls_config: cert_file and key_file must be set together`},
+		{"invalid-client-key-mismatch.yml", `module "smtps": tls_config: client certificate: tls: private key does not match public key`},
+		// AUTH.
+		{"invalid-auth-tls-none.yml", `module "submission": auth: credentials are never sent in clear text; set tls to opportunistic, starttls or implicit`},
+		{"invalid-auth-no-password-source.yml", `module "submission": auth: password_file or password_env is required (passwords are not written in the config itself)`},
+		{"invalid-auth-two-password-sources.yml", `module "submission": auth: set password_file or password_env, not both`},
+		{"invalid-auth-no-username.yml", `module "submission": auth: username is required`},
+		{"invalid-auth-password-file-missing.yml", `module "submission": auth: password_file: open testdata/no-such-password: no such file or directory`},
+		{"invalid-auth-password-env-unset.yml", `module "submission": auth: password_env: environment variable SMTP_EXPORTER_CONFIG_TEST_UNSET is not set`},
+		// port_modules.
+		{"invalid-port-modules-undefined.yml", `port_modules: port 587 names module "submission", which is not defined`},
+		{"invalid-port-modules-range.yml", `port_modules: port 0 is out of range 1-65535`},
+		{"invalid-port-modules-key.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `smtp` into int"},
+		{"invalid-allowed-unknown-field.yml", `allowed_targets: unknown field "domains" (line 6)`},
+		{"invalid-allowed-host-address.yml", `allowed_targets: hosts: "192.0.2.1" is an address; put addresses in cidrs (as 192.0.2.1/32)`},
+		{"invalid-allowed-host-wildcard.yml", `allowed_targets: hosts: "mx.*.example.com" is not a host name or a *.domain pattern`},
+		{"invalid-allowed-host-url.yml", `allowed_targets: hosts: "http://mx.example.com" is not a host name or a *.domain pattern`},
+		{"invalid-allowed-cidr.yml", `allowed_targets: cidrs: "192.0.2.0" is not a CIDR range like 192.0.2.0/24 or 2001:db8::/32`},
+		{"invalid-allowed-cidr-host-bits.yml", `allowed_targets: cidrs: "192.0.2.1/24" has host bits set; did you mean 192.0.2.0/24?`},
+		{"invalid-allowed-deny-private.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `maybe` into bool"},
+	}
+	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
+	seen := map[string]bool{}
+	for _, tc := range cases {
+		seen[tc.file] = true
+		t.Run(tc.file, func(t *testing.T) {
+			cfg, err := Load(filepath.Join("testdata", tc.file))
+			if err == nil {
+				t.Fatalf("loaded without error: %+v", cfg)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error:\n got: %q\nwant: %q", err.Error(), tc.want)
+			}
+			if cfg != nil {
+				t.Errorf("a config came back with the error: %+v", cfg)
+			}
+		})
+	}
+	// A fixture without a case would silently test nothing.
+	files, err := filepath.Glob("testdata/invalid-*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !seen[filepath.Base(f)] {
+			t.Errorf("%s has no case in TestLoadInvalid", f)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/no-such-config.yml")
+	if want := "open testdata/no-such-config.yml: no such file or directory"; err == nil || err.Error() != want {
+		t.Errorf("error: got %v, want %q", err, want)
+	}
+}
+
+func TestLoadMinimalDefaults(t *testing.T) {
+	cfg := mustLoad(t, "testdata/valid-minimal.yml")
+	m := cfg.Modules["bare"]
+	if m == nil {
+		t.Fatal(`module "bare" is missing`)
+	}
+	host, _ := os.Hostname()
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"timeout", m.Timeout, DefaultTimeout},
+		{"port", m.Port, 0},
+		{"tls", m.TLS, TLSOpportunistic},
+		{"ip_protocol", m.IPProtocol, "ip4"},
+		{"ip_protocol_fallback", m.IPFallback(), true},
+		{"ehlo_hostname", m.EHLOHostname != "" && !strings.ContainsAny(m.EHLOHostname, " \t\r\n"), true},
+		{"ehlo_hostname is the host name", m.EHLOHostname == host || host == "", true},
+		{"auth", m.Auth == nil, true},
+		{"fail_if_auth_before_tls", m.FailIfAuthBeforeTLS, false},
+		{"fail_if_no_auth", m.FailIfNoAuth, false},
+		{"roots (nil: system pool)", m.Roots() == nil, true},
+		// Old servers must be seen (and reported), not fail the handshake.
+		{"min TLS version", m.ClientTLS("x").MinVersion, uint16(tls.VersionTLS10)},
+		{"max TLS version", m.ClientTLS("x").MaxVersion, uint16(0)},
+		// The prober verifies after the handshake, to capture bad certificates.
+		{"handshake skips verification", m.ClientTLS("x").InsecureSkipVerify, true},
+		{"client certificates", len(m.ClientTLS("x").Certificates), 0},
+		// No module for a well-known port is defined, so none is mapped.
+		{"port_modules", len(cfg.PortModules), 0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestLoadFull(t *testing.T) {
+	cfg := mustLoad(t, "testdata/valid-full.yml")
+	if got, want := strings.Join(cfg.ModuleNames(), ","), "relay,smtps,submission"; got != want {
+		t.Errorf("module names: got %s, want %s", got, want)
+	}
+	m := cfg.Modules["submission"]
+	client := m.ClientTLS("mx.example.net")
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"timeout", m.Timeout, 7 * time.Second},
+		{"port", m.Port, 587},
+		{"tls", m.TLS, TLSStartTLS},
+		{"ehlo_hostname", m.EHLOHostname, "prober.example.net"},
+		{"ip_protocol", m.IPProtocol, "ip6"},
+		{"ip_protocol_fallback", m.IPFallback(), false},
+		{"server_name", m.TLSConfig.ServerName, "smtp.example.net"},
+		{"insecure_skip_verify", m.TLSConfig.InsecureSkipVerify, true},
+		{"roots from ca_file", m.Roots() != nil, true},
+		{"min_version", client.MinVersion, uint16(tls.VersionTLS12)},
+		{"max_version", client.MaxVersion, uint16(tls.VersionTLS13)},
+		{"client certificate", len(client.Certificates), 1},
+		{"ClientTLS server name", client.ServerName, "mx.example.net"},
+		{"username", m.Auth.Username, "monitor@example.net"},
+		// The trailing newline of the file is not part of the password.
+		{"password", m.Auth.Password().Reveal(), fixturePassword},
+		{"fail_if_auth_before_tls", m.FailIfAuthBeforeTLS, true},
+		{"fail_if_no_auth", m.FailIfNoAuth, true},
+		{"smtps tls", cfg.Modules["smtps"].TLS, TLSImplicit},
+		{"relay tls", cfg.Modules["relay"].TLS, TLSNone},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// ClientTLS hands out copies: one probe's server name never leaks into another's.
+	if other := m.ClientTLS("other.example.net"); client.ServerName != "mx.example.net" || other.ServerName != "other.example.net" {
+		t.Errorf("ClientTLS shares its config: %q, %q", client.ServerName, other.ServerName)
+	}
+	// An explicit port_modules replaces the defaults entirely.
+	wantPorts := map[int]string{25: "relay", 465: "smtps", 2587: "submission"}
+	if fmt.Sprint(cfg.PortModules) != fmt.Sprint(wantPorts) {
+		t.Errorf("port_modules: got %v, want %v", cfg.PortModules, wantPorts)
+	}
+	if _, ok := cfg.ModuleForPort(587); ok {
+		t.Error("port 587 has a module although port_modules does not name it")
+	}
+}
+
+func TestLoadMerge(t *testing.T) {
+	cfg := mustLoad(t, "testdata/valid-merge.yml")
+	cases := []struct {
+		module  string
+		port    int
+		timeout time.Duration
+	}{
+		{"submission", 587, 5 * time.Second},
+		{"alt_submission", 2525, 3 * time.Second},
+	}
+	for _, tc := range cases {
+		m := cfg.Modules[tc.module]
+		if m == nil {
+			t.Fatalf("module %q is missing", tc.module)
+		}
+		if m.Port != tc.port || m.Timeout != tc.timeout || m.TLS != TLSStartTLS || !m.FailIfNoAuth {
+			t.Errorf("module %q: port %d timeout %s tls %s fail_if_no_auth %v; want port %d timeout %s tls starttls fail_if_no_auth true",
+				tc.module, m.Port, m.Timeout, m.TLS, m.FailIfNoAuth, tc.port, tc.timeout)
+		}
+	}
+}
+
+func TestLoadPasswordEnv(t *testing.T) {
+	t.Setenv("SMTP_EXPORTER_CONFIG_TEST_PASSWORD", "from-the-env\n")
+	cfg := mustLoad(t, "testdata/valid-auth-env.yml")
+	// A password from the environment is taken as is: only files lose their newline.
+	if got := cfg.Modules["submission"].Auth.Password().Reveal(); got != "from-the-env\n" {
+		t.Errorf("password: got %q", got)
+	}
+}
+
+func TestParseInline(t *testing.T) {
+	cases := []struct {
+		name string
+		doc  string
+		want string // error; empty: valid
+	}{
+		{"merge key with unknown field", "modules:\n  a: &a\n    tls: none\n  b:\n    <<: *a\n    bogus: 1\n", `module "b": unknown field "bogus" (line 6)`},
+		{"quoted << is a plain key", "modules:\n  a:\n    '<<': {tls: none}\n", `module "a": unknown field "<<" (line 3)`},
+		{"null module", "modules:\n  a: ~\n", ""},
+		{"zero timeout means the default", "modules:\n  a: {timeout: 0s}\n", ""},
+		{"port 65535", "modules:\n  a: {port: 65535}\n", ""},
+		{"port 65536", "modules:\n  a: {port: 65536}\n", `module "a": port: 65536 is out of range 1-65535`},
+		{"first module in name order is reported", "modules:\n  z: {tls: bad}\n  a: {tls: worse}\n", `module "a": tls: unknown mode "worse" (want none, opportunistic, starttls or implicit)`},
+		{"empty port_modules", "modules:\n  smtp: {}\nport_modules: {}\n", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("error:\n got: %q\nwant: %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// The example file is the built-in config (main embeds it): it must load
+// and hold the modules the README promises, with the ports following them.
+func TestExampleConfig(t *testing.T) {
+	cfg := mustLoad(t, filepath.Join("..", "config.example.yml"))
+	cases := []struct {
+		module              string
+		port                int
+		tls                 TLSMode
+		failIfAuthBeforeTLS bool
+		failIfNoAuth        bool
+	}{
+		{"smtp", 25, TLSOpportunistic, false, false},
+		{"smtp_starttls", 25, TLSStartTLS, false, false},
+		{"submission", 587, TLSStartTLS, true, true},
+		{"smtps", 465, TLSImplicit, false, true},
+	}
+	for _, tc := range cases {
+		m := cfg.Modules[tc.module]
+		if m == nil {
+			t.Errorf("module %q is missing", tc.module)
+			continue
+		}
+		if m.Port != tc.port || m.TLS != tc.tls || m.FailIfAuthBeforeTLS != tc.failIfAuthBeforeTLS || m.FailIfNoAuth != tc.failIfNoAuth {
+			t.Errorf("module %q: port %d tls %s fail_if_auth_before_tls %v fail_if_no_auth %v; want %d %s %v %v", tc.module,
+				m.Port, m.TLS, m.FailIfAuthBeforeTLS, m.FailIfNoAuth, tc.port, tc.tls, tc.failIfAuthBeforeTLS, tc.failIfNoAuth)
+		}
+		if m.Auth != nil {
+			t.Errorf("module %q has credentials: a built-in module cannot know a password", tc.module)
+		}
+		if m.IPProtocol != "ip4" || !m.IPFallback() || m.ClientTLS("x").MinVersion != tls.VersionTLS10 {
+			t.Errorf("module %q: ip_protocol %s fallback %v min TLS %x; want the defaults ip4, true, TLS 1.0",
+				tc.module, m.IPProtocol, m.IPFallback(), m.ClientTLS("x").MinVersion)
+		}
+	}
+	for port, want := range map[int]string{25: "smtp", 465: "smtps", 587: "submission", 2525: "submission"} {
+		if got, _ := cfg.ModuleForPort(port); got != want {
+			t.Errorf("port %d: module %q, want %q", port, got, want)
+		}
+	}
+}
+
+// Without port_modules, the well-known ports map to the default modules
+// that the config defines, and only to those.
+func TestDefaultPortModules(t *testing.T) {
+	cfg, err := Parse([]byte("modules:\n  smtp: {}\n  submission: {tls: starttls}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{25: "smtp", 587: "submission", 2525: "submission"}
+	if fmt.Sprint(cfg.PortModules) != fmt.Sprint(want) {
+		t.Errorf("port_modules: got %v, want %v", cfg.PortModules, want)
+	}
+}
+
+// The password must not leak through anything that renders a config:
+// /config (Marshal), fmt and slog in logs.
+func TestSecretsHidden(t *testing.T) {
+	cfg := mustLoad(t, "testdata/valid-full.yml")
+	auth := cfg.Modules["submission"].Auth
+	if auth.Password().Reveal() != fixturePassword {
+		t.Fatalf("fixture password not loaded: the checks below would prove nothing")
+	}
+	yml, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	logger.Info("module", "auth", auth, "auth_value", *auth, "module", cfg.Modules["submission"], "password", auth.Password())
+	jsonLogger := slog.New(slog.NewJSONHandler(&logs, nil))
+	jsonLogger.Info("module", "auth", auth, "module", cfg.Modules["submission"], "password", auth.Password())
+
+	renderings := map[string]string{
+		"Marshal (/config)": string(yml),
+		"%v":                fmt.Sprintf("%v", auth),
+		"%+v":               fmt.Sprintf("%+v", auth),
+		"%#v":               fmt.Sprintf("%#v", auth),
+		"%+v of the value":  fmt.Sprintf("%+v", *auth),
+		"%s of the value":   fmt.Sprintf("%s", *auth),
+		"%+v of the module": fmt.Sprintf("%+v", *cfg.Modules["submission"]),
+		"%v of the secret":  fmt.Sprintf("%v %s %q %#v", auth.Password(), auth.Password(), auth.Password(), auth.Password()),
+		"slog":              logs.String(),
+	}
+	for name, text := range renderings {
+		if strings.Contains(text, fixturePassword) {
+			t.Errorf("%s shows the password:\n%s", name, text)
+		}
+	}
+	// What is not secret stays visible, so that /config is still useful.
+	for _, want := range []string{"username: monitor@example.net", "password_file: testdata/password", "ca_file: testdata/ca.pem", "timeout: 7s", "tls: starttls", "port_modules:"} {
+		if !strings.Contains(string(yml), want) {
+			t.Errorf("Marshal lacks %q:\n%s", want, yml)
+		}
+	}
+	if !strings.Contains(fmt.Sprintf("%+v", auth), "monitor@example.net") {
+		t.Errorf("%%+v of an Auth hides the username too: %+v", auth)
+	}
+	// The rendered config is itself a valid config (an operator may copy it).
+	if _, err := Parse(yml); err != nil {
+		t.Errorf("Marshal output does not load: %v\n%s", err, yml)
+	}
+}
+
+func mustLoad(t *testing.T, path string) *Config {
+	t.Helper()
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatalf("loading %s: %v", path, err)
+	}
+	return cfg
+}

@@ -1,0 +1,213 @@
+package history
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+func result(target string, success bool) *prober.Result {
+	r := &prober.Result{Target: target, Module: "smtp", Port: "25", Success: success,
+		Start: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Duration: 1500 * time.Microsecond}
+	if !success {
+		r.Failure, r.Error = prober.ReasonConnectTimeout, "connecting: i/o timeout"
+	}
+	return r
+}
+
+func ids(entries []Entry) []uint64 {
+	var out []uint64
+	for _, e := range entries {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func TestRing(t *testing.T) {
+	cases := []struct {
+		limit, adds int
+		wantRecent  []uint64 // newest first
+	}{
+		{limit: 3, adds: 0, wantRecent: nil},
+		{limit: 3, adds: 2, wantRecent: []uint64{2, 1}},
+		{limit: 3, adds: 3, wantRecent: []uint64{3, 2, 1}},
+		{limit: 3, adds: 7, wantRecent: []uint64{7, 6, 5}},
+		{limit: 1, adds: 4, wantRecent: []uint64{4}},
+		{limit: 0, adds: 4, wantRecent: nil},
+		{limit: -1, adds: 4, wantRecent: nil},
+	}
+	for _, tc := range cases {
+		h := New(tc.limit)
+		for i := range tc.adds {
+			h.Add(result(fmt.Sprintf("mx%d.example:25", i+1), true))
+		}
+		got := ids(h.Recent())
+		if !slices.Equal(got, tc.wantRecent) {
+			t.Errorf("limit %d, %d probes: recent %v, want %v", tc.limit, tc.adds, got, tc.wantRecent)
+		}
+		for _, id := range got {
+			e, ok := h.Get(id)
+			if !ok || e.Result.Target != fmt.Sprintf("mx%d.example:25", id) {
+				t.Errorf("limit %d: Get(%d) = %v, %v", tc.limit, id, e, ok)
+			}
+		}
+		if tc.adds > 0 && len(got) < tc.adds {
+			if _, ok := h.Get(1); ok {
+				t.Errorf("limit %d: the oldest probe is still there after %d probes", tc.limit, tc.adds)
+			}
+		}
+		if len(got) > max(tc.limit, 0) {
+			t.Errorf("limit %d: holds %d probes", tc.limit, len(got))
+		}
+	}
+}
+
+func TestConcurrentAdds(t *testing.T) {
+	h := New(10)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				h.Add(result("mx.example:25", true))
+				h.Recent()
+			}
+		})
+	}
+	wg.Wait()
+	if got := ids(h.Recent()); !slices.Equal(got, []uint64{400, 399, 398, 397, 396, 395, 394, 393, 392, 391}) {
+		t.Errorf("after 400 probes: %v", got)
+	}
+}
+
+func newTestPages(t *testing.T, h *History) *httptest.Server {
+	t.Helper()
+	pages, err := NewPages(h, func() []string { return []string{"smtp", "sub<b>mission"} },
+		web.LandingConfig{Name: "SMTP Exporter", Description: "test", Version: "v0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", pages.Landing())
+	mux.Handle("/history/", pages.Probe())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func fetch(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestPages(t *testing.T) {
+	h := New(2)
+	srv := newTestPages(t, h)
+
+	_, empty := fetch(t, srv.URL+"/")
+	for _, want := range []string{"<header>", "SMTP Exporter", `<option value="smtp">smtp</option>`, "No probes yet"} {
+		if !strings.Contains(empty, want) {
+			t.Errorf("empty landing page lacks %q", want)
+		}
+	}
+
+	h.Add(result("old.example:25", true))
+	h.Add(result("ok.example:25", true))
+	h.Add(result("filtered.example:25", false))
+
+	cases := []struct {
+		path     string
+		code     int
+		contains []string
+		lacks    []string
+	}{
+		{"/", 200, []string{
+			`<td>filtered.example:25</td><td>smtp</td><td class="failure">failure</td><td title="connection timed out: the port is probably filtered by a firewall or the ISP">connect_timeout</td>`,
+			`<a href="history/3">transcript</a>`, `<a href="history/2">transcript</a>`, "1.5ms",
+			// Module names come from the config: escaped, never markup.
+			`<option value="sub&lt;b&gt;mission">sub&lt;b&gt;mission</option>`,
+		}, []string{"old.example", "history/1", "<b>"}},
+		{"/history/3", 200, []string{`<header>`, "Verdict: FAILED (connect_timeout)", "try 587 or 2525", `href="../"`}, nil},
+		{"/history/2", 200, []string{"Verdict: OK"}, nil},
+		{"/history/1", 404, []string{"probe 1 is not in the history: only the last 2 probes are kept"}, nil},
+		{"/history/abc", 404, []string{"/history/ID"}, nil},
+		{"/history/", 404, nil, nil},
+		{"/nothing-here", 404, nil, nil},
+	}
+	for _, tc := range cases {
+		code, body := fetch(t, srv.URL+tc.path)
+		if code != tc.code {
+			t.Errorf("%s: %d, want %d", tc.path, code, tc.code)
+		}
+		for _, want := range tc.contains {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %q:\n%s", tc.path, want, body)
+			}
+		}
+		for _, bad := range tc.lacks {
+			if strings.Contains(body, bad) {
+				t.Errorf("%s shows %q", tc.path, bad)
+			}
+		}
+	}
+
+	code, body := fetch(t, srv.URL+"/history/3?format=json")
+	var r prober.Result
+	if err := json.Unmarshal([]byte(body), &r); code != 200 || err != nil || r.Failure != prober.ReasonConnectTimeout {
+		t.Errorf("/history/3?format=json: %d %v %q", code, err, r.Failure)
+	}
+}
+
+// Whatever a server sends ends up in a transcript; on the page it must stay
+// text.
+func TestPagesEscapeServerText(t *testing.T) {
+	h := New(5)
+	r := result("mx.example:25", false)
+	r.Failure, r.Error = prober.ReasonBannerRejected, `server greeted with 554 <script>alert("x")</script>`
+	r.Transcript = []prober.TranscriptLine{{From: "S", Text: `554 <script>alert("x")</script>`}}
+	h.Add(r)
+	srv := newTestPages(t, h)
+	for _, path := range []string{"/", "/history/1"} {
+		_, body := fetch(t, srv.URL+path)
+		if strings.Contains(body, "<script>") {
+			t.Errorf("%s holds the server's markup unescaped", path)
+		}
+	}
+	if _, body := fetch(t, srv.URL+"/history/1"); !strings.Contains(body, "554 &lt;script&gt;") {
+		t.Errorf("the transcript page does not show the server's reply as text")
+	}
+}
+
+func TestHistoryOff(t *testing.T) {
+	h := New(0)
+	h.Add(result("mx.example:25", true))
+	srv := newTestPages(t, h)
+	if _, body := fetch(t, srv.URL+"/"); !strings.Contains(body, "history is off") {
+		t.Errorf("landing page with the history off:\n%s", body)
+	}
+}
+
+// A generous --history.limit must cost memory only as probes come.
+func TestLargeLimitGrowsLazily(t *testing.T) {
+	h := New(1 << 40)
+	h.Add(result("mx.example:25", true))
+	if got := ids(h.Recent()); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("recent %v", got)
+	}
+}

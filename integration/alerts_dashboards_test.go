@@ -1,0 +1,244 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/smtp-exporter/smtp_exporter/dashboards"
+)
+
+// alertRule is an alert of alerts/smtp_exporter.rules.yml.
+type alertRule struct {
+	Alert  string            `yaml:"alert"`
+	Expr   string            `yaml:"expr"`
+	Labels map[string]string `yaml:"labels"`
+}
+
+func (r alertRule) key() string { return r.Alert + "/" + r.Labels["severity"] }
+
+func readAlertRules(t *testing.T) []alertRule {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "alerts", "smtp_exporter.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []alertRule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	var rules []alertRule
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				rules = append(rules, r)
+			}
+		}
+	}
+	return rules
+}
+
+func instances(samples []sample) []string {
+	var out []string
+	for _, s := range samples {
+		out = append(out, s.Labels["instance"])
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// checkAlerts evaluates every alert expression on the test bed's Prometheus
+// and compares the targets it selects with what the test bed's listeners
+// are; then checks the alerts Prometheus itself holds (pending: the test
+// does not wait out `for`) and their expanded annotations.
+func checkAlerts(t *testing.T, tb *testbed, prom *prometheusServer, refused, filtered string) {
+	// The EXPIRING certificate was made about 10 days from expiry when the
+	// test bed started; a test bed kept running for days crosses 7.
+	daysLeft := (tb.unix("TESTBED_CHAIN_EARLIEST_NOT_AFTER_EXPIRING") - float64(time.Now().Unix())) / 86400
+	expiring := map[string][]string{"warning": nil, "critical": nil}
+	switch {
+	case daysLeft >= 7 && daysLeft < 21:
+		expiring["warning"] = []string{tb.addr("EXPIRING")}
+	case daysLeft > 0 && daysLeft < 7:
+		expiring["critical"] = []string{tb.addr("EXPIRING")}
+	default:
+		t.Fatalf("the test bed's EXPIRING certificate has %.1f days left; restart the test bed", daysLeft)
+	}
+	sorted := func(s ...string) []string { sort.Strings(s); return s }
+	// What each alert's expression selects now.
+	want := map[string][]string{
+		"SMTPPortBlocked/critical":             sorted(refused, filtered),
+		"SMTPProbeFailing/critical":            nil, // every failure in the test bed has its own alert
+		"SMTPStartTLSNotOffered/critical":      {tb.addr("NOTLS")},
+		"SMTPCertificateExpiringSoon/warning":  expiring["warning"],
+		"SMTPCertificateExpiringSoon/critical": expiring["critical"],
+		"SMTPCertificateInvalid/critical":      sorted(tb.addr("EXPIRED"), tb.addr("WRONGHOST")),
+		"SMTPTLSVersionOutdated/warning":       nil,
+		"SMTPAuthBeforeTLS/warning":            nil,
+		"SMTPGreetingRejected/critical":        {tb.addr("REJECT")},
+		"SMTPSlowHandshake/warning":            nil,
+		"SMTPProbeScrapeFailing/critical":      nil,
+	}
+	rules := readAlertRules(t)
+	for _, r := range rules {
+		w, ok := want[r.key()]
+		if !ok {
+			t.Errorf("%s: no expectation in this test; add what it selects on the test bed", r.key())
+			continue
+		}
+		got, err := prom.tryQuery(r.Expr)
+		if err != nil {
+			t.Errorf("%s: %v", r.key(), err)
+			continue
+		}
+		if g := instances(got); !slices.Equal(g, w) {
+			t.Errorf("%s selects %v on the test bed, want %v\n%s", r.key(), g, w, r.Expr)
+		}
+	}
+	if len(rules) != len(want) {
+		t.Errorf("%d alert rules, %d expectations", len(rules), len(want))
+	}
+
+	// Prometheus's own evaluation: the alerts are pending (their `for` has
+	// not passed) with the annotations a receiver would get.
+	pending := map[string][]string{}
+	for k, inst := range want {
+		if len(inst) > 0 {
+			pending[strings.Split(k, "/")[0]] = append(pending[strings.Split(k, "/")[0]], inst...)
+		}
+	}
+	var alerts struct {
+		Alerts []struct {
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+			State       string            `json:"state"`
+		} `json:"alerts"`
+	}
+	waitUntil(t, 20*time.Second, "Prometheus to hold every expected alert", func() error {
+		if err := prom.tryAPI("/api/v1/alerts", &alerts); err != nil {
+			return err
+		}
+		got := map[string][]string{}
+		for _, a := range alerts.Alerts {
+			got[a.Labels["alertname"]] = append(got[a.Labels["alertname"]], a.Labels["instance"])
+		}
+		for name := range got {
+			if _, ok := pending[name]; !ok {
+				return fmt.Errorf("unexpected alert %s for %v", name, got[name])
+			}
+		}
+		for name, inst := range pending {
+			if g := sorted(got[name]...); !slices.Equal(g, sorted(inst...)) {
+				return fmt.Errorf("%s active for %v, want %v", name, g, sorted(inst...))
+			}
+		}
+		return nil
+	})
+	wantText := map[string]string{
+		"SMTPPortBlocked " + refused:                         "the connection is refused",
+		"SMTPPortBlocked " + filtered:                        "SYNs go unanswered",
+		"SMTPCertificateInvalid " + tb.addr("EXPIRED"):       "it has expired",
+		"SMTPCertificateInvalid " + tb.addr("WRONGHOST"):     "does not name the host probed",
+		"SMTPGreetingRejected " + tb.addr("REJECT"):          "reply code 554",
+		"SMTPCertificateExpiringSoon " + tb.addr("EXPIRING"): fmt.Sprintf("expires in %.0f days", daysLeft),
+	}
+	for _, a := range alerts.Alerts {
+		name, inst := a.Labels["alertname"], a.Labels["instance"]
+		if a.State != "pending" {
+			t.Errorf("%s %s is %s, want pending (its for has not passed)", name, inst, a.State)
+		}
+		for k, v := range a.Annotations {
+			if strings.Contains(v, "error expanding") || strings.Contains(v, "<no value>") || strings.Contains(v, "{{") {
+				t.Errorf("%s %s: annotation %s did not expand: %s", name, inst, k, v)
+			}
+		}
+		if !strings.Contains(a.Annotations["summary"]+a.Annotations["description"], inst) {
+			t.Errorf("%s %s: summary and description do not name the target: %v", name, inst, a.Annotations)
+		}
+		if text, ok := wantText[name+" "+inst]; ok && !strings.Contains(a.Annotations["summary"]+" "+a.Annotations["description"], text) {
+			t.Errorf("%s %s: annotations %v do not say %q", name, inst, a.Annotations, text)
+		}
+		if want := "https://github.com/smtp-exporter/smtp_exporter/blob/main/docs/runbooks.md#" + strings.ToLower(name); a.Annotations["runbook_url"] != want {
+			t.Errorf("%s %s: runbook_url %q, want %q", name, inst, a.Annotations["runbook_url"], want)
+		}
+	}
+}
+
+// checkDashboards runs every query of every dashboard, variables filled in
+// as Grafana would with "All" selected: none may fail, and on the test bed,
+// which has up, failing, TLS, expiring and AUTH targets, every one must
+// return data.
+func checkDashboards(t *testing.T, tb *testbed, prom *prometheusServer, refused, filtered string) {
+	ds, err := dashboards.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range ds {
+		qs, err := d.Queries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
+			if err != nil {
+				t.Errorf("%s: %v", q.Where, err)
+				continue
+			}
+			n++
+			got, err := prom.tryQuery(expr)
+			if err != nil {
+				t.Errorf("%s: %v", q.Where, err)
+				continue
+			}
+			if len(got) == 0 {
+				t.Errorf("%s: no data on the test bed: %s", q.Where, expr)
+			}
+			if strings.Contains(q.Where, `"Port matrix"`) {
+				checkPortMatrix(t, tb, got, refused, filtered)
+			}
+		}
+	}
+	t.Logf("%d dashboard queries evaluated", n)
+}
+
+// checkPortMatrix checks the overview's host × port cells: the query splits
+// the target into host and port and says in status what the cell shows.
+func checkPortMatrix(t *testing.T, tb *testbed, cells []sample, refused, filtered string) {
+	t.Helper()
+	want := map[string]string{
+		tb.addr("SMTP"):   "up, TLS 1.3",
+		tb.addr("NOTLS"):  "starttls_not_advertised",
+		tb.addr("REJECT"): "banner_rejected",
+		refused:           "connect_refused",
+		filtered:          "connect_timeout",
+	}
+	seen := 0
+	for _, c := range cells {
+		inst := c.Labels["instance"]
+		host, port, _ := strings.Cut(inst, ":")
+		if c.Labels["host"] != host || c.Labels["port"] != port {
+			t.Errorf("port matrix: %s split into host %q port %q", inst, c.Labels["host"], c.Labels["port"])
+		}
+		if w, ok := want[inst]; ok {
+			seen++
+			if c.Labels["status"] != w {
+				t.Errorf("port matrix: %s status %q, want %q", inst, c.Labels["status"], w)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("port matrix: %d of the %d checked targets present: %v", seen, len(want), cells)
+	}
+}

@@ -1,0 +1,142 @@
+// Package promnames answers, for the tests of the operator files (alert
+// rules, dashboards), which metric names a PromQL expression uses and which
+// the exporter emits, without pulling the Prometheus server module into
+// go.mod: promtool and the real Prometheus do the full parsing.
+package promnames
+
+import (
+	"regexp"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smtp-exporter/smtp_exporter/collector"
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+// FromPrometheus are series Prometheus itself makes, which queries may use.
+var FromPrometheus = []string{"up", "ALERTS", "ALERTS_FOR_STATE"}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// Probe returns every metric name a probe can emit: all the descriptors the
+// collector declares.
+func Probe() []string {
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		collector.New(&prober.Result{}).Describe(ch)
+		close(ch)
+	}()
+	var names []string
+	for d := range ch {
+		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			names = append(names, m[1])
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// aggregations and keywords are identifiers that are not metric names even
+// when no parenthesis follows them directly ("sum by (x) (...)", "a and b").
+var (
+	aggregations = set("sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
+		"bottomk", "topk", "quantile", "limitk", "limit_ratio")
+	keywords = set("and", "or", "unless", "bool", "offset", "atan2", "inf", "nan", "start", "end")
+	// grouping keywords are followed by a list of label names.
+	grouping = set("by", "without", "on", "ignoring", "group_left", "group_right")
+)
+
+func set(words ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// InQuery returns the metric names a PromQL expression selects, in order of
+// appearance, without duplicates. It is a lexer, not a parser: it assumes an
+// expression that parses, and skips strings, label matchers, ranges,
+// numbers, function and aggregation names, keywords and grouping label lists.
+func InQuery(expr string) []string {
+	var names []string
+	seen := map[string]bool{}
+	s := expr
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\'' || c == '`':
+			i = skipString(s, i)
+		case c == '{':
+			i = skipTo(s, i, '}')
+		case c == '[':
+			i = skipTo(s, i, ']')
+		case isDigit(c) || (c == '.' && i+1 < len(s) && isDigit(s[i+1])):
+			for i < len(s) && (isIdent(s[i]) || s[i] == '.') {
+				i++
+			}
+		case isIdentStart(c):
+			j := i
+			for j < len(s) && isIdent(s[j]) {
+				j++
+			}
+			word := s[i:j]
+			k := j
+			for k < len(s) && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r') {
+				k++
+			}
+			switch {
+			case grouping[word]:
+				if k < len(s) && s[k] == '(' {
+					j = skipTo(s, k, ')')
+				}
+			case k < len(s) && s[k] == '(', aggregations[word], keywords[word]:
+				// A function, an aggregation or an operator.
+			default:
+				if !seen[word] {
+					seen[word] = true
+					names = append(names, word)
+				}
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return names
+}
+
+// skipString returns the index after the string literal starting at i.
+func skipString(s string, i int) int {
+	q := s[i]
+	for i++; i < len(s); i++ {
+		if s[i] == '\\' && q != '`' {
+			i++
+			continue
+		}
+		if s[i] == q {
+			return i + 1
+		}
+	}
+	return i
+}
+
+// skipTo returns the index after the first close outside strings, from i.
+func skipTo(s string, i int, close byte) int {
+	for i++; i < len(s); {
+		switch s[i] {
+		case '"', '\'', '`':
+			i = skipString(s, i)
+		case close:
+			return i + 1
+		default:
+			i++
+		}
+	}
+	return i
+}
+
+func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
+func isIdentStart(c byte) bool { return c == '_' || c == ':' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+func isIdent(c byte) bool      { return isIdentStart(c) || isDigit(c) }

@@ -1,0 +1,38 @@
+package smtptest
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Golden files hold certificate fingerprints and serials, so they need
+// certificates that are byte for byte the same on every run: Ed25519 keys
+// derived from fixed seeds (Ed25519 signatures are deterministic) and fixed
+// dates.
+
+// NewFixedCA creates a CA whose key and certificate are the same on every
+// run, valid from notBefore to notAfter.
+func NewFixedCA(t testing.TB, notBefore, notAfter time.Time) *CA {
+	t.Helper()
+	return newCA(t, fixedKey("smtptest fixed root CA"), notBefore, notAfter)
+}
+
+// IssueFixed is Issue with a key derived from the leaf's serial, so the same
+// Leaf from the same fixed CA gives the same certificate. leaf.NotBefore and
+// leaf.NotAfter must be set: the defaults follow the real clock.
+func (ca *CA) IssueFixed(t testing.TB, leaf Leaf) tls.Certificate {
+	t.Helper()
+	if leaf.NotBefore.IsZero() || leaf.NotAfter.IsZero() {
+		t.Fatal("IssueFixed needs fixed NotBefore and NotAfter")
+	}
+	return ca.issue(t, leaf, fixedKey(fmt.Sprintf("leaf %d", leaf.Serial)))
+}
+
+func fixedKey(name string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("smtp_exporter test key: " + name))
+	return ed25519.NewKeyFromSeed(seed[:])
+}

@@ -1,0 +1,158 @@
+// Package probecli is the `smtp_exporter probe` command: one probe from the
+// terminal, with the same modules and config as the server, reported as text
+// for people or JSON for scripts. main only parses the flags into a Command.
+package probecli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/report"
+)
+
+// Exit statuses of the command, for scripts.
+const (
+	ExitSuccess = 0 // the probe succeeded
+	ExitFailed  = 1 // the probe ran and failed
+	ExitUsage   = 2 // bad arguments or config: no probe ran
+)
+
+// Output formats.
+const (
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// Command is one run of `smtp_exporter probe`.
+type Command struct {
+	// ConfigFile is the module config; empty means Builtin.
+	ConfigFile string
+	Builtin    []byte
+	// Module is the module's name; empty: chosen by the target's port.
+	Module string
+	// Timeout overrides the module's timeout when positive.
+	Timeout time.Duration
+	Output  string
+	Target  string
+	// Color paints the text report; main sets it for a terminal only.
+	Color  bool
+	Stdout io.Writer
+	Stderr io.Writer
+	Logger *slog.Logger
+	// Options are the prober's; tests set the resolver and clock.
+	Options prober.Options
+}
+
+// Run probes once, writes the report and returns the exit status.
+func (c *Command) Run(ctx context.Context) int {
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return c.usageError(err)
+	}
+	target, err := prober.ParseTarget(c.Target)
+	if err != nil {
+		return c.usageError(err)
+	}
+	name, module, err := chooseModule(cfg, c.Module, c.Target, target)
+	if err != nil {
+		return c.usageError(err)
+	}
+	if c.Timeout < 0 {
+		return c.usageError(fmt.Errorf("--timeout %s is negative", c.Timeout))
+	}
+	if c.Output != OutputText && c.Output != OutputJSON {
+		return c.usageError(fmt.Errorf("--output %q: give text or json", c.Output))
+	}
+
+	timeout := module.Timeout
+	if c.Timeout > 0 {
+		timeout = c.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	logger := c.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	result := prober.Probe(ctx, target.String(), name, module, logger.With("target", target.String(), "module", name), c.Options)
+
+	if c.Output == OutputJSON {
+		if err := report.JSON(c.Stdout, result); err != nil {
+			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)
+		}
+	} else {
+		report.Write(c.Stdout, result, report.Options{Now: c.now(), Color: c.Color})
+	}
+	if !result.Success {
+		return ExitFailed
+	}
+	return ExitSuccess
+}
+
+func (c *Command) loadConfig() (*config.Config, error) {
+	if c.ConfigFile == "" {
+		cfg, err := config.Parse(c.Builtin)
+		if err != nil {
+			return nil, fmt.Errorf("built-in config: %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := config.Load(c.ConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", c.ConfigFile, err)
+	}
+	return cfg, nil
+}
+
+// chooseModule picks the module as /probe does: the named one, or the one
+// port_modules gives for the target's port.
+func chooseModule(cfg *config.Config, name, targetArg string, target prober.Target) (string, *config.Module, error) {
+	modules := strings.Join(cfg.ModuleNames(), ", ")
+	if name == "" {
+		if target.Port == 0 {
+			return "", nil, fmt.Errorf("target %q has no port and no --module is given: add :PORT or --module NAME (modules: %s)", targetArg, modules)
+		}
+		var ok bool
+		if name, ok = cfg.ModuleForPort(target.Port); !ok {
+			return "", nil, fmt.Errorf("no module is configured for port %d: give --module NAME (modules: %s)", target.Port, modules)
+		}
+	}
+	module, ok := cfg.Modules[name]
+	if !ok {
+		return "", nil, fmt.Errorf("unknown module %q (modules: %s)", name, modules)
+	}
+	if target.Port == 0 && module.Port == 0 {
+		return "", nil, fmt.Errorf("target %q has no port and module %q sets none: add :PORT", targetArg, name)
+	}
+	return name, module, nil
+}
+
+func (c *Command) usageError(err error) int {
+	fmt.Fprintf(c.Stderr, "smtp_exporter probe: %v\n", err)
+	return ExitUsage
+}
+
+func (c *Command) now() time.Time {
+	if c.Options.Now != nil {
+		return c.Options.Now()
+	}
+	return time.Now()
+}
+
+// UseColor says whether output to f should be coloured: only on a terminal,
+// and not when the user asked for none (https://no-color.org).
+func UseColor(f *os.File) bool {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	return term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,303 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"flag"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
+
+const (
+	testPassword = "Golden-Pa55word-never-shown"
+	testHost     = "mx.example.test"
+	// goldenPort replaces the fake servers' random ports in golden files.
+	goldenPort = "10025"
+)
+
+// clockStart is the fixed "now" of the golden probes.
+var clockStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// tickingClock advances a millisecond per reading, so every phase and
+// transcript line gets a duration that is the same on every run.
+func tickingClock() func() time.Time {
+	var mu sync.Mutex
+	t := clockStart
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now := t
+		t = t.Add(time.Millisecond)
+		return now
+	}
+}
+
+// goldenEnv is the fixed world the golden probes run in: a CA and
+// certificates that are byte for byte the same on every run, a DNS server
+// that knows testHost, and the module's password.
+type goldenEnv struct {
+	ca           *smtptest.CA
+	valid        *tls.Config
+	expired      *tls.Config
+	resolver     *net.Resolver
+	passwordFile string
+}
+
+func newGoldenEnv(t *testing.T) *goldenEnv {
+	ca := smtptest.NewFixedCA(t, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC))
+	serverTLS := func(leaf smtptest.Leaf) *tls.Config {
+		cfg := smtptest.ServerTLS(ca.IssueFixed(t, leaf))
+		// One version and suite, so the report does not depend on which
+		// ciphers this machine's CPU makes fast.
+		cfg.MaxVersion = tls.VersionTLS12
+		cfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
+		return cfg
+	}
+	pw := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(pw, []byte(testPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &goldenEnv{
+		ca: ca,
+		valid: serverTLS(smtptest.Leaf{DNSNames: []string{testHost, "smtp.example.test"}, Serial: 1001,
+			NotBefore: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)}),
+		expired: serverTLS(smtptest.Leaf{DNSNames: []string{testHost}, Serial: 1002,
+			NotBefore: time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}),
+		resolver:     smtptest.NewResolver(t, map[string][]netip.Addr{testHost: {netip.MustParseAddr("127.0.0.1")}}),
+		passwordFile: pw,
+	}
+}
+
+// goldenCase is one probe whose text and JSON reports are kept in testdata/.
+type goldenCase struct {
+	name   string
+	module string // YAML fields of the module
+	// server returns the address of what the probe talks to.
+	server func(t *testing.T, e *goldenEnv) string
+	want   prober.Reason
+}
+
+var goldenCases = []goldenCase{
+	{
+		name: "submission_ok",
+		module: `tls: starttls
+			auth: {username: probe, password_file: PASSWORD_FILE}
+			fail_if_auth_before_tls: true
+			fail_if_no_auth: true`,
+		server: func(t *testing.T, e *goldenEnv) string {
+			return smtptest.NewServer(t, smtptest.Config{StartTLS: e.valid, AuthMechanisms: []string{"PLAIN", "LOGIN"},
+				Users: map[string]string{"probe": testPassword}}).Addr
+		},
+	},
+	{
+		name:   "smtps_cert_expired",
+		module: "tls: implicit\nfail_if_no_auth: true",
+		server: func(t *testing.T, e *goldenEnv) string {
+			return smtptest.NewServer(t, smtptest.Config{Implicit: e.expired, AuthMechanisms: []string{"PLAIN"}}).Addr
+		},
+		want: prober.ReasonCertExpired,
+	},
+	{
+		name:   "auth_before_tls",
+		module: "tls: opportunistic\nfail_if_auth_before_tls: true",
+		server: func(t *testing.T, e *goldenEnv) string {
+			return smtptest.NewServer(t, smtptest.Config{AuthMechanisms: []string{"PLAIN", "LOGIN"}, AuthBeforeTLS: true}).Addr
+		},
+		want: prober.ReasonAuthBeforeTLS,
+	},
+	{
+		name:   "banner_rejected",
+		module: "tls: opportunistic",
+		server: func(t *testing.T, e *goldenEnv) string {
+			return smtptest.NewServer(t, smtptest.Config{Greeting: "554 5.7.1 " + testHost + " ESMTP: your address is on a blocklist\r\n"}).Addr
+		},
+		want: prober.ReasonBannerRejected,
+	},
+	{
+		name:   "connect_refused",
+		module: "tls: opportunistic",
+		server: func(t *testing.T, e *goldenEnv) string { return smtptest.RefusedAddr(t) },
+		want:   prober.ReasonConnectRefused,
+	},
+	{
+		name:   "connect_timeout",
+		module: "tls: opportunistic\ntimeout: 300ms",
+		server: func(t *testing.T, e *goldenEnv) string { return smtptest.FilteredAddr(t) },
+		want:   prober.ReasonConnectTimeout,
+	},
+}
+
+// runGolden probes the case's server and returns the result with the
+// server's random port, so that callers can normalise it.
+func runGolden(t *testing.T, e *goldenEnv, tc goldenCase) (*prober.Result, string) {
+	t.Helper()
+	addr := tc.server(t, e)
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.ReplaceAll(tc.module, "PASSWORD_FILE", e.passwordFile)
+	doc := "modules:\n  " + tc.name + ":\n    ehlo_hostname: prober.example.test\n    tls_config: {ca_file: " + e.ca.File + "}\n"
+	for _, l := range strings.Split(fields, "\n") {
+		doc += "    " + strings.TrimSpace(l) + "\n"
+	}
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("module: %v\n%s", err, doc)
+	}
+	r := prober.Probe(context.Background(), net.JoinHostPort(testHost, port), tc.name, cfg.Modules[tc.name], nil,
+		prober.Options{Resolver: e.resolver, Now: tickingClock()})
+	if r.Failure != tc.want {
+		t.Fatalf("failure %q (%s), want %q", r.Failure, r.Error, tc.want)
+	}
+	return r, port
+}
+
+func TestGolden(t *testing.T) {
+	e := newGoldenEnv(t)
+	for _, tc := range goldenCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, port := runGolden(t, e, tc)
+			normalise := func(s string) string {
+				s = strings.ReplaceAll(s, ":"+port, ":"+goldenPort)
+				return strings.ReplaceAll(s, `"port": "`+port+`"`, `"port": "`+goldenPort+`"`)
+			}
+
+			var text, js bytes.Buffer
+			Text(&text, r, clockStart)
+			if err := JSON(&js, r); err != nil {
+				t.Fatal(err)
+			}
+			compareGolden(t, filepath.Join("testdata", tc.name+".txt"), normalise(text.String()))
+			compareGolden(t, filepath.Join("testdata", tc.name+".json"), normalise(js.String()))
+
+			for _, out := range []string{text.String(), js.String()} {
+				smtptest.AssertNoSecret(t, out, "probe", testPassword)
+			}
+			var back prober.Result
+			if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Failure != r.Failure || back.Target != r.Target {
+				t.Errorf("the JSON does not read back as a Result: %v", err)
+			}
+		})
+	}
+}
+
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./report -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./report -update rewrites it after a deliberate change)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+	}
+}
+
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// Colour may change how the report looks, never what it says.
+func TestColourOnlyPaints(t *testing.T) {
+	e := newGoldenEnv(t)
+	for _, tc := range goldenCases[:3] {
+		r, _ := runGolden(t, e, tc)
+		var plain, coloured bytes.Buffer
+		Write(&plain, r, Options{Now: clockStart})
+		Write(&coloured, r, Options{Now: clockStart, Color: true})
+		if !ansi.MatchString(coloured.String()) {
+			t.Errorf("%s: coloured report has no colour", tc.name)
+		}
+		if ansi.MatchString(plain.String()) || strings.Contains(plain.String(), "\x1b") {
+			t.Errorf("%s: plain report has escape sequences", tc.name)
+		}
+		if got := ansi.ReplaceAllString(coloured.String(), ""); got != plain.String() {
+			t.Errorf("%s: without its colours the coloured report differs:\n%s\n---\n%s", tc.name, got, plain.String())
+		}
+	}
+}
+
+// A server chooses what it sends and what its certificate says; none of it
+// may reach a terminal as a control sequence.
+func TestTerminalSafe(t *testing.T) {
+	r := &prober.Result{
+		Target: "x:25", Module: "m", Port: "25", Failure: prober.ReasonCertHostnameMismatch,
+		Error:    "certificate is valid for \x1b]0;pwned\x07evil, not x",
+		Warnings: []string{"\x1b[2J"},
+		Phases:   []prober.PhaseResult{{Phase: prober.PhaseStartTLS}, {Phase: prober.PhaseTLSHandshake, Reached: true}},
+		EHLO:     &prober.EHLOInfo{Domain: "a\x1bb", Extensions: []prober.Extension{{Keyword: "X\x1b[31m"}}},
+		TLS: &prober.TLSInfo{VerifyError: "\x1b[31mred", Certificates: []prober.CertInfo{
+			{Subject: "CN=\x1b[5m", Issuer: "\r\n", SANs: []string{"\x00"}}}},
+		Transcript: []prober.TranscriptLine{{From: "S", Text: "\x1b[1m"}},
+	}
+	var out bytes.Buffer
+	Text(&out, r, clockStart)
+	for _, c := range out.String() {
+		if c < 0x20 && c != '\n' || c == 0x7f {
+			t.Fatalf("report holds control character %q:\n%q", c, out.String())
+		}
+	}
+}
+
+func TestEveryReasonExplained(t *testing.T) {
+	for _, reason := range prober.Reasons {
+		words, hint := Explain(reason, "25")
+		if words == string(reason) || words == "" || hint == "" {
+			t.Errorf("reason %s has no plain words or no hint: %q, %q", reason, words, hint)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	cases := []struct {
+		name string
+		r    *prober.Result
+		want string
+	}{
+		{"filtered 25 suggests submission ports",
+			&prober.Result{Port: "25", Failure: prober.ReasonConnectTimeout},
+			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail"},
+		{"filtered 587 suggests the others",
+			&prober.Result{Port: "587", Failure: prober.ReasonConnectTimeout},
+			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 465 or 2525"},
+		{"filtered 465",
+			&prober.Result{Port: "465", Failure: prober.ReasonConnectTimeout},
+			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 587 or 2525"},
+		{"unknown reason is shown as it is",
+			&prober.Result{Port: "25", Failure: "new_reason"},
+			"FAILED (new_reason): new_reason"},
+		{"success in clear text",
+			&prober.Result{Success: true, Duration: 12 * time.Millisecond,
+				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}}},
+			"OK: greeting 220, no TLS in 12ms"},
+		{"success with insecure_skip_verify says so",
+			&prober.Result{Success: true, Duration: 3 * time.Millisecond, TLS: &prober.TLSInfo{Version: "TLS 1.3"},
+				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}}},
+			"OK: greeting 220, implicit TLS 1.3, certificate NOT verified (ignored: insecure_skip_verify) in 3ms"},
+	}
+	for _, tc := range cases {
+		if got := Verdict(tc.r); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}
