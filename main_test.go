@@ -78,16 +78,8 @@ func TestServeProbeAndReload(t *testing.T) {
 	write(t, pwFile, "Secret-Value-77\n")
 	write(t, cfgFile, "modules:\n  first:\n    tls: none\n    timeout: 5s\n")
 
-	addr := freeAddr(t)
-	cmd := exec.Command(binary, "--config.file="+cfgFile, "--web.listen-address="+addr, "--log.level=debug")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := "http://" + addr
-	waitUp(t, base+"/-/healthy")
+	exp := startExporter(t, "--config.file="+cfgFile, "--log.level=debug")
+	cmd, base, logs := exp.cmd, exp.base, exp.logs
 
 	body := get(t, base+"/probe?module=first&target="+srv.Addr, 200)
 	mustContain(t, body, "probe_success 1")

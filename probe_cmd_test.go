@@ -13,6 +13,7 @@ import (
 
 // exporterProcess is the binary serving on loopback for one test.
 type exporterProcess struct {
+	cmd  *exec.Cmd
 	base string // http://127.0.0.1:PORT
 	logs *syncBuffer
 }
@@ -28,7 +29,7 @@ func startExporter(t *testing.T, args ...string) *exporterProcess {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	p := &exporterProcess{base: "http://" + addr, logs: logs}
+	p := &exporterProcess{cmd: cmd, base: "http://" + addr, logs: logs}
 	waitUp(t, p.base+"/-/healthy")
 	return p
 }
@@ -98,21 +99,31 @@ func TestProbeCommandExitStatus(t *testing.T) {
 
 // The module's password must appear nowhere an operator or a scraper can
 // look: the probe command's output and log, /probe with and without debug,
-// /config, /metrics, the landing page, the history pages and the server log.
+// /config, /metrics, the landing page, the history pages and the server log;
+// nor when it comes from the environment, when a hostile server quotes it
+// back in its reply, or when someone writes it into the config itself (the
+// reply to /-/reload and --config.check's output).
 func TestPasswordNeverShown(t *testing.T) {
 	const username, password = "probe@example.test", "E2e-Pa55word-never-shown"
 	ca := smtptest.NewCA(t)
+	serverTLS := smtptest.ServerTLS(ca.Issue(t, smtptest.LocalhostLeaf()))
 	srv := smtptest.NewServer(t, smtptest.Config{
-		StartTLS:       smtptest.ServerTLS(ca.Issue(t, smtptest.LocalhostLeaf())),
+		StartTLS:       serverTLS,
 		AuthMechanisms: []string{"PLAIN", "LOGIN"},
 		Users:          map[string]string{username: password},
 	})
+	echoPlain := smtptest.NewServer(t, smtptest.Config{StartTLS: serverTLS, AuthMechanisms: []string{"PLAIN"}, AuthEcho: true})
+	echoLogin := smtptest.NewServer(t, smtptest.Config{StartTLS: serverTLS, AuthMechanisms: []string{"LOGIN"}, AuthEcho: true})
+	t.Setenv("SMTP_EXPORTER_TEST_PASSWORD", password) // the binaries inherit it
 	dir := t.TempDir()
 	pwFile := filepath.Join(dir, "password")
 	write(t, pwFile, password+"\n")
 	cfgFile := filepath.Join(dir, "config.yml")
-	write(t, cfgFile, "modules:\n  sub:\n    tls: starttls\n    timeout: 5s\n    tls_config: {ca_file: "+ca.File+"}\n"+
-		"    auth: {username: "+username+", password_file: "+pwFile+"}\n")
+	config := "modules:\n  sub:\n    tls: starttls\n    timeout: 5s\n    tls_config: {ca_file: " + ca.File + "}\n" +
+		"    auth: {username: " + username + ", password_file: " + pwFile + "}\n" +
+		"  env:\n    tls: starttls\n    timeout: 5s\n    tls_config: {ca_file: " + ca.File + "}\n" +
+		"    auth: {username: " + username + ", password_env: SMTP_EXPORTER_TEST_PASSWORD}\n"
+	write(t, cfgFile, config)
 
 	outputs := map[string]string{}
 	for _, output := range []string{"text", "json"} {
@@ -133,6 +144,30 @@ func TestPasswordNeverShown(t *testing.T) {
 	} {
 		outputs[path] = get(t, exp.base+path, 200)
 	}
+	// Servers that quote the credentials back, in PLAIN's base64 payload
+	// and in clear text; with both modules.
+	for _, q := range []string{"module=sub&target=" + echoPlain.Addr, "module=env&target=" + echoLogin.Addr} {
+		for _, debug := range []string{"", "&debug=true"} {
+			body := get(t, exp.base+"/probe?"+q+debug, 200)
+			mustContain(t, body, `probe_smtp_failure{reason="auth_failed"} 1`)
+			outputs["/probe?"+q+debug] = body
+		}
+	}
+	outputs["/history/4"] = get(t, exp.base+"/history/4", 200)
+	// The echo reached the transcript, so the test above proves something.
+	mustContain(t, outputs["/probe?module=sub&target="+echoPlain.Addr+"&debug=true"], "Rejected <redacted> user "+username+" password <redacted>")
+	// The password written into the config is refused, without repeating it.
+	bad := filepath.Join(dir, "bad.yml")
+	write(t, bad, config+"  inline:\n    tls: starttls\n    auth: {username: u, password: "+password+"}\n")
+	write(t, cfgFile, config+"  inline:\n    tls: starttls\n    auth: {username: u, password: "+password+"}\n")
+	reload := post(t, exp.base+"/-/reload")
+	if reload.code != 500 || !strings.Contains(reload.body, `module "inline": auth: unknown field "password"`) {
+		t.Errorf("/-/reload of a config with the password in it: %d %q", reload.code, reload.body)
+	}
+	outputs["/-/reload"] = reload.body
+	check := runBinary(t, "--config.check", "--config.file="+bad)
+	mustContain(t, check.stderr, `unknown field \"password\"`)
+	outputs["--config.check"] = check.stdout + check.stderr
 	outputs["server log"] = exp.logs.String()
 
 	for where, out := range outputs {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,4 +141,21 @@ func reasonOf(t *testing.T, err error) string {
 		t.Fatalf("error %v is not a *RefusedError", err)
 	}
 	return refused.Reason
+}
+
+// TestReadmeAllowedTargets keeps the README's example valid.
+func TestReadmeAllowedTargets(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "```yaml\nallowed_targets:")
+	if !ok {
+		t.Fatal("README.md has no allowed_targets example")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	a := parseAllowed(t, "\n"+block)
+	if len(a.Hosts) == 0 || len(a.CIDRs) == 0 || !a.DenyPrivate {
+		t.Errorf("the README's example sets every field; parsed %+v", a)
+	}
 }

@@ -100,7 +100,12 @@ func notAReply(r *bufio.Reader) error {
 	for n := 1; n <= 4; n++ {
 		b, err := r.Peek(n)
 		if err != nil {
-			return nil // ReadSlice meets the error again and reports it
+			// bufio hands a read error out once: Peek has taken it, so it is
+			// returned here (a reset read again would look like a clean EOF).
+			if len(b) > 0 && errors.Is(err, io.EOF) {
+				return io.ErrUnexpectedEOF
+			}
+			return err
 		}
 		c := b[n-1]
 		if c == '\n' {

@@ -95,6 +95,8 @@ type probe struct {
 	conn net.Conn // the current connection, plain or TLS
 	r    *bufio.Reader
 
+	secrets []string // the password's forms, for redact
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -141,9 +143,9 @@ func (p *probe) finish() {
 	if len(all) == 0 {
 		r.Success = true
 	} else {
-		r.Failure, r.Error = all[0].reason, all[0].err.Error()
+		r.Failure, r.Error = all[0].reason, p.redact(all[0].err.Error())
 		for _, w := range all[1:] {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %v", w.reason, w.err))
+			r.Warnings = append(r.Warnings, p.redact(fmt.Sprintf("%s: %v", w.reason, w.err)))
 		}
 	}
 	if r.Success {
@@ -172,8 +174,12 @@ func (p *probe) run() {
 		return
 	}
 	defer p.conn.Close()
-	// Cancelling the context (the scrape went away) must end blocked reads at once.
-	stop := context.AfterFunc(p.ctx, func() { p.conn.SetDeadline(time.Unix(1, 0)) })
+	// Cancelling the context (the scrape went away) must end blocked reads
+	// at once. The TCP connection is captured now: p.conn becomes the TLS
+	// connection on the probe's goroutine while this may run on another,
+	// and a deadline on the TCP connection ends TLS reads too.
+	tcp := p.conn
+	stop := context.AfterFunc(p.ctx, func() { tcp.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	implicit := p.module.TLS == config.TLSImplicit
@@ -485,7 +491,7 @@ func (p *probe) note(format string, args ...any) {
 }
 
 func (p *probe) transcript(from, text string) {
-	text = Sanitize(text, maxTranscriptBytes)
+	text = Sanitize(p.redact(text), maxTranscriptBytes)
 	p.logger.Debug("SMTP", "from", from, "line", text)
 	switch n := len(p.res.Transcript); {
 	case n > maxTranscriptLines:

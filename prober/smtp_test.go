@@ -161,6 +161,17 @@ func TestProbe(t *testing.T) {
 			},
 		},
 		{
+			name:   "AUTH refused by a server that quotes the credentials back",
+			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + "}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
+			server: func(t *testing.T) string {
+				return smtptest.NewServer(t, smtptest.Config{StartTLS: e.good, AuthMechanisms: []string{"PLAIN"}, AuthEcho: true}).Addr
+			},
+			want: ReasonAuthFailed,
+			check: func(t *testing.T, r *Result) {
+				expect(t, "error", r.Error, "AUTH PLAIN answered with 535 5.7.8 Rejected <redacted> user probe password <redacted>")
+			},
+		},
+		{
 			name:   "AUTH not advertised",
 			module: "tls: starttls\nfail_if_no_auth: true\ntls_config: {ca_file: " + e.ca.File + "}",
 			server: func(t *testing.T) string { return smtptest.NewServer(t, smtptest.Config{StartTLS: e.good}).Addr },

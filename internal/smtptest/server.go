@@ -35,6 +35,9 @@ type Config struct {
 	StartTLSReply string
 	// AfterStartTLS is written right after the 220 to STARTTLS, in clear text.
 	AfterStartTLS string
+	// AuthEcho makes a refused AUTH quote the credentials back, in base64
+	// and decoded, as a hostile server may to get them into logs.
+	AuthEcho bool
 }
 
 // Server is a fake SMTP server on 127.0.0.1.
@@ -47,7 +50,8 @@ type Server struct {
 	wg    sync.WaitGroup
 	// accepted counts connections, so tests can tell none was made.
 	accepted atomic.Int64
-	// Seen collects the client lines the server read (AUTH payloads included).
+	// Seen collects the last maxSeen client lines the server read (AUTH
+	// payloads included); bounded so that a soak test's fakes don't grow.
 	seen []string
 }
 
@@ -108,7 +112,10 @@ func (s *Server) Close() {
 // Accepted returns how many connections the server has accepted.
 func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
-// Seen returns the client lines the server has read.
+// maxSeen bounds the lines Seen keeps.
+const maxSeen = 1000
+
+// Seen returns the client lines the server has read, the last 1000 at most.
 func (s *Server) Seen() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,6 +124,9 @@ func (s *Server) Seen() []string {
 
 func (s *Server) record(line string) {
 	s.mu.Lock()
+	if len(s.seen) >= maxSeen {
+		s.seen = append(s.seen[:0], s.seen[len(s.seen)-maxSeen/2:]...)
+	}
 	s.seen = append(s.seen, line)
 	s.mu.Unlock()
 }
@@ -272,6 +282,8 @@ func (s *Server) auth(c net.Conn, r *bufio.Reader, arg string, cfg Config) bool 
 	}
 	if want, ok := cfg.Users[user]; ok && want == pass {
 		c.Write([]byte("235 2.7.0 Authentication successful\r\n"))
+	} else if cfg.AuthEcho {
+		c.Write([]byte("535 5.7.8 Rejected " + initial + " user " + user + " password " + pass + "\r\n"))
 	} else {
 		c.Write([]byte("535 5.7.8 Authentication credentials invalid\r\n"))
 	}
