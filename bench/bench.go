@@ -16,6 +16,8 @@ type options struct {
 	sections       map[string]bool
 	probes         int
 	rounds         int
+	costServers    map[string]bool
+	costKinds      []kind
 	concurrency    []int
 	verdictRuns    int
 	verdictTimeout time.Duration
@@ -69,7 +71,10 @@ func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProce
 	}
 	if o.sections["cost"] {
 		for _, set := range sets {
-			for _, k := range []kind{kindEHLO, kindStartTLS, kindImplicit} {
+			if !o.costServers[set.server] {
+				continue
+			}
+			for _, k := range o.costKinds {
 				for _, conc := range o.concurrency {
 					logf("cost: %s %s, concurrency %d", set.server, k, conc)
 					row, err := costRow(ctx, o, exporters, set, k, conc)
