@@ -154,7 +154,7 @@ type Step struct {
 	// DriverCores is the same for the driver: load generator and
 	// in-process SMTP servers (and the exporter, in-process in tests).
 	DriverCores float64 `json:"driver_cores"`
-	Degraded      bool    `json:"degraded"`
+	Degraded    bool    `json:"degraded"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
