@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"time"
@@ -16,6 +17,8 @@ type options struct {
 	sections       map[string]bool
 	probes         int
 	rounds         int
+	costServers    map[string]bool
+	costKinds      []kind
 	concurrency    []int
 	verdictRuns    int
 	verdictTimeout time.Duration
@@ -69,7 +72,10 @@ func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProce
 	}
 	if o.sections["cost"] {
 		for _, set := range sets {
-			for _, k := range []kind{kindEHLO, kindStartTLS, kindImplicit} {
+			if !o.costServers[set.server] {
+				continue
+			}
+			for _, k := range o.costKinds {
 				for _, conc := range o.concurrency {
 					logf("cost: %s %s, concurrency %d", set.server, k, conc)
 					row, err := costRow(ctx, o, exporters, set, k, conc)
@@ -231,6 +237,17 @@ func verdicts(ctx context.Context, o options, exporters []*exporter, ip *inProce
 		row := VerdictRow{Failure: c.failure, Server: c.server, WantReason: c.want, Exporters: map[string]*VerdictStats{}}
 		samples := map[string][]time.Duration{}
 		reasons := map[string]map[string]bool{}
+		// One probe each first, unmeasured: Postfix starts an smtpd
+		// process for a listener that has none idle, which takes longer
+		// than the verdict itself.
+		for _, e := range exporters {
+			if c.server != "postfix" {
+				break
+			}
+			pctx, cancel := context.WithTimeout(ctx, o.verdictTimeout+10*time.Second)
+			probe(pctx, client, e.probeURL(c.module, c.target))
+			cancel()
+		}
 		for range o.verdictRuns {
 			for _, e := range exporters {
 				pctx, cancel := context.WithTimeout(ctx, o.verdictTimeout+10*time.Second)
@@ -386,8 +403,16 @@ func sustained(ctx context.Context, o options, e *exporter, set targetSet, k kin
 		if err != nil {
 			return row, err
 		}
+		self0, err := readProc(os.Getpid())
+		if err != nil {
+			return row, err
+		}
 		res := openLoop(ctx, client, url, rate, o.sustainedStep, 1000)
 		p1, err := readProc(e.pid)
+		if err != nil {
+			return row, err
+		}
+		self1, err := readProc(os.Getpid())
 		if err != nil {
 			return row, err
 		}
@@ -398,6 +423,7 @@ func sustained(ctx context.Context, o options, e *exporter, set targetSet, k kin
 			P50MS:         ms(res.quantile(0.5)),
 			P99MS:         ms(res.quantile(0.99)),
 			ExporterCores: (p1.CPU - p0.CPU).Seconds() / res.wall.Seconds(),
+			DriverCores:   (self1.CPU - self0.CPU).Seconds() / res.wall.Seconds(),
 		}
 		p99 := res.quantile(0.99)
 		if limit == 0 {

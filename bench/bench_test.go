@@ -58,6 +58,8 @@ func TestDriverSmoke(t *testing.T) {
 		sections:       map[string]bool{"cost": true, "verdict": true, "scale": true, "sustained": true},
 		probes:         6,
 		rounds:         2,
+		costServers:    map[string]bool{"in-process": true},
+		costKinds:      []kind{kindEHLO, kindStartTLS, kindImplicit},
 		concurrency:    []int{2},
 		verdictRuns:    1,
 		verdictTimeout: time.Second,
@@ -149,6 +151,8 @@ func TestFlags(t *testing.T) {
 		{"--sections=cost,bogus"},
 		{"--concurrency=8,zero"},
 		{"--sustained.kinds=smtp"},
+		{"--cost.kinds=ehlo,pop3"},
+		{"--cost.servers=exim"},
 		{"--no-such-flag"},
 	} {
 		var stderr bytes.Buffer

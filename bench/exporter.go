@@ -205,7 +205,7 @@ func buildExporter(repo, dir string) (string, error) {
 
 // startExporters starts smtp_exporter and, when blackbox is not empty,
 // blackbox_exporter, both configured with specs.
-func startExporters(ctx context.Context, bin, blackbox, dir string, specs []moduleSpec) ([]*exporter, error) {
+func startExporters(ctx context.Context, bin, blackbox, dir string, specs []moduleSpec, oursArgs ...string) ([]*exporter, error) {
 	var started []*exporter
 	fail := func(err error) ([]*exporter, error) {
 		for _, e := range started {
@@ -225,7 +225,7 @@ func startExporters(ctx context.Context, bin, blackbox, dir string, specs []modu
 	if err != nil {
 		return fail(err)
 	}
-	ours, err := startProcess("smtp_exporter", dir, []string{bin, "--config.file=" + cfg, "--web.listen-address=" + addr}, addr)
+	ours, err := startProcess("smtp_exporter", dir, append([]string{bin, "--config.file=" + cfg, "--web.listen-address=" + addr}, oursArgs...), addr)
 	if err != nil {
 		return fail(err)
 	}

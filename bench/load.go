@@ -42,6 +42,9 @@ func probe(ctx context.Context, client *http.Client, url string) outcome {
 	if err != nil {
 		return outcome{err: err}
 	}
+	// What Debian 12's Prometheus (2.42) asks for; Go's client adds
+	// Accept-Encoding: gzip, as Prometheus does.
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
 	resp, err := client.Do(req)
 	if err != nil {
 		return outcome{latency: time.Since(start), err: err}

@@ -35,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, sustained.").Default("cost,verdict,scale,sustained").String()
 	probes := app.Flag("probes", "Probes per measured run of a cost row.").Default("1000").Int()
 	rounds := app.Flag("rounds", "Measured runs per exporter and cost row, alternating the exporters (A B A B).").Default("2").Int()
+	costServers := app.Flag("cost.servers", "Servers of the cost rows, comma separated: in-process, postfix.").Default("in-process,postfix").String()
+	costKinds := app.Flag("cost.kinds", "Conversations of the cost rows, comma separated: ehlo, starttls, implicit.").Default("ehlo,starttls,implicit").String()
 	concurrency := app.Flag("concurrency", "Probes in flight during the cost runs, comma separated.").Default("8,64").String()
 	verdictRuns := app.Flag("verdict.runs", "Probes per exporter and failure for the time to verdict.").Default("5").Int()
 	verdictTimeout := app.Flag("verdict.timeout", "Module timeout of the time-to-verdict probes.").Default("3s").Duration()
@@ -79,12 +81,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		o.concurrency = append(o.concurrency, n)
 	}
-	for _, k := range strings.Split(*sustainedKinds, ",") {
-		switch k := kind(strings.TrimSpace(k)); k {
-		case kindEHLO, kindStartTLS, kindImplicit:
-			o.sustainedKinds = append(o.sustainedKinds, k)
+	var ok bool
+	if o.sustainedKinds, ok = parseKinds(*sustainedKinds, stderr); !ok {
+		return 2
+	}
+	if o.costKinds, ok = parseKinds(*costKinds, stderr); !ok {
+		return 2
+	}
+	o.costServers = map[string]bool{}
+	for _, s := range strings.Split(*costServers, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "in-process", "postfix":
+			o.costServers[s] = true
 		default:
-			fmt.Fprintf(stderr, "bench: unknown kind %q\n", k)
+			fmt.Fprintf(stderr, "bench: unknown server %q\n", s)
 			return 2
 		}
 	}
@@ -113,6 +123,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func parseKinds(list string, stderr io.Writer) ([]kind, bool) {
+	var kinds []kind
+	for _, k := range strings.Split(list, ",") {
+		switch k := kind(strings.TrimSpace(k)); k {
+		case kindEHLO, kindStartTLS, kindImplicit:
+			kinds = append(kinds, k)
+		default:
+			fmt.Fprintf(stderr, "bench: unknown kind %q\n", k)
+			return nil, false
+		}
+	}
+	return kinds, true
+}
+
+// defaultMaxConcurrent is smtp_exporter's --probe.max-concurrent default;
+// a scale test beyond it raises the limit instead of meeting 503s.
+const defaultMaxConcurrent = 1000
+
 // benchProcesses starts the servers and the exporter processes and runs
 // the benchmark against them.
 func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, blackbox, testbedEnv string) (*Report, error) {
@@ -136,7 +164,11 @@ func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, bl
 		}
 		r.Machine.Commit = commandOutput(ctx, "git", "-C", repo, "rev-parse", "--short", "HEAD")
 	}
-	exporters, err := startExporters(ctx, binary, blackbox, h.TempDir(), moduleSpecs(o, ip, pf))
+	var oursArgs []string
+	if o.sections["scale"] && o.scaleProbes > defaultMaxConcurrent {
+		oursArgs = append(oursArgs, fmt.Sprintf("--probe.max-concurrent=%d", o.scaleProbes))
+	}
+	exporters, err := startExporters(ctx, binary, blackbox, h.TempDir(), moduleSpecs(o, ip, pf), oursArgs...)
 	if err != nil {
 		return nil, err
 	}

@@ -151,7 +151,10 @@ type Step struct {
 	P99MS    float64 `json:"p99_ms"`
 	// ExporterCores is the exporter's CPU time over wall time.
 	ExporterCores float64 `json:"exporter_cores"`
-	Degraded      bool    `json:"degraded"`
+	// DriverCores is the same for the driver: load generator and
+	// in-process SMTP servers (and the exporter, in-process in tests).
+	DriverCores float64 `json:"driver_cores"`
+	Degraded    bool    `json:"degraded"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -259,11 +262,11 @@ func printTables(w io.Writer, r *Report) {
 
 	if len(r.Sustained) > 0 {
 		fmt.Fprintln(w, "\nSustained rate (open loop, in-process server)")
-		line("exporter", "kind", "offered/s", "achieved/s", "failed", "p50 ms", "p99 ms", "exporter cores", "degraded")
+		line("exporter", "kind", "offered/s", "achieved/s", "failed", "p50 ms", "p99 ms", "exporter cores", "driver cores", "degraded")
 		for _, s := range r.Sustained {
 			for _, st := range s.Steps {
 				line(s.Exporter, string(s.Kind), f("%.0f", st.Offered), f("%.0f", st.Achieved), fmt.Sprint(st.Failed),
-					f("%.1f", st.P50MS), f("%.1f", st.P99MS), f("%.2f", st.ExporterCores), fmt.Sprint(st.Degraded))
+					f("%.1f", st.P50MS), f("%.1f", st.P99MS), f("%.2f", st.ExporterCores), f("%.2f", st.DriverCores), fmt.Sprint(st.Degraded))
 			}
 		}
 		tw.Flush()

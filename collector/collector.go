@@ -12,49 +12,49 @@ import (
 )
 
 var (
-	successDesc = prometheus.NewDesc("probe_success",
-		"Whether the probe succeeded (1) or failed (0).", nil, nil)
-	durationDesc = prometheus.NewDesc("probe_duration_seconds",
-		"How long the whole probe took, in seconds.", nil, nil)
-	dnsLookupDesc = prometheus.NewDesc("probe_dns_lookup_time_seconds",
-		"How long resolving the target's host name took, in seconds.", nil, nil)
-	ipProtocolDesc = prometheus.NewDesc("probe_ip_protocol",
-		"The IP protocol version of the address probed (4 or 6; 0 when none was resolved).", nil, nil)
+	successDesc = newDesc("probe_success",
+		"Whether the probe succeeded (1) or failed (0).", nil)
+	durationDesc = newDesc("probe_duration_seconds",
+		"How long the whole probe took, in seconds.", nil)
+	dnsLookupDesc = newDesc("probe_dns_lookup_time_seconds",
+		"How long resolving the target's host name took, in seconds.", nil)
+	ipProtocolDesc = newDesc("probe_ip_protocol",
+		"The IP protocol version of the address probed (4 or 6; 0 when none was resolved).", nil)
 
-	failureDesc = prometheus.NewDesc("probe_smtp_failure",
-		"Why the probe failed: 1 for the probe's failure reason, 0 for every other reason.", []string{"reason"}, nil)
-	phaseDurationDesc = prometheus.NewDesc("probe_smtp_phase_duration_seconds",
-		"How long each phase of the SMTP conversation took, in seconds (0 for a phase not reached).", []string{"phase"}, nil)
-	replyCodeDesc = prometheus.NewDesc("probe_smtp_reply_code",
-		"The last SMTP reply code of each phase (0 when the phase got no reply).", []string{"phase"}, nil)
-	startTLSAdvertisedDesc = prometheus.NewDesc("probe_smtp_starttls_advertised",
-		"Whether the server advertised STARTTLS on the clear-text session.", nil, nil)
-	tlsDesc = prometheus.NewDesc("probe_smtp_tls",
-		"Whether the SMTP session ended up encrypted with TLS.", nil, nil)
-	authBeforeTLSDesc = prometheus.NewDesc("probe_smtp_auth_before_tls",
-		"Whether AUTH was advertised on a clear-text session, inviting passwords in clear text.", nil, nil)
-	authSuccessDesc = prometheus.NewDesc("probe_smtp_auth_success",
-		"Whether the server accepted the module's credentials.", nil, nil)
-	extensionDesc = prometheus.NewDesc("probe_smtp_extension_info",
-		"An ESMTP extension advertised in the last EHLO reply.", []string{"extension"}, nil)
-	authMechanismDesc = prometheus.NewDesc("probe_smtp_auth_mechanism_info",
-		"A SASL mechanism advertised with AUTH in the last EHLO reply.", []string{"mechanism"}, nil)
-	sizeLimitDesc = prometheus.NewDesc("probe_smtp_size_limit_bytes",
-		"The message size limit from the SIZE extension of the last EHLO reply, in bytes (0 when none is declared).", nil, nil)
+	failureDesc = newDesc("probe_smtp_failure",
+		"Why the probe failed: 1 for the probe's failure reason, 0 for every other reason.", []string{"reason"})
+	phaseDurationDesc = newDesc("probe_smtp_phase_duration_seconds",
+		"How long each phase of the SMTP conversation took, in seconds (0 for a phase not reached).", []string{"phase"})
+	replyCodeDesc = newDesc("probe_smtp_reply_code",
+		"The last SMTP reply code of each phase (0 when the phase got no reply).", []string{"phase"})
+	startTLSAdvertisedDesc = newDesc("probe_smtp_starttls_advertised",
+		"Whether the server advertised STARTTLS on the clear-text session.", nil)
+	tlsDesc = newDesc("probe_smtp_tls",
+		"Whether the SMTP session ended up encrypted with TLS.", nil)
+	authBeforeTLSDesc = newDesc("probe_smtp_auth_before_tls",
+		"Whether AUTH was advertised on a clear-text session, inviting passwords in clear text.", nil)
+	authSuccessDesc = newDesc("probe_smtp_auth_success",
+		"Whether the server accepted the module's credentials.", nil)
+	extensionDesc = newDesc("probe_smtp_extension_info",
+		"An ESMTP extension advertised in the last EHLO reply.", []string{"extension"})
+	authMechanismDesc = newDesc("probe_smtp_auth_mechanism_info",
+		"A SASL mechanism advertised with AUTH in the last EHLO reply.", []string{"mechanism"})
+	sizeLimitDesc = newDesc("probe_smtp_size_limit_bytes",
+		"The message size limit from the SIZE extension of the last EHLO reply, in bytes (0 when none is declared).", nil)
 
-	tlsVersionDesc = prometheus.NewDesc("probe_tls_version_info",
-		"The TLS version the session negotiated.", []string{"version"}, nil)
-	tlsCipherDesc = prometheus.NewDesc("probe_tls_cipher_info",
-		"The TLS cipher suite the session negotiated.", []string{"cipher"}, nil)
-	earliestExpiryDesc = prometheus.NewDesc("probe_ssl_earliest_cert_expiry",
-		"The earliest expiry among the certificates the server presented, in seconds since the Unix epoch.", nil, nil)
-	lastChainExpiryDesc = prometheus.NewDesc("probe_ssl_last_chain_expiry_timestamp_seconds",
-		"The earliest expiry in the verified certificate chain (the presented chain when none verified), in seconds since the Unix epoch.", nil, nil)
-	lastChainInfoDesc = prometheus.NewDesc("probe_ssl_last_chain_info",
+	tlsVersionDesc = newDesc("probe_tls_version_info",
+		"The TLS version the session negotiated.", []string{"version"})
+	tlsCipherDesc = newDesc("probe_tls_cipher_info",
+		"The TLS cipher suite the session negotiated.", []string{"cipher"})
+	earliestExpiryDesc = newDesc("probe_ssl_earliest_cert_expiry",
+		"The earliest expiry among the certificates the server presented, in seconds since the Unix epoch.", nil)
+	lastChainExpiryDesc = newDesc("probe_ssl_last_chain_expiry_timestamp_seconds",
+		"The earliest expiry in the verified certificate chain (the presented chain when none verified), in seconds since the Unix epoch.", nil)
+	lastChainInfoDesc = newDesc("probe_ssl_last_chain_info",
 		"Facts about the server's leaf certificate.",
-		[]string{"fingerprint_sha256", "subject", "issuer", "subjectalternative", "serialnumber"}, nil)
-	certVerifiedDesc = prometheus.NewDesc("probe_tls_certificate_verified",
-		"Whether the certificate chain leads to a trusted root and matches the host name.", nil, nil)
+		[]string{"fingerprint_sha256", "subject", "issuer", "subjectalternative", "serialnumber"})
+	certVerifiedDesc = newDesc("probe_tls_certificate_verified",
+		"Whether the certificate chain leads to a trusted root and matches the host name.", nil)
 )
 
 // Collector exposes the metrics of one probe result. Make a fresh one, in a
@@ -84,6 +84,14 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // sent on every probe of it (0 when false), so that alerts on == 0 never
 // meet an absent series; TLS and certificate series need a handshake.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.each(func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	})
+}
+
+// each hands every series of the result to gauge, the samples of one
+// metric one after the other. Collect and WriteText both read it.
+func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...string)) {
 	r := c.result
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		// The prober sanitizes what servers send; this is the last guard,
@@ -91,7 +99,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for i, l := range labels {
 			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
 		}
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		emit(d, v, labels...)
 	}
 
 	gauge(successDesc, boolValue(r.Success))

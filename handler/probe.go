@@ -146,13 +146,29 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.OnResult(result)
 	}
 
+	// The text format, Prometheus' default, is written straight from the
+	// result: a registry per probe cost a plain probe more CPU than its
+	// SMTP conversation (docs/performance.md). Other formats (protobuf)
+	// and debug output go through a registry.
+	if format := expfmt.Negotiate(r.Header); !req.debug && format.FormatType() == expfmt.TypeTextPlain {
+		w.Header().Set("Content-Type", string(format))
+		if err := collector.WriteText(w, result); err != nil {
+			logger.Debug("Writing the probe's metrics failed", "err", err)
+		}
+		return
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collector.New(result))
 	if req.debug {
 		writeDebug(w, result, registry)
 		return
 	}
-	promhttp.HandlerFor(registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}).ServeHTTP(w, r)
+	promhttp.HandlerFor(registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		// A probe's answer is a few kilobytes, once per scrape: gzip took
+		// a quarter of a plain probe's CPU time for it (docs/performance.md).
+		DisableCompression: true,
+	}).ServeHTTP(w, r)
 }
 
 // parseRequest validates the query string; its errors are the text of a 400.

@@ -91,11 +91,12 @@ func readLine(r *bufio.Reader) (string, error) {
 	return string(b), nil
 }
 
-// notAReply fails as soon as the first bytes of a line cannot begin a
-// reply ("250 ", "220-", "354\r\n") while its line end has not come yet:
-// binary noise or another protocol's handshake (TLS, SSH) without a line
-// feed would otherwise hold the probe until its deadline. A whole line
-// already received is left to parseReplyLine, which says what is wrong.
+// notAReply waits for the first bytes of a line and fails as soon as they
+// cannot begin a reply ("250 ", "220-", "354\r\n") while its line end has
+// not come yet: binary noise or another protocol's handshake (TLS, SSH)
+// without a line feed would otherwise hold the probe until its deadline.
+// A whole line already received is left to parseReplyLine, which says
+// what is wrong.
 func notAReply(r *bufio.Reader) error {
 	for n := 1; n <= 4; n++ {
 		b, err := r.Peek(n)
@@ -168,6 +169,9 @@ func parseReplyLine(line string) (code int, more bool, text string, err error) {
 // Sanitize makes server-sent text safe for labels, logs and terminals:
 // valid UTF-8, no control characters, at most max bytes.
 func Sanitize(s string, max int) string {
+	if len(s) <= max && printableASCII(s) {
+		return s // what servers send almost always: no copy needed
+	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	for _, r := range s {
@@ -181,4 +185,13 @@ func Sanitize(s string, max int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

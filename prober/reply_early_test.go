@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -62,5 +64,29 @@ func TestReadReplyDecidesEarly(t *testing.T) {
 				t.Errorf("err = %q, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// onceThenEOF fails its first read with err and reads EOF afterwards, as a
+// socket does after a reset.
+type onceThenEOF struct {
+	err  error
+	done bool
+}
+
+func (o *onceThenEOF) Read([]byte) (int, error) {
+	if o.done {
+		return 0, io.EOF
+	}
+	o.done = true
+	return 0, o.err
+}
+
+func TestReadReplyKeepsTheFirstReadError(t *testing.T) {
+	for _, want := range []error{syscall.ECONNRESET, os.ErrDeadlineExceeded} {
+		r := bufio.NewReaderSize(&onceThenEOF{err: want}, MaxReplyLineBytes)
+		if _, err := ReadReply(r, nil); !errors.Is(err, want) {
+			t.Errorf("err = %v, want %v: the first failed read decides the reason", err, want)
+		}
 	}
 }

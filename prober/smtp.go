@@ -381,9 +381,7 @@ func (p *probe) handshake(host string) bool {
 		return true
 	}
 	info.Verified = true
-	for _, c := range chain[:min(len(chain), maxCertsReported)] {
-		info.VerifiedChain = append(info.VerifiedChain, describeCert(c))
-	}
+	info.VerifiedChain = describeChain(chain, state.PeerCertificates, info.Certificates)
 	info.LastChainExpiry = earliestExpiry(chain)
 	p.note("certificate verified for %s", serverName)
 	return true
@@ -492,7 +490,9 @@ func (p *probe) note(format string, args ...any) {
 
 func (p *probe) transcript(from, text string) {
 	text = Sanitize(p.redact(text), maxTranscriptBytes)
-	p.logger.Debug("SMTP", "from", from, "line", text)
+	if p.logger.Enabled(p.ctx, slog.LevelDebug) { // spares the arguments' allocations
+		p.logger.Debug("SMTP", "from", from, "line", text)
+	}
 	switch n := len(p.res.Transcript); {
 	case n > maxTranscriptLines:
 		return

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 )
@@ -75,6 +76,22 @@ func describeTLS(state tls.ConnectionState) *TLSInfo {
 	info.EarliestExpiry = earliestExpiry(state.PeerCertificates)
 	info.LastChainExpiry = info.EarliestExpiry
 	return info
+}
+
+// describeChain describes a verified chain, reusing the descriptions of
+// the presented certificates it holds (the leaf, usually the
+// intermediates), which are the same certificates.
+func describeChain(chain, presented []*x509.Certificate, described []CertInfo) []CertInfo {
+	infos := make([]CertInfo, 0, min(len(chain), maxCertsReported))
+	for _, c := range chain[:cap(infos)] {
+		i := slices.Index(presented, c)
+		if i >= 0 && i < len(described) {
+			infos = append(infos, described[i])
+		} else {
+			infos = append(infos, describeCert(c))
+		}
+	}
+	return infos
 }
 
 func earliestExpiry(certs []*x509.Certificate) time.Time {

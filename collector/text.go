@@ -1,0 +1,137 @@
+package collector
+
+import (
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+// metric is what the text format needs of a descriptor, which
+// prometheus.Desc keeps to itself.
+type metric struct {
+	index      int // in byDesc's order of creation
+	name, help string
+	labels     []string // in the order Collect passes the values
+	order      []int    // indexes into labels, sorted by label name
+}
+
+var (
+	metrics []*metric
+	byDesc  = map[*prometheus.Desc]*metric{}
+)
+
+// newDesc is prometheus.NewDesc for a gauge of this package, remembered
+// for WriteText. Descriptors are package variables, made at init.
+func newDesc(name, help string, labels []string) *prometheus.Desc {
+	m := &metric{index: len(metrics), name: name, help: help, labels: labels}
+	for i := range labels {
+		m.order = append(m.order, i)
+	}
+	slices.SortFunc(m.order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
+	d := prometheus.NewDesc(name, help, labels, nil)
+	metrics = append(metrics, m)
+	byDesc[d] = m
+	return d
+}
+
+type sample struct {
+	labels []string // in label name order
+	value  float64
+}
+
+// WriteText writes the result's metrics in the Prometheus text format
+// 0.0.4, byte for byte what a registry holding the Collector would give
+// expfmt's text encoder: metrics sorted by name, series by label values.
+// It skips the registry, the protobuf copies and the goroutines, which cost
+// a plain probe more CPU than its SMTP conversation (docs/performance.md).
+func WriteText(w io.Writer, r *prober.Result) error {
+	var (
+		seen    []*metric
+		samples = make([][]sample, len(metrics))
+	)
+	New(r).each(func(d *prometheus.Desc, v float64, labels ...string) {
+		m := byDesc[d]
+		if samples[m.index] == nil {
+			seen = append(seen, m)
+		}
+		s := sample{value: v, labels: make([]string, len(labels))}
+		for i, j := range m.order {
+			s.labels[i] = labels[j]
+		}
+		samples[m.index] = append(samples[m.index], s)
+	})
+	slices.SortFunc(seen, func(a, b *metric) int { return strings.Compare(a.name, b.name) })
+
+	b := make([]byte, 0, 8<<10)
+	for _, m := range seen {
+		b = append(b, "# HELP "...)
+		b = append(b, m.name...)
+		b = append(b, ' ')
+		b = appendEscaped(b, m.help, false)
+		b = append(b, "\n# TYPE "...)
+		b = append(b, m.name...)
+		b = append(b, " gauge\n"...)
+		ss := samples[m.index]
+		slices.SortStableFunc(ss, func(x, y sample) int { return slices.Compare(x.labels, y.labels) })
+		for _, s := range ss {
+			b = append(b, m.name...)
+			for i, j := range m.order {
+				if i == 0 {
+					b = append(b, '{')
+				} else {
+					b = append(b, ',')
+				}
+				b = append(b, m.labels[j]...)
+				b = append(b, `="`...)
+				b = appendEscaped(b, s.labels[i], true)
+				b = append(b, '"')
+			}
+			if len(m.order) > 0 {
+				b = append(b, '}')
+			}
+			b = append(b, ' ')
+			b = appendFloat(b, s.value)
+			b = append(b, '\n')
+		}
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// appendEscaped escapes as the text format wants: backslash and line feed
+// always, the double quote inside label values.
+func appendEscaped(b []byte, s string, quote bool) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b = append(b, `\\`...)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '"' && quote:
+			b = append(b, `\"`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendFloat formats as expfmt does: shortest 'g' form, Prometheus' names
+// for the infinities and NaN.
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Inf"...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
