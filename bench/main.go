@@ -139,7 +139,7 @@ func parseKinds(list string, stderr io.Writer) ([]kind, bool) {
 
 // defaultMaxConcurrent is smtp_exporter's --probe.max-concurrent default;
 // a scale test beyond it raises the limit instead of meeting 503s.
-const defaultMaxConcurrent = 1000
+const defaultMaxConcurrent = 500
 
 // benchProcesses starts the servers and the exporter processes and runs
 // the benchmark against them.
