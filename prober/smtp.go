@@ -93,6 +93,7 @@ type probe struct {
 	res    *Result
 
 	conn net.Conn // the current connection, plain or TLS
+	tcp  net.Conn // the TCP connection under it
 	r    *bufio.Reader
 
 	secrets []string // the password's forms, for redact
@@ -268,6 +269,7 @@ func (p *probe) connect(target Target) bool {
 		conn.SetDeadline(deadline)
 	}
 	p.conn = conn
+	p.tcp = conn
 	p.r = bufio.NewReaderSize(conn, MaxReplyLineBytes)
 	p.note("connected to %s", dest)
 	return true
@@ -463,6 +465,7 @@ func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
 	if _, err := p.conn.Write([]byte(line + "\r\n")); err != nil {
 		return Reply{}, err
 	}
+	_ = quickAck(p.tcp) // failing, it costs latency only
 	return p.readReply(phase)
 }
 
