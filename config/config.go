@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -130,18 +131,24 @@ func (m *Module) ClientTLS(serverName string) *tls.Config {
 // Roots returns the CA pool that certificates are verified against (nil: the system pool).
 func (m *Module) Roots() *x509.CertPool { return m.roots }
 
-// Load reads and validates a configuration file.
+// Load reads and validates a configuration file. Relative file names in it
+// (ca_file, cert_file, key_file, password_file) are relative to the file's
+// directory, as in Prometheus' own configs, so the exporter may be started
+// from anywhere.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(data)
+	return parse(data, filepath.Dir(path))
 }
 
 // Parse decodes and validates a configuration document strictly: unknown
-// keys are errors that name the module and field.
-func Parse(data []byte) (*Config, error) {
+// keys are errors that name the module and field. Relative file names in
+// it are relative to the working directory.
+func Parse(data []byte) (*Config, error) { return parse(data, "") }
+
+func parse(data []byte, dir string) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parsing YAML: %w", err)
@@ -155,6 +162,9 @@ func Parse(data []byte) (*Config, error) {
 	cfg := &Config{}
 	if err := doc.Content[0].Decode(cfg); err != nil {
 		return nil, fmt.Errorf("parsing YAML: %w", err)
+	}
+	if dir != "" {
+		cfg.resolvePaths(dir)
 	}
 	if err := cfg.prepare(); err != nil {
 		return nil, err
@@ -187,6 +197,28 @@ func (c *Config) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// resolvePaths makes the modules' relative file names relative to dir.
+func (c *Config) resolvePaths(dir string) {
+	for _, m := range c.Modules {
+		if m == nil {
+			continue
+		}
+		for _, f := range []*string{&m.TLSConfig.CAFile, &m.TLSConfig.CertFile, &m.TLSConfig.KeyFile} {
+			*f = joinDir(dir, *f)
+		}
+		if m.Auth != nil {
+			m.Auth.PasswordFile = joinDir(dir, m.Auth.PasswordFile)
+		}
+	}
+}
+
+func joinDir(dir, file string) string {
+	if file == "" || filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(dir, file)
 }
 
 func (c *Config) prepare() error {

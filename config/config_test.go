@@ -364,3 +364,44 @@ func mustLoad(t *testing.T, path string) *Config {
 	}
 	return cfg
 }
+
+// TestLoadRelativePaths: file names in a config file are relative to its
+// directory, as in Prometheus' configs, whatever the working directory;
+// absolute ones stay; a document parsed without a file keeps the working
+// directory.
+func TestLoadRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	caPEM, err := os.ReadFile("testdata/ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs("testdata/password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "certs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "certs", "ca.pem"), caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := "modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: certs/ca.pem}\n    auth: {username: u, password_file: " + abs + "}\n"
+	file := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(file)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	m := cfg.Modules["sub"]
+	if got, want := m.TLSConfig.CAFile, filepath.Join(dir, "certs", "ca.pem"); got != want {
+		t.Errorf("ca_file = %q, want %q", got, want)
+	}
+	if m.Auth.PasswordFile != abs || m.Auth.Password().Reveal() != fixturePassword {
+		t.Errorf("password_file = %q: an absolute name must stay as it is", m.Auth.PasswordFile)
+	}
+	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "open certs/ca.pem") {
+		t.Errorf("Parse: got %v, want the name relative to the working directory", err)
+	}
+}
