@@ -57,15 +57,10 @@ func TestConfigCheck(t *testing.T) {
 		{[]string{"--probe.max-concurrent=-1"}, 2, "--probe.max-concurrent must be 0 (no limit) or more, got -1"},
 	}
 	for _, tc := range cases {
-		out, err := exec.Command(binary, tc.args...).CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if code != tc.wantCode || !strings.Contains(string(out), tc.wantOut) {
-			t.Errorf("%v: exit %d, want %d; output should contain %q:\n%s", tc.args, code, tc.wantCode, tc.wantOut, out)
+		got := runBinary(t, tc.args...)
+		out := got.stdout + got.stderr
+		if got.code != tc.wantCode || !strings.Contains(out, tc.wantOut) {
+			t.Errorf("%v: exit %d, want %d; output should contain %q:\n%s", tc.args, got.code, tc.wantCode, tc.wantOut, out)
 		}
 	}
 }

@@ -48,12 +48,8 @@ const tarpitModule = "tarpit"
 
 // moduleSpecs are the modules both exporters are configured with.
 func moduleSpecs(o options, ip *inProcess, pf *postfix) []moduleSpec {
-	sets := []targetSet{ip.fast}
-	if pf != nil {
-		sets = append(sets, pf.targets)
-	}
 	var specs []moduleSpec
-	for _, s := range sets {
+	for _, s := range targetSets(ip, pf) {
 		for _, k := range []kind{kindEHLO, kindStartTLS, kindImplicit} {
 			specs = append(specs, moduleSpec{name: moduleName(s.server, k), kind: k, timeout: costTimeout, caFile: s.caFile, serverName: s.serverName})
 		}
@@ -62,16 +58,21 @@ func moduleSpecs(o options, ip *inProcess, pf *postfix) []moduleSpec {
 	return append(specs, moduleSpec{name: tarpitModule, kind: kindEHLO, timeout: o.scaleTimeout})
 }
 
+// targetSets are the well-behaved servers: the in-process ones, and
+// Postfix's when the test bed runs.
+func targetSets(ip *inProcess, pf *postfix) []targetSet {
+	if pf == nil {
+		return []targetSet{ip.fast}
+	}
+	return []targetSet{ip.fast, pf.targets}
+}
+
 // runBench runs the chosen sections against the exporters (smtp_exporter
 // first, then blackbox_exporter if present).
 func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProcess, pf *postfix, r *Report) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(o.log, format+"\n", args...) }
-	sets := []targetSet{ip.fast}
-	if pf != nil {
-		sets = append(sets, pf.targets)
-	}
 	if o.sections["cost"] {
-		for _, set := range sets {
+		for _, set := range targetSets(ip, pf) {
 			if !o.costServers[set.server] {
 				continue
 			}
@@ -211,16 +212,9 @@ type verdictCase struct {
 }
 
 func verdicts(ctx context.Context, o options, exporters []*exporter, ip *inProcess, pf *postfix) ([]VerdictRow, error) {
-	mod := verdictModule("in-process")
-	cases := []verdictCase{
-		{"connection refused", "in-process", ip.refused, mod, "connect_refused"},
-		{"filtered (SYN dropped)", "in-process", ip.filtered, mod, "connect_timeout"},
-		{"greeting 421, then close", "in-process", ip.reject["greeting 421, then close"], mod, "banner_rejected"},
-		{"greeting 554, waits for QUIT", "in-process", ip.reject["greeting 554, waits for QUIT"], mod, "banner_rejected"},
-		{"garbage line", "in-process", ip.reject["garbage line"], mod, "protocol_error"},
-		{"binary garbage, no line end", "in-process", ip.reject["binary garbage, no line end"], mod, "protocol_error"},
-		{"STARTTLS rejected (454)", "in-process", ip.reject["STARTTLS rejected (454)"], mod, "starttls_rejected"},
-		{"untrusted certificate", "in-process", ip.reject["untrusted certificate"], mod, "cert_untrusted"},
+	var cases []verdictCase
+	for _, f := range ip.failing {
+		cases = append(cases, verdictCase{f.name, "in-process", f.addr, verdictModule("in-process"), f.want})
 	}
 	if pf != nil {
 		mod := verdictModule("postfix")
@@ -398,32 +392,26 @@ func sustained(ctx context.Context, o options, e *exporter, set targetSet, k kin
 	url := e.probeURL(moduleName(set.server, k), set.addr[k])
 	closedLoop(ctx, client, url, 200, 8)
 	var limit time.Duration
+	pids := []int{e.pid, os.Getpid()} // the exporter's, the driver's
 	for rate := o.sustainedStart; rate <= o.sustainedMax; rate *= 1.5 {
-		p0, err := readProc(e.pid)
-		if err != nil {
-			return row, err
-		}
-		self0, err := readProc(os.Getpid())
+		before, err := cpuTimes(pids...)
 		if err != nil {
 			return row, err
 		}
 		res := openLoop(ctx, client, url, rate, o.sustainedStep, 1000)
-		p1, err := readProc(e.pid)
+		after, err := cpuTimes(pids...)
 		if err != nil {
 			return row, err
 		}
-		self1, err := readProc(os.Getpid())
-		if err != nil {
-			return row, err
-		}
+		cores := func(i int) float64 { return (after[i] - before[i]).Seconds() / res.wall.Seconds() }
 		st := Step{
 			Offered:       rate,
 			Achieved:      float64(res.succeeded) / res.wall.Seconds(),
 			Failed:        res.probes - res.succeeded,
 			P50MS:         ms(res.quantile(0.5)),
 			P99MS:         ms(res.quantile(0.99)),
-			ExporterCores: (p1.CPU - p0.CPU).Seconds() / res.wall.Seconds(),
-			DriverCores:   (self1.CPU - self0.CPU).Seconds() / res.wall.Seconds(),
+			ExporterCores: cores(0),
+			DriverCores:   cores(1),
 		}
 		p99 := res.quantile(0.99)
 		if limit == 0 {

@@ -69,14 +69,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "cost", "verdict", "scale", "sustained":
 			o.sections[s] = true
 		default:
-			fmt.Fprintf(stderr, "bench: unknown section %q\n", s)
+			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale or sustained\n", s)
 			return 2
 		}
 	}
 	for _, c := range strings.Split(*concurrency, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 {
-			fmt.Fprintf(stderr, "bench: bad concurrency %q\n", c)
+			fmt.Fprintf(stderr, "bench: bad concurrency %q in --concurrency; use whole numbers of at least 1\n", c)
 			return 2
 		}
 		o.concurrency = append(o.concurrency, n)
@@ -94,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "in-process", "postfix":
 			o.costServers[s] = true
 		default:
-			fmt.Fprintf(stderr, "bench: unknown server %q\n", s)
+			fmt.Fprintf(stderr, "bench: unknown server %q in --cost.servers; use in-process or postfix\n", s)
 			return 2
 		}
 	}
@@ -130,7 +130,7 @@ func parseKinds(list string, stderr io.Writer) ([]kind, bool) {
 		case kindEHLO, kindStartTLS, kindImplicit:
 			kinds = append(kinds, k)
 		default:
-			fmt.Fprintf(stderr, "bench: unknown kind %q\n", k)
+			fmt.Fprintf(stderr, "bench: unknown kind %q; use ehlo, starttls or implicit\n", k)
 			return nil, false
 		}
 	}

@@ -73,3 +73,16 @@ func readProc(pid int) (procSample, error) {
 func resetPeakRSS(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
+
+// cpuTimes reads the CPU time of each process.
+func cpuTimes(pids ...int) ([]time.Duration, error) {
+	cpu := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		s, err := readProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		cpu[i] = s.CPU
+	}
+	return cpu, nil
+}

@@ -24,11 +24,15 @@ type targetSet struct {
 // inProcess are the SMTP servers the driver runs itself: fast well-behaved
 // ones, one per failure of the time-to-verdict table, and a tarpit.
 type inProcess struct {
-	fast     targetSet
-	refused  string
-	filtered string
-	reject   map[string]string // failure name -> address
-	tarpit   *tarpit
+	fast    targetSet
+	failing []failingServer
+	tarpit  *tarpit
+}
+
+// failingServer is a server whose probes fail, for the time to verdict.
+type failingServer struct {
+	name, addr string
+	want       string // smtp_exporter's failure reason
 }
 
 func startInProcess(tb testing.TB) *inProcess {
@@ -57,21 +61,21 @@ func startInProcess(tb testing.TB) *inProcess {
 				kindImplicit: smtptest.NewServer(tb, smtptest.Config{Implicit: good}).Addr,
 			},
 		},
-		refused:  smtptest.RefusedAddr(tb),
-		filtered: smtptest.FilteredAddr(tb),
-		reject: map[string]string{
+		failing: []failingServer{
+			{"connection refused", smtptest.RefusedAddr(tb), "connect_refused"},
+			{"filtered (SYN dropped)", smtptest.FilteredAddr(tb), "connect_timeout"},
 			// A server out of resources says 421 and closes (RFC 5321 section 3.8).
-			"greeting 421, then close": smtptest.NewRawServer(tb, func(c net.Conn, _ *smtptest.Server) {
+			{"greeting 421, then close", smtptest.NewRawServer(tb, func(c net.Conn, _ *smtptest.Server) {
 				c.Write([]byte("421 4.3.2 fake.test Service not available, closing transmission channel\r\n"))
-			}).Addr,
+			}).Addr, "banner_rejected"},
 			// A server refusing this client says 554 and waits for QUIT.
-			"greeting 554, waits for QUIT": smtptest.NewServer(tb, smtptest.Config{Greeting: "554 5.7.1 fake.test Access denied\r\n"}).Addr,
-			"garbage line":                 raw("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03 \xde\xad\xbe\xef not smtp\r\n"),
-			"binary garbage, no line end":  raw("\x00\x01\x02\x03\xff\xfe\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\xde\xad\xbe\xef"),
-			"STARTTLS rejected (454)": smtptest.NewServer(tb, smtptest.Config{
+			{"greeting 554, waits for QUIT", smtptest.NewServer(tb, smtptest.Config{Greeting: "554 5.7.1 fake.test Access denied\r\n"}).Addr, "banner_rejected"},
+			{"garbage line", raw("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03 \xde\xad\xbe\xef not smtp\r\n"), "protocol_error"},
+			{"binary garbage, no line end", raw("\x00\x01\x02\x03\xff\xfe\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\xde\xad\xbe\xef"), "protocol_error"},
+			{"STARTTLS rejected (454)", smtptest.NewServer(tb, smtptest.Config{
 				StartTLS: good, StartTLSReply: "454 4.7.0 TLS not available due to local problem\r\n",
-			}).Addr,
-			"untrusted certificate": smtptest.NewServer(tb, smtptest.Config{StartTLS: untrusted}).Addr,
+			}).Addr, "starttls_rejected"},
+			{"untrusted certificate", smtptest.NewServer(tb, smtptest.Config{StartTLS: untrusted}).Addr, "cert_untrusted"},
 		},
 		tarpit: newTarpit(tb),
 	}

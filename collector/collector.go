@@ -70,13 +70,8 @@ func New(result *prober.Result) *Collector {
 
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{
-		successDesc, durationDesc, dnsLookupDesc, ipProtocolDesc, failureDesc, phaseDurationDesc,
-		replyCodeDesc, startTLSAdvertisedDesc, tlsDesc, authBeforeTLSDesc, authSuccessDesc,
-		extensionDesc, authMechanismDesc, sizeLimitDesc, tlsVersionDesc, tlsCipherDesc,
-		earliestExpiryDesc, lastChainExpiryDesc, lastChainInfoDesc, certVerifiedDesc,
-	} {
-		ch <- d
+	for _, m := range metrics {
+		ch <- m.desc
 	}
 }
 

@@ -15,29 +15,40 @@ import (
 // metric is what the text format needs of a descriptor, which
 // prometheus.Desc keeps to itself.
 type metric struct {
-	index      int // in byDesc's order of creation
+	index      int // in metrics
+	desc       *prometheus.Desc
 	name, help string
 	labels     []string // in the order Collect passes the values
 	order      []int    // indexes into labels, sorted by label name
 }
 
 var (
+	// metrics holds every descriptor of the package, sorted by name (the
+	// order of the text format) once init has run.
 	metrics []*metric
 	byDesc  = map[*prometheus.Desc]*metric{}
 )
 
 // newDesc is prometheus.NewDesc for a gauge of this package, remembered
-// for WriteText. Descriptors are package variables, made at init.
+// for Describe and WriteText. Descriptors are package variables, made
+// before init.
 func newDesc(name, help string, labels []string) *prometheus.Desc {
-	m := &metric{index: len(metrics), name: name, help: help, labels: labels}
+	m := &metric{name: name, help: help, labels: labels}
 	for i := range labels {
 		m.order = append(m.order, i)
 	}
 	slices.SortFunc(m.order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
-	d := prometheus.NewDesc(name, help, labels, nil)
+	m.desc = prometheus.NewDesc(name, help, labels, nil)
 	metrics = append(metrics, m)
-	byDesc[d] = m
-	return d
+	byDesc[m.desc] = m
+	return m.desc
+}
+
+func init() {
+	slices.SortFunc(metrics, func(a, b *metric) int { return strings.Compare(a.name, b.name) })
+	for i, m := range metrics {
+		m.index = i
+	}
 }
 
 type sample struct {
@@ -51,25 +62,22 @@ type sample struct {
 // It skips the registry, the protobuf copies and the goroutines, which cost
 // a plain probe more CPU than its SMTP conversation (docs/performance.md).
 func WriteText(w io.Writer, r *prober.Result) error {
-	var (
-		seen    []*metric
-		samples = make([][]sample, len(metrics))
-	)
+	samples := make([][]sample, len(metrics))
 	New(r).each(func(d *prometheus.Desc, v float64, labels ...string) {
 		m := byDesc[d]
-		if samples[m.index] == nil {
-			seen = append(seen, m)
-		}
 		s := sample{value: v, labels: make([]string, len(labels))}
 		for i, j := range m.order {
 			s.labels[i] = labels[j]
 		}
 		samples[m.index] = append(samples[m.index], s)
 	})
-	slices.SortFunc(seen, func(a, b *metric) int { return strings.Compare(a.name, b.name) })
 
 	b := make([]byte, 0, 8<<10)
-	for _, m := range seen {
+	for _, m := range metrics {
+		ss := samples[m.index]
+		if len(ss) == 0 {
+			continue
+		}
 		b = append(b, "# HELP "...)
 		b = append(b, m.name...)
 		b = append(b, ' ')
@@ -77,7 +85,6 @@ func WriteText(w io.Writer, r *prober.Result) error {
 		b = append(b, "\n# TYPE "...)
 		b = append(b, m.name...)
 		b = append(b, " gauge\n"...)
-		ss := samples[m.index]
 		slices.SortStableFunc(ss, func(x, y sample) int { return slices.Compare(x.labels, y.labels) })
 		for _, s := range ss {
 			b = append(b, m.name...)

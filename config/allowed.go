@@ -129,8 +129,8 @@ func isPublic(addr netip.Addr) bool {
 func (a *AllowedTargets) prepare() error {
 	for i, pattern := range a.Hosts {
 		p := strings.ToLower(strings.TrimSuffix(pattern, "."))
-		if _, err := netip.ParseAddr(p); err == nil {
-			return fmt.Errorf("hosts: %q is an address; put addresses in cidrs (as %s/%d)", pattern, p, netip.MustParseAddr(p).BitLen())
+		if addr, err := netip.ParseAddr(p); err == nil {
+			return fmt.Errorf("hosts: %q is an address; put addresses in cidrs (as %s/%d)", pattern, p, addr.BitLen())
 		}
 		name, wildcard := strings.CutPrefix(p, "*.")
 		if !validPatternName(name) {

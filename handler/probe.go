@@ -146,11 +146,15 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.OnResult(result)
 	}
 
+	if req.debug {
+		writeDebug(w, result)
+		return
+	}
 	// The text format, Prometheus' default, is written straight from the
 	// result: a registry per probe cost a plain probe more CPU than its
 	// SMTP conversation (docs/performance.md). Other formats (protobuf)
-	// and debug output go through a registry.
-	if format := expfmt.Negotiate(r.Header); !req.debug && format.FormatType() == expfmt.TypeTextPlain {
+	// go through a registry.
+	if format := expfmt.Negotiate(r.Header); format.FormatType() == expfmt.TypeTextPlain {
 		w.Header().Set("Content-Type", string(format))
 		if err := collector.WriteText(w, result); err != nil {
 			logger.Debug("Writing the probe's metrics failed", "err", err)
@@ -159,10 +163,6 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collector.New(result))
-	if req.debug {
-		writeDebug(w, result, registry)
-		return
-	}
 	promhttp.HandlerFor(registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		// A probe's answer is a few kilobytes, once per scrape: gzip took
@@ -267,20 +267,11 @@ func probeTimeout(h http.Header, moduleTimeout, offset time.Duration) (time.Dura
 	return min(scrape, moduleTimeout), nil
 }
 
-func writeDebug(w http.ResponseWriter, result *prober.Result, registry *prometheus.Registry) {
+func writeDebug(w http.ResponseWriter, result *prober.Result) {
 	var buf bytes.Buffer
 	report.Text(&buf, result, time.Now())
 	buf.WriteString("\nMetrics that would have been returned:\n")
-	mfs, err := registry.Gather()
-	if err != nil {
-		fmt.Fprintf(&buf, "error gathering metrics: %v\n", err)
-	}
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			fmt.Fprintf(&buf, "error encoding metrics: %v\n", err)
-		}
-	}
+	collector.WriteText(&buf, result) // a bytes.Buffer takes every write
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(buf.Bytes())
 }

@@ -23,25 +23,15 @@ modules:
   submission: {port: 587, tls: starttls, timeout: 10s}
 `
 
-// newTestProbe returns a /probe handler on guardConfig with a fresh registry
-// and a stub prober that succeeds at once and counts its calls.
+// newTestProbe returns newProbe's handler on yaml with a stub prober that
+// succeeds at once and counts its calls.
 func newTestProbe(t *testing.T, yaml string) (*Probe, *atomic.Int64, *prometheus.Registry) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	sc := config.NewSafeConfig("", []byte(yaml), reg)
-	if err := sc.Reload(); err != nil {
-		t.Fatal(err)
-	}
+	h, reg := newProbe(t, yaml, nil)
 	calls := &atomic.Int64{}
-	h := &Probe{
-		Config:        sc,
-		Logger:        slog.New(slog.DiscardHandler),
-		Metrics:       NewMetrics(reg),
-		TimeoutOffset: 500 * time.Millisecond,
-		Prober: func(ctx context.Context, target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result {
-			calls.Add(1)
-			return &prober.Result{Target: target, Module: moduleName, Success: true}
-		},
+	h.Prober = func(ctx context.Context, target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result {
+		calls.Add(1)
+		return &prober.Result{Target: target, Module: moduleName, Success: true}
 	}
 	return h, calls, reg
 }

@@ -67,7 +67,7 @@ func (c *Command) Run(ctx context.Context) int {
 		return c.usageError(err)
 	}
 	if c.Timeout < 0 {
-		return c.usageError(fmt.Errorf("--timeout %s is negative", c.Timeout))
+		return c.usageError(fmt.Errorf("--timeout %s is negative: give a duration such as 10s, or none for the module's timeout", c.Timeout))
 	}
 	if c.Output != OutputText && c.Output != OutputJSON {
 		return c.usageError(fmt.Errorf("--output %q: give text or json", c.Output))
@@ -98,19 +98,13 @@ func (c *Command) Run(ctx context.Context) int {
 	return ExitSuccess
 }
 
+// loadConfig loads the config as the server does, without its metrics.
 func (c *Command) loadConfig() (*config.Config, error) {
-	if c.ConfigFile == "" {
-		cfg, err := config.Parse(c.Builtin)
-		if err != nil {
-			return nil, fmt.Errorf("built-in config: %w", err)
-		}
-		return cfg, nil
+	sc := config.NewSafeConfig(c.ConfigFile, c.Builtin, nil)
+	if err := sc.Reload(); err != nil {
+		return nil, err
 	}
-	cfg, err := config.Load(c.ConfigFile)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", c.ConfigFile, err)
-	}
-	return cfg, nil
+	return sc.Get(), nil
 }
 
 // chooseModule picks the module as /probe does: the named one, or the one

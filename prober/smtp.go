@@ -76,6 +76,9 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 		},
 	}
 	p.res.Start = p.start
+	if module.Auth != nil {
+		p.secrets = secretForms(module.Auth.Username, module.Auth.Password().Reveal())
+	}
 	for _, ph := range Phases {
 		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
 	}
@@ -176,11 +179,10 @@ func (p *probe) run() {
 	}
 	defer p.conn.Close()
 	// Cancelling the context (the scrape went away) must end blocked reads
-	// at once. The TCP connection is captured now: p.conn becomes the TLS
-	// connection on the probe's goroutine while this may run on another,
-	// and a deadline on the TCP connection ends TLS reads too.
-	tcp := p.conn
-	stop := context.AfterFunc(p.ctx, func() { tcp.SetDeadline(time.Unix(1, 0)) })
+	// at once. This may run on another goroutine while p.conn becomes the
+	// TLS connection, so it uses p.tcp, which does not change, and a
+	// deadline on the TCP connection ends TLS reads too.
+	stop := context.AfterFunc(p.ctx, func() { p.tcp.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	implicit := p.module.TLS == config.TLSImplicit
@@ -410,7 +412,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 	switch {
 	case slices.Contains(ehlo.AuthMechanisms, "PLAIN"):
 		p.res.AuthMechanism = "PLAIN"
-		payload := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
+		payload := plainPayload(user, pass)
 		reply, err = p.command(PhaseAuth, "AUTH PLAIN "+payload, "AUTH PLAIN <redacted>")
 		if err == nil && reply.Code == 334 {
 			reply, err = p.command(PhaseAuth, payload, "<redacted>")
