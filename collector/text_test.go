@@ -30,8 +30,10 @@ func TestWriteTextMatchesRegistry(t *testing.T) {
 	tlsInfo.Certificates = []prober.CertInfo{leaf}
 	tlsInfo.Cipher = "TLS_\\_CIPHER"
 	hostile.TLS = &tlsInfo
-	hostile.EHLOTLS = &prober.EHLOInfo{Extensions: []prober.Extension{{Keyword: "Z-LAST"}, {Keyword: "A-FIRST"}, {Keyword: "M_MIDDLE"}},
-		AuthMechanisms: []string{"XOAUTH2", "CRAM-MD5", "PLAIN"}, SizeLimit: 1 << 40}
+	hostile.EHLOTLS = &prober.EHLOInfo{
+		Extensions:     []prober.Extension{{Keyword: "Z-LAST"}, {Keyword: "A-FIRST"}, {Keyword: "M_MIDDLE"}},
+		AuthMechanisms: []string{"XOAUTH2", "CRAM-MD5", "PLAIN"}, SizeLimit: 1 << 40,
+	}
 	hostile.Duration = 1234567 * time.Nanosecond
 	cases = append(cases, goldenCase{"escaping, unsorted labels, large and small values", "submission", &hostile})
 
@@ -58,8 +60,15 @@ func TestAppendFloat(t *testing.T) {
 		in   float64
 		want string
 	}{
-		{0, "0"}, {1, "1"}, {-1, "-1"}, {0.061, "0.061"}, {1.838624629e+09, "1.838624629e+09"},
-		{1e21, "1e+21"}, {math.Inf(1), "+Inf"}, {math.Inf(-1), "-Inf"}, {math.NaN(), "NaN"},
+		{0, "0"},
+		{1, "1"},
+		{-1, "-1"},
+		{0.061, "0.061"},
+		{1.838624629e+09, "1.838624629e+09"},
+		{1e21, "1e+21"},
+		{math.Inf(1), "+Inf"},
+		{math.Inf(-1), "-Inf"},
+		{math.NaN(), "NaN"},
 	} {
 		if got := string(appendFloat(nil, tc.in)); got != tc.want {
 			t.Errorf("appendFloat(%v) = %q, want %q", tc.in, got, tc.want)

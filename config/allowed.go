@@ -64,8 +64,10 @@ func (a *AllowedTargets) AllowName(host string) error {
 	if a.matchHost(host) {
 		return nil
 	}
-	return &RefusedError{Reason: RefusedNotAllowed,
-		Msg: fmt.Sprintf("target host %q is not allowed: it matches no pattern of allowed_targets.hosts", host)}
+	return &RefusedError{
+		Reason: RefusedNotAllowed,
+		Msg:    fmt.Sprintf("target host %q is not allowed: it matches no pattern of allowed_targets.hosts", host),
+	}
 }
 
 // AllowAddr is asked with the address that is about to be dialed and the
@@ -80,8 +82,10 @@ func (a *AllowedTargets) AllowAddr(host string, addr netip.Addr) error {
 		if what != addr.String() {
 			what = fmt.Sprintf("%s (%s)", host, addr)
 		}
-		return &RefusedError{Reason: RefusedPrivateAddress,
-			Msg: fmt.Sprintf("target %s is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set", what)}
+		return &RefusedError{
+			Reason: RefusedPrivateAddress,
+			Msg:    fmt.Sprintf("target %s is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set", what),
+		}
 	}
 	if len(a.Hosts) == 0 && len(a.prefixes) == 0 {
 		return nil
@@ -94,8 +98,10 @@ func (a *AllowedTargets) AllowAddr(host string, addr netip.Addr) error {
 	if _, err := netip.ParseAddr(host); err != nil && a.matchHost(host) {
 		return nil
 	}
-	return &RefusedError{Reason: RefusedNotAllowed,
-		Msg: fmt.Sprintf("target %s (%s) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs", host, addr)}
+	return &RefusedError{
+		Reason: RefusedNotAllowed,
+		Msg:    fmt.Sprintf("target %s (%s) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs", host, addr),
+	}
 }
 
 func (a *AllowedTargets) matchHost(host string) bool {

@@ -106,14 +106,22 @@ func TestAllowedTargetsMessages(t *testing.T) {
 		err  error
 		want string
 	}{
-		{full.AllowAddr("mx.example.com", netip.MustParseAddr("127.0.0.1")),
-			"target mx.example.com (127.0.0.1) is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set"},
-		{full.AllowAddr("10.0.0.1", netip.MustParseAddr("10.0.0.1")),
-			"target 10.0.0.1 is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set"},
-		{full.AllowAddr("mx.example.org", netip.MustParseAddr("198.51.100.7")),
-			"target mx.example.org (198.51.100.7) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs"},
-		{full.AllowName("mx.example.org"),
-			`target host "mx.example.org" is not allowed: it matches no pattern of allowed_targets.hosts`},
+		{
+			full.AllowAddr("mx.example.com", netip.MustParseAddr("127.0.0.1")),
+			"target mx.example.com (127.0.0.1) is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set",
+		},
+		{
+			full.AllowAddr("10.0.0.1", netip.MustParseAddr("10.0.0.1")),
+			"target 10.0.0.1 is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set",
+		},
+		{
+			full.AllowAddr("mx.example.org", netip.MustParseAddr("198.51.100.7")),
+			"target mx.example.org (198.51.100.7) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs",
+		},
+		{
+			full.AllowName("mx.example.org"),
+			`target host "mx.example.org" is not allowed: it matches no pattern of allowed_targets.hosts`,
+		},
 	}
 	for _, tc := range cases {
 		if tc.err == nil || tc.err.Error() != tc.want {

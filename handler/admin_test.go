@@ -69,8 +69,10 @@ func TestReload(t *testing.T) {
 		{http.MethodDelete, nil, http.StatusMethodNotAllowed, "/-/reload needs POST (or PUT)\n", 0},
 		{http.MethodPost, nil, http.StatusOK, "Config reloaded\n", 1},
 		{http.MethodPut, nil, http.StatusOK, "Config reloaded\n", 1},
-		{http.MethodPost, errors.New(`loading c.yml: module "m": unknown field "bogus" (line 3)`), http.StatusInternalServerError,
-			"failed to reload config, keeping the previous one: loading c.yml: module \"m\": unknown field \"bogus\" (line 3)\n", 1},
+		{
+			http.MethodPost, errors.New(`loading c.yml: module "m": unknown field "bogus" (line 3)`), http.StatusInternalServerError,
+			"failed to reload config, keeping the previous one: loading c.yml: module \"m\": unknown field \"bogus\" (line 3)\n", 1,
+		},
 	}
 	for _, tc := range cases {
 		reloads := 0

@@ -25,9 +25,11 @@ import (
 func TestProbeExpositionFormats(t *testing.T) {
 	result := func(module string) *prober.Result {
 		r := okResult(module)
-		r.TLS = &prober.TLSInfo{Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Verified: true,
+		r.TLS = &prober.TLSInfo{
+			Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Verified: true,
 			Certificates:   []prober.CertInfo{{Subject: `CN=mx "quoted"`, Issuer: "CN=CA", SANs: []string{"mx.example.com"}, SerialNumber: "2a"}},
-			EarliestExpiry: time.Unix(1900000000, 0), LastChainExpiry: time.Unix(1900000000, 0)}
+			EarliestExpiry: time.Unix(1900000000, 0), LastChainExpiry: time.Unix(1900000000, 0),
+		}
 		r.EHLO = &prober.EHLOInfo{Extensions: []prober.Extension{{Keyword: "STARTTLS"}, {Keyword: "AUTH"}}, AuthMechanisms: []string{"PLAIN"}}
 		return r
 	}

@@ -38,14 +38,22 @@ func TestProbeAllowedTargets(t *testing.T) {
 		{"permissive default", "", "mx.example.com", 200, "probe_success 1", ""},
 		{"listed CIDR", `{cidrs: ["127.0.0.0/8"]}`, "mx.example.com", 200, "probe_success 1", ""},
 		{"host pattern", `{hosts: ["*.example.com"]}`, "mx.example.com", 200, "probe_success 1", ""},
-		{"other domain", `{hosts: ["*.example.com"]}`, "mx.example.org", 403,
-			`target host "mx.example.org" is not allowed: it matches no pattern of allowed_targets.hosts`, config.RefusedNotAllowed},
-		{"allowed name resolving to loopback", `{hosts: ["*.example.com"], deny_private: true}`, "rebind.example.com", 403,
-			"target rebind.example.com (127.0.0.1) is not allowed: the address is loopback", config.RefusedPrivateAddress},
-		{"loopback literal", `{deny_private: true}`, "127.0.0.1", 403,
-			"target 127.0.0.1 is not allowed: the address is loopback", config.RefusedPrivateAddress},
-		{"address outside the CIDRs", `{cidrs: ["192.0.2.0/24"]}`, "127.0.0.1", 403,
-			"target 127.0.0.1 (127.0.0.1) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs", config.RefusedNotAllowed},
+		{
+			"other domain", `{hosts: ["*.example.com"]}`, "mx.example.org", 403,
+			`target host "mx.example.org" is not allowed: it matches no pattern of allowed_targets.hosts`, config.RefusedNotAllowed,
+		},
+		{
+			"allowed name resolving to loopback", `{hosts: ["*.example.com"], deny_private: true}`, "rebind.example.com", 403,
+			"target rebind.example.com (127.0.0.1) is not allowed: the address is loopback", config.RefusedPrivateAddress,
+		},
+		{
+			"loopback literal", `{deny_private: true}`, "127.0.0.1", 403,
+			"target 127.0.0.1 is not allowed: the address is loopback", config.RefusedPrivateAddress,
+		},
+		{
+			"address outside the CIDRs", `{cidrs: ["192.0.2.0/24"]}`, "127.0.0.1", 403,
+			"target 127.0.0.1 (127.0.0.1) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs", config.RefusedNotAllowed,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

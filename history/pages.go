@@ -40,8 +40,10 @@ func NewPages(h *History, modules func() []string, landing web.LandingConfig) (*
 		return nil, err
 	}
 	// A probe's page has the same header, without the landing page's links.
-	if p.probe, err = frame(web.LandingConfig{Name: landing.Name, HeaderColor: landing.HeaderColor,
-		ExtraCSS: landing.ExtraCSS, Profiling: "false"}); err != nil {
+	if p.probe, err = frame(web.LandingConfig{
+		Name: landing.Name, HeaderColor: landing.HeaderColor,
+		ExtraCSS: landing.ExtraCSS, Profiling: "false",
+	}); err != nil {
 		return nil, err
 	}
 	return p, nil

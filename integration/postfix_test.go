@@ -60,8 +60,10 @@ func postfixCases(tb *testbed) []probeCase {
 		},
 		{
 			name: "465-like, implicit TLS with AUTH", target: tb.addr("SMTPS"), module: "tb_smtps",
-			want: map[string]float64{"probe_smtp_tls": 1, "probe_smtp_auth_success": 1, "probe_smtp_starttls_advertised": 0,
-				`probe_smtp_reply_code{phase=banner}`: 220},
+			want: map[string]float64{
+				"probe_smtp_tls": 1, "probe_smtp_auth_success": 1, "probe_smtp_starttls_advertised": 0,
+				`probe_smtp_reply_code{phase=banner}`: 220,
+			},
 			expiry: "TESTBED_CHAIN_EARLIEST_NOT_AFTER_VALID",
 		},
 		{
@@ -190,8 +192,10 @@ func checkProbe(t *testing.T, exp *exporterProcess, tb *testbed, tc probeCase) m
 		debug := scrape(t, u+"&debug=true")
 		t.Fatalf("probe_success = %v, want %v\n%s", success, want, debug)
 	}
-	for _, reason := range []string{"resolve", "connect_refused", "connect_timeout", "banner_rejected", "cert_expired",
-		"cert_hostname_mismatch", "auth_failed", "auth_before_tls", "starttls_not_advertised", "timeout"} {
+	for _, reason := range []string{
+		"resolve", "connect_refused", "connect_timeout", "banner_rejected", "cert_expired",
+		"cert_hostname_mismatch", "auth_failed", "auth_before_tls", "starttls_not_advertised", "timeout",
+	} {
 		v, ok := m.value("probe_smtp_failure", "reason="+reason)
 		if !ok {
 			t.Errorf("probe_smtp_failure{reason=%q} is missing", reason)

@@ -159,8 +159,10 @@ func TestRedaction(t *testing.T) {
 
 	for _, output := range []string{OutputText, OutputJSON} {
 		var log bytes.Buffer
-		got := runCommand(t, Command{ConfigFile: cfg, Module: "sub", Target: srv, Output: output,
-			Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		got := runCommand(t, Command{
+			ConfigFile: cfg, Module: "sub", Target: srv, Output: output,
+			Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		})
 		for _, out := range []string{got.stdout, got.stderr, log.String()} {
 			smtptest.AssertNoSecret(t, out, "probe", password)
 		}

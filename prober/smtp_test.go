@@ -341,8 +341,10 @@ func TestProbe(t *testing.T) {
 			name:   "expired certificate",
 			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + "}",
 			server: func(t *testing.T) string {
-				cert := e.ca.Issue(t, smtptest.Leaf{DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
-					NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+				cert := e.ca.Issue(t, smtptest.Leaf{
+					DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
+					NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour),
+				})
 				return smtptest.NewServer(t, smtptest.Config{StartTLS: smtptest.ServerTLS(cert)}).Addr
 			},
 			want: ReasonCertExpired,

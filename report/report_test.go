@@ -74,10 +74,14 @@ func newGoldenEnv(t *testing.T) *goldenEnv {
 	}
 	return &goldenEnv{
 		ca: ca,
-		valid: serverTLS(smtptest.Leaf{DNSNames: []string{testHost, "smtp.example.test"}, Serial: 1001,
-			NotBefore: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)}),
-		expired: serverTLS(smtptest.Leaf{DNSNames: []string{testHost}, Serial: 1002,
-			NotBefore: time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}),
+		valid: serverTLS(smtptest.Leaf{
+			DNSNames: []string{testHost, "smtp.example.test"}, Serial: 1001,
+			NotBefore: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC),
+		}),
+		expired: serverTLS(smtptest.Leaf{
+			DNSNames: []string{testHost}, Serial: 1002,
+			NotBefore: time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC),
+		}),
 		resolver:     smtptest.NewResolver(t, map[string][]netip.Addr{testHost: {netip.MustParseAddr("127.0.0.1")}}),
 		passwordFile: pw,
 	}
@@ -100,8 +104,10 @@ var goldenCases = []goldenCase{
 			fail_if_auth_before_tls: true
 			fail_if_no_auth: true`,
 		server: func(t *testing.T, e *goldenEnv) string {
-			return smtptest.NewServer(t, smtptest.Config{StartTLS: e.valid, AuthMechanisms: []string{"PLAIN", "LOGIN"},
-				Users: map[string]string{"probe": testPassword}}).Addr
+			return smtptest.NewServer(t, smtptest.Config{
+				StartTLS: e.valid, AuthMechanisms: []string{"PLAIN", "LOGIN"},
+				Users: map[string]string{"probe": testPassword},
+			}).Addr
 		},
 	},
 	{
@@ -247,7 +253,8 @@ func TestTerminalSafe(t *testing.T) {
 		Phases:   []prober.PhaseResult{{Phase: prober.PhaseStartTLS}, {Phase: prober.PhaseTLSHandshake, Reached: true}},
 		EHLO:     &prober.EHLOInfo{Domain: "a\x1bb", Extensions: []prober.Extension{{Keyword: "X\x1b[31m"}}},
 		TLS: &prober.TLSInfo{VerifyError: "\x1b[31mred", Certificates: []prober.CertInfo{
-			{Subject: "CN=\x1b[5m", Issuer: "\r\n", SANs: []string{"\x00"}}}},
+			{Subject: "CN=\x1b[5m", Issuer: "\r\n", SANs: []string{"\x00"}},
+		}},
 		Transcript: []prober.TranscriptLine{{From: "S", Text: "\x1b[1m"}},
 	}
 	var out bytes.Buffer
@@ -274,26 +281,42 @@ func TestVerdict(t *testing.T) {
 		r    *prober.Result
 		want string
 	}{
-		{"filtered 25 suggests submission ports",
+		{
+			"filtered 25 suggests submission ports",
 			&prober.Result{Port: "25", Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail"},
-		{"filtered 587 suggests the others",
+			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail",
+		},
+		{
+			"filtered 587 suggests the others",
 			&prober.Result{Port: "587", Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 465 or 2525"},
-		{"filtered 465",
+			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 465 or 2525",
+		},
+		{
+			"filtered 465",
 			&prober.Result{Port: "465", Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 587 or 2525"},
-		{"unknown reason is shown as it is",
+			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 587 or 2525",
+		},
+		{
+			"unknown reason is shown as it is",
 			&prober.Result{Port: "25", Failure: "new_reason"},
-			"FAILED (new_reason): new_reason"},
-		{"success in clear text",
-			&prober.Result{Success: true, Duration: 12 * time.Millisecond,
-				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}}},
-			"OK: greeting 220, no TLS in 12ms"},
-		{"success with insecure_skip_verify says so",
-			&prober.Result{Success: true, Duration: 3 * time.Millisecond, TLS: &prober.TLSInfo{Version: "TLS 1.3"},
-				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}}},
-			"OK: greeting 220, implicit TLS 1.3, certificate NOT verified (ignored: insecure_skip_verify) in 3ms"},
+			"FAILED (new_reason): new_reason",
+		},
+		{
+			"success in clear text",
+			&prober.Result{
+				Success: true, Duration: 12 * time.Millisecond,
+				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}},
+			},
+			"OK: greeting 220, no TLS in 12ms",
+		},
+		{
+			"success with insecure_skip_verify says so",
+			&prober.Result{
+				Success: true, Duration: 3 * time.Millisecond, TLS: &prober.TLSInfo{Version: "TLS 1.3"},
+				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}},
+			},
+			"OK: greeting 220, implicit TLS 1.3, certificate NOT verified (ignored: insecure_skip_verify) in 3ms",
+		},
 	}
 	for _, tc := range cases {
 		if got := Verdict(tc.r); got != tc.want {
