@@ -36,6 +36,9 @@ type Options struct {
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
+	// Addr, when valid, is the address connected to: the host is not
+	// resolved and names the server for TLS only (a domain probe's pair).
+	Addr netip.Addr
 }
 
 // ProbeSMTP runs one SMTP conversation with target under module and returns
@@ -50,6 +53,10 @@ func ProbeSMTP(ctx context.Context, target string, moduleName string, module *co
 func Probe(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if r := module.NetResolver(); r != nil {
+		// The module's dns.server answers its host names too.
+		opts.Resolver = r
 	}
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
@@ -242,7 +249,10 @@ func (p *probe) connect(target Target) bool {
 		return false
 	}
 	done := p.begin(PhaseResolve)
-	addr, err := resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
+	addr, err := p.opts.Addr, error(nil)
+	if !addr.IsValid() {
+		addr, err = resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
+	}
 	done()
 	if err != nil {
 		p.fail(ReasonResolve, err)

@@ -64,14 +64,24 @@ func Start(t testing.TB, records ...string) *Server {
 	for _, r := range records {
 		s.Add(t, r)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	// UDP and TCP on one port: a port free for UDP may be taken for TCP.
+	var pc net.PacketConn
+	var ln net.Listener
+	for range 20 {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatal(err)
+		pc = nil
+	}
+	if pc == nil {
+		t.Fatal("dnstest: no port free for both UDP and TCP")
 	}
 	s.Addr = pc.LocalAddr().String()
 	udp := &dns.Server{PacketConn: pc, Handler: s.handler("udp")}
