@@ -255,7 +255,7 @@ func TestDomainHelp(t *testing.T) {
 		}
 	}
 	for _, m := range single.metrics {
-		if _, ok := pairDescs[m.desc]; !ok && !strings.Contains("probe_success probe_duration_seconds probe_dns_lookup_time_seconds", m.name) {
+		if _, ok := pairDescs[m.desc]; !ok && !slices.Contains([]string{"probe_success", "probe_duration_seconds", "probe_dns_lookup_time_seconds"}, m.name) {
 			t.Errorf("%s has no per-pair twin", m.name)
 		}
 	}
