@@ -78,6 +78,10 @@ type Probe struct {
 	Limit *Limiter
 	// OnResult, when set, is handed every finished result (for the history page).
 	OnResult func(*prober.Result)
+	// DomainProber defaults to prober.ProbeDomain; OnDomainResult is
+	// OnResult for domain probes.
+	DomainProber   DomainProber
+	OnDomainResult func(*prober.DomainResult)
 }
 
 // request is a validated /probe query.
@@ -129,6 +133,10 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		opts.Policy = cfg.AllowedTargets
 	}
 
+	if req.module.IsDomain() {
+		h.serveDomain(ctx, w, r, req, opts)
+		return
+	}
 	h.Metrics.inFlight.Inc()
 	result := probe(ctx, target, req.moduleName, req.module, logger, opts)
 	h.Metrics.inFlight.Dec()
@@ -234,6 +242,11 @@ func parseRequest(q url.Values, cfg *config.Config) (*request, error) {
 	module, ok := cfg.Modules[moduleName]
 	if !ok {
 		return nil, fmt.Errorf("unknown module %q (modules: %s)", trim(moduleName), strings.Join(cfg.ModuleNames(), ", "))
+	}
+	if module.IsDomain() {
+		if err := checkDomain(target, moduleName); err != nil {
+			return nil, err
+		}
 	}
 	if target.Port == 0 && module.Port == 0 {
 		return nil, fmt.Errorf("target %q has no port and module %q sets none: add :PORT", targetStr, moduleName)

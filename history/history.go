@@ -19,6 +19,8 @@ type Entry struct {
 	// probe's page, so it is never reused.
 	ID     uint64
 	Result *prober.Result
+	// Domain is set instead of Result for a mail-domain probe.
+	Domain *prober.DomainResult
 }
 
 // History is a ring of the last probes; it is safe for concurrent use.
@@ -43,14 +45,19 @@ func (h *History) Limit() int { return h.limit }
 
 // Add records a finished probe, dropping the oldest when full. It has the
 // shape of handler.Probe's OnResult hook. Results must not change after.
-func (h *History) Add(r *prober.Result) {
+func (h *History) Add(r *prober.Result) { h.add(Entry{Result: r}) }
+
+// AddDomain records a finished domain probe, as Add does.
+func (h *History) AddDomain(d *prober.DomainResult) { h.add(Entry{Domain: d}) }
+
+func (h *History) add(e Entry) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.limit == 0 {
 		return
 	}
 	h.lastID++
-	e := Entry{ID: h.lastID, Result: r}
+	e.ID = h.lastID
 	if len(h.ring) < h.limit {
 		h.ring = append(h.ring, e)
 	} else {
