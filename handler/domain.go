@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -26,14 +25,8 @@ type DomainProber func(ctx context.Context, domain, moduleName string, module *c
 // checkDomain says why a target is not a mail domain, for a module with
 // an mx section: the 400 tells what to give instead.
 func checkDomain(target prober.Target, moduleName string) error {
-	if target.Port != 0 {
-		return fmt.Errorf("module %q probes mail domains: give the domain without a port, for example target=example.com (the module's port applies to every MX host)", trim(moduleName))
-	}
-	if _, err := netip.ParseAddr(target.Host); err == nil {
-		return fmt.Errorf("module %q probes mail domains: %q is an IP address; give a domain, for example target=example.com, or probe the address with a single-host module", trim(moduleName), trim(target.Host))
-	}
-	if strings.Contains(target.Host, "_") {
-		return fmt.Errorf("module %q probes mail domains: %q is not a domain name (no _ in a mail domain)", trim(moduleName), trim(target.Host))
+	if err := prober.CheckDomain(target); err != nil {
+		return fmt.Errorf("module %q probes mail domains: %s", trim(moduleName), prober.Sanitize(err.Error(), 2*maxParamLength))
 	}
 	return nil
 }

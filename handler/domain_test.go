@@ -42,7 +42,7 @@ func TestProbeDomainRequests(t *testing.T) {
 		code  int
 		want  []string
 	}{
-		{"target=example.com:25&module=mx", 400, []string{`module "mx" probes mail domains: give the domain without a port, for example target=example.com`}},
+		{"target=example.com:25&module=mx", 400, []string{`module "mx" probes mail domains: give the domain without a port, for example example.com`}},
 		{"target=192.0.2.1&module=mx", 400, []string{`module "mx" probes mail domains: "192.0.2.1" is an IP address`}},
 		{"target=[2001:db8::1]&module=mx", 400, []string{`"2001:db8::1" is an IP address`}},
 		{"target=bad_name.example&module=mx", 400, []string{`"bad_name.example" is not a domain name`}},

@@ -73,6 +73,12 @@ func (c *Command) Run(ctx context.Context) int {
 		return c.usageError(fmt.Errorf("--output %q: give text or json", c.Output))
 	}
 
+	if module.IsDomain() {
+		if err := prober.CheckDomain(target); err != nil {
+			return c.usageError(fmt.Errorf("module %q probes mail domains: %w", name, err))
+		}
+	}
+
 	timeout := module.Timeout
 	if c.Timeout > 0 {
 		timeout = c.Timeout
@@ -83,6 +89,9 @@ func (c *Command) Run(ctx context.Context) int {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if module.IsDomain() {
+		return c.domain(ctx, target.Host, name, module, logger)
+	}
 	result := prober.Probe(ctx, target.String(), name, module, logger.With("target", target.String(), "module", name), c.Options)
 
 	if c.Output == OutputJSON {
@@ -91,6 +100,23 @@ func (c *Command) Run(ctx context.Context) int {
 		}
 	} else {
 		report.Write(c.Stdout, result, report.Options{Now: c.now(), Color: c.Color})
+	}
+	if !result.Success {
+		return ExitFailed
+	}
+	return ExitSuccess
+}
+
+// domain probes a mail domain; the exit status follows probe_success.
+func (c *Command) domain(ctx context.Context, domain, name string, module *config.Module, logger *slog.Logger) int {
+	domain = strings.TrimSuffix(domain, ".")
+	result := prober.ProbeDomain(ctx, domain, name, module, logger.With("target", domain, "module", name), c.Options)
+	if c.Output == OutputJSON {
+		if err := report.DomainJSON(c.Stdout, result); err != nil {
+			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)
+		}
+	} else {
+		report.WriteDomain(c.Stdout, result, report.Options{Now: c.now(), Color: c.Color})
 	}
 	if !result.Success {
 		return ExitFailed

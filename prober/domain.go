@@ -405,3 +405,18 @@ func (d *domainProbe) verdict() {
 	d.fail(DomainAddressFailed, fmt.Errorf("%d of %d addresses failed (success: %s): %s",
 		len(failed), len(judged), d.module.MX.Success, strings.Join(parts, "; ")))
 }
+
+// CheckDomain says why a target is not a mail domain: it has a port, it is
+// an IP address, or it has a character no domain name has.
+func CheckDomain(t Target) error {
+	if t.Port != 0 {
+		return errors.New("give the domain without a port, for example example.com (the module's port applies to every MX host)")
+	}
+	if _, err := netip.ParseAddr(t.Host); err == nil {
+		return fmt.Errorf("%q is an IP address; give a domain, for example example.com, or probe the address with a single-host module", t.Host)
+	}
+	if strings.Contains(t.Host, "_") {
+		return fmt.Errorf("%q is not a domain name (no _ in a mail domain)", t.Host)
+	}
+	return nil
+}
