@@ -93,7 +93,7 @@ type Auth struct {
 // or slog (%v and %+v would otherwise show the unexported field).
 func (a Auth) String() string {
 	return fmt.Sprintf("{username: %s, password_file: %s, password_env: %s, password: %s}",
-		a.Username, a.PasswordFile, a.PasswordEnv, redacted)
+		a.Username, a.PasswordFile, a.PasswordEnv, Redacted)
 }
 
 // GoString is String for %#v.
@@ -105,12 +105,22 @@ func (a *Auth) Password() Secret { return a.password }
 // Secret is a string that refuses to be printed, logged or marshalled.
 type Secret string
 
-const redacted = "<secret>"
+// Redacted is the one marker that stands for a secret in anything the
+// exporter shows (the prober uses it too).
+const Redacted = "<redacted>"
 
-func (s Secret) String() string                    { return redacted }
-func (s Secret) GoString() string                  { return redacted }
-func (s Secret) MarshalYAML() (interface{}, error) { return redacted, nil }
-func (s Secret) MarshalJSON() ([]byte, error)      { return []byte(`"` + redacted + `"`), nil }
+// String, GoString, MarshalYAML and MarshalJSON show the marker, never
+// the value, whichever way a secret is printed.
+func (s Secret) String() string { return Redacted }
+
+// GoString is String for %#v.
+func (s Secret) GoString() string { return Redacted }
+
+// MarshalYAML renders the marker, for /config.
+func (s Secret) MarshalYAML() (any, error) { return Redacted, nil }
+
+// MarshalJSON renders the marker.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
 
 // Reveal returns the secret's value, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }

@@ -18,10 +18,11 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
 
-// Bounds on the transcript kept in a result.
+// Bounds on the transcript kept in a result: lines, and bytes of text in
+// all (each line is capped at maxTranscriptLineBytes too).
 const (
 	maxTranscriptLines = 400
-	maxTranscriptBytes = 512
+	maxTranscriptBytes = 32 << 10
 	// quitGrace bounds the wait for the reply to QUIT: the verdict is known
 	// by then and must not wait for a server that never answers.
 	quitGrace = 2 * time.Second
@@ -102,6 +103,11 @@ type probe struct {
 	secrets []string // the password's forms, for redact
 
 	tlsVersion uint16 // the negotiated TLS version (0: no TLS)
+	// credsSent is set once the credentials went out: from then on only
+	// reply codes of what the server says are kept (see codeOnly).
+	credsSent bool
+	// transcriptBytes is the text the transcript holds.
+	transcriptBytes int
 
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
@@ -116,6 +122,7 @@ type problem struct {
 // fail records the failure that ends the conversation.
 func (p *probe) fail(reason Reason, err error) {
 	if p.hard == nil {
+		err = p.dropServerText(err)
 		p.hard = &problem{reason, err}
 		p.note("failed: %s: %v", reason, err)
 	}
@@ -130,8 +137,19 @@ func (p *probe) ioFail(err error, timeoutReason Reason, doing string) {
 
 // flag records a policy failure; the conversation goes on to learn more.
 func (p *probe) flag(reason Reason, err error) {
+	err = p.dropServerText(err)
 	p.soft = append(p.soft, problem{reason, err})
 	p.note("problem: %s: %v", reason, err)
+}
+
+// dropServerText keeps an error that quotes the server out of the result
+// once credentials have been sent.
+func (p *probe) dropServerText(err error) error {
+	var pe *ProtocolError
+	if p.credsSent && errors.As(err, &pe) {
+		return errors.New(pe.Bare + " (the server's text is dropped after credentials were sent)")
+	}
+	return err
 }
 
 func (p *probe) finish() {
@@ -149,9 +167,9 @@ func (p *probe) finish() {
 	if len(all) == 0 {
 		r.Success = true
 	} else {
-		r.Failure, r.Error = all[0].reason, p.redact(all[0].err.Error())
+		r.Failure, r.Error = all[0].reason, p.clean(all[0].err.Error(), MaxErrorBytes)
 		for _, w := range all[1:] {
-			r.Warnings = append(r.Warnings, p.redact(fmt.Sprintf("%s: %v", w.reason, w.err)))
+			r.Warnings = append(r.Warnings, p.clean(string(w.reason)+": "+w.err.Error(), MaxErrorBytes))
 		}
 	}
 	if r.Success {
@@ -292,7 +310,7 @@ func (p *probe) banner() bool {
 	case reply.Code == 220:
 		return true
 	case reply.Code >= 400:
-		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, reply.Text()))
 		p.quit()
 	default:
 		p.fail(ReasonProtocolError, fmt.Errorf("unexpected greeting code %d", reply.Code))
@@ -310,11 +328,11 @@ func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 		return nil, false
 	}
 	if reply.Code != 250 {
-		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, reply.Text()))
 		p.quit()
 		return nil, false
 	}
-	return ParseEHLO(reply), true
+	return parseEHLO(reply, p.clean), true
 }
 
 // startTLS upgrades the clear-text session.
@@ -327,7 +345,7 @@ func (p *probe) startTLS(host string) bool {
 		return false
 	}
 	if reply.Code != 220 {
-		p.fail(ReasonStartTLSRejected, fmt.Errorf("STARTTLS answered with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonStartTLSRejected, fmt.Errorf("STARTTLS answered with %d %s", reply.Code, reply.Text()))
 		p.quit()
 		return false
 	}
@@ -372,14 +390,14 @@ func (p *probe) handshake(host string) bool {
 
 	state := tlsConn.ConnectionState()
 	p.tlsVersion = state.Version
-	info := describeTLS(state)
+	info := describeTLS(state, p.clean)
 	info.ServerName = serverName
 	p.res.TLS = info
 	p.note("TLS handshake done: %s, %s", info.Version, info.Cipher)
 
 	chain, reason, err := verifyChain(state.PeerCertificates, p.module.Roots(), serverName, p.opts.Now())
 	if err != nil {
-		info.VerifyError = err.Error()
+		info.VerifyError = p.clean(err.Error(), MaxErrorBytes)
 		if p.module.TLSConfig.InsecureSkipVerify {
 			p.note("certificate does not verify (ignored, insecure_skip_verify): %v", err)
 		} else {
@@ -388,7 +406,7 @@ func (p *probe) handshake(host string) bool {
 		return true
 	}
 	info.Verified = true
-	info.VerifiedChain = describeChain(chain, state.PeerCertificates, info.Certificates)
+	info.VerifiedChain = describeChain(chain, state.PeerCertificates, info.Certificates, p.clean)
 	info.LastChainExpiry = earliestExpiry(chain)
 	p.note("certificate verified for %s", serverName)
 	return true
@@ -421,6 +439,9 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 	user, pass := auth.Username, auth.Password().Reveal()
 	done := p.begin(PhaseAuth)
 	defer done()
+	// From here on the server may quote what it received, in any encoding
+	// or split across lines: only reply codes are kept.
+	p.credsSent = true
 	var (
 		reply Reply
 		err   error
@@ -452,7 +473,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		return
 	}
 	if reply.Code != 235 {
-		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %d %s", p.res.AuthMechanism, reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %s", p.res.AuthMechanism, replyStatus(reply)))
 		return
 	}
 	p.res.AuthSuccess = true
@@ -488,7 +509,12 @@ func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
 }
 
 func (p *probe) readReply(phase Phase) (Reply, error) {
-	reply, err := ReadReply(p.r, func(l string) { p.transcript("S", l) })
+	reply, err := ReadReply(p.r, func(l string) {
+		if p.credsSent {
+			l = codeOnly(l)
+		}
+		p.transcript("S", l)
+	})
 	if err == nil {
 		if ph := p.res.Phase(phase); ph != nil {
 			ph.ReplyCode = reply.Code
@@ -510,16 +536,20 @@ func (p *probe) note(format string, args ...any) {
 }
 
 func (p *probe) transcript(from, text string) {
-	text = Sanitize(p.redact(text), maxTranscriptBytes)
+	text = p.clean(text, maxTranscriptLineBytes)
 	if p.logger.Enabled(p.ctx, slog.LevelDebug) { // spares the arguments' allocations
 		p.logger.Debug("SMTP", "from", from, "line", text)
 	}
 	switch n := len(p.res.Transcript); {
-	case n > maxTranscriptLines:
+	case n > maxTranscriptLines || p.transcriptBytes > maxTranscriptBytes:
+		return // cut, and said so
+	case n == maxTranscriptLines || p.transcriptBytes+len(text) > maxTranscriptBytes:
+		from, text = "*", fmt.Sprintf("transcript cut at %d lines or %d bytes", maxTranscriptLines, maxTranscriptBytes)
+		p.transcriptBytes = maxTranscriptBytes + 1
+		p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 		return
-	case n == maxTranscriptLines:
-		from, text = "*", fmt.Sprintf("transcript cut at %d lines", maxTranscriptLines)
 	}
+	p.transcriptBytes += len(text)
 	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 }
 
