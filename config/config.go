@@ -182,12 +182,6 @@ func parse(data []byte, dir string) (*Config, error) {
 	return cfg, nil
 }
 
-// ModuleForPort returns the module name for a port, if the config has one.
-func (c *Config) ModuleForPort(port int) (string, bool) {
-	name, ok := c.PortModules[port]
-	return name, ok
-}
-
 // ModuleNames returns the module names in order.
 func (c *Config) ModuleNames() []string {
 	names := make([]string, 0, len(c.Modules))

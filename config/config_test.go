@@ -191,7 +191,7 @@ func TestLoadFull(t *testing.T) {
 	if fmt.Sprint(cfg.PortModules) != fmt.Sprint(wantPorts) {
 		t.Errorf("port_modules: got %v, want %v", cfg.PortModules, wantPorts)
 	}
-	if _, ok := cfg.ModuleForPort(587); ok {
+	if _, ok := cfg.PortModules[587]; ok {
 		t.Error("port 587 has a module although port_modules does not name it")
 	}
 }
@@ -291,7 +291,7 @@ func TestExampleConfig(t *testing.T) {
 		}
 	}
 	for port, want := range map[int]string{25: "smtp", 465: "smtps", 587: "submission", 2525: "submission"} {
-		if got, _ := cfg.ModuleForPort(port); got != want {
+		if got := cfg.PortModules[port]; got != want {
 			t.Errorf("port %d: module %q, want %q", port, got, want)
 		}
 	}

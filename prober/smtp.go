@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,16 +38,12 @@ type Options struct {
 	Policy TargetPolicy
 }
 
-// ProbeSMTP runs one SMTP conversation with target under module and returns
-// what happened. It never sends MAIL, RCPT or DATA. The conversation ends
+// Probe runs one SMTP conversation with target under module and returns
+// what happened. It never sends MAIL, RCPT or DATA. The target's port is
+// the one to dial: config.ChooseModule decides it. The conversation ends
 // at ctx's deadline (or the module's timeout when ctx has none); every read
 // is bounded in time and size, so it always returns.
-func ProbeSMTP(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger) *Result {
-	return Probe(ctx, target, moduleName, module, logger, Options{})
-}
-
-// Probe is ProbeSMTP with options.
-func Probe(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
+func Probe(ctx context.Context, target Target, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -70,8 +65,10 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 		opts:   opts,
 		start:  opts.Now(),
 		res: &Result{
-			Target:         target,
+			Target:         target.String(),
 			Module:         moduleName,
+			Host:           target.Host,
+			Port:           target.Port,
 			AuthConfigured: module.Auth != nil,
 			Transcript:     []TranscriptLine{},
 		},
@@ -83,7 +80,7 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 	for _, ph := range Phases {
 		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
 	}
-	p.run()
+	p.run(target)
 	p.finish()
 	return p.res
 }
@@ -179,20 +176,13 @@ func (p *probe) finish() {
 	}
 }
 
-func (p *probe) run() {
-	target, err := ParseTarget(p.res.Target)
-	if err != nil {
-		p.fail(ReasonResolve, err)
+func (p *probe) run(target Target) {
+	if target.Port < 1 || target.Port > 65535 {
+		// A caller's mistake (config.ChooseModule gives every probe a
+		// port), reported rather than dialed.
+		p.fail(ReasonResolve, fmt.Errorf("target %q has no port to dial", p.res.Target))
 		return
 	}
-	if target.Port == 0 {
-		target.Port = p.module.Port
-	}
-	if target.Port == 0 {
-		p.fail(ReasonResolve, fmt.Errorf("target %q has no port and module %q sets none", p.res.Target, p.res.Module))
-		return
-	}
-	p.res.Host, p.res.Port = target.Host, strconv.Itoa(target.Port)
 
 	if !p.connect(target) {
 		return
@@ -229,7 +219,7 @@ func (p *probe) run() {
 	case config.TLSStartTLS, config.TLSOpportunistic:
 		if !p.res.StartTLSAdvertised {
 			if p.module.TLS == config.TLSStartTLS {
-				p.fail(ReasonStartTLSNotAdvertise, errors.New("server does not advertise STARTTLS and the module requires it"))
+				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
 				p.quit()
 				return
 			}
@@ -415,7 +405,7 @@ func (p *probe) handshake(host string) bool {
 // authenticate tries the configured credentials with PLAIN or LOGIN.
 func (p *probe) authenticate(ehlo *EHLOInfo) {
 	if !p.res.Encrypted {
-		p.flag(ReasonStartTLSNotAdvertise, errors.New("not sending credentials: the session is not encrypted"))
+		p.flag(ReasonStartTLSNotAdvertised, errors.New("not sending credentials: the session is not encrypted"))
 		return
 	}
 	// The credentials belong to the server named by tls_config.server_name
