@@ -90,9 +90,11 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 	r := c.result
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		// The prober sanitizes what servers send; this is the last guard,
-		// because one invalid label value fails the whole scrape.
+		// because one invalid label value fails the whole scrape. A label
+		// of server text (a certificate's 64 SANs, joined) is capped, so
+		// that a hostile server cannot make series kilobytes long.
 		for i, l := range labels {
-			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+			labels[i] = prober.CapLabel(strings.ToValidUTF8(l, "\uFFFD"))
 		}
 		emit(d, v, labels...)
 	}

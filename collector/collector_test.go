@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -583,4 +584,39 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestLabelCap: a certificate with the most SANs the prober keeps, each as
+// long as it keeps them, makes a subjectalternative label of 16 KB; every
+// label value is capped at prober.MaxLabelBytes, marked where cut.
+func TestLabelCap(t *testing.T) {
+	r := caseNamed(t, "starttls_success").result
+	hostile := *r.TLS
+	hostileLeaf := leaf
+	hostileLeaf.SANs = nil
+	for i := range 64 {
+		hostileLeaf.SANs = append(hostileLeaf.SANs, fmt.Sprintf("%03d-%s.example", i, strings.Repeat("a", 240)))
+	}
+	hostile.Certificates = []prober.CertInfo{hostileLeaf}
+	r.TLS = &hostile
+	mfs, _ := render(t, r)
+	found := false
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if len(l.GetValue()) > prober.MaxLabelBytes {
+					t.Errorf("%s: label %s is %d bytes", mf.GetName(), l.GetName(), len(l.GetValue()))
+				}
+				if l.GetName() == "subjectalternative" {
+					found = true
+					if !strings.HasPrefix(l.GetValue(), "000-aaa") || !strings.HasSuffix(l.GetValue(), "…") {
+						t.Errorf("subjectalternative %q: want the first names, marked as cut", l.GetValue())
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no subjectalternative label: the test proves nothing")
+	}
 }
