@@ -7,12 +7,14 @@ import (
 
 // Bounds on what one EHLO reply may add to a result (and so to the metrics).
 const (
-	maxExtensions       = 64
-	maxExtensionParams  = 32
-	maxKeywordBytes     = 64
-	maxParamBytes       = 128
-	maxDomainBytes      = 255
-	maxMechanismsPerAll = 32
+	maxExtensions      = 64
+	maxExtensionParams = 32
+	maxKeywordBytes    = 64
+	maxParamBytes      = 128
+	maxDomainBytes     = 255
+	// maxAuthMechanisms bounds the distinct SASL mechanisms kept from all
+	// the AUTH lines of one reply together (a server may send several).
+	maxAuthMechanisms = 32
 )
 
 // ParseEHLO reads the extensions from a 250 reply to EHLO. The first line
@@ -53,7 +55,7 @@ func ParseEHLO(reply Reply) *EHLOInfo {
 		case "AUTH":
 			for _, m := range params {
 				m = strings.ToUpper(m)
-				if m != "" && !seenMech[m] && len(info.AuthMechanisms) < maxMechanismsPerAll && validKeyword(m) {
+				if m != "" && !seenMech[m] && len(info.AuthMechanisms) < maxAuthMechanisms && validKeyword(m) {
 					seenMech[m] = true
 					info.AuthMechanisms = append(info.AuthMechanisms, m)
 				}

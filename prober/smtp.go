@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,16 +37,12 @@ type Options struct {
 	Policy TargetPolicy
 }
 
-// ProbeSMTP runs one SMTP conversation with target under module and returns
-// what happened. It never sends MAIL, RCPT or DATA. The conversation ends
+// Probe runs one SMTP conversation with target under module and returns
+// what happened. It never sends MAIL, RCPT or DATA. The target's port is
+// the one to dial: config.ChooseModule decides it. The conversation ends
 // at ctx's deadline (or the module's timeout when ctx has none); every read
 // is bounded in time and size, so it always returns.
-func ProbeSMTP(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger) *Result {
-	return Probe(ctx, target, moduleName, module, logger, Options{})
-}
-
-// Probe is ProbeSMTP with options.
-func Probe(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
+func Probe(ctx context.Context, target Target, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -69,8 +64,10 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 		opts:   opts,
 		start:  opts.Now(),
 		res: &Result{
-			Target:         target,
+			Target:         target.String(),
 			Module:         moduleName,
+			Host:           target.Host,
+			Port:           target.Port,
 			AuthConfigured: module.Auth != nil,
 			Transcript:     []TranscriptLine{},
 		},
@@ -82,7 +79,7 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 	for _, ph := range Phases {
 		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
 	}
-	p.run()
+	p.run(target)
 	p.finish()
 	return p.res
 }
@@ -100,6 +97,8 @@ type probe struct {
 	r    *bufio.Reader
 
 	secrets []string // the password's forms, for redact
+
+	tlsVersion uint16 // the negotiated TLS version (0: no TLS)
 
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
@@ -159,20 +158,13 @@ func (p *probe) finish() {
 	}
 }
 
-func (p *probe) run() {
-	target, err := ParseTarget(p.res.Target)
-	if err != nil {
-		p.fail(ReasonResolve, err)
+func (p *probe) run(target Target) {
+	if target.Port < 1 || target.Port > 65535 {
+		// A caller's mistake (config.ChooseModule gives every probe a
+		// port), reported rather than dialed.
+		p.fail(ReasonResolve, fmt.Errorf("target %q has no port to dial", p.res.Target))
 		return
 	}
-	if target.Port == 0 {
-		target.Port = p.module.Port
-	}
-	if target.Port == 0 {
-		p.fail(ReasonResolve, fmt.Errorf("target %q has no port and module %q sets none", p.res.Target, p.res.Module))
-		return
-	}
-	p.res.Host, p.res.Port = target.Host, strconv.Itoa(target.Port)
 
 	if !p.connect(target) {
 		return
@@ -209,7 +201,7 @@ func (p *probe) run() {
 	case config.TLSStartTLS, config.TLSOpportunistic:
 		if !p.res.StartTLSAdvertised {
 			if p.module.TLS == config.TLSStartTLS {
-				p.fail(ReasonStartTLSNotAdvertise, errors.New("server does not advertise STARTTLS and the module requires it"))
+				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
 				p.quit()
 				return
 			}
@@ -369,6 +361,7 @@ func (p *probe) handshake(host string) bool {
 	p.res.Encrypted = true
 
 	state := tlsConn.ConnectionState()
+	p.tlsVersion = state.Version
 	info := describeTLS(state)
 	info.ServerName = serverName
 	p.res.TLS = info
@@ -394,11 +387,24 @@ func (p *probe) handshake(host string) bool {
 // authenticate tries the configured credentials with PLAIN or LOGIN.
 func (p *probe) authenticate(ehlo *EHLOInfo) {
 	if !p.res.Encrypted {
-		p.flag(ReasonStartTLSNotAdvertise, errors.New("not sending credentials: the session is not encrypted"))
+		p.flag(ReasonStartTLSNotAdvertised, errors.New("not sending credentials: the session is not encrypted"))
 		return
 	}
-	if p.res.TLS != nil && !p.res.TLS.Verified && !p.module.TLSConfig.InsecureSkipVerify {
-		p.note("not sending credentials to a server whose certificate did not verify")
+	// The credentials belong to the server named by tls_config.server_name
+	// (config requires it), whatever target the caller chose: they go only
+	// where the certificate verified for that name, over a recent TLS.
+	pinned := p.module.TLSConfig.ServerName
+	switch info := p.res.TLS; {
+	case pinned == "":
+		p.flag(ReasonAuthFailed, errors.New("not sending credentials: the module pins no tls_config.server_name"))
+		return
+	case info == nil || !info.Verified || info.ServerName != pinned:
+		// The certificate failure is flagged already.
+		p.note("not sending credentials: the certificate did not verify for %s", pinned)
+		return
+	case p.tlsVersion < p.module.MinAuthTLSVersion():
+		p.flag(ReasonAuthFailed, fmt.Errorf("not sending credentials over %s: TLS 1.2 or later is required unless tls_config.min_version allows older",
+			tlsVersionName(p.tlsVersion)))
 		return
 	}
 	auth := p.module.Auth
