@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // TLSMode says when a probe speaks TLS.
@@ -62,10 +65,16 @@ type Module struct {
 	Auth                *Auth         `yaml:"auth,omitempty"`
 	FailIfAuthBeforeTLS bool          `yaml:"fail_if_auth_before_tls"`
 	FailIfNoAuth        bool          `yaml:"fail_if_no_auth"`
+	// MX makes the module's targets mail domains (see mx.go).
+	MX *MX `yaml:"mx,omitempty"`
+	// DNS sends every lookup of the module to one server.
+	DNS *DNS `yaml:"dns,omitempty"`
 
 	// Prepared at load time.
-	tlsClient *tls.Config
-	roots     *x509.CertPool
+	tlsClient   *tls.Config
+	roots       *x509.CertPool
+	resolver    *resolver.Resolver
+	netResolver *net.Resolver
 }
 
 // TLSConfig is how a probe speaks TLS and verifies the server's certificate.
@@ -310,6 +319,9 @@ func (m *Module) prepare() error {
 		return fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname)
 	}
 	if err := m.prepareTLS(); err != nil {
+		return err
+	}
+	if err := m.prepareMX(); err != nil {
 		return err
 	}
 	if m.Auth != nil {
