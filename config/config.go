@@ -10,9 +10,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -62,11 +64,47 @@ type Module struct {
 	Auth                *Auth         `yaml:"auth,omitempty"`
 	FailIfAuthBeforeTLS bool          `yaml:"fail_if_auth_before_tls"`
 	FailIfNoAuth        bool          `yaml:"fail_if_no_auth"`
+	// FailIfCertificateInvalid makes a certificate that does not verify fail
+	// the probe; otherwise it is a warning. The default follows the TLS mode:
+	// false for opportunistic (a sending MTA delivers to a self-signed or
+	// private-CA certificate as it would in clear text), true otherwise and
+	// whenever the module has credentials.
+	FailIfCertificateInvalid *bool `yaml:"fail_if_certificate_invalid"`
+	// FailIfBannerNotMatches is a regular expression the greeting's text
+	// (its lines joined by newlines, without the reply codes) must match.
+	FailIfBannerNotMatches string `yaml:"fail_if_banner_not_matches,omitempty"`
+	// SourceIPAddress is the local address the probe connects from.
+	SourceIPAddress string `yaml:"source_ip_address,omitempty"`
+	// Envelope, when set, sends MAIL FROM and RCPT TO (never DATA).
+	Envelope *Envelope `yaml:"envelope,omitempty"`
 
 	// Prepared at load time.
-	tlsClient *tls.Config
-	roots     *x509.CertPool
+	tlsClient   *tls.Config
+	roots       *x509.CertPool
+	bannerRegex *regexp.Regexp
+	sourceIP    netip.Addr
 }
+
+// Envelope is the MAIL FROM / RCPT TO check of a module. No message is ever
+// sent: the probe resets the transaction after the recipients.
+type Envelope struct {
+	// MailFrom is the reverse path; empty is the null sender "<>".
+	MailFrom string `yaml:"mail_from"`
+	// RcptTo are the recipients, each sent with RCPT TO.
+	RcptTo []string `yaml:"rcpt_to"`
+	// Expect is accept (every recipient must be accepted) or reject (none
+	// may be: the open-relay test).
+	Expect string `yaml:"expect"`
+}
+
+// Envelope expectations.
+const (
+	ExpectAccept = "accept"
+	ExpectReject = "reject"
+)
+
+// maxRecipients bounds the RCPT TO commands of one probe.
+const maxRecipients = 20
 
 // TLSConfig is how a probe speaks TLS and verifies the server's certificate.
 type TLSConfig struct {
@@ -114,6 +152,18 @@ func (s Secret) MarshalJSON() ([]byte, error)      { return []byte(`"` + redacte
 
 // Reveal returns the secret's value, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }
+
+// CertificateInvalidFails reports whether a certificate that does not
+// verify fails the probe (otherwise it is a warning).
+func (m *Module) CertificateInvalidFails() bool {
+	return m.FailIfCertificateInvalid != nil && *m.FailIfCertificateInvalid && !m.TLSConfig.InsecureSkipVerify
+}
+
+// BannerRegex returns the compiled fail_if_banner_not_matches (nil: none).
+func (m *Module) BannerRegex() *regexp.Regexp { return m.bannerRegex }
+
+// SourceIP returns the parsed source_ip_address (invalid: none).
+func (m *Module) SourceIP() netip.Addr { return m.sourceIP }
 
 // IPFallback reports whether the other address family may be used.
 func (m *Module) IPFallback() bool { return m.IPProtocolFallback == nil || *m.IPProtocolFallback }
@@ -293,6 +343,30 @@ func (m *Module) prepare() error {
 	default:
 		return fmt.Errorf("tls: unknown mode %q (want none, opportunistic, starttls or implicit)", m.TLS)
 	}
+	if m.SourceIPAddress != "" {
+		addr, err := netip.ParseAddr(m.SourceIPAddress)
+		if err != nil || addr.Zone() != "" {
+			return fmt.Errorf("source_ip_address: %q is not an IP address", m.SourceIPAddress)
+		}
+		m.sourceIP = addr.Unmap()
+		// The connection can only go to an address of the source's family.
+		family := "ip4"
+		if !m.sourceIP.Is4() {
+			family = "ip6"
+		}
+		switch m.IPProtocol {
+		case "":
+			m.IPProtocol = family
+		case family:
+		default:
+			return fmt.Errorf("source_ip_address: %s is not an %s address, as ip_protocol says", m.SourceIPAddress, m.IPProtocol)
+		}
+		if *m.IPProtocolFallback {
+			// The other family cannot be reached from this address.
+			fallback := false
+			m.IPProtocolFallback = &fallback
+		}
+	}
 	switch m.IPProtocol {
 	case "":
 		m.IPProtocol = "ip4"
@@ -300,13 +374,29 @@ func (m *Module) prepare() error {
 	default:
 		return fmt.Errorf("ip_protocol: unknown value %q (want ip4 or ip6)", m.IPProtocol)
 	}
-	if m.EHLOHostname == "" {
-		m.EHLOHostname = defaultEHLOHostname()
-	} else if strings.ContainsAny(m.EHLOHostname, " \t\r\n") {
+	if m.FailIfBannerNotMatches != "" {
+		re, err := regexp.Compile(m.FailIfBannerNotMatches)
+		if err != nil {
+			return fmt.Errorf("fail_if_banner_not_matches: %w", err)
+		}
+		m.bannerRegex = re
+	}
+	if m.Envelope != nil {
+		if err := m.Envelope.prepare(); err != nil {
+			return fmt.Errorf("envelope: %w", err)
+		}
+	}
+	if m.EHLOHostname != "" && strings.ContainsAny(m.EHLOHostname, " \t\r\n") {
 		return fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname)
 	}
 	if err := m.prepareTLS(); err != nil {
 		return err
+	}
+	if m.FailIfCertificateInvalid == nil {
+		fail := (m.TLS != TLSOpportunistic || m.Auth != nil) && !m.TLSConfig.InsecureSkipVerify
+		m.FailIfCertificateInvalid = &fail
+	} else if *m.FailIfCertificateInvalid && m.TLSConfig.InsecureSkipVerify {
+		return errors.New("fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them")
 	}
 	if m.Auth != nil {
 		if err := m.Auth.prepare(); err != nil {
@@ -375,6 +465,44 @@ func (m *Module) prepareTLS() error {
 	return nil
 }
 
+func (e *Envelope) prepare() error {
+	switch e.Expect {
+	case "":
+		e.Expect = ExpectAccept
+	case ExpectAccept, ExpectReject:
+	default:
+		return fmt.Errorf("expect: unknown value %q (want accept or reject)", e.Expect)
+	}
+	if e.MailFrom != "" {
+		if err := checkMailbox(e.MailFrom); err != nil {
+			return fmt.Errorf("mail_from: %w", err)
+		}
+	}
+	if len(e.RcptTo) == 0 {
+		return errors.New("rcpt_to: at least one address is required")
+	}
+	if len(e.RcptTo) > maxRecipients {
+		return fmt.Errorf("rcpt_to: %d addresses, at most %d", len(e.RcptTo), maxRecipients)
+	}
+	for _, a := range e.RcptTo {
+		if err := checkMailbox(a); err != nil {
+			return fmt.Errorf("rcpt_to: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkMailbox accepts local@domain without the characters that would
+// break the command line or the angle brackets around it.
+func checkMailbox(a string) error {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") ||
+		strings.ContainsAny(a, " \t\r\n<>\x00") || len(a) > 254 {
+		return fmt.Errorf("%q is not an address like postmaster@example.com", a)
+	}
+	return nil
+}
+
 func (a *Auth) prepare() error {
 	if a.Username == "" {
 		return errors.New("username is required")
@@ -398,14 +526,6 @@ func (a *Auth) prepare() error {
 		return errors.New("password_file or password_env is required (passwords are not written in the config itself)")
 	}
 	return nil
-}
-
-func defaultEHLOHostname() string {
-	name, err := os.Hostname()
-	if err != nil || name == "" || strings.ContainsAny(name, " \t\r\n") {
-		return "localhost"
-	}
-	return name
 }
 
 // checkKeys walks a YAML mapping and reports keys that the Go type has no

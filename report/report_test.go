@@ -248,10 +248,11 @@ func TestColourOnlyPaints(t *testing.T) {
 func TestTerminalSafe(t *testing.T) {
 	r := &prober.Result{
 		Target: "x:25", Module: "m", Port: "25", Failure: prober.ReasonCertHostnameMismatch,
-		Error:    "certificate is valid for \x1b]0;pwned\x07evil, not x",
-		Warnings: []string{"\x1b[2J"},
-		Phases:   []prober.PhaseResult{{Phase: prober.PhaseStartTLS}, {Phase: prober.PhaseTLSHandshake, Reached: true}},
-		EHLO:     &prober.EHLOInfo{Domain: "a\x1bb", Extensions: []prober.Extension{{Keyword: "X\x1b[31m"}}},
+		Error:      "certificate is valid for \x1b]0;pwned\x07evil, not x",
+		Warnings:   []prober.Warning{{Reason: prober.ReasonCertUntrusted, Message: "\x1b[2J"}},
+		AlsoFailed: []string{"\x1b[2J"},
+		Phases:     []prober.PhaseResult{{Phase: prober.PhaseStartTLS}, {Phase: prober.PhaseTLSHandshake, Reached: true}},
+		EHLO:       &prober.EHLOInfo{Domain: "a\x1bb", Extensions: []prober.Extension{{Keyword: "X\x1b[31m"}}},
 		TLS: &prober.TLSInfo{VerifyError: "\x1b[31mred", Certificates: []prober.CertInfo{
 			{Subject: "CN=\x1b[5m", Issuer: "\r\n", SANs: []string{"\x00"}},
 		}},
@@ -315,9 +316,36 @@ func TestVerdict(t *testing.T) {
 				Success: true, Duration: 3 * time.Millisecond, TLS: &prober.TLSInfo{Version: "TLS 1.3"},
 				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}},
 			},
-			"OK: greeting 220, implicit TLS 1.3, certificate NOT verified (ignored: insecure_skip_verify) in 3ms",
+			"OK: greeting 220, implicit TLS 1.3, certificate NOT verified in 3ms",
 		},
 	}
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	cases = append(cases, []struct {
+		name string
+		r    *prober.Result
+		want string
+	}{
+		{
+			"success with a warning, an old TLS version and a certificate about to expire",
+			&prober.Result{
+				Success: true, Duration: 5 * time.Millisecond, Port: "25", Start: start,
+				Warnings: []prober.Warning{{Reason: prober.ReasonCertUntrusted, Message: "x"}},
+				TLS:      &prober.TLSInfo{Version: "TLS 1.1", LastChainExpiry: start.Add(10 * 24 * time.Hour)},
+				Phases:   []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS, Reached: true}},
+			},
+			"OK, with warnings: the certificate chain does not lead to a trusted root (cert_untrusted); TLS 1.1 is older than TLS 1.2; " +
+				"a certificate expires in 10 days (2026-03-11). Seen: greeting 220, STARTTLS to TLS 1.1, certificate NOT verified in 5ms",
+		},
+		{
+			"a certificate a month away is no warning",
+			&prober.Result{
+				Success: true, Duration: 5 * time.Millisecond, Port: "25", Start: start,
+				TLS:    &prober.TLSInfo{Version: "TLS 1.3", Verified: true, LastChainExpiry: start.Add(30 * 24 * time.Hour)},
+				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS, Reached: true}},
+			},
+			"OK: greeting 220, STARTTLS to TLS 1.3, certificate verified in 5ms",
+		},
+	}...)
 	for _, tc := range cases {
 		if got := Verdict(tc.r); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)

@@ -96,6 +96,22 @@ var explanations = map[prober.Reason]explanation{
 		"the probe ran out of time in the middle of the conversation",
 		"the transcript shows the last step that got an answer; the server is slow or a middlebox stalls the session; a longer timeout may help",
 	},
+	prober.ReasonMailRejected: {
+		"the server refused the module's MAIL FROM",
+		"read the reply in the transcript: a 452 or 421 is a full disk or overload, a 5xx a sender policy (SPF, sender restrictions); choose a mail_from the server accepts",
+	},
+	prober.ReasonRcptRejected: {
+		"the server refused a recipient it should accept",
+		"read the reply in the transcript: 452 is a full queue or disk, 550 an unknown user or a domain no longer accepted (Postfix: mydestination, relay_domains, virtual_mailbox_domains)",
+	},
+	prober.ReasonRelayAccepted: {
+		"the server accepted a recipient it must not relay for: an open relay",
+		"restrict relaying at once (Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination) and check mynetworks",
+	},
+	prober.ReasonBannerMismatch: {
+		"the greeting does not match the module's fail_if_banner_not_matches",
+		"the greeting is in the transcript: another server (or a middlebox, or a load balancer's other backend) may answer on this address",
+	},
 }
 
 // Explain returns a failure reason in plain words and a hint of what to
@@ -131,6 +147,9 @@ func connectTimeoutHint(port string) string {
 // failure reason with its meaning and a hint.
 func Verdict(r *prober.Result) string {
 	if r.Success {
+		if warns := Warnings(r); len(warns) > 0 {
+			return "OK, with warnings: " + strings.Join(warns, "; ") + ". Seen: " + summary(r)
+		}
 		return "OK: " + summary(r)
 	}
 	words, hint := Explain(r.Failure, r.Port)
@@ -159,7 +178,7 @@ func summary(r *prober.Result) string {
 		if r.TLS.Verified {
 			parts = append(parts, "certificate verified")
 		} else {
-			parts = append(parts, "certificate NOT verified (ignored: insecure_skip_verify)")
+			parts = append(parts, "certificate NOT verified")
 		}
 	}
 	if r.AuthConfigured && r.AuthSuccess {
@@ -168,4 +187,31 @@ func summary(r *prober.Result) string {
 		parts = append(parts, "AUTH offered ("+strings.Join(mechs.AuthMechanisms, " ")+")")
 	}
 	return strings.Join(parts, ", ") + fmt.Sprintf(" in %s", r.Duration.Round(time.Millisecond))
+}
+
+// certificateWarnDays is when the verdict starts to mention expiry, as the
+// SMTPCertificateExpiringSoon alert does.
+const certificateWarnDays = 21
+
+// Warnings lists in words what a probe found wrong without failing: its
+// warnings, a certificate within 21 days of expiry, and TLS older than 1.2.
+func Warnings(r *prober.Result) []string {
+	var out []string
+	for _, w := range r.Warnings {
+		words, _ := Explain(w.Reason, r.Port)
+		out = append(out, fmt.Sprintf("%s (%s)", words, w.Reason))
+	}
+	if t := r.TLS; t != nil {
+		switch t.Version {
+		case "TLS 1.0", "TLS 1.1":
+			out = append(out, t.Version+" is older than TLS 1.2")
+		}
+		if !r.Start.IsZero() && !t.LastChainExpiry.IsZero() {
+			if left := t.LastChainExpiry.Sub(r.Start); left >= 0 && left < certificateWarnDays*24*time.Hour {
+				out = append(out, fmt.Sprintf("a certificate expires in %.0f days (%s)",
+					left.Hours()/24, t.LastChainExpiry.UTC().Format(time.DateOnly)))
+			}
+		}
+	}
+	return out
 }
