@@ -402,11 +402,40 @@ func (m *Module) prepare() error {
 		if err := m.Auth.prepare(); err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
-		if m.TLS == TLSNone {
-			return errors.New("auth: credentials are never sent in clear text; set tls to opportunistic, starttls or implicit")
+		if err := m.checkAuthBinding(); err != nil {
+			return fmt.Errorf("auth: %w", err)
 		}
 	}
 	return nil
+}
+
+// checkAuthBinding ties a module's credentials to one server. Whoever can
+// reach /probe names the target, so without a pinned name the password would
+// go to any server whose certificate verifies for the name the caller chose:
+// theirs. With tls_config.server_name set, the probe verifies the
+// certificate against that name whatever the target, and sends the
+// password only when it verifies.
+func (m *Module) checkAuthBinding() error {
+	switch {
+	case m.TLS == TLSNone:
+		return errors.New("credentials are never sent in clear text; set tls to opportunistic, starttls or implicit")
+	case m.TLSConfig.InsecureSkipVerify:
+		return errors.New("tls_config.insecure_skip_verify must not be set: credentials are sent only to a server whose certificate verifies")
+	case m.TLSConfig.ServerName == "":
+		return errors.New("tls_config.server_name is required: credentials are sent only to the server whose certificate verifies for this name, " +
+			"not to whatever target a caller of /probe names")
+	}
+	return nil
+}
+
+// MinAuthTLSVersion is the oldest TLS version credentials are sent over:
+// TLS 1.2 unless tls_config.min_version allows older (the handshake then
+// refuses anything older than that already).
+func (m *Module) MinAuthTLSVersion() uint16 {
+	if v, ok := tlsVersions[m.TLSConfig.MinVersion]; ok {
+		return v
+	}
+	return tls.VersionTLS12
 }
 
 func (m *Module) prepareTLS() error {

@@ -51,6 +51,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-client-key-mismatch.yml", `module "smtps": tls_config: client certificate: tls: private key does not match public key`},
 		{"invalid-fail-if-cert-insecure.yml", `module "strict": fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them`},
 		// AUTH.
+		{"invalid-auth-no-server-name.yml", `module "submission": auth: tls_config.server_name is required: credentials are sent only to the server whose certificate verifies for this name, not to whatever target a caller of /probe names`},
+		{"invalid-auth-insecure-skip-verify.yml", `module "submission": auth: tls_config.insecure_skip_verify must not be set: credentials are sent only to a server whose certificate verifies`},
 		{"invalid-auth-tls-none.yml", `module "submission": auth: credentials are never sent in clear text; set tls to opportunistic, starttls or implicit`},
 		{"invalid-auth-no-password-source.yml", `module "submission": auth: password_file or password_env is required (passwords are not written in the config itself)`},
 		{"invalid-auth-two-password-sources.yml", `module "submission": auth: set password_file or password_env, not both`},
@@ -162,7 +164,8 @@ func TestLoadFull(t *testing.T) {
 		{"ip_protocol", m.IPProtocol, "ip6"},
 		{"ip_protocol_fallback", m.IPFallback(), false},
 		{"server_name", m.TLSConfig.ServerName, "smtp.example.net"},
-		{"insecure_skip_verify", m.TLSConfig.InsecureSkipVerify, true},
+		{"insecure_skip_verify", m.TLSConfig.InsecureSkipVerify, false},
+		{"smtps insecure_skip_verify", cfg.Modules["smtps"].TLSConfig.InsecureSkipVerify, true},
 		{"roots from ca_file", m.Roots() != nil, true},
 		{"min_version", client.MinVersion, uint16(tls.VersionTLS12)},
 		{"max_version", client.MaxVersion, uint16(tls.VersionTLS13)},
@@ -389,7 +392,7 @@ func TestLoadRelativePaths(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "certs", "ca.pem"), caPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	doc := "modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: certs/ca.pem}\n    auth: {username: u, password_file: " + abs + "}\n"
+	doc := "modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: certs/ca.pem, server_name: smtp.example.net}\n    auth: {username: u, password_file: " + abs + "}\n"
 	file := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)

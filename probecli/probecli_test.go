@@ -155,7 +155,7 @@ func TestRedaction(t *testing.T) {
 	pw := filepath.Join(dir, "pw")
 	cfg := filepath.Join(dir, "config.yml")
 	os.WriteFile(pw, []byte(password), 0o600)
-	os.WriteFile(cfg, []byte("modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: "+ca.File+"}\n    auth: {username: probe, password_file: "+pw+"}\n"), 0o600)
+	os.WriteFile(cfg, []byte("modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: "+ca.File+", server_name: localhost}\n    auth: {username: probe, password_file: "+pw+"}\n"), 0o600)
 
 	for _, output := range []string{OutputText, OutputJSON} {
 		var log bytes.Buffer

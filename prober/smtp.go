@@ -101,6 +101,8 @@ type probe struct {
 
 	secrets []string // the password's forms, for redact
 
+	tlsVersion uint16 // the negotiated TLS version (0: no TLS)
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -457,6 +459,7 @@ func (p *probe) handshake(host string) tlsOutcome {
 	p.res.Encrypted = true
 
 	state := tlsConn.ConnectionState()
+	p.tlsVersion = state.Version
 	info := describeTLS(state)
 	info.ServerName = serverName
 	p.res.TLS = info
@@ -489,8 +492,21 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		p.flag(ReasonStartTLSNotAdvertise, errors.New("not sending credentials: the session is not encrypted"))
 		return
 	}
-	if p.res.TLS != nil && !p.res.TLS.Verified && !p.module.TLSConfig.InsecureSkipVerify {
-		p.note("not sending credentials to a server whose certificate did not verify")
+	// The credentials belong to the server named by tls_config.server_name
+	// (config requires it), whatever target the caller chose: they go only
+	// where the certificate verified for that name, over a recent TLS.
+	pinned := p.module.TLSConfig.ServerName
+	switch info := p.res.TLS; {
+	case pinned == "":
+		p.flag(ReasonAuthFailed, errors.New("not sending credentials: the module pins no tls_config.server_name"))
+		return
+	case info == nil || !info.Verified || info.ServerName != pinned:
+		// The certificate failure is flagged already.
+		p.note("not sending credentials: the certificate did not verify for %s", pinned)
+		return
+	case p.tlsVersion < p.module.MinAuthTLSVersion():
+		p.flag(ReasonAuthFailed, fmt.Errorf("not sending credentials over %s: TLS 1.2 or later is required unless tls_config.min_version allows older",
+			tlsVersionName(p.tlsVersion)))
 		return
 	}
 	auth := p.module.Auth

@@ -126,7 +126,7 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:   "AUTH PLAIN succeeds",
-			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + "}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
+			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + ", server_name: localhost}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
 			server: func(t *testing.T) string {
 				return smtptest.NewServer(t, smtptest.Config{StartTLS: e.good, AuthMechanisms: []string{"LOGIN", "PLAIN"}, Users: users}).Addr
 			},
@@ -138,7 +138,7 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:   "AUTH LOGIN succeeds",
-			module: "tls: implicit\ntls_config: {ca_file: " + e.ca.File + "}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
+			module: "tls: implicit\ntls_config: {ca_file: " + e.ca.File + ", server_name: localhost}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
 			server: func(t *testing.T) string {
 				return smtptest.NewServer(t, smtptest.Config{Implicit: e.good, AuthMechanisms: []string{"LOGIN"}, Users: users}).Addr
 			},
@@ -149,7 +149,7 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:   "AUTH with a wrong password",
-			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + "}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
+			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + ", server_name: localhost}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
 			server: func(t *testing.T) string {
 				return smtptest.NewServer(t, smtptest.Config{StartTLS: e.good, AuthMechanisms: []string{"PLAIN"}, Users: map[string]string{"probe": "other"}}).Addr
 			},
@@ -161,7 +161,7 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:   "AUTH refused by a server that quotes the credentials back",
-			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + "}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
+			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + ", server_name: localhost}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
 			server: func(t *testing.T) string {
 				return smtptest.NewServer(t, smtptest.Config{StartTLS: e.good, AuthMechanisms: []string{"PLAIN"}, AuthEcho: true}).Addr
 			},
@@ -377,7 +377,7 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:   "no credentials sent to an unverified server",
-			module: "tls: starttls\nauth: {username: probe, password_file: " + e.passwordFile + "}",
+			module: "tls: starttls\ntls_config: {server_name: localhost}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
 			server: func(t *testing.T) string {
 				return smtptest.NewServer(t, smtptest.Config{StartTLS: e.good, AuthMechanisms: []string{"PLAIN"}, Users: users}).Addr
 			},
@@ -388,7 +388,7 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:   "credentials need TLS, opportunistic without STARTTLS",
-			module: "tls: opportunistic\nauth: {username: probe, password_file: " + e.passwordFile + "}",
+			module: "tls: opportunistic\ntls_config: {server_name: localhost}\nauth: {username: probe, password_file: " + e.passwordFile + "}",
 			server: func(t *testing.T) string {
 				return smtptest.NewServer(t, smtptest.Config{AuthMechanisms: []string{"PLAIN"}, AuthBeforeTLS: true, Users: users}).Addr
 			},
@@ -489,7 +489,7 @@ func TestProbeCancel(t *testing.T) {
 func TestProbeNeverSendsMailCommands(t *testing.T) {
 	e := newEnv(t)
 	srv := smtptest.NewServer(t, smtptest.Config{StartTLS: e.good, AuthMechanisms: []string{"PLAIN"}, Users: map[string]string{"probe": testPassword}})
-	module := testModule(t, "tls: starttls\ntls_config: {ca_file: "+e.ca.File+"}\nauth: {username: probe, password_file: "+e.passwordFile+"}")
+	module := testModule(t, "tls: starttls\ntls_config: {ca_file: "+e.ca.File+", server_name: localhost}\nauth: {username: probe, password_file: "+e.passwordFile+"}")
 	r := ProbeSMTP(context.Background(), srv.Addr, "test", module, nil)
 	if !r.Success {
 		t.Fatalf("probe failed: %s: %s", r.Failure, r.Error)
