@@ -177,8 +177,8 @@ func TestLoadFull(t *testing.T) {
 		{"fail_if_auth_before_tls", m.FailIfAuthBeforeTLS, true},
 		{"fail_if_no_auth", m.FailIfNoAuth, true},
 		{"smtps tls", cfg.Modules["smtps"].TLS, TLSImplicit},
-		{"insecure_skip_verify: a bad certificate warns", m.CertificateInvalidFails(), false},
-		{"implicit TLS: a bad certificate fails", cfg.Modules["smtps"].CertificateInvalidFails(), true},
+		{"starttls: a bad certificate fails", m.CertificateInvalidFails(), true},
+		{"insecure_skip_verify: a bad certificate warns", cfg.Modules["smtps"].CertificateInvalidFails(), false},
 		{"relay tls", cfg.Modules["relay"].TLS, TLSNone},
 	}
 	for _, c := range checks {

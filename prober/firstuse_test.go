@@ -226,7 +226,7 @@ func TestProbeEnvelope(t *testing.T) {
 		},
 		{
 			name:   "no envelope after a failed AUTH",
-			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + "}\nauth: {username: probe, password_file: " + e.passwordFile + "}\nenvelope: {rcpt_to: [postmaster@example.net]}",
+			module: "tls: starttls\ntls_config: {ca_file: " + e.ca.File + ", server_name: localhost}\nauth: {username: probe, password_file: " + e.passwordFile + "}\nenvelope: {rcpt_to: [postmaster@example.net]}",
 			server: smtptest.Config{StartTLS: e.good, AuthMechanisms: []string{"PLAIN"}},
 			want:   ReasonAuthFailed,
 			verbs:  "EHLO STARTTLS EHLO AUTH QUIT",
