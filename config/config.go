@@ -78,9 +78,10 @@ type Module struct {
 	// Envelope, when set, sends MAIL FROM and RCPT TO (never DATA).
 	Envelope *Envelope `yaml:"envelope,omitempty"`
 
-	// Prepared at load time.
-	tlsClient   *tls.Config
-	roots       *x509.CertPool
+	// Prepared at load time; the file-backed parts are re-read when the
+	// files change (see RefreshFiles).
+	tlsBase     *tls.Config // without client certificates
+	live        *liveFiles
 	bannerRegex *regexp.Regexp
 	sourceIP    netip.Addr
 }
@@ -124,7 +125,8 @@ type Auth struct {
 	PasswordFile string `yaml:"password_file,omitempty"`
 	PasswordEnv  string `yaml:"password_env,omitempty"`
 
-	password Secret
+	password *secretCell
+	seen     []byte // the password file's contents last read
 }
 
 // String keeps the password out of anything that prints an Auth with fmt
@@ -138,7 +140,12 @@ func (a Auth) String() string {
 func (a Auth) GoString() string { return a.String() }
 
 // Password returns the loaded password.
-func (a *Auth) Password() Secret { return a.password }
+func (a *Auth) Password() Secret {
+	if a.password == nil {
+		return ""
+	}
+	return a.password.get()
+}
 
 // Secret is a string that refuses to be printed, logged or marshalled.
 type Secret string
@@ -173,13 +180,13 @@ func (m *Module) IPFallback() bool { return m.IPProtocolFallback == nil || *m.IP
 // the chain itself afterwards: that way a bad certificate is still captured
 // and reported with its dates.
 func (m *Module) ClientTLS(serverName string) *tls.Config {
-	c := m.tlsClient.Clone()
+	c := m.live.tls.Load().client.Clone()
 	c.ServerName = serverName
 	return c
 }
 
 // Roots returns the CA pool that certificates are verified against (nil: the system pool).
-func (m *Module) Roots() *x509.CertPool { return m.roots }
+func (m *Module) Roots() *x509.CertPool { return m.live.tls.Load().roots }
 
 // Load reads and validates a configuration file. Relative file names in it
 // (ca_file, cert_file, key_file, password_file) are relative to the file's
@@ -469,28 +476,29 @@ func (m *Module) prepareTLS() error {
 			return fmt.Errorf("tls_config: max_version %s is older than min_version", tc.MaxVersion)
 		}
 	}
-	if tc.CAFile != "" {
-		pem, err := os.ReadFile(tc.CAFile)
-		if err != nil {
-			return fmt.Errorf("tls_config: ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("tls_config: ca_file: %s holds no PEM certificate", tc.CAFile)
-		}
-		m.roots = pool
-	}
 	if (tc.CertFile == "") != (tc.KeyFile == "") {
 		return errors.New("tls_config: cert_file and key_file must be set together")
 	}
-	if tc.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
+	m.tlsBase = c
+	m.live = &liveFiles{seen: map[string][]byte{}, errs: map[string]string{}}
+	for _, f := range []struct{ name, path string }{{"ca_file", tc.CAFile}, {"cert_file", tc.CertFile}, {"key_file", tc.KeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		data, err := readBounded(f.path)
 		if err != nil {
+			if f.name == "ca_file" {
+				return fmt.Errorf("tls_config: ca_file: %w", err)
+			}
 			return fmt.Errorf("tls_config: client certificate: %w", err)
 		}
-		c.Certificates = []tls.Certificate{cert}
+		m.live.seen[f.path] = data
 	}
-	m.tlsClient = c
+	state, err := m.buildTLS()
+	if err != nil {
+		return err
+	}
+	m.live.tls.Store(state)
 	return nil
 }
 
@@ -540,17 +548,18 @@ func (a *Auth) prepare() error {
 	case a.PasswordFile != "" && a.PasswordEnv != "":
 		return errors.New("set password_file or password_env, not both")
 	case a.PasswordFile != "":
-		data, err := os.ReadFile(a.PasswordFile)
+		data, err := readBounded(a.PasswordFile)
 		if err != nil {
 			return fmt.Errorf("password_file: %w", err)
 		}
-		a.password = Secret(strings.TrimRight(string(data), "\r\n"))
+		a.password = newSecretCell(passwordFrom(data))
+		a.seen = data
 	case a.PasswordEnv != "":
 		v, ok := os.LookupEnv(a.PasswordEnv)
 		if !ok {
 			return fmt.Errorf("password_env: environment variable %s is not set", a.PasswordEnv)
 		}
-		a.password = Secret(v)
+		a.password = newSecretCell(Secret(v))
 	default:
 		return errors.New("password_file or password_env is required (passwords are not written in the config itself)")
 	}

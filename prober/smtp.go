@@ -77,7 +77,10 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 	}
 	p.res.Start = p.start
 	if module.Auth != nil {
-		p.secrets = secretForms(module.Auth.Username, module.Auth.Password().Reveal())
+		// Read once: a rotation during the probe must not make the
+		// redaction miss the password that is sent.
+		p.password = module.Auth.Password()
+		p.secrets = secretForms(module.Auth.Username, p.password.Reveal())
 	}
 	for _, ph := range Phases {
 		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
@@ -99,7 +102,8 @@ type probe struct {
 	tcp  net.Conn // the TCP connection under it
 	r    *bufio.Reader
 
-	secrets []string // the password's forms, for redact
+	password config.Secret // the module's password, read once per probe
+	secrets  []string      // the password's forms, for redact
 
 	tlsVersion uint16 // the negotiated TLS version (0: no TLS)
 
@@ -510,7 +514,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		return
 	}
 	auth := p.module.Auth
-	user, pass := auth.Username, auth.Password().Reveal()
+	user, pass := auth.Username, p.password.Reveal()
 	done := p.begin(PhaseAuth)
 	defer done()
 	var (

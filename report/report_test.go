@@ -283,19 +283,39 @@ func TestVerdict(t *testing.T) {
 		want string
 	}{
 		{
-			"filtered 25 suggests submission ports",
+			"filtered 25: an MX has no other port",
 			&prober.Result{Port: "25", Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail",
+			"FAILED (connect_timeout): connection timed out: the port is filtered (blocked) by a firewall or the ISP; an MX must be reachable on 25 from everywhere: if another network reaches it, this machine's network blocks outbound 25 (many ISPs and clouds do) and the probe must run from a machine allowed to send mail; otherwise a firewall in front of the server drops the port",
 		},
 		{
-			"filtered 587 suggests the others",
+			"filtered 587 names the other submission port",
 			&prober.Result{Port: "587", Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 465 or 2525",
+			"FAILED (connect_timeout): connection timed out: the port is filtered (blocked) by a firewall or the ISP; check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 465 with implicit TLS where the server offers it",
 		},
 		{
 			"filtered 465",
 			&prober.Result{Port: "465", Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 587 or 2525",
+			"FAILED (connect_timeout): connection timed out: the port is filtered (blocked) by a firewall or the ISP; check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 587 with STARTTLS",
+		},
+		{
+			"refused is not called blocked",
+			&prober.Result{Port: "25", Failure: prober.ReasonConnectRefused},
+			"FAILED (connect_refused): connection refused: nothing listens on this port, or a firewall rejects it; check that the mail server runs and listens on this address and port (ss -ltn), and the firewall's REJECT rules",
+		},
+		{
+			"silence on 465 points at implicit TLS",
+			&prober.Result{Port: "465", Failure: prober.ReasonBannerTimeout},
+			"FAILED (banner_timeout): connected, but the server sent no greeting in time; the server may be overloaded or tarpitting this client (postscreen, a greet pause), or a middlebox holds the session; port 465 speaks TLS from the first byte: use a module with tls: implicit (smtps)",
+		},
+		{
+			"silence on 25 does not",
+			&prober.Result{Port: "25", Failure: prober.ReasonBannerTimeout},
+			"FAILED (banner_timeout): connected, but the server sent no greeting in time; the server may be overloaded or tarpitting this client (postscreen, a greet pause), or a middlebox holds the session",
+		},
+		{
+			"a handshake failure on 587 points at STARTTLS",
+			&prober.Result{Port: "587", Failure: prober.ReasonTLSHandshakeFailed},
+			"FAILED (tls_handshake_failed): the TLS handshake failed; compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key (openssl s_client shows the server's side); port 587 starts in clear text: its module needs tls: starttls or opportunistic, not implicit",
 		},
 		{
 			"unknown reason is shown as it is",

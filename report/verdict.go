@@ -25,12 +25,12 @@ var explanations = map[prober.Reason]explanation{
 		"check that the mail server runs and listens on this address and port (ss -ltn), and the firewall's REJECT rules",
 	},
 	prober.ReasonConnectTimeout: {
-		"connection timed out: the port is probably filtered by a firewall or the ISP",
+		"connection timed out: the port is filtered (blocked) by a firewall or the ISP",
 		"", /* depends on the port: see connectTimeoutHint */
 	},
 	prober.ReasonConnectUnreachable: {
-		"host or network unreachable: no route, or a firewall answers with an ICMP prohibition",
-		"check the routes from this machine (ip route get, traceroute) and, for IPv6, that this machine has IPv6 connectivity",
+		"host or network unreachable: no route, or a router or firewall answers with an ICMP prohibition (blocked on the way)",
+		"the error says which (no route to host, network unreachable, administratively prohibited); check the routes from this machine (ip route get ADDRESS), the firewalls on the way and, for IPv6, that this machine has IPv6 connectivity",
 	},
 	prober.ReasonConnectionClosed: {
 		"the server closed the connection before the conversation finished",
@@ -42,7 +42,7 @@ var explanations = map[prober.Reason]explanation{
 	},
 	prober.ReasonBannerTimeout: {
 		"connected, but the server sent no greeting in time",
-		"the server may be overloaded or tarpitting this client, or a middlebox holds the session; a port that speaks TLS from the first byte (465) needs a module with tls: implicit",
+		"the server may be overloaded or tarpitting this client (postscreen, a greet pause), or a middlebox holds the session",
 	},
 	prober.ReasonBannerRejected: {
 		"the server greeted with an error: it refuses this client",
@@ -50,7 +50,7 @@ var explanations = map[prober.Reason]explanation{
 	},
 	prober.ReasonProtocolError: {
 		"the other side does not speak SMTP as expected (garbage, overlong or malformed replies)",
-		"check that this port runs an SMTP server; a port that speaks TLS from the first byte (465) needs a module with tls: implicit",
+		"check that this port runs an SMTP server and not another service",
 	},
 	prober.ReasonEHLORejected: {
 		"the server rejected EHLO",
@@ -66,7 +66,7 @@ var explanations = map[prober.Reason]explanation{
 	},
 	prober.ReasonTLSHandshakeFailed: {
 		"the TLS handshake failed",
-		"compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key (openssl s_client shows the server's side); a port that starts in clear text (25, 587) needs tls: starttls, not implicit",
+		"compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key (openssl s_client shows the server's side)",
 	},
 	prober.ReasonCertExpired: {
 		"the certificate has expired or is not valid yet",
@@ -121,26 +121,37 @@ func Explain(reason prober.Reason, port string) (words, hint string) {
 	if !ok {
 		return string(reason), ""
 	}
-	if reason == prober.ReasonConnectTimeout {
+	switch reason {
+	case prober.ReasonConnectTimeout:
 		return e.words, connectTimeoutHint(port)
+	case prober.ReasonBannerTimeout, prober.ReasonProtocolError:
+		if port == "465" {
+			// The classic mistake: a clear-text module on the implicit TLS port.
+			return e.words, e.hint + "; port 465 speaks TLS from the first byte: use a module with tls: implicit (smtps)"
+		}
+	case prober.ReasonTLSHandshakeFailed:
+		switch port {
+		case "25", "587", "2525":
+			return e.words, e.hint + "; port " + port + " starts in clear text: its module needs tls: starttls or opportunistic, not implicit"
+		}
 	}
 	return e.words, e.hint
 }
 
-// connectTimeoutHint suggests the other ports mail can go through, since a
-// filtered port is most often a deliberate block of that one port.
+// connectTimeoutHint says where to look for the block by the port's role:
+// an MX has no other port, while submission clients have alternatives.
 func connectTimeoutHint(port string) string {
 	switch port {
 	case "25":
-		return "many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail"
+		return "an MX must be reachable on 25 from everywhere: if another network reaches it, this machine's network blocks outbound 25 (many ISPs and clouds do) and the probe must run from a machine allowed to send mail; otherwise a firewall in front of the server drops the port"
 	case "587":
-		return "try 465 or 2525"
+		return "check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 465 with implicit TLS where the server offers it"
 	case "465":
-		return "try 587 or 2525"
+		return "check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 587 with STARTTLS"
 	case "2525":
-		return "try 587 or 465"
+		return "check the firewalls on the way; 2525 is an unofficial fallback, 587 is the standard submission port"
 	}
-	return "try 587 or 2525"
+	return "check the firewalls between this machine and the server (nft list ruleset on both ends, cloud security groups)"
 }
 
 // Verdict is the result in one line: success with what was found, or the
