@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // TLSMode says when a probe speaks TLS.
@@ -64,6 +67,11 @@ type Module struct {
 	Auth                *Auth         `yaml:"auth,omitempty"`
 	FailIfAuthBeforeTLS bool          `yaml:"fail_if_auth_before_tls"`
 	FailIfNoAuth        bool          `yaml:"fail_if_no_auth"`
+	// MX makes the module's targets mail domains (see mx.go).
+	MX *MX `yaml:"mx,omitempty"`
+	// DNS sends every lookup of the module to one server.
+	DNS *DNS `yaml:"dns,omitempty"`
+
 	// FailIfCertificateInvalid makes a certificate that does not verify fail
 	// the probe; otherwise it is a warning. The default follows the TLS mode:
 	// false for opportunistic (a sending MTA delivers to a self-signed or
@@ -84,6 +92,8 @@ type Module struct {
 	live        *liveFiles
 	bannerRegex *regexp.Regexp
 	sourceIP    netip.Addr
+	resolver    *resolver.Resolver
+	netResolver *net.Resolver
 }
 
 // Envelope is the MAIL FROM / RCPT TO check of a module. No message is ever
@@ -133,7 +143,7 @@ type Auth struct {
 // or slog (%v and %+v would otherwise show the unexported field).
 func (a Auth) String() string {
 	return fmt.Sprintf("{username: %s, password_file: %s, password_env: %s, password: %s}",
-		a.Username, a.PasswordFile, a.PasswordEnv, redacted)
+		a.Username, a.PasswordFile, a.PasswordEnv, Redacted)
 }
 
 // GoString is String for %#v.
@@ -150,12 +160,22 @@ func (a *Auth) Password() Secret {
 // Secret is a string that refuses to be printed, logged or marshalled.
 type Secret string
 
-const redacted = "<secret>"
+// Redacted is the one marker that stands for a secret in anything the
+// exporter shows (the prober uses it too).
+const Redacted = "<redacted>"
 
-func (s Secret) String() string                    { return redacted }
-func (s Secret) GoString() string                  { return redacted }
-func (s Secret) MarshalYAML() (interface{}, error) { return redacted, nil }
-func (s Secret) MarshalJSON() ([]byte, error)      { return []byte(`"` + redacted + `"`), nil }
+// String, GoString, MarshalYAML and MarshalJSON show the marker, never
+// the value, whichever way a secret is printed.
+func (s Secret) String() string { return Redacted }
+
+// GoString is String for %#v.
+func (s Secret) GoString() string { return Redacted }
+
+// MarshalYAML renders the marker, for /config.
+func (s Secret) MarshalYAML() (any, error) { return Redacted, nil }
+
+// MarshalJSON renders the marker.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
 
 // Reveal returns the secret's value, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }
@@ -227,12 +247,6 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// ModuleForPort returns the module name for a port, if the config has one.
-func (c *Config) ModuleForPort(port int) (string, bool) {
-	name, ok := c.PortModules[port]
-	return name, ok
 }
 
 // ModuleNames returns the module names in order.
@@ -404,6 +418,9 @@ func (m *Module) prepare() error {
 		m.FailIfCertificateInvalid = &fail
 	} else if *m.FailIfCertificateInvalid && m.TLSConfig.InsecureSkipVerify {
 		return errors.New("fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them")
+	}
+	if err := m.prepareMX(); err != nil {
+		return err
 	}
 	if m.Auth != nil {
 		if err := m.Auth.prepare(); err != nil {

@@ -26,8 +26,8 @@ var defaultEHLO = sync.OnceValue(func() string {
 // short name such as "vm", so that is never used. Found once per process.
 func DefaultEHLOName() string { return defaultEHLO() }
 
-// resolver is the part of net.Resolver that fqdn uses.
-type resolver interface {
+// hostResolver is the part of net.Resolver that fqdn uses.
+type hostResolver interface {
 	LookupHost(ctx context.Context, host string) ([]string, error)
 	LookupAddr(ctx context.Context, addr string) ([]string, error)
 }
@@ -35,7 +35,7 @@ type resolver interface {
 // fqdn finds host's fully qualified name as `hostname -f` does: the host
 // name itself when it has a dot, else a name its addresses map back to
 // (/etc/hosts, then DNS) that starts with "host.".
-func fqdn(ctx context.Context, host string, r resolver) string {
+func fqdn(ctx context.Context, host string, r hostResolver) string {
 	host = strings.TrimSuffix(host, ".")
 	if host == "" || !validEHLOName(host) {
 		return ""

@@ -65,7 +65,7 @@ func TestAuthBoundToPinnedName(t *testing.T) {
 			module := testModule(t, tc.module)
 			srv := smtptest.NewServer(t, smtptest.Config{StartTLS: tc.server, AuthMechanisms: []string{"PLAIN"}, Users: users})
 			_, port, _ := net.SplitHostPort(srv.Addr)
-			r := Probe(context.Background(), net.JoinHostPort(tc.host, port), "test", module, nil, Options{Resolver: resolver})
+			r := Probe(context.Background(), mustTarget(t, net.JoinHostPort(tc.host, port)), "test", module, nil, Options{Resolver: resolver})
 			if r.Failure != tc.want {
 				t.Fatalf("failure = %q (%s), want %q\ntranscript:\n%s", r.Failure, r.Error, tc.want, transcriptText(r))
 			}

@@ -121,7 +121,7 @@ func TestProbeWarnings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := smtptest.NewServer(t, tc.server)
-			r := ProbeSMTP(context.Background(), srv.Addr, "test", testModule(t, tc.module), nil)
+			r := Probe(context.Background(), mustTarget(t, srv.Addr), "test", testModule(t, tc.module), nil, Options{})
 			if r.Failure != tc.want {
 				t.Fatalf("failure = %q (%s), want %q\ntranscript:\n%s", r.Failure, r.Error, tc.want, transcriptText(r))
 			}
@@ -236,7 +236,7 @@ func TestProbeEnvelope(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := smtptest.NewServer(t, tc.server)
-			r := ProbeSMTP(context.Background(), srv.Addr, "test", testModule(t, tc.module), nil)
+			r := Probe(context.Background(), mustTarget(t, srv.Addr), "test", testModule(t, tc.module), nil, Options{})
 			if r.Failure != tc.want {
 				t.Fatalf("failure = %q (%s), want %q\ntranscript:\n%s", r.Failure, r.Error, tc.want, transcriptText(r))
 			}
@@ -260,7 +260,7 @@ func TestProbeBannerRegex(t *testing.T) {
 		{`^mx2\.example\.net `, ReasonBannerMismatch},
 	} {
 		module := testModule(t, "tls: none\nfail_if_banner_not_matches: '"+tc.re+"'")
-		r := ProbeSMTP(context.Background(), srv.Addr, "test", module, nil)
+		r := Probe(context.Background(), mustTarget(t, srv.Addr), "test", module, nil, Options{})
 		if r.Failure != tc.want {
 			t.Errorf("regex %s: failure = %q (%s), want %q", tc.re, r.Failure, r.Error, tc.want)
 		}
@@ -274,7 +274,7 @@ func TestProbeBannerRegex(t *testing.T) {
 // has on the loopback interface with the rest of 127.0.0.0/8.
 func TestProbeSourceIP(t *testing.T) {
 	srv := smtptest.NewServer(t, smtptest.Config{})
-	r := ProbeSMTP(context.Background(), srv.Addr, "test", testModule(t, "tls: none\nsource_ip_address: 127.0.0.2"), nil)
+	r := Probe(context.Background(), mustTarget(t, srv.Addr), "test", testModule(t, "tls: none\nsource_ip_address: 127.0.0.2"), nil, Options{})
 	if !r.Success {
 		t.Fatalf("probe failed: %s: %s\n%s", r.Failure, r.Error, transcriptText(r))
 	}
@@ -291,7 +291,7 @@ func TestProbeSourceIP(t *testing.T) {
 	}
 
 	// An address this machine does not have fails the connection at once.
-	r = ProbeSMTP(context.Background(), srv.Addr, "test", testModule(t, "tls: none\nsource_ip_address: 192.0.2.1"), nil)
+	r = Probe(context.Background(), mustTarget(t, srv.Addr), "test", testModule(t, "tls: none\nsource_ip_address: 192.0.2.1"), nil, Options{})
 	expect(t, "foreign source address", r.Failure, ReasonConnectUnreachable)
 }
 
@@ -312,7 +312,7 @@ func TestAddressLiteral(t *testing.T) {
 // a dot or an address literal, never a bare short name.
 func TestEHLONameNeverShort(t *testing.T) {
 	srv := smtptest.NewServer(t, smtptest.Config{})
-	r := ProbeSMTP(context.Background(), srv.Addr, "test", testModule(t, "tls: none"), nil)
+	r := Probe(context.Background(), mustTarget(t, srv.Addr), "test", testModule(t, "tls: none"), nil, Options{})
 	if !r.Success {
 		t.Fatal(r.Error)
 	}
@@ -325,7 +325,7 @@ func TestEHLONameNeverShort(t *testing.T) {
 	if name != "[127.0.0.1]" && (name != defaultName() || !strings.Contains(name, ".")) {
 		t.Errorf("EHLO %q: want the machine's FQDN or [127.0.0.1]", name)
 	}
-	r = ProbeSMTP(context.Background(), srv.Addr, "test", testModule(t, "tls: none\nehlo_hostname: probe.example.net"), nil)
+	r = Probe(context.Background(), mustTarget(t, srv.Addr), "test", testModule(t, "tls: none\nehlo_hostname: probe.example.net"), nil, Options{})
 	expect(t, "configured name", strings.Contains(verbsAndArgs(srv), "EHLO probe.example.net"), true)
 	expect(t, "success", r.Success, true)
 }

@@ -11,17 +11,17 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
 
-// Bounds on the transcript kept in a result.
+// Bounds on the transcript kept in a result: lines, and bytes of text in
+// all (each line is capped at maxTranscriptLineBytes too).
 const (
 	maxTranscriptLines = 400
-	maxTranscriptBytes = 512
+	maxTranscriptBytes = 32 << 10
 	// quitGrace bounds the wait for the reply to QUIT: the verdict is known
 	// by then and must not wait for a server that never answers.
 	quitGrace = 2 * time.Second
@@ -38,16 +38,13 @@ type Options struct {
 	Policy TargetPolicy
 }
 
-// ProbeSMTP runs one SMTP conversation with target under module and returns
-// what happened. It never sends MAIL, RCPT or DATA. The conversation ends
+// Probe runs one SMTP conversation with target under module and returns
+// what happened. It never sends DATA (MAIL and RCPT only for a module with
+// an envelope, then RSET). The target's port is
+// the one to dial: config.ChooseModule decides it. The conversation ends
 // at ctx's deadline (or the module's timeout when ctx has none); every read
 // is bounded in time and size, so it always returns.
-func ProbeSMTP(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger) *Result {
-	return Probe(ctx, target, moduleName, module, logger, Options{})
-}
-
-// Probe is ProbeSMTP with options.
-func Probe(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
+func Probe(ctx context.Context, target Target, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -69,8 +66,10 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 		opts:   opts,
 		start:  opts.Now(),
 		res: &Result{
-			Target:         target,
+			Target:         target.String(),
 			Module:         moduleName,
+			Host:           target.Host,
+			Port:           target.Port,
 			AuthConfigured: module.Auth != nil,
 			Transcript:     []TranscriptLine{},
 		},
@@ -85,7 +84,7 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 	for _, ph := range Phases {
 		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
 	}
-	p.run()
+	p.run(target)
 	p.finish()
 	return p.res
 }
@@ -106,6 +105,11 @@ type probe struct {
 	secrets  []string      // the password's forms, for redact
 
 	tlsVersion uint16 // the negotiated TLS version (0: no TLS)
+	// credsSent is set once the credentials went out: from then on only
+	// reply codes of what the server says are kept (see codeOnly).
+	credsSent bool
+	// transcriptBytes is the text the transcript holds.
+	transcriptBytes int
 
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
@@ -122,6 +126,7 @@ type problem struct {
 // fail records the failure that ends the conversation.
 func (p *probe) fail(reason Reason, err error) {
 	if p.hard == nil {
+		err = p.dropServerText(err)
 		p.hard = &problem{reason, err}
 		p.note("failed: %s: %v", reason, err)
 	}
@@ -143,8 +148,19 @@ func (p *probe) warn(reason Reason, err error) {
 
 // flag records a policy failure; the conversation goes on to learn more.
 func (p *probe) flag(reason Reason, err error) {
+	err = p.dropServerText(err)
 	p.soft = append(p.soft, problem{reason, err})
 	p.note("problem: %s: %v", reason, err)
+}
+
+// dropServerText keeps an error that quotes the server out of the result
+// once credentials have been sent.
+func (p *probe) dropServerText(err error) error {
+	var pe *ProtocolError
+	if p.credsSent && errors.As(err, &pe) {
+		return errors.New(pe.Bare + " (the server's text is dropped after credentials were sent)")
+	}
+	return err
 }
 
 func (p *probe) finish() {
@@ -155,7 +171,7 @@ func (p *probe) finish() {
 		return
 	}
 	for _, w := range p.warnings {
-		r.Warnings = append(r.Warnings, Warning{Reason: w.reason, Message: p.redact(w.err.Error())})
+		r.Warnings = append(r.Warnings, Warning{Reason: w.reason, Message: p.clean(w.err.Error(), MaxErrorBytes)})
 	}
 	var all []problem
 	if p.hard != nil {
@@ -165,9 +181,9 @@ func (p *probe) finish() {
 	if len(all) == 0 {
 		r.Success = true
 	} else {
-		r.Failure, r.Error = all[0].reason, p.redact(all[0].err.Error())
+		r.Failure, r.Error = all[0].reason, p.clean(all[0].err.Error(), MaxErrorBytes)
 		for _, w := range all[1:] {
-			r.AlsoFailed = append(r.AlsoFailed, p.redact(fmt.Sprintf("%s: %v", w.reason, w.err)))
+			r.AlsoFailed = append(r.AlsoFailed, p.clean(string(w.reason)+": "+w.err.Error(), MaxErrorBytes))
 		}
 	}
 	if r.Success {
@@ -177,20 +193,13 @@ func (p *probe) finish() {
 	}
 }
 
-func (p *probe) run() {
-	target, err := ParseTarget(p.res.Target)
-	if err != nil {
-		p.fail(ReasonResolve, err)
+func (p *probe) run(target Target) {
+	if target.Port < 1 || target.Port > 65535 {
+		// A caller's mistake (config.ChooseModule gives every probe a
+		// port), reported rather than dialed.
+		p.fail(ReasonResolve, fmt.Errorf("target %q has no port to dial", p.res.Target))
 		return
 	}
-	if target.Port == 0 {
-		target.Port = p.module.Port
-	}
-	if target.Port == 0 {
-		p.fail(ReasonResolve, fmt.Errorf("target %q has no port and module %q sets none", p.res.Target, p.res.Module))
-		return
-	}
-	p.res.Host, p.res.Port = target.Host, strconv.Itoa(target.Port)
 
 	dest, ok := p.resolve(target)
 	if !ok || !p.dial(dest) {
@@ -254,7 +263,7 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 		}
 		if !p.res.StartTLSAdvertised {
 			if p.module.TLS == config.TLSStartTLS {
-				p.fail(ReasonStartTLSNotAdvertise, errors.New("server does not advertise STARTTLS and the module requires it"))
+				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
 				p.quit()
 				return false
 			}
@@ -359,12 +368,12 @@ func (p *probe) banner() bool {
 		if re := p.module.BannerRegex(); re != nil {
 			if text := strings.Join(reply.Lines, "\n"); !re.MatchString(text) {
 				p.flag(ReasonBannerMismatch, fmt.Errorf("greeting %q does not match fail_if_banner_not_matches %q",
-					Sanitize(text, 200), re.String()))
+					text, re.String()))
 			}
 		}
 		return true
 	case reply.Code >= 400:
-		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, reply.Text()))
 		p.quit()
 	default:
 		p.fail(ReasonProtocolError, fmt.Errorf("unexpected greeting code %d", reply.Code))
@@ -382,11 +391,11 @@ func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 		return nil, false
 	}
 	if reply.Code != 250 {
-		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, reply.Text()))
 		p.quit()
 		return nil, false
 	}
-	return ParseEHLO(reply), true
+	return parseEHLO(reply, p.clean), true
 }
 
 // tlsOutcome is how an attempt at TLS ended.
@@ -409,7 +418,7 @@ func (p *probe) startTLS(host string) tlsOutcome {
 		return tlsFailed
 	}
 	if reply.Code != 220 {
-		err := fmt.Errorf("STARTTLS answered with %d %s", reply.Code, Sanitize(reply.Text(), 200))
+		err := fmt.Errorf("STARTTLS answered with %d %s", reply.Code, reply.Text())
 		if p.module.TLS == config.TLSOpportunistic {
 			p.warn(ReasonStartTLSRejected, err)
 			return tlsPlain
@@ -464,14 +473,14 @@ func (p *probe) handshake(host string) tlsOutcome {
 
 	state := tlsConn.ConnectionState()
 	p.tlsVersion = state.Version
-	info := describeTLS(state)
+	info := describeTLS(state, p.clean)
 	info.ServerName = serverName
 	p.res.TLS = info
 	p.note("TLS handshake done: %s, %s", info.Version, info.Cipher)
 
 	chain, reason, err := verifyChain(state.PeerCertificates, p.module.Roots(), serverName, p.opts.Now())
 	if err != nil {
-		info.VerifyError = err.Error()
+		info.VerifyError = p.clean(err.Error(), MaxErrorBytes)
 		err = fmt.Errorf("certificate: %w", err)
 		switch {
 		case p.module.TLSConfig.InsecureSkipVerify:
@@ -484,7 +493,7 @@ func (p *probe) handshake(host string) tlsOutcome {
 		return tlsDone
 	}
 	info.Verified = true
-	info.VerifiedChain = describeChain(chain, state.PeerCertificates, info.Certificates)
+	info.VerifiedChain = describeChain(chain, state.PeerCertificates, info.Certificates, p.clean)
 	info.LastChainExpiry = earliestExpiry(chain)
 	p.note("certificate verified for %s", serverName)
 	return tlsDone
@@ -493,7 +502,7 @@ func (p *probe) handshake(host string) tlsOutcome {
 // authenticate tries the configured credentials with PLAIN or LOGIN.
 func (p *probe) authenticate(ehlo *EHLOInfo) {
 	if !p.res.Encrypted {
-		p.flag(ReasonStartTLSNotAdvertise, errors.New("not sending credentials: the session is not encrypted"))
+		p.flag(ReasonStartTLSNotAdvertised, errors.New("not sending credentials: the session is not encrypted"))
 		return
 	}
 	// The credentials belong to the server named by tls_config.server_name
@@ -517,6 +526,9 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 	user, pass := auth.Username, p.password.Reveal()
 	done := p.begin(PhaseAuth)
 	defer done()
+	// From here on the server may quote what it received, in any encoding
+	// or split across lines: only reply codes are kept.
+	p.credsSent = true
 	var (
 		reply Reply
 		err   error
@@ -548,7 +560,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		return
 	}
 	if reply.Code != 235 {
-		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %d %s", p.res.AuthMechanism, reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %s", p.res.AuthMechanism, replyStatus(reply)))
 		return
 	}
 	p.res.AuthSuccess = true
@@ -599,7 +611,7 @@ func (p *probe) envelope() {
 	}
 	if reply.Code/100 != 2 {
 		// With expect: reject too: the relay test never reached RCPT.
-		p.flag(ReasonMailRejected, fmt.Errorf("MAIL FROM:<%s> answered with %d %s", env.MailFrom, reply.Code, Sanitize(reply.Text(), 200)))
+		p.flag(ReasonMailRejected, fmt.Errorf("MAIL FROM:<%s> answered with %d %s", env.MailFrom, reply.Code, reply.Text()))
 		p.rset()
 		return
 	}
@@ -622,10 +634,10 @@ func (p *probe) recipients(env *config.Envelope) bool {
 		accepted := reply.Code/100 == 2
 		switch {
 		case env.Expect == config.ExpectAccept && !accepted:
-			p.flag(ReasonRcptRejected, fmt.Errorf("RCPT TO:<%s> answered with %d %s", rcpt, reply.Code, Sanitize(reply.Text(), 200)))
+			p.flag(ReasonRcptRejected, fmt.Errorf("RCPT TO:<%s> answered with %d %s", rcpt, reply.Code, reply.Text()))
 		case env.Expect == config.ExpectReject && accepted:
 			p.flag(ReasonRelayAccepted, fmt.Errorf("RCPT TO:<%s> accepted with %d %s: the server would relay for this recipient",
-				rcpt, reply.Code, Sanitize(reply.Text(), 200)))
+				rcpt, reply.Code, reply.Text()))
 		}
 	}
 	return true
@@ -672,7 +684,12 @@ func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
 }
 
 func (p *probe) readReply(phase Phase) (Reply, error) {
-	reply, err := ReadReply(p.r, func(l string) { p.transcript("S", l) })
+	reply, err := ReadReply(p.r, func(l string) {
+		if p.credsSent {
+			l = codeOnly(l)
+		}
+		p.transcript("S", l)
+	})
 	if err == nil {
 		if ph := p.res.Phase(phase); ph != nil {
 			ph.ReplyCode = reply.Code
@@ -694,16 +711,20 @@ func (p *probe) note(format string, args ...any) {
 }
 
 func (p *probe) transcript(from, text string) {
-	text = Sanitize(p.redact(text), maxTranscriptBytes)
+	text = p.clean(text, maxTranscriptLineBytes)
 	if p.logger.Enabled(p.ctx, slog.LevelDebug) { // spares the arguments' allocations
 		p.logger.Debug("SMTP", "from", from, "line", text)
 	}
 	switch n := len(p.res.Transcript); {
-	case n > maxTranscriptLines:
+	case n > maxTranscriptLines || p.transcriptBytes > maxTranscriptBytes:
+		return // cut, and said so
+	case n == maxTranscriptLines || p.transcriptBytes+len(text) > maxTranscriptBytes:
+		from, text = "*", fmt.Sprintf("transcript cut at %d lines or %d bytes", maxTranscriptLines, maxTranscriptBytes)
+		p.transcriptBytes = maxTranscriptBytes + 1
+		p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 		return
-	case n == maxTranscriptLines:
-		from, text = "*", fmt.Sprintf("transcript cut at %d lines", maxTranscriptLines)
 	}
+	p.transcriptBytes += len(text)
 	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 }
 

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +57,7 @@ var explanations = map[prober.Reason]explanation{
 		"the server rejected EHLO",
 		"check the module's ehlo_hostname: some servers reject names that do not resolve or are not fully qualified",
 	},
-	prober.ReasonStartTLSNotAdvertise: {
+	prober.ReasonStartTLSNotAdvertised: {
 		"the server does not offer STARTTLS, and the module needs TLS",
 		"enable TLS on the server (Postfix: smtpd_tls_security_level = may); if it is enabled, a middlebox may strip STARTTLS from the EHLO reply",
 	},
@@ -116,7 +117,7 @@ var explanations = map[prober.Reason]explanation{
 
 // Explain returns a failure reason in plain words and a hint of what to
 // check next. port is the target's port, which some hints depend on.
-func Explain(reason prober.Reason, port string) (words, hint string) {
+func Explain(reason prober.Reason, port int) (words, hint string) {
 	e, ok := explanations[reason]
 	if !ok {
 		return string(reason), ""
@@ -125,14 +126,14 @@ func Explain(reason prober.Reason, port string) (words, hint string) {
 	case prober.ReasonConnectTimeout:
 		return e.words, connectTimeoutHint(port)
 	case prober.ReasonBannerTimeout, prober.ReasonProtocolError:
-		if port == "465" {
+		if port == 465 {
 			// The classic mistake: a clear-text module on the implicit TLS port.
 			return e.words, e.hint + "; port 465 speaks TLS from the first byte: use a module with tls: implicit (smtps)"
 		}
 	case prober.ReasonTLSHandshakeFailed:
 		switch port {
-		case "25", "587", "2525":
-			return e.words, e.hint + "; port " + port + " starts in clear text: its module needs tls: starttls or opportunistic, not implicit"
+		case 25, 587, 2525:
+			return e.words, e.hint + "; port " + strconv.Itoa(port) + " starts in clear text: its module needs tls: starttls or opportunistic, not implicit"
 		}
 	}
 	return e.words, e.hint
@@ -140,15 +141,15 @@ func Explain(reason prober.Reason, port string) (words, hint string) {
 
 // connectTimeoutHint says where to look for the block by the port's role:
 // an MX has no other port, while submission clients have alternatives.
-func connectTimeoutHint(port string) string {
+func connectTimeoutHint(port int) string {
 	switch port {
-	case "25":
+	case 25:
 		return "an MX must be reachable on 25 from everywhere: if another network reaches it, this machine's network blocks outbound 25 (many ISPs and clouds do) and the probe must run from a machine allowed to send mail; otherwise a firewall in front of the server drops the port"
-	case "587":
+	case 587:
 		return "check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 465 with implicit TLS where the server offers it"
-	case "465":
+	case 465:
 		return "check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 587 with STARTTLS"
-	case "2525":
+	case 2525:
 		return "check the firewalls on the way; 2525 is an unofficial fallback, 587 is the standard submission port"
 	}
 	return "check the firewalls between this machine and the server (nft list ruleset on both ends, cloud security groups)"
