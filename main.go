@@ -105,6 +105,9 @@ func run(args []string) int {
 
 	reloads := make(chan chan error)
 	go reloadLoop(sc, reloads, logger)
+	// Rotated password, CA and client certificate files are put into use
+	// without a reload; the goroutine lives as long as the process.
+	go sc.WatchFiles(context.Background(), config.FileCheckInterval, logger)
 
 	recent := history.NewBounded(*historyLimit, int64(*historyMaxBytes))
 	probe := &handler.Probe{
