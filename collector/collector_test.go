@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,7 +133,7 @@ type goldenCase struct {
 func goldenCases() []goldenCase {
 	base := func(module string, success bool, failure prober.Reason, total time.Duration) *prober.Result {
 		return &prober.Result{
-			Target: "mx.example.net:25", Module: module, Host: "mx.example.net", Port: "25",
+			Target: "mx.example.net:25", Module: module, Host: "mx.example.net", Port: 25,
 			Start: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC), Duration: total,
 			IP: "192.0.2.25", IPProtocol: 4, Success: success, Failure: failure,
 		}
@@ -152,7 +153,7 @@ func goldenCases() []goldenCase {
 	add("plain_connect_refused", "smtp", r)
 
 	r = base("submission", true, "", ms(61))
-	r.Target, r.Port, r.IP, r.IPProtocol = "[2001:db8::25]:587", "587", "2001:db8::25", 6
+	r.Target, r.Port, r.IP, r.IPProtocol = "[2001:db8::25]:587", 587, "2001:db8::25", 6
 	r.Phases = startTLSPhases(ms(40), 0)
 	r.Phase(prober.PhaseResolve).Duration = 0 // an IP literal
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
@@ -167,7 +168,7 @@ func goldenCases() []goldenCase {
 	add("starttls_rejected", "submission", r)
 
 	r = base("smtps", true, "", ms(52))
-	r.Target, r.Port = "mx.example.net:465", "465"
+	r.Target, r.Port = "mx.example.net:465", 465
 	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
 		ph(prober.PhaseTLSHandshake, ms(35), 0), ph(prober.PhaseBanner, ms(10), 220),
 		ph(prober.PhaseEHLO, ms(3), 250), ph(prober.PhaseQuit, ms(2.5), 221))
@@ -178,19 +179,44 @@ func goldenCases() []goldenCase {
 	add("implicit_tls_success", "smtps", r)
 
 	r = base("smtps", false, prober.ReasonTLSHandshakeFailed, ms(3))
-	r.Target, r.Port = "mx.example.net:465", "465"
+	r.Target, r.Port = "mx.example.net:465", 465
 	r.Error = "TLS handshake: tls: first record does not look like a TLS handshake"
 	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
 		ph(prober.PhaseTLSHandshake, ms(1.5), 0))
 	add("implicit_tls_handshake_failed", "smtps", r)
 
 	// insecure_skip_verify: the probe succeeds, but the certificate is
-	// reported as not verified, with its dates.
+	// reported as not verified, with its dates, and as a warning.
 	r = base("smtp_insecure", true, "", ms(45))
 	r.Target, r.Host = "old.example.net:25", "old.example.net"
 	r.Phases = startTLSPhases(ms(25), 0)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, expiredTLS12
+	r.Warnings = []prober.Warning{{Reason: prober.ReasonCertExpired, Message: "certificate: x509: certificate has expired or is not yet valid"}}
 	add("cert_expired_insecure_skip_verify", "smtp_insecure", r)
+
+	// Opportunistic port 25: STARTTLS refused with 454 and AUTH offered in
+	// clear text are warnings; the probe succeeds in clear text.
+	r = base("smtp", true, "", ms(20))
+	r.Target, r.Host = "mx.example.net:25", "mx.example.net"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
+		ph(prober.PhaseStartTLS, ms(1), 454), ph(prober.PhaseQuit, ms(2.5), 221))
+	r.EHLO, r.StartTLSAdvertised, r.AuthBeforeTLS = startTLSEHLO, true, true
+	r.Warnings = []prober.Warning{
+		{Reason: prober.ReasonAuthBeforeTLS, Message: "AUTH is advertised before TLS"},
+		{Reason: prober.ReasonStartTLSRejected, Message: "STARTTLS answered with 454 4.7.0 TLS not available"},
+	}
+	add("opportunistic_starttls_refused_warns", "smtp", r)
+
+	// An envelope check on an open relay.
+	r = base("smtp_relay_test", false, prober.ReasonRelayAccepted, ms(30))
+	r.Target, r.Host = "mx.example.net:25", "mx.example.net"
+	r.Error = "RCPT TO:<probe@example.org> accepted with 250 2.1.5 Ok: the server would relay for this recipient"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
+		ph(prober.PhaseMail, ms(3), 250), ph(prober.PhaseRcpt, ms(4), 250), ph(prober.PhaseQuit, ms(2.5), 221))
+	r.EHLO = plainEHLO
+	add("envelope_relay_accepted", "smtp_relay_test", r)
 
 	r = base("smtp_starttls", false, prober.ReasonCertExpired, ms(45))
 	r.Target, r.Host = "old.example.net:25", "old.example.net"
@@ -200,14 +226,14 @@ func goldenCases() []goldenCase {
 	add("cert_expired", "smtp_starttls", r)
 
 	r = base("submission_auth", true, "", ms(70))
-	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Target, r.Port = "mx.example.net:587", 587
 	r.Phases = startTLSPhases(ms(40), 235)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
 	r.AuthConfigured, r.AuthSuccess, r.AuthMechanism = true, true, "PLAIN"
 	add("auth_success", "submission_auth", r)
 
 	r = base("submission_auth", false, prober.ReasonAuthFailed, ms(70))
-	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Target, r.Port = "mx.example.net:587", 587
 	r.Error = "AUTH PLAIN answered with 535 5.7.8 Authentication credentials invalid"
 	r.Phases = startTLSPhases(ms(40), 535)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
@@ -217,7 +243,7 @@ func goldenCases() []goldenCase {
 	// A module with credentials that never got as far as AUTH still
 	// exports probe_smtp_auth_success (as 0).
 	r = base("submission_auth", false, prober.ReasonConnectRefused, ms(1.5))
-	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Target, r.Port = "mx.example.net:587", 587
 	r.Error = "connecting to 192.0.2.25:587: connect: connection refused"
 	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
 	r.AuthConfigured = true
@@ -583,4 +609,39 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestLabelCap: a certificate with the most SANs the prober keeps, each as
+// long as it keeps them, makes a subjectalternative label of 16 KB; every
+// label value is capped at prober.MaxLabelBytes, marked where cut.
+func TestLabelCap(t *testing.T) {
+	r := caseNamed(t, "starttls_success").result
+	hostile := *r.TLS
+	hostileLeaf := leaf
+	hostileLeaf.SANs = nil
+	for i := range 64 {
+		hostileLeaf.SANs = append(hostileLeaf.SANs, fmt.Sprintf("%03d-%s.example", i, strings.Repeat("a", 240)))
+	}
+	hostile.Certificates = []prober.CertInfo{hostileLeaf}
+	r.TLS = &hostile
+	mfs, _ := render(t, r)
+	found := false
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if len(l.GetValue()) > prober.MaxLabelBytes {
+					t.Errorf("%s: label %s is %d bytes", mf.GetName(), l.GetName(), len(l.GetValue()))
+				}
+				if l.GetName() == "subjectalternative" {
+					found = true
+					if !strings.HasPrefix(l.GetValue(), "000-aaa") || !strings.HasSuffix(l.GetValue(), "…") {
+						t.Errorf("subjectalternative %q: want the first names, marked as cut", l.GetValue())
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no subjectalternative label: the test proves nothing")
+	}
 }

@@ -12,8 +12,12 @@ import (
 //
 // A target is allowed when the allow-lists are empty, or its host name
 // matches a pattern of Hosts, or the address it resolves to lies in one of
-// CIDRs; and, with DenyPrivate, that address is not loopback, link-local,
-// private, shared, unspecified or multicast. The address is checked after
+// CIDRs; and, with DenyPrivate, that address is public: not in a range of
+// the IANA special-purpose address registries that is not globally
+// reachable (loopback, link-local, private, shared, documentation,
+// benchmarking, reserved, ...), not multicast, and, for an IPv6 address
+// that embeds an IPv4 one (IPv4-mapped, NAT64, 6to4), not embedding a
+// non-public IPv4 address. The address is checked after
 // resolution, so a permitted name that resolves to a forbidden address is
 // refused too.
 type AllowedTargets struct {
@@ -43,13 +47,6 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string { return e.Msg }
-
-// nonPublic are the ranges DenyPrivate refuses besides those netip already
-// classifies (loopback, link-local, private, unspecified, multicast).
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),     // "this network": 0.0.0.0 reaches the local host on Linux
-	netip.MustParsePrefix("100.64.0.0/10"), // shared address space (carrier-grade NAT), RFC 6598
-}
 
 // AllowName is asked before the host name is resolved: a name that no
 // address could make allowed is refused without even looking it up.
@@ -119,19 +116,6 @@ func (a *AllowedTargets) matchHost(host string) bool {
 	return false
 }
 
-func isPublic(addr netip.Addr) bool {
-	if addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsPrivate() || addr.IsUnspecified() ||
-		addr.IsMulticast() || addr.IsLinkLocalMulticast() || addr.IsInterfaceLocalMulticast() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(addr) {
-			return false
-		}
-	}
-	return true
-}
-
 func (a *AllowedTargets) prepare() error {
 	for i, pattern := range a.Hosts {
 		p := strings.ToLower(strings.TrimSuffix(pattern, "."))
@@ -139,7 +123,8 @@ func (a *AllowedTargets) prepare() error {
 			return fmt.Errorf("hosts: %q is an address; put addresses in cidrs (as %s/%d)", pattern, p, addr.BitLen())
 		}
 		name, wildcard := strings.CutPrefix(p, "*.")
-		if !validPatternName(name) {
+		// p is lower case already; a wildcard may stand only as the whole first label.
+		if !ValidHostname(name) {
 			return fmt.Errorf("hosts: %q is not a host name or a *.domain pattern", pattern)
 		}
 		if wildcard {
@@ -161,18 +146,21 @@ func (a *AllowedTargets) prepare() error {
 	return nil
 }
 
-// validPatternName accepts a DNS name of letters, digits, dashes and
-// underscores; a wildcard may stand only as the whole first label.
-func validPatternName(name string) bool {
+// ValidHostname reports whether name is a DNS host name without its
+// trailing dot: labels of letters, digits, dashes and underscores (seen in
+// real MX names), 1 to 63 bytes each, not starting or ending with a dash,
+// 253 bytes in all. Probe targets and allowed_targets.hosts patterns both
+// go through it, so a pattern can name every target a probe accepts.
+func ValidHostname(name string) bool {
 	if name == "" || len(name) > 253 {
 		return false
 	}
-	for _, label := range strings.Split(name, ".") {
+	for label := range strings.SplitSeq(name, ".") {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
 		for _, c := range label {
-			if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			if c != '-' && c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
 				return false
 			}
 		}

@@ -49,7 +49,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-ca-file-not-pem.yml", `module "smtps": tls_config: ca_file: testdata/password holds no PEM certificate`},
 		{"invalid-cert-without-key.yml", `module "smtps": tls_config: cert_file and key_file must be set together`},
 		{"invalid-client-key-mismatch.yml", `module "smtps": tls_config: client certificate: tls: private key does not match public key`},
+		{"invalid-fail-if-cert-insecure.yml", `module "strict": fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them`},
 		// AUTH.
+		{"invalid-auth-no-server-name.yml", `module "submission": auth: tls_config.server_name is required: credentials are sent only to the server whose certificate verifies for this name, not to whatever target a caller of /probe names`},
+		{"invalid-auth-insecure-skip-verify.yml", `module "submission": auth: tls_config.insecure_skip_verify must not be set: credentials are sent only to a server whose certificate verifies`},
 		{"invalid-auth-tls-none.yml", `module "submission": auth: credentials are never sent in clear text; set tls to opportunistic, starttls or implicit`},
 		{"invalid-auth-no-password-source.yml", `module "submission": auth: password_file or password_env is required (passwords are not written in the config itself)`},
 		{"invalid-auth-two-password-sources.yml", `module "submission": auth: set password_file or password_env, not both`},
@@ -117,7 +120,6 @@ func TestLoadMinimalDefaults(t *testing.T) {
 	if m == nil {
 		t.Fatal(`module "bare" is missing`)
 	}
-	host, _ := os.Hostname()
 	checks := []struct {
 		name      string
 		got, want any
@@ -127,11 +129,13 @@ func TestLoadMinimalDefaults(t *testing.T) {
 		{"tls", m.TLS, TLSOpportunistic},
 		{"ip_protocol", m.IPProtocol, "ip4"},
 		{"ip_protocol_fallback", m.IPFallback(), true},
-		{"ehlo_hostname", m.EHLOHostname != "" && !strings.ContainsAny(m.EHLOHostname, " \t\r\n"), true},
-		{"ehlo_hostname is the host name", m.EHLOHostname == host || host == "", true},
+		// Left empty: the prober sends DefaultEHLOName or an address literal.
+		{"ehlo_hostname", m.EHLOHostname, ""},
 		{"auth", m.Auth == nil, true},
 		{"fail_if_auth_before_tls", m.FailIfAuthBeforeTLS, false},
 		{"fail_if_no_auth", m.FailIfNoAuth, false},
+		// Opportunistic: a bad certificate is a warning, as for a sending MTA.
+		{"fail_if_certificate_invalid", m.CertificateInvalidFails(), false},
 		{"roots (nil: system pool)", m.Roots() == nil, true},
 		// Old servers must be seen (and reported), not fail the handshake.
 		{"min TLS version", m.ClientTLS("x").MinVersion, uint16(tls.VersionTLS10)},
@@ -167,7 +171,8 @@ func TestLoadFull(t *testing.T) {
 		{"ip_protocol", m.IPProtocol, "ip6"},
 		{"ip_protocol_fallback", m.IPFallback(), false},
 		{"server_name", m.TLSConfig.ServerName, "smtp.example.net"},
-		{"insecure_skip_verify", m.TLSConfig.InsecureSkipVerify, true},
+		{"insecure_skip_verify", m.TLSConfig.InsecureSkipVerify, false},
+		{"smtps insecure_skip_verify", cfg.Modules["smtps"].TLSConfig.InsecureSkipVerify, true},
 		{"roots from ca_file", m.Roots() != nil, true},
 		{"min_version", client.MinVersion, uint16(tls.VersionTLS12)},
 		{"max_version", client.MaxVersion, uint16(tls.VersionTLS13)},
@@ -179,6 +184,8 @@ func TestLoadFull(t *testing.T) {
 		{"fail_if_auth_before_tls", m.FailIfAuthBeforeTLS, true},
 		{"fail_if_no_auth", m.FailIfNoAuth, true},
 		{"smtps tls", cfg.Modules["smtps"].TLS, TLSImplicit},
+		{"starttls: a bad certificate fails", m.CertificateInvalidFails(), true},
+		{"insecure_skip_verify: a bad certificate warns", cfg.Modules["smtps"].CertificateInvalidFails(), false},
 		{"relay tls", cfg.Modules["relay"].TLS, TLSNone},
 	}
 	for _, c := range checks {
@@ -195,7 +202,7 @@ func TestLoadFull(t *testing.T) {
 	if fmt.Sprint(cfg.PortModules) != fmt.Sprint(wantPorts) {
 		t.Errorf("port_modules: got %v, want %v", cfg.PortModules, wantPorts)
 	}
-	if _, ok := cfg.ModuleForPort(587); ok {
+	if _, ok := cfg.PortModules[587]; ok {
 		t.Error("port 587 has a module although port_modules does not name it")
 	}
 }
@@ -295,7 +302,7 @@ func TestExampleConfig(t *testing.T) {
 		}
 	}
 	for port, want := range map[int]string{25: "smtp", 465: "smtps", 587: "submission", 2525: "submission"} {
-		if got, _ := cfg.ModuleForPort(port); got != want {
+		if got := cfg.PortModules[port]; got != want {
 			t.Errorf("port %d: module %q, want %q", port, got, want)
 		}
 	}
@@ -392,7 +399,7 @@ func TestLoadRelativePaths(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "certs", "ca.pem"), caPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	doc := "modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: certs/ca.pem}\n    auth: {username: u, password_file: " + abs + "}\n"
+	doc := "modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: certs/ca.pem, server_name: smtp.example.net}\n    auth: {username: u, password_file: " + abs + "}\n"
 	file := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)

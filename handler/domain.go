@@ -32,7 +32,13 @@ func checkDomain(target prober.Target, moduleName string) error {
 }
 
 // serveDomain runs a domain probe and writes its metrics or its report.
-func (h *Probe) serveDomain(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request, opts prober.Options) {
+func (h *Probe) serveDomain(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request) {
+	ctx, cancel := context.WithTimeout(ctx, req.timeout)
+	defer cancel()
+	opts := h.Options
+	if req.policy != nil {
+		opts.Policy = req.policy
+	}
 	domain := strings.TrimSuffix(req.target.Host, ".")
 	logger := h.Logger.With("target", domain, "module", req.moduleName)
 	probe := h.DomainProber
@@ -60,7 +66,7 @@ func (h *Probe) serveDomain(ctx context.Context, w http.ResponseWriter, r *http.
 		_, _ = w.Write(buf.Bytes())
 		return
 	}
-	if format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...); format.FormatType() == expfmt.TypeTextPlain {
+	if format := expfmt.NegotiateAccept(r.Header, acceptedFormats...); format.FormatType() == expfmt.TypeTextPlain {
 		w.Header().Set("Content-Type", string(format))
 		if err := collector.WriteDomainText(w, result); err != nil {
 			logger.Debug("Writing the probe's metrics failed", "err", err)

@@ -109,9 +109,9 @@ func (p *Pages) Probe() http.Handler {
 		var text strings.Builder
 		if e.Domain != nil {
 			// The domain's table, then every pair's report and transcript.
-			report.DomainText(&text, e.Domain, e.Domain.Start)
+			report.WriteDomain(&text, e.Domain, report.Options{Now: e.Domain.Start})
 		} else {
-			report.Text(&text, e.Result, e.Result.Start)
+			report.Write(&text, e.Result, report.Options{Now: e.Result.Start})
 		}
 		p.serve(w, p.probe, probeTemplate, probeData{Row: newRow(e), Report: text.String()})
 	})

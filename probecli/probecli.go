@@ -62,21 +62,25 @@ func (c *Command) Run(ctx context.Context) int {
 	if err != nil {
 		return c.usageError(err)
 	}
-	name, module, err := chooseModule(cfg, c.Module, c.Target, target)
+	choice, err := cfg.ChooseModule(config.ModuleRequest{
+		Target: c.Target, Port: target.Port, Module: c.Module, ModuleFlag: "--module NAME",
+	})
 	if err != nil {
 		return c.usageError(err)
 	}
+	if choice.Module.IsDomain() {
+		// Before the module's port is added: a domain has none of its own.
+		if err := prober.CheckDomain(target); err != nil {
+			return c.usageError(fmt.Errorf("module %q probes mail domains: %w", choice.Name, err))
+		}
+	}
+	target.Port = choice.Port
+	name, module := choice.Name, choice.Module
 	if c.Timeout < 0 {
 		return c.usageError(fmt.Errorf("--timeout %s is negative: give a duration such as 10s, or none for the module's timeout", c.Timeout))
 	}
 	if c.Output != OutputText && c.Output != OutputJSON {
 		return c.usageError(fmt.Errorf("--output %q: give text or json", c.Output))
-	}
-
-	if module.IsDomain() {
-		if err := prober.CheckDomain(target); err != nil {
-			return c.usageError(fmt.Errorf("module %q probes mail domains: %w", name, err))
-		}
 	}
 
 	timeout := module.Timeout
@@ -89,10 +93,20 @@ func (c *Command) Run(ctx context.Context) int {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if module.IsDomain() {
-		return c.domain(ctx, target.Host, name, module, logger)
+	opts := c.Options
+	if cfg.AllowedTargets != nil && opts.Policy == nil {
+		// The command obeys the config's allowed_targets as /probe does:
+		// whoever may run it with the exporter's config (and credentials)
+		// gets no more reach than a caller of /probe.
+		opts.Policy = cfg.AllowedTargets
 	}
-	result := prober.Probe(ctx, target.String(), name, module, logger.With("target", target.String(), "module", name), c.Options)
+	if module.IsDomain() {
+		return c.domain(ctx, target.Host, name, module, logger, opts)
+	}
+	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)
+	if result.Refused != nil {
+		return c.usageError(result.Refused)
+	}
 
 	if c.Output == OutputJSON {
 		if err := report.JSON(c.Stdout, result); err != nil {
@@ -108,9 +122,9 @@ func (c *Command) Run(ctx context.Context) int {
 }
 
 // domain probes a mail domain; the exit status follows probe_success.
-func (c *Command) domain(ctx context.Context, domain, name string, module *config.Module, logger *slog.Logger) int {
+func (c *Command) domain(ctx context.Context, domain, name string, module *config.Module, logger *slog.Logger, opts prober.Options) int {
 	domain = strings.TrimSuffix(domain, ".")
-	result := prober.ProbeDomain(ctx, domain, name, module, logger.With("target", domain, "module", name), c.Options)
+	result := prober.ProbeDomain(ctx, domain, name, module, logger.With("target", domain, "module", name), opts)
 	if c.Output == OutputJSON {
 		if err := report.DomainJSON(c.Stdout, result); err != nil {
 			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)
@@ -131,29 +145,6 @@ func (c *Command) loadConfig() (*config.Config, error) {
 		return nil, err
 	}
 	return sc.Get(), nil
-}
-
-// chooseModule picks the module as /probe does: the named one, or the one
-// port_modules gives for the target's port.
-func chooseModule(cfg *config.Config, name, targetArg string, target prober.Target) (string, *config.Module, error) {
-	modules := strings.Join(cfg.ModuleNames(), ", ")
-	if name == "" {
-		if target.Port == 0 {
-			return "", nil, fmt.Errorf("target %q has no port and no --module is given: add :PORT or --module NAME (modules: %s)", targetArg, modules)
-		}
-		var ok bool
-		if name, ok = cfg.ModuleForPort(target.Port); !ok {
-			return "", nil, fmt.Errorf("no module is configured for port %d: give --module NAME (modules: %s)", target.Port, modules)
-		}
-	}
-	module, ok := cfg.Modules[name]
-	if !ok {
-		return "", nil, fmt.Errorf("unknown module %q (modules: %s)", name, modules)
-	}
-	if target.Port == 0 && module.Port == 0 {
-		return "", nil, fmt.Errorf("target %q has no port and module %q sets none: add :PORT", targetArg, name)
-	}
-	return name, module, nil
 }
 
 func (c *Command) usageError(err error) int {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -330,18 +329,18 @@ func (d *domainProbe) allowed(host string, addr netip.Addr) error {
 	return d.opts.Policy.AllowAddr(host, addr)
 }
 
-func (d *domainProbe) target(host string) string {
-	return Target{Host: host, Port: d.module.Port}.String()
+func (d *domainProbe) target(host string) Target {
+	return Target{Host: host, Port: d.module.Port}
 }
 
 // unprobed is the Result of a pair that was never dialed: a host without
 // an address, or an address the allow-list refused.
 func (d *domainProbe) unprobed(host string, addr netip.Addr, reason Reason, err error) *Result {
 	r := &Result{
-		Target:         d.target(host),
+		Target:         d.target(host).String(),
 		Module:         d.res.Module,
 		Host:           host,
-		Port:           strconv.Itoa(d.module.Port),
+		Port:           d.module.Port,
 		Start:          d.opts.Now(),
 		Failure:        reason,
 		Error:          err.Error(),

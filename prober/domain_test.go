@@ -346,7 +346,11 @@ func TestProbeDNSServerForSingleTargets(t *testing.T) {
 	_, port, _ := net.SplitHostPort(srv.Addr)
 	dns.Add(t, "single.test. 300 IN A 127.0.0.1")
 	module := testModule(t, fmt.Sprintf("tls: none\ndns: {server: %q}", dns.Addr))
-	r := Probe(context.Background(), "single.test:"+port, "test", module, nil, Options{})
+	target, err := ParseTarget("single.test:" + port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Probe(context.Background(), target, "test", module, nil, Options{})
 	expect(t, "failure", r.Failure, Reason(""))
 	expect(t, "ip", r.IP, "127.0.0.1")
 }

@@ -5,6 +5,7 @@
 package prober
 
 import (
+	"strings"
 	"time"
 )
 
@@ -14,26 +15,30 @@ type Reason string
 
 // Failure reasons, one per failed probe.
 const (
-	ReasonResolve              Reason = "resolve"
-	ReasonConnectRefused       Reason = "connect_refused"
-	ReasonConnectTimeout       Reason = "connect_timeout"
-	ReasonConnectUnreachable   Reason = "connect_unreachable"
-	ReasonConnectionClosed     Reason = "connection_closed"
-	ReasonConnectionReset      Reason = "connection_reset"
-	ReasonBannerTimeout        Reason = "banner_timeout"
-	ReasonBannerRejected       Reason = "banner_rejected"
-	ReasonProtocolError        Reason = "protocol_error"
-	ReasonEHLORejected         Reason = "ehlo_rejected"
-	ReasonStartTLSNotAdvertise Reason = "starttls_not_advertised"
-	ReasonStartTLSRejected     Reason = "starttls_rejected"
-	ReasonTLSHandshakeFailed   Reason = "tls_handshake_failed"
-	ReasonCertExpired          Reason = "cert_expired"
-	ReasonCertUntrusted        Reason = "cert_untrusted"
-	ReasonCertHostnameMismatch Reason = "cert_hostname_mismatch"
-	ReasonAuthNotAdvertised    Reason = "auth_not_advertised"
-	ReasonAuthBeforeTLS        Reason = "auth_before_tls"
-	ReasonAuthFailed           Reason = "auth_failed"
-	ReasonTimeout              Reason = "timeout"
+	ReasonResolve               Reason = "resolve"
+	ReasonConnectRefused        Reason = "connect_refused"
+	ReasonConnectTimeout        Reason = "connect_timeout"
+	ReasonConnectUnreachable    Reason = "connect_unreachable"
+	ReasonConnectionClosed      Reason = "connection_closed"
+	ReasonConnectionReset       Reason = "connection_reset"
+	ReasonBannerTimeout         Reason = "banner_timeout"
+	ReasonBannerRejected        Reason = "banner_rejected"
+	ReasonProtocolError         Reason = "protocol_error"
+	ReasonEHLORejected          Reason = "ehlo_rejected"
+	ReasonStartTLSNotAdvertised Reason = "starttls_not_advertised"
+	ReasonStartTLSRejected      Reason = "starttls_rejected"
+	ReasonTLSHandshakeFailed    Reason = "tls_handshake_failed"
+	ReasonCertExpired           Reason = "cert_expired"
+	ReasonCertUntrusted         Reason = "cert_untrusted"
+	ReasonCertHostnameMismatch  Reason = "cert_hostname_mismatch"
+	ReasonAuthNotAdvertised     Reason = "auth_not_advertised"
+	ReasonAuthBeforeTLS         Reason = "auth_before_tls"
+	ReasonAuthFailed            Reason = "auth_failed"
+	ReasonTimeout               Reason = "timeout"
+	ReasonMailRejected          Reason = "mail_rejected"
+	ReasonRcptRejected          Reason = "rcpt_rejected"
+	ReasonRelayAccepted         Reason = "relay_accepted"
+	ReasonBannerMismatch        Reason = "banner_mismatch"
 )
 
 // Reasons lists every failure reason in a fixed order, so that every probe
@@ -41,9 +46,10 @@ const (
 var Reasons = []Reason{
 	ReasonResolve, ReasonConnectRefused, ReasonConnectTimeout, ReasonConnectUnreachable,
 	ReasonConnectionClosed, ReasonConnectionReset, ReasonBannerTimeout, ReasonBannerRejected,
-	ReasonProtocolError, ReasonEHLORejected, ReasonStartTLSNotAdvertise, ReasonStartTLSRejected,
+	ReasonProtocolError, ReasonEHLORejected, ReasonStartTLSNotAdvertised, ReasonStartTLSRejected,
 	ReasonTLSHandshakeFailed, ReasonCertExpired, ReasonCertUntrusted, ReasonCertHostnameMismatch,
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
+	ReasonMailRejected, ReasonRcptRejected, ReasonRelayAccepted, ReasonBannerMismatch,
 }
 
 // Phase is one step of the conversation.
@@ -59,24 +65,26 @@ const (
 	PhaseTLSHandshake Phase = "tls_handshake"
 	PhaseEHLOTLS      Phase = "ehlo_tls"
 	PhaseAuth         Phase = "auth"
+	PhaseMail         Phase = "mail"
+	PhaseRcpt         Phase = "rcpt"
 	PhaseQuit         Phase = "quit"
 )
 
 // Phases lists every phase in conversation order.
 var Phases = []Phase{
 	PhaseResolve, PhaseConnect, PhaseBanner, PhaseEHLO, PhaseStartTLS,
-	PhaseTLSHandshake, PhaseEHLOTLS, PhaseAuth, PhaseQuit,
+	PhaseTLSHandshake, PhaseEHLOTLS, PhaseAuth, PhaseMail, PhaseRcpt, PhaseQuit,
 }
 
 // ReplyPhases are the phases that end with an SMTP reply code.
-var ReplyPhases = []Phase{PhaseBanner, PhaseEHLO, PhaseStartTLS, PhaseEHLOTLS, PhaseAuth}
+var ReplyPhases = []Phase{PhaseBanner, PhaseEHLO, PhaseStartTLS, PhaseEHLOTLS, PhaseAuth, PhaseMail, PhaseRcpt}
 
 // Result is everything one probe found out.
 type Result struct {
 	Target string    `json:"target"`
 	Module string    `json:"module"`
 	Host   string    `json:"host"`
-	Port   string    `json:"port"`
+	Port   int       `json:"port,string"` // a string in JSON, as it always was
 	Start  time.Time `json:"start"`
 	// Duration is the whole probe, resolution to QUIT.
 	Duration time.Duration `json:"duration_ns"`
@@ -93,9 +101,14 @@ type Result struct {
 	// Refused is set when Options.Policy forbade the target: the probe
 	// ended before any connection, and the target itself did not fail.
 	Refused error `json:"-"`
-	// Warnings are further problems seen after (or besides) the failure,
-	// such as a bad certificate on a probe that also failed AUTH.
-	Warnings []string `json:"warnings,omitempty"`
+	// Warnings are the problems found that did not fail the probe, by the
+	// module's settings (a bad certificate on an opportunistic module, a
+	// refused STARTTLS there, AUTH before TLS without fail_if_auth_before_tls).
+	Warnings []Warning `json:"warnings,omitempty"`
+	// AlsoFailed are further problems that would have failed the probe,
+	// seen besides Failure, such as a bad certificate on a probe that also
+	// failed AUTH.
+	AlsoFailed []string `json:"also_failed,omitempty"`
 
 	// Phases holds every phase in conversation order, reached or not.
 	Phases []PhaseResult `json:"phases"`
@@ -118,6 +131,35 @@ type Result struct {
 	TLS *TLSInfo `json:"tls,omitempty"`
 
 	Transcript []TranscriptLine `json:"transcript"`
+}
+
+// Warning is a problem that did not fail the probe. In JSON it is the
+// string "reason: message", the form the warnings field always had.
+type Warning struct {
+	Reason  Reason
+	Message string
+}
+
+// MarshalText writes "reason: message".
+func (w Warning) MarshalText() ([]byte, error) {
+	return []byte(string(w.Reason) + ": " + w.Message), nil
+}
+
+// UnmarshalText reads "reason: message".
+func (w *Warning) UnmarshalText(b []byte) error {
+	reason, msg, _ := strings.Cut(string(b), ": ")
+	w.Reason, w.Message = Reason(reason), msg
+	return nil
+}
+
+// HasWarning reports whether the probe found reason as a warning.
+func (r *Result) HasWarning(reason Reason) bool {
+	for _, w := range r.Warnings {
+		if w.Reason == reason {
+			return true
+		}
+	}
+	return false
 }
 
 // PhaseResult is one phase's outcome.

@@ -31,7 +31,7 @@ func goldenDomain(t *testing.T) (*prober.DomainResult, []string) {
 	}
 	ok, refused := run("submission_ok"), run("connect_refused")
 	noAddr := &prober.Result{
-		Target: "mx3.example.test:25", Module: "mx", Host: "mx3.example.test", Port: "25", Failure: prober.ReasonResolve,
+		Target: "mx3.example.test:25", Module: "mx", Host: "mx3.example.test", Port: 25, Failure: prober.ReasonResolve,
 		Error: "mx3.example.test has no A or AAAA records", Start: clockStart,
 		Transcript: []prober.TranscriptLine{{From: "*", Text: "not probed: resolve: mx3.example.test has no A or AAAA records"}},
 	}

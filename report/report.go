@@ -27,12 +27,6 @@ type Options struct {
 	Color bool
 }
 
-// Text writes the report of a result without colour; now is the clock that
-// "days left" is counted from.
-func Text(w io.Writer, r *prober.Result, now time.Time) {
-	Write(w, r, Options{Now: now})
-}
-
 // JSON writes the result as one indented JSON document. Its field names are
 // the JSON tags of prober.Result, documented in docs/probe-output.md.
 func JSON(w io.Writer, r *prober.Result) error {
@@ -63,8 +57,11 @@ func Write(w io.Writer, r *prober.Result, opts Options) {
 		x.line("Started %s", strings.TrimPrefix(started, "started "))
 	}
 	x.verdict(r)
-	for _, warn := range r.Warnings {
-		x.line("Also:    %s", x.paint(yellow, clean(warn)))
+	for _, w := range r.Warnings {
+		x.line("Warning: %s", x.paint(yellow, clean(string(w.Reason)+": "+w.Message)))
+	}
+	for _, also := range r.AlsoFailed {
+		x.line("Also:    %s", x.paint(yellow, clean(also)))
 	}
 
 	x.heading("Phases")
@@ -127,8 +124,11 @@ func (x *writer) heading(title string) {
 
 func (x *writer) verdict(r *prober.Result) {
 	colour := green
-	if !r.Success {
+	switch {
+	case !r.Success:
 		colour = red
+	case len(Warnings(r)) > 0:
+		colour = yellow
 	}
 	x.line("Verdict: %s", x.paint(colour+bold, clean(Verdict(r))))
 	if !r.Success && r.Error != "" {

@@ -64,24 +64,9 @@ func Start(t testing.TB, records ...string) *Server {
 	for _, r := range records {
 		s.Add(t, r)
 	}
-	// UDP and TCP on one port: a port free for UDP may be taken for TCP.
-	var pc net.PacketConn
-	var ln net.Listener
-	for range 20 {
-		var err error
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err = net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			break
-		}
-		pc.Close()
-		pc = nil
-	}
-	if pc == nil {
-		t.Fatal("dnstest: no port free for both UDP and TCP")
+	pc, ln, err := listenUDPAndTCP()
+	if err != nil {
+		t.Fatal(err)
 	}
 	s.Addr = pc.LocalAddr().String()
 	udp := &dns.Server{PacketConn: pc, Handler: s.handler("udp")}
@@ -212,4 +197,24 @@ func (s *Server) hasBelow(name string) bool {
 		}
 	}
 	return false
+}
+
+// listenUDPAndTCP opens a UDP and a TCP socket on the same free loopback
+// port. The kernel picks the UDP port; that port may be taken for TCP by
+// another test running in parallel, so a few ports are tried.
+func listenUDPAndTCP() (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		lastErr = err
+	}
+	return nil, nil, lastErr
 }
