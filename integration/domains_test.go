@@ -55,7 +55,7 @@ func setupDNS(tb *testbed) (map[string]string, *exporterProcess, error) {
 		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", "dns.sh"), "start")
 		cmd.Env = append(os.Environ(), "TESTBED_DNS_DIR="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, nil, fmt.Errorf("testbed/dns.sh start: %v\n%s", err, out)
+			return nil, nil, fmt.Errorf("testbed/dns.sh start: %w\n%s", err, out)
 		}
 	}
 	env, err := readEnv(filepath.Join(dir, "dns.env"))
@@ -290,7 +290,7 @@ func TestDomainBadTargets(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 400 || !strings.Contains(string(body), text) {
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), text) {
 			t.Errorf("%s: %d %q, want 400 saying %q", target, resp.StatusCode, body, text)
 		}
 	}
