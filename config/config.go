@@ -62,6 +62,10 @@ type Module struct {
 	Auth                *Auth         `yaml:"auth,omitempty"`
 	FailIfAuthBeforeTLS bool          `yaml:"fail_if_auth_before_tls"`
 	FailIfNoAuth        bool          `yaml:"fail_if_no_auth"`
+	// DANE checks the target's TLSA records: off, check or required (policy.go).
+	DANE DANEMode `yaml:"dane,omitempty"`
+	// MTASTS checks a mail domain's MTA-STS policy and TLS-RPT record.
+	MTASTS bool `yaml:"mta_sts,omitempty"`
 
 	// Prepared at load time.
 	tlsClient *tls.Config
@@ -300,6 +304,9 @@ func (m *Module) prepare() error {
 		return fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname)
 	}
 	if err := m.prepareTLS(); err != nil {
+		return err
+	}
+	if err := m.preparePolicy(); err != nil {
 		return err
 	}
 	if m.Auth != nil {

@@ -69,6 +69,9 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-allowed-cidr.yml", `allowed_targets: cidrs: "192.0.2.0" is not a CIDR range like 192.0.2.0/24 or 2001:db8::/32`},
 		{"invalid-allowed-cidr-host-bits.yml", `allowed_targets: cidrs: "192.0.2.1/24" has host bits set; did you mean 192.0.2.0/24?`},
 		{"invalid-allowed-deny-private.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `maybe` into bool"},
+		// DANE.
+		{"invalid-dane-mode.yml", `module "smtp": dane: unknown mode "sometimes" (want off, check or required)`},
+		{"invalid-dane-tls-none.yml", `module "smtp": dane: required needs a TLS session; tls is none`},
 	}
 	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
 	seen := map[string]bool{}

@@ -44,6 +44,7 @@ var Reasons = []Reason{
 	ReasonProtocolError, ReasonEHLORejected, ReasonStartTLSNotAdvertised, ReasonStartTLSRejected,
 	ReasonTLSHandshakeFailed, ReasonCertExpired, ReasonCertUntrusted, ReasonCertHostnameMismatch,
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
+	ReasonDANEFailed, ReasonDANEBogus, ReasonDANEMissing,
 }
 
 // Phase is one step of the conversation.
@@ -116,6 +117,9 @@ type Result struct {
 	AuthMechanism  string `json:"auth_mechanism,omitempty"`
 
 	TLS *TLSInfo `json:"tls,omitempty"`
+	// DANE is the DANE check of the session (nil: the module's dane is
+	// off, or the target is an address).
+	DANE *DANEResult `json:"dane,omitempty"`
 
 	Transcript []TranscriptLine `json:"transcript"`
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // Bounds on the transcript kept in a result.
@@ -35,6 +37,9 @@ type Options struct {
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
+	// DNS answers the TLSA questions of DANE (nil: the first nameserver
+	// of /etc/resolv.conf). Only its AD bit makes an answer secure.
+	DNS *resolver.Resolver
 }
 
 // Probe runs one SMTP conversation with target under module and returns
@@ -100,6 +105,9 @@ type probe struct {
 
 	tlsVersion uint16 // the negotiated TLS version (0: no TLS)
 
+	peerCerts []*x509.Certificate // the chain the server presented, for DANE
+	daneDone  chan daneLookup     // the TLSA lookup's outcome (nil: no lookup)
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -138,6 +146,7 @@ func (p *probe) finish() {
 		p.logger.Debug("Probe refused", "err", r.Refused)
 		return
 	}
+	p.finishDANE()
 	var all []problem
 	if p.hard != nil {
 		all = append(all, *p.hard)
@@ -169,6 +178,7 @@ func (p *probe) run(target Target) {
 	if !p.connect(target) {
 		return
 	}
+	p.startDANE(target)
 	defer p.conn.Close()
 	// Cancelling the context (the scrape went away) must end blocked reads
 	// at once. This may run on another goroutine while p.conn becomes the
@@ -362,6 +372,7 @@ func (p *probe) handshake(host string) bool {
 
 	state := tlsConn.ConnectionState()
 	p.tlsVersion = state.Version
+	p.peerCerts = state.PeerCertificates
 	info := describeTLS(state)
 	info.ServerName = serverName
 	p.res.TLS = info
