@@ -157,12 +157,17 @@ func (p *probe) finishDANE() {
 		kept := p.soft[:0]
 		for _, s := range p.soft {
 			if slices.Contains(webPKIReasons, s.reason) {
-				p.res.Warnings = append(p.res.Warnings, p.redact(fmt.Sprintf("%s: %v (accepted: DANE validated the chain)", s.reason, s.err)))
+				p.warn(s.reason, fmt.Errorf("%w (accepted: DANE validated the chain)", s.err))
 				continue
 			}
 			kept = append(kept, s)
 		}
 		p.soft = kept
+		for i, w := range p.warnings {
+			if slices.Contains(webPKIReasons, w.reason) {
+				p.warnings[i].err = fmt.Errorf("%w (accepted: DANE validated the chain)", w.err)
+			}
+		}
 	}
 	switch {
 	case d.Status == dane.StatusFailed:

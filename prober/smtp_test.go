@@ -177,7 +177,8 @@ func TestProbe(t *testing.T) {
 			},
 			want: ReasonAuthFailed,
 			check: func(t *testing.T, r *Result) {
-				expect(t, "error", r.Error, "AUTH PLAIN answered with 535 5.7.8 Rejected <redacted> user probe password <redacted>")
+				// Once the credentials are out, only the codes of the reply are kept.
+				expect(t, "error", r.Error, "AUTH PLAIN answered with 535 5.7.8")
 			},
 		},
 		{

@@ -29,6 +29,12 @@ if [ "$(id -u)" = 0 ] && [ "${SKIP_TESTBED:-0}" != 1 ]; then
     stop_at_exit+=(postfix.sh)
   fi
   bash testbed/postfix.sh start
+  # The authoritative DNS server of the mail-domain tests (NSD on 127.0.0.1:10053), after
+  # Postfix, whose listeners its zones point at.
+  if ! bash testbed/dns.sh status >/dev/null 2>&1; then
+    stop_at_exit=(dns.sh "${stop_at_exit[@]}")
+  fi
+  bash testbed/dns.sh start
   # DNSSEC-signed zones (NSD), a validating resolver (Unbound) and MTA-STS policies (nginx) for
   # the DANE and MTA-STS tests; likewise left up when they were up before.
   if ! bash testbed/dnssec.sh status >/dev/null 2>&1; then
