@@ -80,6 +80,7 @@ func TestLoadInvalid(t *testing.T) {
 		// DANE.
 		{"invalid-dane-mode.yml", `module "smtp": dane: unknown mode "sometimes" (want off, check or required)`},
 		{"invalid-dane-tls-none.yml", `module "smtp": dane: required needs a TLS session; tls is none`},
+		{"invalid-mta-sts-not-domain.yml", `module "smtp": mta_sts: a policy belongs to a mail domain; the module needs an mx section`},
 	}
 	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
 	seen := map[string]bool{}

@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/smtp-exporter/smtp_exporter/resolver"
+)
 
 // DANEMode says what a probe does with the target's TLSA records (RFC 7672).
 type DANEMode string
@@ -28,6 +32,19 @@ func (m *Module) preparePolicy() error {
 	}
 	if m.DANE != DANEOff && m.TLS == TLSNone {
 		return fmt.Errorf("dane: %s needs a TLS session; tls is none", m.DANE)
+	}
+	if m.MTASTS && m.MX == nil {
+		return fmt.Errorf("mta_sts: a policy belongs to a mail domain; the module needs an mx section")
+	}
+	if m.DANE != DANEOff && m.resolver == nil {
+		// The TLSA questions need a DNS client even without a dns section:
+		// the system's first nameserver, which must validate DNSSEC for
+		// DANE to mean anything (README: a local Unbound).
+		r, err := resolver.New("")
+		if err != nil {
+			return fmt.Errorf("dane: no dns.server set and none found: %w", err)
+		}
+		m.resolver = r
 	}
 	return nil
 }

@@ -66,14 +66,11 @@ func (p *probe) startDANE(target Target) {
 	}
 	r := p.opts.DNS
 	if r == nil {
-		var err error
-		if r, err = resolver.New(""); err != nil {
-			p.res.DANE = &DANEResult{
-				Mode: string(p.module.DANE), LookupError: err.Error(),
-				Result: dane.Result{Status: dane.StatusBogus, Detail: "no DNS server to ask for TLSA records: " + err.Error()},
-			}
-			return
-		}
+		r = p.module.Resolver() // config gives every DANE module one
+	}
+	if r == nil {
+		p.note("DANE: the module has no DNS client")
+		return
 	}
 	name := "_" + strconv.Itoa(target.Port) + "._tcp." + strings.TrimSuffix(target.Host, ".")
 	ch := make(chan daneLookup, 1)

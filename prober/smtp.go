@@ -38,8 +38,9 @@ type Options struct {
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
-	// DNS answers the TLSA questions of DANE (nil: the first nameserver
-	// of /etc/resolv.conf). Only its AD bit makes an answer secure.
+	// DNS answers the TLSA questions of DANE (nil: the module's resolver,
+	// dns.server or the first nameserver of /etc/resolv.conf). Only its
+	// AD bit makes an answer secure.
 	DNS *resolver.Resolver
 }
 
