@@ -71,6 +71,10 @@ type Module struct {
 	MX *MX `yaml:"mx,omitempty"`
 	// DNS sends every lookup of the module to one server.
 	DNS *DNS `yaml:"dns,omitempty"`
+	// DANE checks the target's TLSA records: off, check or required (policy.go).
+	DANE DANEMode `yaml:"dane,omitempty"`
+	// MTASTS checks a mail domain's MTA-STS policy and TLS-RPT record.
+	MTASTS bool `yaml:"mta_sts,omitempty"`
 
 	// FailIfCertificateInvalid makes a certificate that does not verify fail
 	// the probe; otherwise it is a warning. The default follows the TLS mode:
@@ -435,6 +439,9 @@ func (m *Module) prepare() error {
 	}
 	if err := m.prepareMX(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := m.preparePolicy(); err != nil {
+		return err
 	}
 	if m.Auth != nil {
 		if err := m.Auth.prepare(); err != nil {

@@ -78,6 +78,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-dns-server.yml", `module "mx": dns: server: DNS server "dns.example.net:53" is not an IP address (a name would need a resolver itself)`},
 		{"invalid-dns-field.yml", `module "mx": dns: unknown field "servers" (line 5)`},
 		{"invalid-allowed-deny-private.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `maybe` into bool"},
+		// DANE.
+		{"invalid-dane-mode.yml", `module "smtp": dane: unknown mode "sometimes" (want off, check or required)`},
+		{"invalid-dane-tls-none.yml", `module "smtp": dane: required needs a TLS session; tls is none`},
+		{"invalid-mta-sts-not-domain.yml", `module "smtp": mta_sts: a policy belongs to a mail domain; the module needs an mx section`},
 	}
 	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
 	seen := map[string]bool{}
