@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // Bounds on the transcript kept in a result: lines, and bytes of text in
@@ -39,6 +41,10 @@ type Options struct {
 	// Addr, when valid, is the address connected to: the host is not
 	// resolved and names the server for TLS only (a domain probe's pair).
 	Addr netip.Addr
+	// DNS answers the TLSA questions of DANE (nil: the module's resolver,
+	// dns.server or the first nameserver of /etc/resolv.conf). Only its
+	// AD bit makes an answer secure.
+	DNS *resolver.Resolver
 }
 
 // Probe runs one SMTP conversation with target under module and returns
@@ -118,6 +124,9 @@ type probe struct {
 	// transcriptBytes is the text the transcript holds.
 	transcriptBytes int
 
+	peerCerts []*x509.Certificate // the chain the server presented, for DANE
+	daneDone  chan daneLookup     // the TLSA lookup's outcome (nil: no lookup)
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -177,6 +186,7 @@ func (p *probe) finish() {
 		p.logger.Debug("Probe refused", "err", r.Refused)
 		return
 	}
+	p.finishDANE()
 	for _, w := range p.warnings {
 		r.Warnings = append(r.Warnings, Warning{Reason: w.reason, Message: p.clean(w.err.Error(), MaxErrorBytes)})
 	}
@@ -212,6 +222,7 @@ func (p *probe) run(target Target) {
 	if !ok || !p.dial(dest) {
 		return
 	}
+	p.startDANE(target)
 	if !p.converse(target, false) {
 		return
 	}
@@ -483,6 +494,7 @@ func (p *probe) handshake(host string) tlsOutcome {
 
 	state := tlsConn.ConnectionState()
 	p.tlsVersion = state.Version
+	p.peerCerts = state.PeerCertificates
 	info := describeTLS(state, p.clean)
 	info.ServerName = serverName
 	p.res.TLS = info

@@ -117,6 +117,13 @@ func WriteDomain(w io.Writer, d *prober.DomainResult, opts Options) {
 		for _, p := range d.Pairs {
 			r := p.Result
 			verdict, reason := "ok", "-"
+			if r.Success && len(r.Warnings) > 0 {
+				var reasons []string
+				for _, w := range r.Warnings {
+					reasons = append(reasons, string(w.Reason))
+				}
+				verdict, reason = "ok, warned", "warnings: "+strings.Join(reasons, " ")
+			}
 			if !r.Success {
 				verdict = "FAILED"
 				words, _ := Explain(r.Failure, r.Port)
