@@ -29,6 +29,7 @@ type options struct {
 	sustainedStep  time.Duration
 	sustainedStart float64
 	sustainedMax   float64
+	domainProbes   int
 	log            io.Writer
 }
 
@@ -75,8 +76,18 @@ func targetSets(ip *inProcess, pf *postfix) []targetSet {
 
 // runBench runs the chosen sections against the exporters (smtp_exporter
 // first, then blackbox_exporter if present).
-func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProcess, pf *postfix, r *Report) error {
+func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProcess, pf *postfix, dom *domainBed, r *Report) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(o.log, format+"\n", args...) }
+	if o.sections["domain"] && dom != nil {
+		for _, conc := range o.concurrency {
+			logf("domain: 2 MX x 2 addresses, concurrency %d", conc)
+			row, err := domainRow(ctx, o, exporters[0], dom, conc)
+			if err != nil {
+				return err
+			}
+			r.Domain = append(r.Domain, row)
+		}
+	}
 	if o.sections["cost"] {
 		for _, set := range targetSets(ip, pf) {
 			if !o.costServers[set.server] {

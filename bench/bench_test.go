@@ -55,7 +55,7 @@ func inProcessExporter(t testing.TB, specs []moduleSpec) *exporter {
 // not how fast anything was.
 func TestDriverSmoke(t *testing.T) {
 	o := options{
-		sections:       map[string]bool{"cost": true, "verdict": true, "scale": true, "hostile": true, "sustained": true},
+		sections:       map[string]bool{"cost": true, "verdict": true, "scale": true, "hostile": true, "sustained": true, "domain": true},
 		probes:         6,
 		rounds:         2,
 		costServers:    map[string]bool{"in-process": true},
@@ -70,13 +70,26 @@ func TestDriverSmoke(t *testing.T) {
 		sustainedStep:  500 * time.Millisecond,
 		sustainedStart: 10,
 		sustainedMax:   10,
+		domainProbes:   3,
 		log:            io.Discard,
 	}
 	ip := startInProcess(t)
-	e := inProcessExporter(t, moduleSpecs(o, ip, nil))
-	r := newReport(o)
-	if err := runBench(context.Background(), o, []*exporter{e}, ip, nil, r); err != nil {
+	dom, err := startDomainBed(t)
+	if err != nil {
 		t.Fatal(err)
+	}
+	e := inProcessExporter(t, append(moduleSpecs(o, ip, nil), domainSpecs(dom)...))
+	r := newReport(o)
+	if err := runBench(context.Background(), o, []*exporter{e}, ip, nil, dom, r); err != nil {
+		t.Fatal(err)
+	}
+
+	if len(r.Domain) != 1 {
+		t.Fatalf("got %d domain rows, want 1", len(r.Domain))
+	}
+	if d := r.Domain[0]; d.Probes != 6 || d.Succeeded != 6 || d.SingleProbes != 24 || d.SingleSucceeded != 24 ||
+		d.DomainCPUUS < 0 || d.SinglesCPUUS < 0 || d.DomainP50MS <= 0 || d.SlowestPairP50MS <= 0 || d.SumOfPairsP50MS < d.SlowestPairP50MS {
+		t.Errorf("domain: %+v, want 6 domain probes and 24 single ones, all successful, with plausible figures", d)
 	}
 
 	if len(r.Cost) != 3 {
@@ -141,14 +154,14 @@ func TestDriverSmoke(t *testing.T) {
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatalf("report is not JSON: %v", err)
 	}
-	for _, key := range []string{"machine", "settings", "cost", "time_to_verdict", "scale", "hostile", "sustained"} {
+	for _, key := range []string{"machine", "settings", "cost", "time_to_verdict", "scale", "hostile", "sustained", "domain"} {
 		if _, ok := back[key]; !ok {
 			t.Errorf("JSON report has no %q", key)
 		}
 	}
 	var out bytes.Buffer
 	printTables(&out, r)
-	for _, want := range []string{"Cost per probe", "Time to verdict", "Scale", "Hostile server", "Sustained rate", "connect_refused"} {
+	for _, want := range []string{"Cost per probe", "Time to verdict", "Scale", "Hostile server", "Sustained rate", "Mail domain", "connect_refused"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table output lacks %q:\n%s", want, out.String())
 		}

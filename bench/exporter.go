@@ -35,6 +35,9 @@ type moduleSpec struct {
 	timeout    time.Duration
 	caFile     string
 	serverName string
+	// raw, when set, is the module's whole body in smtp_exporter's config
+	// (indented), for modules blackbox_exporter has no equal of.
+	raw string
 }
 
 // oursConfig is the smtp_exporter configuration for specs.
@@ -42,6 +45,10 @@ func oursConfig(specs []moduleSpec) string {
 	var b strings.Builder
 	b.WriteString("modules:\n")
 	for _, m := range specs {
+		if m.raw != "" {
+			fmt.Fprintf(&b, "  %s:\n%s", m.name, m.raw)
+			continue
+		}
 		tls := map[kind]string{kindEHLO: "none", kindStartTLS: "starttls", kindImplicit: "implicit"}[m.kind]
 		fmt.Fprintf(&b, "  %s:\n    timeout: %s\n    tls: %s\n    ehlo_hostname: %s\n", m.name, m.timeout, tls, ehloHostname)
 		if m.kind != kindEHLO {
@@ -59,6 +66,9 @@ func blackboxConfig(specs []moduleSpec) string {
 	var b strings.Builder
 	b.WriteString("modules:\n")
 	for _, m := range specs {
+		if m.raw != "" {
+			continue
+		}
 		fmt.Fprintf(&b, "  %s:\n    prober: tcp\n    timeout: %s\n    tcp:\n      preferred_ip_protocol: ip4\n", m.name, m.timeout)
 		if m.kind != kindEHLO {
 			fmt.Fprintf(&b, "      tls_config: {ca_file: %q, server_name: %q}\n", m.caFile, m.serverName)

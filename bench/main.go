@@ -32,7 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	binary := app.Flag("exporter.binary", "Use this smtp_exporter binary instead of building one.").String()
 	blackbox := app.Flag("blackbox.binary", "blackbox_exporter to compare with; empty: none.").Default("/usr/bin/prometheus-blackbox-exporter").String()
 	testbedEnv := app.Flag("testbed.env", "The Postfix test bed's environment file (testbed/postfix.sh start writes it).").Default("/var/tmp/smtp_exporter-testbed/testbed.env").String()
-	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, hostile, sustained.").Default("cost,verdict,scale,hostile,sustained").String()
+	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, hostile, sustained, domain.").Default("cost,verdict,scale,hostile,sustained,domain").String()
 	probes := app.Flag("probes", "Probes per measured run of a cost row.").Default("1000").Int()
 	rounds := app.Flag("rounds", "Measured runs per exporter and cost row, alternating the exporters (A B A B).").Default("2").Int()
 	costServers := app.Flag("cost.servers", "Servers of the cost rows, comma separated: in-process, postfix.").Default("in-process,postfix").String()
@@ -47,6 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sustainedStep := app.Flag("sustained.step", "Duration of each rate of the ramp.").Default("4s").Duration()
 	sustainedStart := app.Flag("sustained.start", "First rate of the ramp, probes per second (raised 1.5x per step).").Default("50").Float64()
 	sustainedMax := app.Flag("sustained.max", "Highest rate tried, probes per second.").Default("6000").Float64()
+	domainProbes := app.Flag("domain.probes", "Domain probes per measured run of a domain row (and as many of each of its pairs alone).").Default("200").Int()
 	jsonOut := app.Flag("json", "Write the report as JSON to this file.").Default("bench/results/latest.json").String()
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
@@ -64,14 +65,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		sustainedStep:  *sustainedStep,
 		sustainedStart: *sustainedStart,
 		sustainedMax:   *sustainedMax,
+		domainProbes:   *domainProbes,
 		log:            stderr,
 	}
 	for _, s := range strings.Split(*sections, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "cost", "verdict", "scale", "hostile", "sustained":
+		case "cost", "verdict", "scale", "hostile", "sustained", "domain":
 			o.sections[s] = true
 		default:
-			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale, hostile or sustained\n", s)
+			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale, hostile, sustained or domain\n", s)
 			return 2
 		}
 	}
@@ -170,7 +172,17 @@ func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, bl
 	if o.sections["scale"] && o.scaleProbes > defaultMaxConcurrent {
 		oursArgs = append(oursArgs, fmt.Sprintf("--probe.max-concurrent=%d", o.scaleProbes))
 	}
-	exporters, err := startExporters(ctx, binary, blackbox, h.TempDir(), moduleSpecs(o, ip, pf), oursArgs...)
+	specs := moduleSpecs(o, ip, pf)
+	var dom *domainBed
+	if o.sections["domain"] {
+		var err error
+		if dom, err = startDomainBed(h); err != nil {
+			r.Notes = append(r.Notes, "domain rows left out: "+err.Error())
+		} else {
+			specs = append(specs, domainSpecs(dom)...)
+		}
+	}
+	exporters, err := startExporters(ctx, binary, blackbox, h.TempDir(), specs, oursArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +194,7 @@ func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, bl
 	for _, e := range exporters {
 		r.Machine.Exporters[e.name] = e.version
 	}
-	err = runBench(ctx, o, exporters, ip, pf, r)
+	err = runBench(ctx, o, exporters, ip, pf, dom, r)
 	r.Machine.LoadAvgEnd = loadAvg()
 	return r, err
 }

@@ -23,6 +23,8 @@ type Report struct {
 	// Hostile is probes held in flight by the worst hostile server.
 	Hostile   []ScaleRow     `json:"hostile,omitempty"`
 	Sustained []SustainedRow `json:"sustained,omitempty"`
+	// Domain is a mail domain of 2 MX x 2 addresses against its pairs alone.
+	Domain []DomainRow `json:"domain,omitempty"`
 	// Notes say what was left out and why.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -132,6 +134,30 @@ type ScaleRow struct {
 	LeftBehind         float64        `json:"goroutines_left_behind"`
 	Reasons            map[string]int `json:"reasons,omitempty"`
 	HTTPErrors         int            `json:"http_errors"`
+}
+
+// DomainRow is one concurrency of the mail-domain comparison: the CPU of a
+// domain probe against the sum of its pairs probed alone, and its median
+// time against the slowest pair's.
+type DomainRow struct {
+	Concurrency     int `json:"concurrency"`
+	Pairs           int `json:"pairs"`
+	Probes          int `json:"domain_probes"`
+	Succeeded       int `json:"domain_succeeded"`
+	SingleProbes    int `json:"single_probes"`
+	SingleSucceeded int `json:"single_succeeded"`
+	// DomainCPUUS is the exporter's CPU per domain probe; SinglesCPUUS the
+	// CPU of one probe of each pair alone, summed.
+	DomainCPUUS  float64 `json:"domain_cpu_us"`
+	SinglesCPUUS float64 `json:"singles_cpu_us"`
+	CPURatio     float64 `json:"cpu_ratio"`
+	// DomainP50MS is the median domain probe; SlowestPairP50MS the largest
+	// of the pairs' medians alone, SumOfPairsP50MS their sum (what probing
+	// one after the other would take).
+	DomainP50MS      float64 `json:"domain_p50_ms"`
+	SlowestPairP50MS float64 `json:"slowest_pair_p50_ms"`
+	SumOfPairsP50MS  float64 `json:"sum_of_pairs_p50_ms"`
+	WallRatio        float64 `json:"wall_ratio"`
 }
 
 // SustainedRow is an open-loop ramp against one exporter.
@@ -271,6 +297,17 @@ func printTables(w io.Writer, r *Report) {
 				f("%.1f", float64(s.BaselineRSSBytes)/mebibyte), f("%.1f", float64(s.InFlightRSSBytes)/mebibyte),
 				f("%.1f", s.RSSPerProbeBytes/kibibyte), f("%.1f", float64(s.PeakRSSBytes)/mebibyte),
 				f("%.2f", s.GoroutinesPerProbe), f("%.0f", s.LeftBehind), fmt.Sprint(s.Reasons))
+		}
+		tw.Flush()
+	}
+
+	if len(r.Domain) > 0 {
+		fmt.Fprintln(w, "\nMail domain: 2 MX x 2 addresses in one domain probe, against its 4 pairs probed alone (smtp_exporter only)")
+		line("conc", "ok/domains", "ok/singles", "CPU us/domain", "CPU us 4 singles", "ratio", "p50 ms domain", "slowest pair p50", "ratio", "pairs in sequence p50")
+		for _, d := range r.Domain {
+			line(fmt.Sprint(d.Concurrency), fmt.Sprintf("%d/%d", d.Succeeded, d.Probes), fmt.Sprintf("%d/%d", d.SingleSucceeded, d.SingleProbes),
+				f("%.0f", d.DomainCPUUS), f("%.0f", d.SinglesCPUUS), f("%.2f", d.CPURatio),
+				f("%.2f", d.DomainP50MS), f("%.2f", d.SlowestPairP50MS), f("%.2f", d.WallRatio), f("%.2f", d.SumOfPairsP50MS))
 		}
 		tw.Flush()
 	}
