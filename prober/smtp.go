@@ -360,8 +360,10 @@ func (p *probe) handshake(host string) bool {
 		cfg.ServerName = "" // IP addresses are not sent as SNI
 	}
 	done := p.begin(PhaseTLSHandshake)
-	tlsConn := tls.Client(p.conn, cfg)
+	limit := &handshakeLimit{Conn: p.conn}
+	tlsConn := tls.Client(limit, cfg)
 	err := tlsConn.HandshakeContext(p.ctx)
+	limit.done = true
 	done()
 	if err != nil {
 		reason := ReasonTLSHandshakeFailed
@@ -387,11 +389,14 @@ func (p *probe) handshake(host string) bool {
 
 	chain, reason, err := verifyChain(state.PeerCertificates, p.module.Roots(), serverName, p.opts.Now())
 	if err != nil {
+		// Cleaned (and so capped) once, here: the error of a certificate
+		// with many long names is as long as all of them, and would
+		// otherwise be kept whole until the probe ends.
 		info.VerifyError = p.clean(err.Error(), MaxErrorBytes)
 		if p.module.TLSConfig.InsecureSkipVerify {
-			p.note("certificate does not verify (ignored, insecure_skip_verify): %v", err)
+			p.note("certificate does not verify (ignored, insecure_skip_verify): %s", info.VerifyError)
 		} else {
-			p.flag(reason, fmt.Errorf("certificate: %w", err))
+			p.flag(reason, errors.New("certificate: "+info.VerifyError))
 		}
 		return true
 	}
