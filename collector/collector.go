@@ -23,6 +23,8 @@ var (
 
 	failureDesc = newDesc("probe_smtp_failure",
 		"Why the probe failed: 1 for the probe's failure reason, 0 for every other reason.", []string{"reason"})
+	warningDesc = newDesc("probe_smtp_warning",
+		"Problems found that did not fail the probe: 1 for each such reason, 0 for every other reason.", []string{"reason"})
 	phaseDurationDesc = newDesc("probe_smtp_phase_duration_seconds",
 		"How long each phase of the SMTP conversation took, in seconds (0 for a phase not reached).", []string{"phase"})
 	replyCodeDesc = newDesc("probe_smtp_reply_code",
@@ -109,6 +111,9 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 	for _, reason := range prober.Reasons {
 		gauge(failureDesc, boolValue(r.Failure == reason), string(reason))
 	}
+	for _, reason := range prober.Reasons {
+		gauge(warningDesc, boolValue(r.HasWarning(reason)), string(reason))
+	}
 	for _, ph := range prober.Phases {
 		pr := r.Phase(ph)
 		var d float64
@@ -143,6 +148,8 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 		size = float64(ehlo.SizeLimit)
 	}
 	gauge(sizeLimitDesc, size)
+
+	daneSeries(r.DANE, gauge)
 
 	if t := r.TLS; t != nil {
 		gauge(tlsVersionDesc, 1, t.Version)
