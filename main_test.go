@@ -154,7 +154,7 @@ func waitUp(t *testing.T, url string) {
 			return false
 		}
 		resp.Body.Close()
-		return resp.StatusCode == 200
+		return resp.StatusCode == http.StatusOK
 	})
 }
 

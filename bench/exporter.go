@@ -107,27 +107,28 @@ func startProcess(name, dir string, argv []string, addr string) (*exporter, erro
 		logFile.Close()
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
+	// exitErr is written before exited closes, and read only after.
+	var exitErr error
+	exited := make(chan struct{})
+	go func() { exitErr = cmd.Wait(); logFile.Close(); close(exited) }()
 	e := &exporter{
 		name: name,
 		base: "http://" + addr,
 		pid:  cmd.Process.Pid,
 		stop: func() {
-			cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				cmd.Process.Kill()
-				<-exited
-			}
+			// A process that already exited refuses both signals, and how
+			// a process the bench stops ends says nothing about it.
+			_ = cmd.Process.Signal(os.Interrupt)
+			kill := time.AfterFunc(5*time.Second, func() { _ = cmd.Process.Kill() })
+			defer kill.Stop()
+			<-exited
 		},
 	}
 	client := &http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("%s exited before serving (%v); log in %s", name, err, logPath)
+		case <-exited:
+			return nil, fmt.Errorf("%s exited before serving (%w); log in %s", name, exitErr, logPath)
 		default:
 		}
 		if resp, err := client.Get(e.base + "/-/healthy"); err == nil {
@@ -198,7 +199,7 @@ func buildExporter(repo, dir string) (string, error) {
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build in %s: %v\n%s", repo, err, out)
+		return "", fmt.Errorf("go build in %s: %w\n%s", repo, err, out)
 	}
 	return bin, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -53,8 +54,8 @@ func (h *harness) close() {
 	fs := h.cleanups
 	h.cleanups = nil
 	h.mu.Unlock()
-	for i := len(fs) - 1; i >= 0; i-- {
-		fs[i]()
+	for _, f := range slices.Backward(fs) {
+		f()
 	}
 	os.RemoveAll(h.dir)
 }

@@ -64,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		sustainedMax:   *sustainedMax,
 		log:            stderr,
 	}
-	for _, s := range strings.Split(*sections, ",") {
+	for s := range strings.SplitSeq(*sections, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "cost", "verdict", "scale", "sustained":
 			o.sections[s] = true
@@ -73,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	for _, c := range strings.Split(*concurrency, ",") {
+	for c := range strings.SplitSeq(*concurrency, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 {
 			fmt.Fprintf(stderr, "bench: bad concurrency %q in --concurrency; use whole numbers of at least 1\n", c)
@@ -89,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.costServers = map[string]bool{}
-	for _, s := range strings.Split(*costServers, ",") {
+	for s := range strings.SplitSeq(*costServers, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "in-process", "postfix":
 			o.costServers[s] = true
@@ -125,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func parseKinds(list string, stderr io.Writer) ([]kind, bool) {
 	var kinds []kind
-	for _, k := range strings.Split(list, ",") {
+	for k := range strings.SplitSeq(list, ",") {
 		switch k := kind(strings.TrimSpace(k)); k {
 		case kindEHLO, kindStartTLS, kindImplicit:
 			kinds = append(kinds, k)
@@ -211,7 +211,7 @@ func newReport(o options) *Report {
 
 func cpuModel() string {
 	data, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(data), "\n") {
+	for l := range strings.SplitSeq(string(data), "\n") {
 		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
 			return strings.TrimSpace(v)
 		}

@@ -107,10 +107,17 @@ type Secret string
 
 const redacted = "<secret>"
 
-func (s Secret) String() string                    { return redacted }
-func (s Secret) GoString() string                  { return redacted }
-func (s Secret) MarshalYAML() (interface{}, error) { return redacted, nil }
-func (s Secret) MarshalJSON() ([]byte, error)      { return []byte(`"` + redacted + `"`), nil }
+// String hides the secret from %v, %s and slog.
+func (s Secret) String() string { return redacted }
+
+// GoString hides the secret from %#v.
+func (s Secret) GoString() string { return redacted }
+
+// MarshalYAML hides the secret from /config.
+func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
+
+// MarshalJSON hides the secret from JSON output.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // Reveal returns the secret's value, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }
@@ -156,7 +163,7 @@ func parse(data []byte, dir string) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return nil, errors.New("config is empty: it needs a modules: section")
 	}
-	if err := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), nil); err != nil {
+	if err := checkKeys(doc.Content[0], reflect.TypeFor[Config](), nil); err != nil {
 		return nil, err
 	}
 	cfg := &Config{}
@@ -406,7 +413,7 @@ func defaultEHLOHostname() string {
 // field for. yaml.v3's KnownFields does not reach into nested decoding, and
 // its message names a Go type instead of the module, so we check ourselves.
 func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
-	for t.Kind() == reflect.Ptr {
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if node.Kind == yaml.AliasNode {
@@ -418,9 +425,8 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 			return nil // a type error, which Decode reports
 		}
 		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		for f := range t.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 			if tag != "" && tag != "-" {
 				fields[tag] = f.Type
 			}
@@ -476,11 +482,12 @@ func where(path []string) string {
 		return ""
 	}
 	if path[0] == "modules" && len(path) > 1 {
-		s := fmt.Sprintf("module %q: ", path[1])
+		var b strings.Builder
+		fmt.Fprintf(&b, "module %q: ", path[1])
 		for _, p := range path[2:] {
-			s += p + ": "
+			b.WriteString(p + ": ")
 		}
-		return s
+		return b.String()
 	}
 	return strings.Join(path, ": ") + ": "
 }

@@ -313,7 +313,7 @@ func measure(t *testing.T) usage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
+	for line := range strings.SplitSeq(string(status), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
 			continue

@@ -76,7 +76,7 @@ func setup() (*testbed, *exporterProcess, error) {
 		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", "postfix.sh"), "start")
 		cmd.Env = append(os.Environ(), "TESTBED_DIR="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, nil, fmt.Errorf("testbed/postfix.sh start: %v\n%s", err, out)
+			return nil, nil, fmt.Errorf("testbed/postfix.sh start: %w\n%s", err, out)
 		}
 	}
 	env, err := readEnv(filepath.Join(dir, "testbed.env"))
@@ -84,11 +84,11 @@ func setup() (*testbed, *exporterProcess, error) {
 		return nil, nil, fmt.Errorf("not root and no running test bed: %w", err)
 	}
 	tb := &testbed{env: env}
-	if conn, err := net.DialTimeout("tcp", tb.addr("SMTP"), 2*time.Second); err != nil {
+	conn, err := net.DialTimeout("tcp", tb.addr("SMTP"), 2*time.Second)
+	if err != nil {
 		return nil, nil, fmt.Errorf("test bed is not listening: %w", err)
-	} else {
-		conn.Close()
 	}
+	conn.Close()
 	exp, err := setupExporter(tb)
 	if err != nil {
 		return nil, nil, err
@@ -172,7 +172,7 @@ func buildExporter(dir string) (string, error) {
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the exporter: %v\n%s", err, out)
+		return "", fmt.Errorf("building the exporter: %w\n%s", err, out)
 	}
 	return bin, nil
 }
@@ -257,7 +257,7 @@ func scrape(t *testing.T, url string) string {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
 	}
 	return string(body)

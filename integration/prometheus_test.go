@@ -102,7 +102,7 @@ func startPrometheus(t *testing.T, config string, files map[string]string) *prom
 		}
 		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == http.StatusOK {
 				return p
 			}
 		}
@@ -142,10 +142,10 @@ func (p *prometheusServer) tryAPI(path string, v any) error {
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
-		return fmt.Errorf("GET %s: %d %v %s %s", path, resp.StatusCode, err, r.Error, body)
+		return fmt.Errorf("GET %s: %d %v %s %s", path, resp.StatusCode, err, r.Error, body) //nolint:errorlint // err may be nil: the status said no
 	}
 	if err := json.Unmarshal(r.Data, v); err != nil {
-		return fmt.Errorf("GET %s: %v %s", path, err, body)
+		return fmt.Errorf("GET %s: %w %s", path, err, body)
 	}
 	return nil
 }

@@ -143,7 +143,7 @@ func parseReplyLine(line string) (code int, more bool, text string, err error) {
 	if len(line) < 3 {
 		return 0, false, "", protocolErrorf("malformed reply line %q", Sanitize(line, 64))
 	}
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		c := line[i]
 		if c < '0' || c > '9' {
 			return 0, false, "", protocolErrorf("malformed reply line %q: no reply code", Sanitize(line, 64))
@@ -167,9 +167,9 @@ func parseReplyLine(line string) (code int, more bool, text string, err error) {
 }
 
 // Sanitize makes server-sent text safe for labels, logs and terminals:
-// valid UTF-8, no control characters, at most max bytes.
-func Sanitize(s string, max int) string {
-	if len(s) <= max && printableASCII(s) {
+// valid UTF-8, no control characters, at most limit bytes.
+func Sanitize(s string, limit int) string {
+	if len(s) <= limit && printableASCII(s) {
 		return s // what servers send almost always: no copy needed
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
@@ -178,7 +178,7 @@ func Sanitize(s string, max int) string {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			r = '\uFFFD'
 		}
-		if b.Len()+utf8.RuneLen(r) > max {
+		if b.Len()+utf8.RuneLen(r) > limit {
 			b.WriteString("…")
 			break
 		}

@@ -69,9 +69,7 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{Addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -81,9 +79,7 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 			s.mu.Lock()
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
+			s.wg.Go(func() {
 				defer func() {
 					c.Close()
 					s.mu.Lock()
@@ -91,9 +87,9 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 					s.mu.Unlock()
 				}()
 				handle(c, s)
-			}()
+			})
 		}
-	}()
+	})
 	t.Cleanup(s.Close)
 	return s
 }
