@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -101,12 +104,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	h, err := newHarness()
+	// The in-process servers come from internal/smtptest, as in the tests.
+	h, err := smtptest.NewEnv()
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
-	defer h.close()
+	defer h.Close()
 	report, err := benchProcesses(ctx, o, h, *repo, *binary, *blackbox, *testbedEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
@@ -143,7 +147,7 @@ const defaultMaxConcurrent = 500
 
 // benchProcesses starts the servers and the exporter processes and runs
 // the benchmark against them.
-func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, blackbox, testbedEnv string) (*Report, error) {
+func benchProcesses(ctx context.Context, o options, h *smtptest.Env, repo, binary, blackbox, testbedEnv string) (*Report, error) {
 	r := newReport(o)
 	ip := startInProcess(h)
 	pf, why := findPostfix(testbedEnv)
@@ -159,7 +163,7 @@ func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, bl
 	if binary == "" {
 		fmt.Fprintln(o.log, "building smtp_exporter")
 		var err error
-		if binary, err = buildExporter(repo, h.TempDir()); err != nil {
+		if binary, err = testtool.Build(repo, h.TempDir()); err != nil {
 			return nil, err
 		}
 		r.Machine.Commit = commandOutput(ctx, "git", "-C", repo, "rev-parse", "--short", "HEAD")

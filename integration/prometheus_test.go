@@ -68,7 +68,7 @@ func startPrometheus(t *testing.T, config string, files map[string]string) *prom
 	if out, err := exec.Command(promtool, "check", "config", cfgFile).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
 	}
-	addr, err := freeAddr()
+	addr, err := testtool.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		t.Fatal(err)
 	}
 	prom := startPrometheus(t, testbedPrometheusConfig(t, map[string]string{
-		"EXPORTER":           exp.addr,
+		"EXPORTER":           exp.Addr,
 		"TESTBED_SMTP":       tb.addr("SMTP"),
 		"TESTBED_REJECT":     tb.addr("REJECT"),
 		"TESTBED_REFUSED":    refused,
@@ -376,9 +376,9 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	tb, exp := needTestbed(t)
 	promtool := testtool.Need(t, "promtool", "promtool")
 	for name, u := range map[string]string{
-		"probe (STARTTLS, AUTH)": "http://" + exp.addr + "/probe?module=tb_submission&target=" + tb.addr("SUBMISSION"),
-		"probe (refused)":        "http://" + exp.addr + "/probe?module=tb_smtp&target=127.0.0.1:9",
-		"metrics":                "http://" + exp.addr + "/metrics",
+		"probe (STARTTLS, AUTH)": "http://" + exp.Addr + "/probe?module=tb_submission&target=" + tb.addr("SUBMISSION"),
+		"probe (refused)":        "http://" + exp.Addr + "/probe?module=tb_smtp&target=127.0.0.1:9",
+		"metrics":                "http://" + exp.Addr + "/metrics",
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := scrape(t, u)

@@ -136,9 +136,9 @@ func TestShardingAcrossPrometheusServers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(exp.stop)
+		t.Cleanup(exp.Stop)
 		exporters[i] = exp
-		cfg := shardConfig(t, i, exp.addr)
+		cfg := shardConfig(t, i, exp.Addr)
 		for file := range files {
 			if !strings.Contains(cfg, "files: ["+file+"]") {
 				t.Fatalf("prometheus-shard-%d.yml does not read %s", i, file)

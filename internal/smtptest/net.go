@@ -4,7 +4,6 @@ import (
 	"net"
 	"strconv"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -12,7 +11,7 @@ import (
 // connect is refused at once. A socket stays bound to the port without
 // listening until the test ends: a port merely closed again would be
 // handed to the next listener that asks for port 0, often at once.
-func RefusedAddr(t testing.TB) string {
+func RefusedAddr(t T) string {
 	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
@@ -33,7 +32,7 @@ func RefusedAddr(t testing.TB) string {
 // port: a listener that never accepts, with its accept queue already full,
 // so the kernel drops further SYNs and a connect times out. It stands in
 // for a firewall DROP rule where the test may not change the firewall.
-func FilteredAddr(t testing.TB) string {
+func FilteredAddr(t T) string {
 	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -56,13 +55,13 @@ type Server struct {
 }
 
 // NewServer starts a well-behaved server; it stops when the test ends.
-func NewServer(t testing.TB, cfg Config) *Server {
+func NewServer(t T, cfg Config) *Server {
 	return NewRawServer(t, func(c net.Conn, s *Server) { s.converse(c, cfg) })
 }
 
 // NewRawServer starts a server that hands each connection to handle, for
 // misbehaviour; it stops when the test ends.
-func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
+func NewRawServer(t T, handle func(net.Conn, *Server)) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
