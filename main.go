@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,7 @@ func run(args []string) int {
 	historyLimit := app.Flag("history.limit", "How many recent probes the landing page lists, with their transcripts (kept in memory; 0 turns the history off).").Default(strconv.Itoa(history.DefaultLimit)).Int()
 	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("500").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
+	shutdownTimeout := app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long probes in flight may take to finish before the exporter exits anyway.").Default("10s").Duration()
 	logConfig := &promslog.Config{}
 	flag.AddFlags(app, logConfig)
 	app.Version(version.Print(exporterName))
@@ -82,6 +84,10 @@ func run(args []string) int {
 	}
 	if *historyLimit < 0 {
 		fmt.Fprintf(os.Stderr, "%s: --history.limit must be 0 or more\n", exporterName)
+		return 2
+	}
+	if *shutdownTimeout < 0 {
+		fmt.Fprintf(os.Stderr, "%s: --web.shutdown-timeout must be 0 or more, got %s\n", exporterName, *shutdownTimeout)
 		return 2
 	}
 
@@ -129,9 +135,38 @@ func run(args []string) int {
 	mux.Handle("/history/", pages.Probe())
 
 	server := newHTTPServer(mux, defaultServerLimits)
-	if err := web.ListenAndServe(server, webFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	stopping, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(server, webFlags, logger) }()
+	select {
+	case err := <-served:
+		// It never started (the port is taken, a bad web config).
 		logger.Error("HTTP server stopped", "err", err)
 		return 1
+	case <-stopping.Done():
+	}
+	stop() // a second signal ends the process at once
+	return shutdown(server, served, *shutdownTimeout, logger)
+}
+
+// shutdown stops accepting connections and lets the probes in flight
+// finish, for timeout at most: a probe cut off then is a failed scrape,
+// which a restart would have caused anyway. Closing idle keep-alive
+// connections tells Prometheus to reconnect (to the next instance).
+func shutdown(server *http.Server, served <-chan error, timeout time.Duration, logger *slog.Logger) int {
+	logger.Info("Shutting down: no new connections; waiting for the probes in flight", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := server.Shutdown(ctx); err != nil {
+		// Closing the connections cancels the probes' contexts.
+		server.Close()
+		logger.Warn("Shut down: probes still running at the timeout were cut off", "timeout", timeout, "err", err)
+	} else {
+		logger.Info("Shut down: every probe in flight was answered")
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("HTTP server stopped", "err", err)
 	}
 	return 0
 }

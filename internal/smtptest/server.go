@@ -37,6 +37,9 @@ type Config struct {
 	// AuthEcho makes a refused AUTH quote the credentials back, in base64
 	// and decoded, as a hostile server may to get them into logs.
 	AuthEcho bool
+	// Hold, when set, holds every connection before the greeting until it
+	// is closed, like a tarpit that greets in the end (30 seconds at most).
+	Hold <-chan struct{}
 }
 
 // Server is a fake SMTP server on 127.0.0.1.
@@ -141,6 +144,13 @@ func (s *Server) converse(c net.Conn, cfg Config) {
 	greeting := cfg.Greeting
 	if greeting == "" {
 		greeting = "220 fake.test ESMTP smtptest\r\n"
+	}
+	if cfg.Hold != nil {
+		select {
+		case <-cfg.Hold:
+		case <-time.After(30 * time.Second):
+			return
+		}
 	}
 	if _, err := c.Write([]byte(greeting)); err != nil {
 		return
