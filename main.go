@@ -43,6 +43,7 @@ const exporterName = "smtp_exporter"
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	versionFromBuild()
 	app := kingpin.New(exporterName, "Probes SMTP ports (25, 465, 587, 2525) and exports what it finds for Prometheus.")
 	configFile := app.Flag("config.file", "Module configuration file. Without it, the built-in modules (config.example.yml) are used.").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
