@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -313,12 +314,16 @@ func TestProbes(t *testing.T) {
 			t.Errorf("Probe %s: no targets", name)
 		}
 		for _, target := range s.Targets.StaticConfig.Static {
-			_, port, err := net.SplitHostPort(target)
+			host, port, err := net.SplitHostPort(target)
 			if err != nil {
 				t.Errorf("Probe %s: target %q: %v", name, target, err)
 				continue
 			}
 			ports[port] = true
+			// A login probe's target is the server its password belongs to.
+			if pinned, ok := authServerNames(t)[s.Module]; ok && host != pinned {
+				t.Errorf("Probe %s: target %s logs in with module %s, whose password is pinned to server_name %q", name, target, s.Module, pinned)
+			}
 			if !slices.Contains(modulesForPort[port], s.Module) {
 				t.Errorf("Probe %s: target %s probed with module %s, want one of %v", name, target, s.Module, modulesForPort[port])
 			}
@@ -335,6 +340,29 @@ func TestProbes(t *testing.T) {
 }
 
 // configModules returns the module names of the ConfigMap's config.yml.
+// authServerNames maps each module with auth to its pinned server_name.
+func authServerNames(t *testing.T) map[string]string {
+	t.Helper()
+	var cfg struct {
+		Modules map[string]struct {
+			TLSConfig struct {
+				ServerName string `yaml:"server_name"`
+			} `yaml:"tls_config"`
+			Auth any `yaml:"auth"`
+		} `yaml:"modules"`
+	}
+	if err := yaml.Unmarshal([]byte(configMapConfig(t)), &cfg); err != nil {
+		t.Fatalf("configmap.yaml config.yml: %v", err)
+	}
+	names := map[string]string{}
+	for n, m := range cfg.Modules {
+		if m.Auth != nil {
+			names[n] = m.TLSConfig.ServerName
+		}
+	}
+	return names
+}
+
 func configModules(t *testing.T) []string {
 	t.Helper()
 	var cfg struct {
@@ -544,5 +572,34 @@ func TestDeploymentHardening(t *testing.T) {
 	}
 	if !slices.Contains(c.Args, "--config.file=/etc/smtp_exporter/config.yml") {
 		t.Errorf("args %v do not name the mounted config", c.Args)
+	}
+}
+
+// TestDockerfileBasePinned: the image's base is a release, not a moving tag,
+// and what the Dockerfile copies is let through .dockerignore.
+func TestDockerfileBasePinned(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "ARG BASE="); ok {
+			base = v
+		}
+	}
+	image, _, _ := strings.Cut(base, "@")
+	_, tag, ok := strings.Cut(image[strings.LastIndex(image, "/")+1:], ":")
+	if !ok || !regexp.MustCompile(`^\d+\.\d+(\.\d+)?(-[a-z]+)?$`).MatchString(tag) {
+		t.Errorf("ARG BASE=%s: want the base pinned to a version tag", base)
+	}
+	ignore, err := os.ReadFile(filepath.Join("..", ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^COPY\s+(\S+)`).FindAllStringSubmatch(string(b), -1) {
+		if !strings.Contains(string(ignore), "!"+m[1]+"\n") {
+			t.Errorf("the Dockerfile copies %s, which .dockerignore leaves out", m[1])
+		}
 	}
 }

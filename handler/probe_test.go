@@ -318,7 +318,7 @@ modules:
   submission:
     tls: starttls
     timeout: 5s
-    tls_config: {ca_file: %q}
+    tls_config: {ca_file: %q, server_name: localhost}
     auth: {username: %q, password_file: %q}
 `, ca.File, user, pwFile)
 			h, _ := newProbe(t, doc, nil)

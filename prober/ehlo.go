@@ -21,13 +21,17 @@ const (
 // is the server's domain and greeting; every further line is a keyword with
 // optional parameters (RFC 5321 section 4.1.1.1). Keywords are upper-cased,
 // and both "AUTH PLAIN" and the old "AUTH=PLAIN" syntax are understood.
-func ParseEHLO(reply Reply) *EHLOInfo {
+func ParseEHLO(reply Reply) *EHLOInfo { return parseEHLO(reply, Sanitize) }
+
+// parseEHLO is ParseEHLO with the function that makes the server's words
+// fit to keep (the probe's clean, which also redacts).
+func parseEHLO(reply Reply, clean func(string, int) string) *EHLOInfo {
 	info := &EHLOInfo{Extensions: []Extension{}}
 	if len(reply.Lines) == 0 {
 		return info
 	}
 	if fields := strings.Fields(reply.Lines[0]); len(fields) > 0 {
-		info.Domain = Sanitize(fields[0], maxDomainBytes)
+		info.Domain = clean(fields[0], maxDomainBytes)
 	}
 	seenMech := map[string]bool{}
 	for _, line := range reply.Lines[1:] {
@@ -49,7 +53,7 @@ func ParseEHLO(reply Reply) *EHLOInfo {
 			params = params[:maxExtensionParams]
 		}
 		for i, p := range params {
-			params[i] = Sanitize(p, maxParamBytes)
+			params[i] = clean(p, maxParamBytes)
 		}
 		switch keyword {
 		case "AUTH":

@@ -40,6 +40,15 @@ type Config struct {
 	// Hold, when set, holds every connection before the greeting until it
 	// is closed, like a tarpit that greets in the end (30 seconds at most).
 	Hold <-chan struct{}
+	// MailReply replaces the reply to MAIL FROM (default 250).
+	MailReply string
+	// Recipients, when set, are the replies to RCPT TO by address; an
+	// address not in it gets 550. Nil accepts every recipient.
+	Recipients map[string]string
+	// AuthReply, when set, writes the reply to refused credentials (CR LF
+	// terminated lines included), for servers that try to get the password
+	// past redaction: padded, split across lines, re-encoded.
+	AuthReply func(initial, user, pass string) string
 }
 
 // Server is a fake SMTP server on 127.0.0.1.
@@ -55,6 +64,8 @@ type Server struct {
 	// Seen collects the last maxSeen client lines the server read (AUTH
 	// payloads included); bounded so that a soak test's fakes don't grow.
 	seen []string
+	// remotes are the client addresses of the last maxSeen connections.
+	remotes []string
 }
 
 // NewServer starts a well-behaved server; it stops when the test ends.
@@ -79,6 +90,9 @@ func NewRawServer(t T, handle func(net.Conn, *Server)) *Server {
 			}
 			s.accepted.Add(1)
 			s.mu.Lock()
+			if len(s.remotes) < maxSeen {
+				s.remotes = append(s.remotes, c.RemoteAddr().String())
+			}
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
 			s.wg.Go(func() {
@@ -118,6 +132,14 @@ func (s *Server) Seen() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.seen...)
+}
+
+// Remotes returns the client addresses of the connections accepted (the
+// first 1000).
+func (s *Server) Remotes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.remotes...)
 }
 
 func (s *Server) record(line string) {
@@ -231,6 +253,24 @@ func (s *Server) converse(c net.Conn, cfg Config) {
 			return
 		case "NOOP", "RSET":
 			reply("250 2.0.0 OK\r\n")
+		case "MAIL":
+			if cfg.MailReply != "" {
+				reply(cfg.MailReply)
+				continue
+			}
+			reply("250 2.1.0 Ok\r\n")
+		case "RCPT":
+			if cfg.Recipients == nil {
+				reply("250 2.1.5 Ok\r\n")
+				continue
+			}
+			_, addr, _ := strings.Cut(arg, ":")
+			addr = strings.Trim(addr, "<>")
+			if r, ok := cfg.Recipients[addr]; ok {
+				reply(r)
+			} else {
+				reply("550 5.1.1 <" + addr + ">: Recipient address rejected: User unknown\r\n")
+			}
 		default:
 			reply("502 5.5.2 Command not recognized\r\n")
 		}
@@ -285,12 +325,17 @@ func (s *Server) auth(c net.Conn, r *bufio.Reader, arg string, cfg Config) bool 
 		c.Write([]byte("504 5.5.4 Unrecognized authentication type\r\n"))
 		return true
 	}
-	if want, ok := cfg.Users[user]; ok && want == pass {
-		c.Write([]byte("235 2.7.0 Authentication successful\r\n"))
-	} else if cfg.AuthEcho {
-		c.Write([]byte("535 5.7.8 Rejected " + initial + " user " + user + " password " + pass + "\r\n"))
-	} else {
-		c.Write([]byte("535 5.7.8 Authentication credentials invalid\r\n"))
+	var reply string
+	switch want, ok := cfg.Users[user]; {
+	case ok && want == pass:
+		reply = "235 2.7.0 Authentication successful\r\n"
+	case cfg.AuthReply != nil:
+		reply = cfg.AuthReply(initial, user, pass)
+	case cfg.AuthEcho:
+		reply = "535 5.7.8 Rejected " + initial + " user " + user + " password " + pass + "\r\n"
+	default:
+		reply = "535 5.7.8 Authentication credentials invalid\r\n"
 	}
-	return true
+	_, err := c.Write([]byte(reply))
+	return err == nil
 }
