@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
@@ -36,7 +35,7 @@ type domainBed struct {
 
 type domainPair struct{ mx, addr string }
 
-func startDomainBed(tb testing.TB) (*domainBed, error) {
+func startDomainBed(tb smtptest.T) (*domainBed, error) {
 	ca := smtptest.NewCA(tb)
 	cfg := smtptest.Config{StartTLS: smtptest.ServerTLS(ca.Issue(tb, smtptest.Leaf{DNSNames: []string{"mx1.bench.test", "mx2.bench.test"}}))}
 	pairs := []domainPair{{"mx1.bench.test", "127.0.0.2"}, {"mx1.bench.test", "127.0.0.3"}, {"mx2.bench.test", "127.0.0.4"}, {"mx2.bench.test", "127.0.0.5"}}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -66,7 +67,7 @@ func setupDNS(tb *testbed) (map[string]string, *exporterProcess, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	bin, err := buildExporter(tmp)
+	bin, err := testtool.Build(repoRoot, tmp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -100,7 +101,7 @@ func domainConfig(tb *testbed, env map[string]string) string {
 // probeDomain asks the exporter for a domain and returns the parsed answer.
 func probeDomain(t *testing.T, exp *exporterProcess, domain, module string) metrics {
 	t.Helper()
-	return parseMetrics(t, scrape(t, fmt.Sprintf("http://%s/probe?target=%s&module=%s", exp.addr, domain, module)))
+	return parseMetrics(t, scrape(t, fmt.Sprintf("http://%s/probe?target=%s&module=%s", exp.Addr, domain, module)))
 }
 
 func want(t *testing.T, m metrics, v float64, name string, labels ...string) {
@@ -284,7 +285,7 @@ func TestDomainBadTargets(t *testing.T) {
 		"bad_name.test":      "is not a domain name",
 		"a..domains.test":    "is not a valid host name",
 	} {
-		resp, err := http.Get(fmt.Sprintf("http://%s/probe?target=%s&module=tb_mx", exp.addr, target))
+		resp, err := http.Get(fmt.Sprintf("http://%s/probe?target=%s&module=tb_mx", exp.Addr, target))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +302,7 @@ func TestDomainBadTargets(t *testing.T) {
 // follows probe_success.
 func TestDomainDebugAndCLI(t *testing.T) {
 	_, _, exp := needDNS(t)
-	page := scrape(t, fmt.Sprintf("http://%s/probe?target=mixed.domains.test&module=tb_mx&debug=true", exp.addr))
+	page := scrape(t, fmt.Sprintf("http://%s/probe?target=mixed.domains.test&module=tb_mx&debug=true", exp.Addr))
 	table, transcript := strings.Index(page, "Addresses:"), strings.Index(page, "Transcript:")
 	if table < 0 || transcript < table || !strings.Contains(page, "connect_refused: connection refused") ||
 		!strings.Contains(page, "Metrics that would have been returned:") {
@@ -335,7 +336,7 @@ func TestDomainDebugAndCLI(t *testing.T) {
 // host names of single targets: mail.testbed.local is known to NSD only.
 func TestDomainDNSServerForSingleTargets(t *testing.T) {
 	_, env, exp := needDNS(t)
-	m := parseMetrics(t, scrape(t, fmt.Sprintf("http://%s/probe?target=%s&module=tb_single_dns", exp.addr, env["TESTBED_DNS_MAIL_HOST"])))
+	m := parseMetrics(t, scrape(t, fmt.Sprintf("http://%s/probe?target=%s&module=tb_single_dns", exp.Addr, env["TESTBED_DNS_MAIL_HOST"])))
 	want(t, m, 1, "probe_success")
 	want(t, m, 1, "probe_tls_certificate_verified")
 }
@@ -371,7 +372,7 @@ scrape_configs:
         target_label: module
       - target_label: __address__
         replacement: %s
-`, exp.addr)
+`, exp.Addr)
 	prom := startPrometheus(t, config, map[string]string{"smtp_exporter.rules.yml": string(rules)})
 	waitUntil(t, 60*time.Second, "two scrapes of every domain", func() error {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 2`)

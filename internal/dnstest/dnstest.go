@@ -9,10 +9,18 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/miekg/dns"
 )
+
+// T is what the server needs of a test (testing.TB has it), so that the
+// bench driver can run one outside of go test too.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
 
 // Server is a running fake DNS server. Set its knobs before queries are sent.
 type Server struct {
@@ -53,7 +61,7 @@ type Query struct {
 
 // Start serves records (each like "example.test. 300 IN MX 10 mx.example.test.")
 // on 127.0.0.1 over UDP and TCP until the test ends.
-func Start(t testing.TB, records ...string) *Server {
+func Start(t T, records ...string) *Server {
 	t.Helper()
 	s := &Server{
 		records:  map[string][]dns.RR{},
@@ -81,7 +89,7 @@ func Start(t testing.TB, records ...string) *Server {
 }
 
 // Add adds one record in presentation format.
-func (s *Server) Add(t testing.TB, record string) {
+func (s *Server) Add(t T, record string) {
 	t.Helper()
 	rr, err := dns.NewRR(record)
 	if err != nil {
