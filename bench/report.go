@@ -151,13 +151,16 @@ type DomainRow struct {
 	DomainCPUUS  float64 `json:"domain_cpu_us"`
 	SinglesCPUUS float64 `json:"singles_cpu_us"`
 	CPURatio     float64 `json:"cpu_ratio"`
-	// DomainP50MS is the median domain probe; SlowestPairP50MS the largest
-	// of the pairs' medians alone, SumOfPairsP50MS their sum (what probing
-	// one after the other would take).
-	DomainP50MS      float64 `json:"domain_p50_ms"`
-	SlowestPairP50MS float64 `json:"slowest_pair_p50_ms"`
-	SumOfPairsP50MS  float64 `json:"sum_of_pairs_p50_ms"`
-	WallRatio        float64 `json:"wall_ratio"`
+	// DomainP50MS is the median domain probe; SlowestPairP50MS the median
+	// of the slowest answer when the four pairs are probed at once (as the
+	// domain probes them, sharing the CPU), WallRatio the two's ratio.
+	// SlowestPairAloneP50MS is the largest of the pairs' medians probed one
+	// at a time, SumOfPairsP50MS their sum (probing one after the other).
+	DomainP50MS           float64 `json:"domain_p50_ms"`
+	SlowestPairP50MS      float64 `json:"slowest_pair_p50_ms"`
+	WallRatio             float64 `json:"wall_ratio"`
+	SlowestPairAloneP50MS float64 `json:"slowest_pair_alone_p50_ms"`
+	SumOfPairsP50MS       float64 `json:"sum_of_pairs_p50_ms"`
 }
 
 // SustainedRow is an open-loop ramp against one exporter.
@@ -303,11 +306,12 @@ func printTables(w io.Writer, r *Report) {
 
 	if len(r.Domain) > 0 {
 		fmt.Fprintln(w, "\nMail domain: 2 MX x 2 addresses in one domain probe, against its 4 pairs probed alone (smtp_exporter only)")
-		line("conc", "ok/domains", "ok/singles", "CPU us/domain", "CPU us 4 singles", "ratio", "p50 ms domain", "slowest pair p50", "ratio", "pairs in sequence p50")
+		line("conc", "ok/domains", "ok/singles", "CPU us/domain", "CPU us 4 singles", "ratio", "p50 ms domain", "slowest of 4 at once", "ratio", "slowest alone", "4 in sequence")
 		for _, d := range r.Domain {
 			line(fmt.Sprint(d.Concurrency), fmt.Sprintf("%d/%d", d.Succeeded, d.Probes), fmt.Sprintf("%d/%d", d.SingleSucceeded, d.SingleProbes),
 				f("%.0f", d.DomainCPUUS), f("%.0f", d.SinglesCPUUS), f("%.2f", d.CPURatio),
-				f("%.2f", d.DomainP50MS), f("%.2f", d.SlowestPairP50MS), f("%.2f", d.WallRatio), f("%.2f", d.SumOfPairsP50MS))
+				f("%.2f", d.DomainP50MS), f("%.2f", d.SlowestPairP50MS), f("%.2f", d.WallRatio),
+				f("%.2f", d.SlowestPairAloneP50MS), f("%.2f", d.SumOfPairsP50MS))
 		}
 		tw.Flush()
 	}
