@@ -1,0 +1,50 @@
+package dashgen
+
+import (
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+)
+
+// reasonWords says each failure reason in words for the tables and the port
+// matrix, with its color: red for down, orange for AUTH problems on a port
+// that otherwise works. A new failure reason of the prober needs a line
+// here (TestReasonsInWords).
+var reasonWords = []struct{ Reason, Text, Color string }{
+	{"resolve", "DNS: name does not resolve", "red"},
+	{"connect_refused", "blocked: refused", "red"},
+	{"connect_timeout", "blocked: filtered", "red"},
+	{"connect_unreachable", "blocked: unreachable", "red"},
+	{"connection_closed", "closed by server", "red"},
+	{"connection_reset", "reset", "red"},
+	{"banner_timeout", "no greeting", "red"},
+	{"banner_rejected", "greeting rejected (4xx/5xx)", "red"},
+	{"protocol_error", "not SMTP", "red"},
+	{"ehlo_rejected", "EHLO rejected", "red"},
+	{"starttls_not_advertised", "no STARTTLS", "red"},
+	{"starttls_rejected", "STARTTLS rejected", "red"},
+	{"tls_handshake_failed", "TLS handshake failed", "red"},
+	{"cert_expired", "certificate expired", "red"},
+	{"cert_untrusted", "certificate untrusted", "red"},
+	{"cert_hostname_mismatch", "certificate for another host", "red"},
+	{"auth_not_advertised", "no AUTH offered", "orange"},
+	{"auth_before_tls", "AUTH before TLS", "orange"},
+	{"auth_failed", "AUTH failed", "orange"},
+	{"timeout", "timeout", "red"},
+}
+
+// ReasonsInWords returns the failure reasons the dashboards put in words.
+func ReasonsInWords() []string {
+	var out []string
+	for _, r := range reasonWords {
+		out = append(out, r.Reason)
+	}
+	return out
+}
+
+// reasonMapping is the value mapping of a failure reason column or cell.
+func reasonMapping() dashboard.ValueMapping {
+	m := map[string]dashboard.ValueMappingResult{}
+	for i, r := range reasonWords {
+		m[r.Reason] = result(r.Text, r.Color, int32(i)) //nolint:gosec // a short fixed list
+	}
+	return valueMapping(m)
+}
