@@ -5,6 +5,7 @@ package grafanasdk
 import (
 	"errors"
 
+	"github.com/grafana/grafana-foundation-sdk/go/alerting"
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -32,4 +33,27 @@ func DecodeDashboard(b []byte) (dashboard.Dashboard, error) {
 		return d, err
 	}
 	return d, d.Validate()
+}
+
+// DecodeRuleGroup decodes a rule group as Grafana's provisioning API takes
+// it with the SDK's strict decoder (every query's model too, by its data
+// source type: Prometheus or server-side expression), then validates it.
+func DecodeRuleGroup(b []byte) (alerting.RuleGroup, error) {
+	plugins.RegisterDefaultPlugins()
+	var g alerting.RuleGroup
+	if err := StrictError(g.UnmarshalJSONStrict(b)); err != nil {
+		return g, err
+	}
+	return g, g.Validate()
+}
+
+// DecodeRule decodes one alert rule as the provisioning API takes it,
+// strictly, then validates it.
+func DecodeRule(b []byte) (alerting.Rule, error) {
+	plugins.RegisterDefaultPlugins()
+	var r alerting.Rule
+	if err := StrictError(r.UnmarshalJSONStrict(b)); err != nil {
+		return r, err
+	}
+	return r, r.Validate()
 }
