@@ -10,9 +10,12 @@
 // alerts tests say which). Use the helpers of this file: sel() for the
 // variables' selectors, instant/rangeQuery/tableQuery for queries,
 // reasonMappings for failure reasons in words, expiryThresholds for days to
-// expiry. To add a dashboard, write a function returning its builder from
-// newDashboard and add it to All with its file name; then run
-// `go generate ./dashboards` and commit the JSON.
+// expiry. To group panels under a title, add WithRow(row("DANE")) and then
+// the row's panels with WithPanel. To add a dashboard, write a function
+// returning its builder from newDashboard and add it to All with its file
+// name. Then run `go generate ./dashboards` (or `make generate`) and commit
+// the JSON; the dashboards tests check every query against the exporter's
+// metrics and, in integration/, that it returns data on the test bed.
 package dashgen
 
 import (
@@ -58,37 +61,46 @@ const (
 func Render() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, s := range All() {
-		d, err := s.Build().Build()
+		b, err := render(s.Build())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.File, err)
 		}
-		numberPanels(&d)
-		// The SDK puts links and annotation toggles into the controls menu
-		// (newer Grafana); they stay above the panels, where every Grafana
-		// shows them.
-		for i := range d.Links {
-			d.Links[i].Placement = nil
-		}
-		// The data source list is read when the dashboard loads.
-		for i, v := range d.Templating.List {
-			if v.Type == dashboard.VariableTypeDatasource {
-				d.Templating.List[i].Refresh = new(dashboard.VariableRefreshOnDashboardLoad)
-			}
-		}
-		for i := range d.Annotations.List {
-			d.Annotations.List[i].Placement = nil
-		}
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", "  ")
-		// Keep <, > and & readable in PromQL and markdown.
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(d); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.File, err)
-		}
-		out[s.File] = buf.Bytes()
+		out[s.File] = b
 	}
 	return out, nil
+}
+
+// render builds one dashboard and returns its JSON.
+func render(b *dashboard.DashboardBuilder) ([]byte, error) {
+	d, err := b.Build()
+	if err != nil {
+		return nil, err
+	}
+	numberPanels(&d)
+	// The SDK puts links and annotation toggles into the controls menu
+	// (newer Grafana); they stay above the panels, where every Grafana
+	// shows them.
+	for i := range d.Links {
+		d.Links[i].Placement = nil
+	}
+	// The data source list is read when the dashboard loads.
+	for i, v := range d.Templating.List {
+		if v.Type == dashboard.VariableTypeDatasource {
+			d.Templating.List[i].Refresh = new(dashboard.VariableRefreshOnDashboardLoad)
+		}
+	}
+	for i := range d.Annotations.List {
+		d.Annotations.List[i].Placement = nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	// Keep <, > and & readable in PromQL and markdown.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // Write writes every dashboard into dir.

@@ -183,3 +183,10 @@ func boolMapping(no, noColor, yes, yesColor string) []dashboard.ValueMapping {
 
 // yesNo: 1 is good.
 func yesNo() []dashboard.ValueMapping { return boolMapping("no", "red", "yes", "green") }
+
+// row starts a row: the panels added after it (with WithPanel, not inside
+// the row builder: those would be the hidden panels of a collapsed row)
+// flow below its title until the next row.
+func row(title string) *dashboard.RowBuilder {
+	return dashboard.NewRowBuilder(title).Collapsed(false)
+}

@@ -25,7 +25,10 @@ func StrictError(err error) error {
 // DecodeDashboard decodes a dashboard with the SDK's strict decoder, which
 // rejects unknown and missing required fields in the dashboard, its panels
 // (options and field config of every panel type the SDK knows) and its
-// queries, then runs the SDK's validation.
+// queries, then runs the SDK's validation. Read values with encoding/json,
+// not from the result: the SDK's nested strict decoders report their empty
+// error lists as errors, which leaves some fields (panels, query models)
+// unset although nothing is wrong.
 func DecodeDashboard(b []byte) (dashboard.Dashboard, error) {
 	plugins.RegisterDefaultPlugins()
 	var d dashboard.Dashboard
