@@ -478,7 +478,7 @@ func TestReadmeGrafanaCommands(t *testing.T) {
 	readme := string(readFile(t, "../README.md"))
 	for _, want := range []string{
 		"sed -i 's|" + dashboardBase + "/d/|",
-		"go generate ./alerts",
+		"make generate",
 		alertgen.ProvisioningFile,
 		apiFile,
 		"/api/v1/provisioning/folder/" + alertgen.Defaults.FolderUID + "/rule-groups/smtp_exporter",
@@ -487,5 +487,8 @@ func TestReadmeGrafanaCommands(t *testing.T) {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README.md does not say %q", want)
 		}
+	}
+	if mk := string(readFile(t, "../Makefile")); !strings.Contains(mk, "generate ./dashboards ./alerts") {
+		t.Error("Makefile: the generate target the README names does not run go generate ./dashboards ./alerts")
 	}
 }
