@@ -149,6 +149,16 @@ func testbedModules(tb *testbed) []testbedModule {
 		{"tb_smtps", []string{"tls: implicit", "fail_if_no_auth: true", tls, auth}},
 		{"tb_no_auth_before_tls", []string{"tls: starttls", "fail_if_auth_before_tls: true", tls}},
 		{"tb_plain", []string{"tls: none"}},
+		// Issue 18: envelope checks, EHLO names, source address, warnings.
+		{"tb_envelope", []string{"tls: opportunistic", tls, "envelope: {mail_from: monitor@example.com, rcpt_to: [postmaster@testbed.local]}"}},
+		{"tb_envelope_outside", []string{"tls: opportunistic", tls, "envelope: {mail_from: monitor@example.com, rcpt_to: [postmaster@testbed.local, probe@example.org]}"}},
+		{"tb_relay_test", []string{"tls: opportunistic", tls, "envelope: {mail_from: monitor@example.com, rcpt_to: [probe@example.org], expect: reject}"}},
+		{"tb_relay_test_open", []string{"tls: opportunistic", tls, "envelope: {mail_from: monitor@example.com, rcpt_to: [postmaster@testbed.local], expect: reject}"}},
+		{"tb_blocked_sender", []string{"tls: opportunistic", tls, "envelope: {mail_from: blocked@testbed.local, rcpt_to: [postmaster@testbed.local]}"}},
+		{"tb_short_ehlo", []string{"tls: none", "ehlo_hostname: vm"}},
+		{"tb_source_ip", []string{"tls: none", "source_ip_address: 127.0.0.2"}},
+		{"tb_banner", []string{"tls: none", `fail_if_banner_not_matches: '^mail\.testbed\.local ESMTP'`}},
+		{"tb_banner_other", []string{"tls: none", `fail_if_banner_not_matches: '^mx9\.example\.net '`}},
 	}
 }
 

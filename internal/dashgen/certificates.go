@@ -7,6 +7,10 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
+// certReasons are the failure (and warning) reasons of a certificate that
+// does not verify.
+const certReasons = `reason=~"cert_expired|cert_untrusted|cert_hostname_mismatch"`
+
 // daysLeft is the days until a certificate timestamp metric's date.
 func daysLeft(metric string) string {
 	return `(` + metric + `{` + sel() + `} - time()) / 86400`
@@ -68,8 +72,10 @@ func certificates() *dashboard.DashboardBuilder {
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine)).
 			Thresholds(expiryThresholds()).
 			Span(14).Height(9)).
-		WithPanel(tablePanel("Verification failures", "Endpoints whose certificate does not verify, and why (no reason: the module skips verification).",
-			tableQuery("A", `probe_smtp_failure{`+sel(`reason=~"cert_expired|cert_untrusted|cert_hostname_mismatch"`)+`} == 1 or on (job, instance, module) (probe_tls_certificate_verified{`+sel()+`} == 0)`)).
+		WithPanel(tablePanel("Verification failures", "Endpoints whose certificate does not verify, and why: red where it fails the probe, orange where the module accepts it (a warning); no reason: see /probe?debug=true.",
+			tableQuery("A", `probe_smtp_failure{`+sel(certReasons)+`} == 1`+
+				` or on (job, instance, module) probe_smtp_warning{`+sel(certReasons)+`} == 1`+
+				` or on (job, instance, module) (probe_tls_certificate_verified{`+sel()+`} == 0)`)).
 			WithTransformation(organize([]string{"Time", "Value", "__name__"}, map[string]string{"instance": "target", "reason": "why"},
 				"instance", "module", "job", "reason")).
 			OverrideByName("why", []dashboard.DynamicConfigValue{

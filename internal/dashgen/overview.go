@@ -55,7 +55,18 @@ func overview() *dashboard.DashboardBuilder {
 			Min(0).Max(1).Span(12).Height(8)).
 		WithPanel(timeseriesPanel("Failures by reason", "Number of failing targets per reason over time.", "none",
 			rangeQuery("A", `sum by (reason) (probe_smtp_failure{`+sel()+`}) > 0`, "{{reason}}")).
-			Stacking(stacked()).Min(0).Span(12).Height(8))
+			Stacking(stacked()).Min(0).Span(12).Height(8)).
+		WithPanel(tablePanel("Warnings",
+			"Problems the last probe found that did not fail it, because the module's settings accept them (opportunistic TLS on port 25, certificates not verified): mail flows, but senders that require TLS or verify certificates do not deliver.",
+			tableQuery("A", `probe_smtp_warning{`+sel()+`} == 1`)).
+			WithTransformation(organize([]string{"Time", "Value", "__name__"}, map[string]string{"instance": "target", "reason": "warning"},
+				"instance", "module", "job", "reason")).
+			OverrideByName("warning", []dashboard.DynamicConfigValue{
+				prop("mappings", []dashboard.ValueMapping{warningMapping()}),
+				cellTypeProp("color-background"),
+			}).
+			OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
+			Span(24).Height(6))
 }
 
 // portMatrix: one row per host, one column per port, each cell saying in

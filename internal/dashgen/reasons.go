@@ -6,7 +6,7 @@ import (
 
 // reasonWords says each failure reason in words for the tables and the port
 // matrix, with its color: red for down, orange for AUTH problems on a port
-// that otherwise works. A new failure reason of the prober needs a line
+// that otherwise works (warnings, probe_smtp_warning, are all orange). A new failure reason of the prober needs a line
 // here (TestReasonsInWords).
 var reasonWords = []struct{ Reason, Text, Color string }{
 	{"resolve", "DNS: name does not resolve", "red"},
@@ -29,6 +29,20 @@ var reasonWords = []struct{ Reason, Text, Color string }{
 	{"auth_before_tls", "AUTH before TLS", "orange"},
 	{"auth_failed", "AUTH failed", "orange"},
 	{"timeout", "timeout", "red"},
+	{"mail_rejected", "MAIL FROM refused", "red"},
+	{"rcpt_rejected", "recipient refused", "red"},
+	{"relay_accepted", "open relay", "red"},
+	{"banner_mismatch", "unexpected greeting", "red"},
+}
+
+// warningMapping is the value mapping of a warning reason: the same words,
+// orange (the probe succeeded; mail still flows).
+func warningMapping() dashboard.ValueMapping {
+	m := map[string]dashboard.ValueMappingResult{}
+	for i, r := range reasonWords {
+		m[r.Reason] = result(r.Text, "orange", int32(i)) //nolint:gosec // a short fixed list
+	}
+	return valueMapping(m)
 }
 
 // ReasonsInWords returns the failure reasons the dashboards put in words.

@@ -44,9 +44,10 @@ func target() *dashboard.DashboardBuilder {
 			})}).Span(4).Height(4)).
 		WithPanel(statPanel("Probe duration", "The whole last probe.", q("probe_duration_seconds")).
 			Unit("s").Thresholds(thresholds("green", 2, "orange", 5, "red")).Span(4).Height(4)).
-		WithPanel(stateTimelinePanel("Success and failure reason", "Up or down over time; a down period shows the failure reason in words.",
+		WithPanel(stateTimelinePanel("Success and failure reason", "Up or down over time; a down period shows the failure reason, a problem that did not fail the probe its warning reason.",
 			rangeQuery("A", q("probe_success"), "probe"),
-			rangeQuery("B", q("probe_smtp_failure")+` == 1`, "{{reason}}")).
+			rangeQuery("B", q("probe_smtp_failure")+` == 1`, "{{reason}}"),
+			rangeQuery("C", q("probe_smtp_warning")+` == 1`, "{{reason}} (warning)")).
 			ShowValue(common.VisibilityModeAuto).
 			Mappings(boolMapping("down", "red", "up", "green")).
 			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
@@ -54,6 +55,10 @@ func target() *dashboard.DashboardBuilder {
 			OverrideByQuery("B", []dashboard.DynamicConfigValue{
 				prop("mappings", []dashboard.ValueMapping{valueMapping(map[string]dashboard.ValueMappingResult{"1": result("failing", "red", 0)})}),
 				prop("color", map[string]string{"mode": "fixed", "fixedColor": "red"}),
+			}).
+			OverrideByQuery("C", []dashboard.DynamicConfigValue{
+				prop("mappings", []dashboard.ValueMapping{valueMapping(map[string]dashboard.ValueMappingResult{"1": result("warning", "orange", 0)})}),
+				prop("color", map[string]string{"mode": "fixed", "fixedColor": "orange"}),
 			}).
 			Span(24).Height(6)).
 		WithPanel(timeseriesPanel("Reply codes", "The last reply code of each phase: 220 greeting, 250 EHLO, 220 STARTTLS, 235 AUTH; 4xx/5xx are refusals.", "none",
