@@ -387,8 +387,8 @@ func TestGrafanaTemplateRewrite(t *testing.T) {
 		{`{{ $labels.instance }} is down`, `{{$labels.instance}} is down`},
 		{`in {{ $value | printf "%.0f" }} days`, `in {{$values.B.Value | printf "%.0f"}} days`},
 		{`{{ if lt $value 500.0 }}4xx{{ else }}5xx{{ end }}`, `{{if lt $values.B.Value 500.0}}4xx{{else}}5xx{{end}}`},
-		{`on {{ range printf "x{i=%q}" $labels.instance | query }}{{ .Value | humanizeTimestamp }}{{ end }}.`, `on (see dashboard_url).`},
-		{`{{ with query "up" }}{{ . | first | value }}{{ else }}none{{ end }}`, `(see dashboard_url)`},
+		{`on {{ range printf "x{i=%q}" $labels.instance | query }}{{ .Value | humanizeTimestamp }}{{ end }}.`, `on … (see dashboard_url).`},
+		{`{{ with query "up" }}{{ . | first | value }}{{ else }}none{{ end }}`, `… (see dashboard_url)`},
 	}
 	for _, tc := range tests {
 		got, err := alertgen.GrafanaTemplate(tc.in)

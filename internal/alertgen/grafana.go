@@ -61,8 +61,8 @@ const (
 	// reason is a series on every probe), so the rule sees a series and
 	// fires. When the exporter is down, every probe_* series goes stale and
 	// the probe rules see nothing, as the Prometheus alerts do:
-	// SMTPProbeScrapeFailing (on `up`, which Prometheus writes itself)
-	// fires for every target instead.
+	// SMTPProbeScrapeFailing and SMTPExporterDown (on `up`, which
+	// Prometheus writes itself) fire instead.
 	NoDataState = alerting.RuleNoDataStateOK
 	// ExecErrState Error: when Grafana cannot query Prometheus, the rule
 	// raises a DatasourceError alert instead of going quiet (OK) or

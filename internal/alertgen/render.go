@@ -89,8 +89,9 @@ const ProvisioningHeader = `# Grafana-managed alert rules for smtp_exporter, for
 # noDataState OK: the PromQL selects only what is wrong, so no data is the
 # healthy case. A blocked port is a series (probe_smtp_failure 1), not "no
 # data". When the exporter is down the probe series go stale and these rules
-# see nothing, like the Prometheus alerts; SMTPProbeScrapeFailing, on the
-# "up" series Prometheus writes itself, fires for every target instead.
+# see nothing, like the Prometheus alerts; SMTPProbeScrapeFailing and
+# SMTPExporterDown, on the "up" series Prometheus writes itself, fire
+# instead.
 # execErrState Error: when Grafana cannot query Prometheus, each rule raises
 # a DatasourceError alert instead of going quiet.
 `

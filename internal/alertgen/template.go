@@ -27,7 +27,7 @@ var unsupportedInGrafana = []string{"query", "first", "label", "value", "sortByL
 const promHeader = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
 
 // instead is the text for a block Grafana cannot run.
-const instead = "(see dashboard_url)"
+const instead = "… (see dashboard_url)"
 
 // GrafanaTemplate returns the Prometheus annotation template text rewritten
 // for Grafana.
