@@ -12,7 +12,7 @@ const blockedReasons = "connect_refused|connect_timeout|connect_unreachable"
 // overview: every host and port at a glance.
 func overview() *dashboard.DashboardBuilder {
 	return newDashboard(UIDOverview, "SMTP / Overview",
-		"Every probed host and port: reachable, blocked (refused / filtered / unreachable), TLS and its version, failure reasons, success over time.",
+		"Every probed target and module: reachable, refused, blocked (filtered / unreachable), TLS and its version, failure reasons, scrapes that fail, success over time.",
 		false).
 		WithPanel(statPanel("Targets", "Targets probed (host:port and module).",
 			`count(probe_success{`+sel()+`})`).
@@ -23,7 +23,7 @@ func overview() *dashboard.DashboardBuilder {
 		WithPanel(statPanel("Failing", "Targets whose last probe failed, for any reason.",
 			`sum(1 - probe_success{`+sel()+`})`).
 			NoValue("0").Mappings(nil).Thresholds(thresholds("green", 1, "red")).Span(4).Height(4)).
-		WithPanel(statPanel("Blocked ports", "Targets where the TCP connection itself fails: refused, filtered (no answer to SYN) or unreachable.",
+		WithPanel(statPanel("Ports accepting no connections", "Targets where the TCP connection itself fails: refused (nothing listens, or a firewall rejects), or blocked (filtered: no answer to SYN; unreachable).",
 			`sum(probe_smtp_failure{`+sel(`reason=~"`+blockedReasons+`"`)+`})`).
 			NoValue("0").Mappings(nil).Thresholds(thresholds("green", 1, "red")).Span(4).Height(4)).
 		WithPanel(statPanel("Certificates < 21 days", "Endpoints with a certificate (leaf or chain) expiring within 21 days, or expired.",
@@ -32,7 +32,7 @@ func overview() *dashboard.DashboardBuilder {
 		WithPanel(statPanel("Firing SMTP alerts", "Alerts from alerts/smtp_exporter.rules.yml firing for the selected targets.",
 			`count(ALERTS{alertstate="firing", alertname=~"SMTP.+", `+sel()+`}) or vector(0)`).
 			Thresholds(thresholds("green", 1, "red")).Span(4).Height(4)).
-		WithPanel(portMatrix().Span(24).Height(10)).
+		WithPanel(targetMatrix().Span(24).Height(10)).
 		WithPanel(tablePanel("Failing targets", "Every target whose last probe failed, with the reason in words. Click a target for its drill-down.",
 			tableQuery("A", `probe_smtp_failure{`+sel()+`} == 1`)).
 			Mappings([]dashboard.ValueMapping{}).
@@ -56,8 +56,8 @@ func overview() *dashboard.DashboardBuilder {
 		WithPanel(timeseriesPanel("Failures by reason", "Number of failing targets per reason over time.", "none",
 			rangeQuery("A", `sum by (reason) (probe_smtp_failure{`+sel()+`}) > 0`, "{{reason}}")).
 			Stacking(stacked()).Min(0).Span(12).Height(8)).
-		WithPanel(tablePanel("Warnings",
-			"Problems the last probe found that did not fail it, because the module's settings accept them (opportunistic TLS on port 25, certificates not verified): mail flows, but senders that require TLS or verify certificates do not deliver.",
+		WithPanel(tablePanel("Targets with warnings",
+			"Problems the module does not fail the probe for (probe_smtp_warning): on opportunistic port 25 a bad certificate, a refused STARTTLS or a failed handshake (mail then goes in clear text), AUTH before TLS. Mail still flows.",
 			tableQuery("A", `probe_smtp_warning{`+sel()+`} == 1`)).
 			WithTransformation(organize([]string{"Time", "Value", "__name__"}, map[string]string{"instance": "target", "reason": "warning"},
 				"instance", "module", "job", "reason")).
@@ -66,37 +66,42 @@ func overview() *dashboard.DashboardBuilder {
 				cellTypeProp("color-background"),
 			}).
 			OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
-			Span(24).Height(6))
+			Span(24).Height(8))
 }
 
-// portMatrix: one row per host, one column per port, each cell saying in
+// targetMatrix: one row per host, one column per port and module (so that
+// several modules on one host:port each have a cell), each cell saying in
 // words and color what the last probe found. The query labels every series
-// with status (failure reason, "up, TLS 1.x" or "up, no TLS"), host and
-// port; groupingToMatrix lays them out.
-func portMatrix() *table.PanelBuilder {
-	expr := `label_replace(label_replace(
+// with status (failure reason, "up, TLS 1.x", "up, no TLS" or "scrape
+// failed"), host, port and column; groupingToMatrix lays them out.
+func targetMatrix() *table.PanelBuilder {
+	expr := `label_join(label_replace(label_replace(
     label_replace(probe_smtp_failure{` + sel() + `} == 1, "status", "$1", "reason", "(.+)")
   or label_replace(probe_tls_version_info{` + sel() + `} and on (job, instance, module) probe_success == 1, "status", "up, $1", "version", "(.+)")
   or label_replace(probe_success{` + sel() + `} == 1 unless on (job, instance, module) probe_tls_version_info, "status", "up, no TLS", "", "")
-, "host", "$1", "instance", "(.+?)(:[0-9]+)?"), "port", "$1", "instance", ".*:([0-9]+)")`
+  or label_replace(
+      up{` + sel(`module!=""`) + `} == 0
+      or (up{` + sel() + `} == 0 and on (job) group by (job) (present_over_time(probe_smtp_tls[1d]))),
+    "status", "` + scrapeFailed + `", "", "")
+, "host", "$1", "instance", "(.+?)(:[0-9]+)?"), "port", "$1", "instance", ".*:([0-9]+)"), "column", " ", "port", "module")`
 	mappings := []dashboard.ValueMapping{
 		reasonMapping(),
 		regexMapping(`^up, (TLS 1\.[23])$`, result("up, $1", "green", 100)),
 		regexMapping(`^up, (TLS 1\.[01])$`, result("up, $1 (outdated)", "orange", 101)),
 		valueMapping(map[string]dashboard.ValueMappingResult{"up, no TLS": result("up, no TLS", "yellow", 102)}),
 	}
-	return tablePanel("Port matrix",
-		"One row per host, one column per port. Green: up with TLS 1.2 or newer; yellow: up without TLS; orange: outdated TLS or an AUTH problem; red: down, with the reason (blocked: refused / filtered / unreachable, greeting rejected, certificate...). A host:port probed by several modules shows one of them.",
+	return tablePanel("Target matrix",
+		"One row per host, one column per port and module, so that several modules on one host:port each have a cell. Green: up with TLS 1.2 or newer; yellow: up without TLS; orange: outdated TLS or an AUTH problem; red: down, with the reason (refused: nothing listens; blocked: filtered / unreachable; greeting rejected; certificate...); purple: Prometheus cannot scrape the probe (the exporter is down or answers 400/403/503), so nothing is known of the target.",
 		tableQuery("A", expr)).
 		WithTransformation(transformation("groupingToMatrix", map[string]string{
-			"columnField": "port", "rowField": "host", "valueField": "status", "emptyValue": "empty",
+			"columnField": "column", "rowField": "host", "valueField": "status", "emptyValue": "empty",
 		})).
 		Align(common.FieldTextAlignmentCenter).
 		CellOptions(cellColorBackground()).
 		Filterable(false).
 		Mappings(mappings).
 		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdFixed).FixedColor("transparent")).
-		OverrideByName(`host\port`, []dashboard.DynamicConfigValue{
+		OverrideByName(`host\column`, []dashboard.DynamicConfigValue{
 			cellTypeProp("auto"),
 			prop("custom.align", "left"),
 		})

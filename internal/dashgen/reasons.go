@@ -10,7 +10,7 @@ import (
 // here (TestReasonsInWords).
 var reasonWords = []struct{ Reason, Text, Color string }{
 	{"resolve", "DNS: name does not resolve", "red"},
-	{"connect_refused", "blocked: refused", "red"},
+	{"connect_refused", "refused: nothing listens", "red"},
 	{"connect_timeout", "blocked: filtered", "red"},
 	{"connect_unreachable", "blocked: unreachable", "red"},
 	{"connection_closed", "closed by server", "red"},
@@ -31,8 +31,11 @@ var reasonWords = []struct{ Reason, Text, Color string }{
 	{"timeout", "timeout", "red"},
 	{"mail_rejected", "MAIL FROM refused", "red"},
 	{"rcpt_rejected", "recipient refused", "red"},
-	{"relay_accepted", "open relay", "red"},
+	{"relay_accepted", "OPEN RELAY", "red"},
 	{"banner_mismatch", "unexpected greeting", "red"},
+	{"dane_failed", "DANE: no TLSA record matches", "red"},
+	{"dane_bogus", "DANE: TLSA lookup not validated", "red"},
+	{"dane_missing", "DANE required, no TLSA records", "red"},
 }
 
 // warningMapping is the value mapping of a warning reason: the same words,
@@ -54,11 +57,16 @@ func ReasonsInWords() []string {
 	return out
 }
 
+// scrapeFailed is the status of a target whose probe Prometheus cannot
+// scrape (the target matrix): nothing is known of the target.
+const scrapeFailed = "scrape failed"
+
 // reasonMapping is the value mapping of a failure reason column or cell.
 func reasonMapping() dashboard.ValueMapping {
 	m := map[string]dashboard.ValueMappingResult{}
 	for i, r := range reasonWords {
 		m[r.Reason] = result(r.Text, r.Color, int32(i)) //nolint:gosec // a short fixed list
 	}
+	m[scrapeFailed] = result("scrape failed (Prometheus targets)", "purple", int32(len(reasonWords))) //nolint:gosec // a short fixed list
 	return valueMapping(m)
 }

@@ -12,12 +12,18 @@ func target() *dashboard.DashboardBuilder {
 	return newDashboard(UIDTarget, "SMTP / Target",
 		"One target in detail: success and failure reason over time, reply codes, TLS version and cipher, certificate, ESMTP extensions and AUTH mechanisms.",
 		true).
+		WithVariable(dashboard.NewTextBoxVariableBuilder("exporter").
+			Label("Exporter URL").
+			Description("Where this Grafana's users reach smtp_exporter, for the debug command and link.").
+			DefaultValue(dashboard.StringOrMap{String: new("http://smtp-exporter:9667")})).
 		WithPanel(text.NewPanelBuilder().
 			Title("Debug this target").
 			Datasource(datasource()).
 			Mode(text.TextModeMarkdown).
-			Content("Ask the exporter for the transcript, phase timings and metrics of **$instance** (module `$module`):\n\n" +
-				"```\ncurl -s 'http://EXPORTER:9667/probe?target=$instance&module=$module&debug=true'\n```\n\n" +
+			Content("Ask the exporter for the transcript, phase timings and metrics of **$instance** (module `$module`). Set the exporter's URL in the *Exporter URL* box above.\n\n" +
+				"[Open the probe's debug output]($exporter/probe?target=$instance&module=$module&debug=true)\n\n" +
+				"```\ncurl -s '$exporter/probe?target=$instance&module=$module&debug=true'\n" +
+				"smtp_exporter probe --module $module $instance   # the same from a shell on the exporter's host\n```\n\n" +
 				"Runbooks: [docs/runbooks.md](https://github.com/smtp-exporter/smtp_exporter/blob/main/docs/runbooks.md)").
 			Span(8).Height(5)).
 		WithPanel(statPanel("Last probe", "Whether the last probe succeeded.", q("probe_success")).
@@ -96,5 +102,26 @@ func target() *dashboard.DashboardBuilder {
 			tableQuery("A", q("probe_smtp_auth_mechanism_info"))).
 			WithTransformation(organize([]string{"Time", "job", "Value", "__name__"}, map[string]string{"instance": "target"},
 				"instance", "module", "mechanism")).
-			Span(12).Height(8))
+			Span(12).Height(8)).
+		// DANE (RFC 7672), for modules that check it; empty otherwise.
+		WithRow(row("DANE")).
+		WithPanel(stateTimelinePanel("DANE status", "The DANE status of the TLS session over time: validated (a TLSA record matches), failed (none matches: DANE senders defer mail), bogus (the TLSA answer does not validate), unusable, insecure or none (no DANE). Empty for modules that do not check DANE.",
+			rangeQuery("A", q("probe_smtp_dane_status")+` == 1`, "{{status}}")).
+			ShowValue(common.VisibilityModeAuto).
+			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdFixed).FixedColor("blue")).
+			Thresholds(thresholds("green")).
+			OverrideByName("validated", []dashboard.DynamicConfigValue{prop("color", map[string]string{"mode": "fixed", "fixedColor": "green"})}).
+			OverrideByName("failed", []dashboard.DynamicConfigValue{prop("color", map[string]string{"mode": "fixed", "fixedColor": "red"})}).
+			OverrideByName("bogus", []dashboard.DynamicConfigValue{prop("color", map[string]string{"mode": "fixed", "fixedColor": "red"})}).
+			Span(12).Height(5)).
+		WithPanel(statPanel("TLSA answer DNSSEC-secure", "Whether the TLSA answer (or its denial) was DNSSEC-secure: without it, DANE does not apply.", q("probe_smtp_dane_dnssec_secure")).
+			Mappings(yesNo()).NoValue("not checked").Span(4).Height(5)).
+		WithPanel(tablePanel("TLSA records", "How many TLSA records of each certificate usage the answer held, and the one that validated the chain.",
+			tableQuery("A", `sum by (usage) (`+q("probe_smtp_dane_records")+`)`),
+			tableQuery("B", q("probe_smtp_dane_match_info"))).
+			WithTransformation(transformation("merge", map[string]any{})).
+			WithTransformation(organize([]string{"Time", "job", "instance", "module", "__name__", "Value #B"},
+				map[string]string{"Value #A": "records", "selector": "matching selector", "matching_type": "matching type"},
+				"usage", "Value #A", "selector", "matching_type")).
+			Span(8).Height(5))
 }
