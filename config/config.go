@@ -238,7 +238,7 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, errors.New("config is empty: it needs a modules: section")
 	}
 	// Unknown keys do not stop the checks: --config.check lists every error.
-	keyErr := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), nil)
+	keyErr := checkKeys(doc.Content[0], reflect.TypeFor[Config](), nil)
 	cfg := &Config{}
 	if err := doc.Content[0].Decode(cfg); err != nil {
 		return nil, errors.Join(keyErr, fmt.Errorf("parsing YAML: %w", err))

@@ -174,7 +174,11 @@ func renderModules(modules []testbedModule) string {
 	return s
 }
 
-func exporterConfig(tb *testbed) string { return renderModules(testbedModules(tb)) }
+// exporterConfig maps the SMTP listener's port to tb_smtp, for requests
+// without a module (Prometheus' smtp_by_port job).
+func exporterConfig(tb *testbed) string {
+	return renderModules(testbedModules(tb)) + "port_modules:\n  " + tb.port("SMTP") + ": tb_smtp\n"
+}
 
 // buildExporter compiles the exporter into dir.
 func buildExporter(dir string) (string, error) {
