@@ -166,7 +166,7 @@ func parseReplyLine(line string) (code int, more bool, text string, err error) {
 	if len(line) < 3 {
 		return 0, false, "", protocolErrorQuoting("malformed reply line", line, "")
 	}
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		c := line[i]
 		if c < '0' || c > '9' {
 			return 0, false, "", protocolErrorQuoting("malformed reply line", line, ": no reply code")

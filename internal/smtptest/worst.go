@@ -7,7 +7,6 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -40,7 +39,7 @@ func WorstLeaf(kb int) Leaf {
 // NewWorst starts the worst server with a certificate from ca; hold is how
 // long each connection stalls in the EHLO reply after STARTTLS (0: not at
 // all) unless Release comes first.
-func NewWorst(t testing.TB, ca *CA, hold time.Duration) *Worst {
+func NewWorst(t T, ca *CA, hold time.Duration) *Worst {
 	t.Helper()
 	w := &Worst{release: make(chan struct{})}
 	cfg := ServerTLS(ca.Issue(t, WorstLeaf(28)))
