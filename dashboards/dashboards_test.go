@@ -26,6 +26,7 @@ var wantUIDs = map[string]string{
 	"smtp-certificates.json": "smtp-exporter-certificates",
 	"smtp-latency.json":      "smtp-exporter-latency",
 	"smtp-target.json":       "smtp-exporter-target",
+	"smtp-domains.json":      "smtp-exporter-domains",
 }
 
 func load(t *testing.T) []Dashboard {
@@ -160,7 +161,7 @@ func TestVariables(t *testing.T) {
 			}
 			// The drill-down shows one target; everywhere else "All" must
 			// match every value (module may be empty: the port chose it).
-			wantMulti := !(name == "instance" && d.UID == "smtp-exporter-target")
+			wantMulti := name != "instance" || d.UID != "smtp-exporter-target"
 			if v.Multi != wantMulti || v.IncludeAll != wantMulti {
 				t.Errorf("%s: variable %s: multi %v includeAll %v, want %v", d.File, name, v.Multi, v.IncludeAll, wantMulti)
 			}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtp-exporter/smtp_exporter/dashboards"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
@@ -341,6 +342,9 @@ func TestDomainDNSServerForSingleTargets(t *testing.T) {
 	want(t, m, 1, "probe_tls_certificate_verified")
 }
 
+// domainsDashboard is the UID of the "SMTP / Domains" dashboard.
+const domainsDashboard = "smtp-exporter-domains"
+
 // TestDomainAlerts: a real Prometheus scrapes domains through the README's
 // relabelling, and the domain alerts select what the test bed is: the dead
 // address fails, the dead domain has no working address, the null MX and
@@ -433,6 +437,39 @@ scrape_configs:
 		}
 		return nil
 	})
+	// Every query of the domains dashboard returns data on these domains.
+	ds, err := dashboards.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range ds {
+		if d.UID != domainsDashboard {
+			continue
+		}
+		qs, err := d.Queries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
+			if err != nil {
+				t.Errorf("%s: %v", q.Where, err)
+				continue
+			}
+			n++
+			got, err := prom.tryQuery(expr)
+			if err != nil {
+				t.Errorf("%s: %v", q.Where, err)
+			} else if len(got) == 0 {
+				t.Errorf("%s: no data on the domains: %s", q.Where, expr)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("no dashboard %s", domainsDashboard)
+	}
+
 	// Prometheus itself holds the failing-address alert (pending: its for
 	// has not passed) for the dead address, with its reason in the text.
 	waitUntil(t, 20*time.Second, "the failing-address alert for the dead address", func() error {

@@ -1,0 +1,129 @@
+package dashgen
+
+import (
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+)
+
+// UIDDomains is the mail-domain dashboard's UID.
+const UIDDomains = "smtp-exporter-domains"
+
+// domainReasonWords says each domain failure reason in words.
+var domainReasonWords = []struct{ Reason, Text, Color string }{
+	{"resolve", "MX lookup failed", "red"},
+	{"null_mx", "null MX: accepts no mail", "red"},
+	{"no_address", "no MX host has an address", "red"},
+	{"address_failed", "MX addresses failing", "orange"},
+}
+
+// DomainReasonsInWords returns the domain failure reasons put in words.
+func DomainReasonsInWords() []string {
+	var out []string
+	for _, r := range domainReasonWords {
+		out = append(out, r.Reason)
+	}
+	return out
+}
+
+func domainReasonMapping() dashboard.ValueMapping {
+	m := map[string]dashboard.ValueMappingResult{}
+	for i, r := range domainReasonWords {
+		m[r.Reason] = result(r.Text, r.Color, int32(i)) //nolint:gosec // a short fixed list
+	}
+	return valueMapping(m)
+}
+
+// pairStatusMappings are the words of a pair's status: its failure reason
+// (target_not_allowed only a pair can have), or up with its TLS version.
+func pairStatusMappings() []dashboard.ValueMapping {
+	return []dashboard.ValueMapping{
+		reasonMapping(),
+		valueMapping(map[string]dashboard.ValueMappingResult{
+			"target_not_allowed": result("not probed: allowed_targets refuses it", "purple", 200),
+			"up, no TLS":         result("up, no TLS", "yellow", 201),
+		}),
+		regexMapping(`^up, (TLS 1\.[23])$`, result("up, $1", "green", 202)),
+		regexMapping(`^up, (TLS 1\.[01])$`, result("up, $1 (outdated)", "orange", 203)),
+	}
+}
+
+// domains: mail domains probed with an mx module, every MX host on every
+// address.
+func domains() *dashboard.DashboardBuilder {
+	pair := `job, instance, module, mx, address`
+	matrix := `label_replace(probe_smtp_failure{` + sel(`mx!=""`) + `} == 1, "status", "$1", "reason", "(.+)")
+  or label_replace(probe_tls_version_info{` + sel(`mx!=""`) + `} and on (` + pair + `) probe_smtp_address_success == 1, "status", "up, $1", "version", "(.+)")
+  or label_replace(probe_smtp_address_success{` + sel() + `} == 1 unless on (` + pair + `) probe_tls_version_info, "status", "up, no TLS", "", "")`
+	return newDashboard(UIDDomains, "SMTP / Domains",
+		"Mail domains probed with a module with an mx section: does mail for each domain get in, through which MX hosts and addresses, and what the DNS published over time.",
+		false).
+		WithPanel(statPanel("Domains", "Mail domains probed.",
+			`count(probe_smtp_mx_hosts{`+sel()+`})`).
+			NoValue("0").Span(4).Height(4)).
+		WithPanel(statPanel("Domains accepting mail", "Domains whose last probe passed the module's mx.success rule.",
+			`sum(probe_success{`+sel()+`} and on (job, instance, module) probe_smtp_mx_hosts)`).
+			NoValue("0").Span(4).Height(4)).
+		WithPanel(statPanel("Domains failing", "Domains whose last probe failed: MX lookup, null MX, no address, or failing addresses.",
+			`sum(1 - (probe_success{`+sel()+`} and on (job, instance, module) probe_smtp_mx_hosts))`).
+			NoValue("0").Thresholds(thresholds("green", 1, "red")).Span(4).Height(4)).
+		WithPanel(statPanel("MX addresses failing", "(MX host, address) pairs whose last probe failed, over all selected domains.",
+			`count(probe_smtp_address_success{`+sel()+`} == 0) or vector(0)`).
+			Thresholds(thresholds("green", 1, "orange")).Span(4).Height(4)).
+		WithPanel(statPanel("Null MX", "Domains publishing a null MX (RFC 7505): they accept no mail.",
+			`sum(probe_smtp_mx_null{`+sel()+`})`).
+			NoValue("0").Thresholds(thresholds("green", 1, "red")).Span(4).Height(4)).
+		WithPanel(statPanel("Implicit MX", "Domains without MX records, whose own A/AAAA receive their mail.",
+			`sum(probe_smtp_mx_implicit{`+sel()+`})`).
+			NoValue("0").Thresholds(thresholds("green", 1, "yellow")).Span(4).Height(4)).
+		WithPanel(tablePanel("Domain x MX x address",
+			"Every (MX host, address) pair of every domain, with what its last probe found in words: green up with TLS 1.2+, yellow up without TLS, orange outdated TLS or AUTH problems, red the failure, purple not probed (allowed_targets). An MX host without address shows with an empty address and reason DNS.",
+			tableQuery("A", matrix)).
+			WithTransformation(organize([]string{"Time", "Value", "__name__", "reason", "version", "job"},
+				map[string]string{"instance": "domain", "mx": "MX host"},
+				"instance", "mx", "address", "module", "status")).
+			OverrideByName("status", []dashboard.DynamicConfigValue{
+				prop("mappings", pairStatusMappings()),
+				cellTypeProp("color-background"),
+			}).
+			Span(24).Height(10)).
+		WithPanel(tablePanel("Failing domains", "Every domain whose last probe failed, with the reason in words.",
+			tableQuery("A", `probe_smtp_domain_failure{`+sel()+`} == 1`)).
+			WithTransformation(organize([]string{"Time", "Value", "__name__"}, map[string]string{"instance": "domain", "reason": "failure"},
+				"instance", "module", "job", "reason")).
+			OverrideByName("failure", []dashboard.DynamicConfigValue{
+				prop("mappings", []dashboard.ValueMapping{domainReasonMapping()}),
+				cellTypeProp("color-background"),
+			}).
+			Span(12).Height(8)).
+		WithPanel(timeseriesPanel("Addresses accepting mail", "Per domain, the share of its probed (MX host, address) pairs that succeeded.", "percentunit",
+			rangeQuery("A", `probe_smtp_mx_addresses_success{`+sel()+`} / (probe_smtp_mx_addresses{`+sel()+`} > 0)`, "{{instance}}")).
+			Min(0).Max(1).Span(12).Height(8)).
+		WithPanel(stateTimelinePanel("MX records over time", "Each MX record a domain published (preference and host), as the exporter saw it: a record that appears or goes away shows as a band starting or ending.",
+			rangeQuery("A", `probe_smtp_mx_info{`+sel()+`}`, "{{instance}}: {{preference}} {{mx}}")).
+			Mappings(boolMapping("absent", "transparent", "published", "green")).
+			Span(24).Height(8)).
+		WithPanel(timeseriesPanel("Domain probe and MX lookup time", "How long each domain probe took (its slowest pair, after the DNS questions) and its MX lookup.", "s",
+			rangeQuery("A", `probe_duration_seconds{`+sel()+`} and on (job, instance, module) probe_smtp_mx_hosts`, "{{instance}} probe"),
+			rangeQuery("B", `probe_dns_lookup_time_seconds{`+sel()+`} and on (job, instance, module) probe_smtp_mx_hosts`, "{{instance}} MX lookup")).
+			Min(0).Span(12).Height(8)).
+		WithPanel(timeseriesPanel("MX hosts and addresses", "MX hosts per domain (beyond max_hosts included) and the (MX host, address) pairs probed.", "none",
+			rangeQuery("A", `probe_smtp_mx_hosts{`+sel()+`}`, "{{instance}} MX hosts"),
+			rangeQuery("B", `probe_smtp_mx_addresses{`+sel()+`}`, "{{instance}} addresses")).
+			Min(0).Span(12).Height(8)).
+		WithPanel(tablePanel("Certificates of the MX hosts", "Days until the earliest certificate of each (MX host, address) expires.",
+			tableQuery("A", `(probe_ssl_earliest_cert_expiry{`+sel(`mx!=""`)+`} - time()) / 86400`)).
+			WithTransformation(organize([]string{"Time", "__name__", "job"}, map[string]string{"instance": "domain", "mx": "MX host", "Value": "days left"},
+				"instance", "mx", "address", "module", "Value")).
+			OverrideByName("days left", []dashboard.DynamicConfigValue{
+				prop("thresholds", expiryThresholds()),
+				cellTypeProp("color-background"),
+				prop("decimals", 1),
+			}).
+			Span(24).Height(8)).
+		WithPanel(barGaugePanel("Pairs failing by reason", "How many (MX host, address) pairs fail for each reason right now.",
+			instant(`sum by (reason) (probe_smtp_failure{`+sel(`mx!=""`)+`} == 1)`).LegendFormat("{{reason}}")).
+			DisplayMode(common.BarGaugeDisplayModeBasic).
+			Unit("none").Min(0).Decimals(0).
+			Thresholds(thresholds("red")).
+			Span(24).Height(6))
+}
