@@ -32,7 +32,7 @@ func Probe() []string {
 	seen := map[string]bool{}
 	var names []string
 	for d := range ch {
-		if m := fqName.FindStringSubmatch(d.String()); m != nil && !seen[m[1]] {
+		if m := fqName.FindStringSubmatch(d.String()); len(m) > 1 && !seen[m[1]] {
 			seen[m[1]] = true
 			names = append(names, m[1])
 		}
