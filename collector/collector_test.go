@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/smtp-exporter/smtp_exporter/dane"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
@@ -249,6 +250,38 @@ func goldenCases() []goldenCase {
 	r.AuthConfigured = true
 	add("auth_connect_refused", "submission_auth", r)
 
+	// DANE (module dane: check): a self-signed certificate validated by its
+	// 3 1 1 record, a key rolled without its record, a bogus answer, and a
+	// probe that never reached TLS.
+	daneCase := func(name string, success bool, failure prober.Reason, d *prober.DANEResult, tlsInfo *prober.TLSInfo) {
+		r := base("smtp_dane", success, failure, ms(45))
+		r.Phases = startTLSPhases(ms(25), 0)
+		r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, tlsInfo
+		r.DANE = d
+		add(name, "smtp_dane", r)
+	}
+	ee := dane.Record{Usage: 3, Selector: 1, MatchingType: 1, Data: make([]byte, 32)}
+	ta := dane.Record{Usage: 2, Selector: 1, MatchingType: 1, Data: make([]byte, 32)}
+	selfSigned := *expiredTLS12
+	selfSigned.VerifyError = "x509: certificate signed by unknown authority"
+	daneCase("dane_validated", true, "", &prober.DANEResult{
+		Mode: "check", Name: "_25._tcp.mx.example.net", Secure: true,
+		Result: dane.Result{Status: dane.StatusValidated, Matched: &ee, Checks: []dane.Check{{Record: ee, Usable: true, Matched: true}, {Record: ta, Usable: true}}},
+	}, &selfSigned)
+	daneCase("dane_failed", false, prober.ReasonDANEFailed, &prober.DANEResult{
+		Mode: "check", Name: "_25._tcp.mx.example.net", Secure: true,
+		Result: dane.Result{Status: dane.StatusFailed, Checks: []dane.Check{{Record: ee, Usable: true}}},
+	}, verifiedTLS13)
+	daneCase("dane_bogus", false, prober.ReasonDANEBogus, &prober.DANEResult{
+		Mode: "check", Name: "_25._tcp.mx.example.net",
+		LookupError: "SERVFAIL", Result: dane.Result{Status: dane.StatusBogus},
+	}, verifiedTLS13)
+	r = base("smtp_dane", false, prober.ReasonConnectRefused, ms(1.5))
+	r.Error = "connecting to 192.0.2.25:25: connect: connection refused"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
+	r.DANE = &prober.DANEResult{Mode: "check", Result: dane.Result{Detail: "not checked"}}
+	add("dane_not_checked", "smtp_dane", r)
+
 	return cases
 }
 
@@ -372,6 +405,8 @@ var (
 		"probe_ssl_last_chain_info": true,
 	}
 	ehloFamilies = map[string]bool{"probe_smtp_extension_info": true, "probe_smtp_auth_mechanism_info": true}
+	// The record that matched exists only when one did.
+	matchFamilies = map[string]bool{"probe_smtp_dane_match_info": true}
 )
 
 func TestStableSeries(t *testing.T) {
@@ -386,7 +421,7 @@ func TestStableSeries(t *testing.T) {
 			mfs, _ := render(t, tc.result)
 			var series []string
 			for _, mf := range mfs {
-				if tlsFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] {
+				if tlsFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] || matchFamilies[mf.GetName()] {
 					continue
 				}
 				for _, m := range mf.GetMetric() {

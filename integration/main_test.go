@@ -177,7 +177,11 @@ func renderModules(modules []testbedModule) string {
 	return s
 }
 
-func exporterConfig(tb *testbed) string { return renderModules(testbedModules(tb)) }
+// exporterConfig maps the SMTP listener's port to tb_smtp, for requests
+// without a module (Prometheus' smtp_by_port job).
+func exporterConfig(tb *testbed) string {
+	return renderModules(testbedModules(tb)) + "port_modules:\n  " + tb.port("SMTP") + ": tb_smtp\n"
+}
 
 // startExporter runs bin with config (the file's text) in dir on a free
 // loopback port, logging at debug level to dir/exporter.log, and waits

@@ -50,6 +50,7 @@ var Reasons = []Reason{
 	ReasonTLSHandshakeFailed, ReasonCertExpired, ReasonCertUntrusted, ReasonCertHostnameMismatch,
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
 	ReasonMailRejected, ReasonRcptRejected, ReasonRelayAccepted, ReasonBannerMismatch,
+	ReasonDANEFailed, ReasonDANEBogus, ReasonDANEMissing,
 }
 
 // Phase is one step of the conversation.
@@ -129,6 +130,9 @@ type Result struct {
 	AuthMechanism  string `json:"auth_mechanism,omitempty"`
 
 	TLS *TLSInfo `json:"tls,omitempty"`
+	// DANE is the DANE check of the session (nil: the module's dane is
+	// off, or the target is an address).
+	DANE *DANEResult `json:"dane,omitempty"`
 
 	Transcript []TranscriptLine `json:"transcript"`
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // Bounds on the transcript kept in a result: lines, and bytes of text in
@@ -36,6 +38,10 @@ type Options struct {
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
+	// DNS answers the TLSA questions of DANE (nil: the module's resolver,
+	// dns.server or the first nameserver of /etc/resolv.conf). Only its
+	// AD bit makes an answer secure.
+	DNS *resolver.Resolver
 }
 
 // Probe runs one SMTP conversation with target under module and returns
@@ -111,6 +117,9 @@ type probe struct {
 	// transcriptBytes is the text the transcript holds.
 	transcriptBytes int
 
+	peerCerts []*x509.Certificate // the chain the server presented, for DANE
+	daneDone  chan daneLookup     // the TLSA lookup's outcome (nil: no lookup)
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -170,6 +179,7 @@ func (p *probe) finish() {
 		p.logger.Debug("Probe refused", "err", r.Refused)
 		return
 	}
+	p.finishDANE()
 	for _, w := range p.warnings {
 		r.Warnings = append(r.Warnings, Warning{Reason: w.reason, Message: p.clean(w.err.Error(), MaxErrorBytes)})
 	}
@@ -205,6 +215,7 @@ func (p *probe) run(target Target) {
 	if !ok || !p.dial(dest) {
 		return
 	}
+	p.startDANE(target)
 	if !p.converse(target, false) {
 		return
 	}
@@ -473,6 +484,7 @@ func (p *probe) handshake(host string) tlsOutcome {
 
 	state := tlsConn.ConnectionState()
 	p.tlsVersion = state.Version
+	p.peerCerts = state.PeerCertificates
 	info := describeTLS(state, p.clean)
 	info.ServerName = serverName
 	p.res.TLS = info
