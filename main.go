@@ -68,7 +68,7 @@ func run(args []string) int {
 		// `probe --help` lists what the probe command reads, not the
 		// server's flags (they still parse, and are ignored).
 		for _, name := range []string{
-			"config.check", "timeout-offset", "history.limit", "history.max-bytes", "probe.max-concurrent",
+			"config.check", "timeout-offset", "history.limit", "history.max-bytes", "probe.max-concurrent", "web.shutdown-timeout",
 			"web.listen-address", "web.config.file", "web.systemd-socket",
 		} {
 			if f := app.GetFlag(name); f != nil {
