@@ -168,7 +168,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	}
 	outputs["/-/reload"] = reload.body
 	check := runBinary(t, "--config.check", "--config.file="+bad)
-	mustContain(t, check.stderr, `unknown field \"password\"`)
+	mustContain(t, check.stderr, `unknown field "password"`)
 	outputs["--config.check"] = check.stdout + check.stderr
 	outputs["server log"] = exp.logs.String()
 
