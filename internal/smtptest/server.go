@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -38,6 +37,9 @@ type Config struct {
 	// AuthEcho makes a refused AUTH quote the credentials back, in base64
 	// and decoded, as a hostile server may to get them into logs.
 	AuthEcho bool
+	// Hold, when set, holds every connection before the greeting until it
+	// is closed, like a tarpit that greets in the end (30 seconds at most).
+	Hold <-chan struct{}
 	// MailReply replaces the reply to MAIL FROM (default 250).
 	MailReply string
 	// Recipients, when set, are the replies to RCPT TO by address; an
@@ -67,22 +69,20 @@ type Server struct {
 }
 
 // NewServer starts a well-behaved server; it stops when the test ends.
-func NewServer(t testing.TB, cfg Config) *Server {
+func NewServer(t T, cfg Config) *Server {
 	return NewRawServer(t, func(c net.Conn, s *Server) { s.converse(c, cfg) })
 }
 
 // NewRawServer starts a server that hands each connection to handle, for
 // misbehaviour; it stops when the test ends.
-func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
+func NewRawServer(t T, handle func(net.Conn, *Server)) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{Addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -95,9 +95,7 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 			}
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
+			s.wg.Go(func() {
 				defer func() {
 					c.Close()
 					s.mu.Lock()
@@ -105,9 +103,9 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 					s.mu.Unlock()
 				}()
 				handle(c, s)
-			}()
+			})
 		}
-	}()
+	})
 	t.Cleanup(s.Close)
 	return s
 }
@@ -168,6 +166,13 @@ func (s *Server) converse(c net.Conn, cfg Config) {
 	greeting := cfg.Greeting
 	if greeting == "" {
 		greeting = "220 fake.test ESMTP smtptest\r\n"
+	}
+	if cfg.Hold != nil {
+		select {
+		case <-cfg.Hold:
+		case <-time.After(30 * time.Second):
+			return
+		}
 	}
 	if _, err := c.Write([]byte(greeting)); err != nil {
 		return
