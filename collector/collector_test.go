@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
@@ -77,6 +77,7 @@ var (
 		FingerprintSHA256: "6b1f2a0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a",
 		NotBefore:         time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
 		NotAfter:          expiry,
+		KeyType:           "ecdsa", KeyBits: 256, SignatureAlgorithm: "SHA256-RSA",
 	}
 	intermediate = prober.CertInfo{
 		Subject:           "CN=Example Test CA,O=Example",
@@ -86,6 +87,7 @@ var (
 		NotBefore:         time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 		NotAfter:          caExpiry,
 		IsCA:              true,
+		KeyType:           "rsa", KeyBits: 2048, SignatureAlgorithm: "SHA256-RSA",
 	}
 	expiredLeaf = prober.CertInfo{
 		Subject:           "CN=old.example.net",
@@ -95,6 +97,7 @@ var (
 		FingerprintSHA256: "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
 		NotBefore:         time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 		NotAfter:          expiredAt,
+		KeyType:           "rsa", KeyBits: 1024, SignatureAlgorithm: "SHA1-RSA",
 	}
 
 	plainEHLO = &prober.EHLOInfo{Domain: "mx.example.net", Extensions: []prober.Extension{
@@ -111,13 +114,19 @@ var (
 		Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", ServerName: "mx.example.net",
 		Certificates: []prober.CertInfo{leaf, intermediate}, Verified: true,
 		VerifiedChain:  []prober.CertInfo{leaf, intermediate},
-		EarliestExpiry: expiry, LastChainExpiry: expiry,
+		EarliestExpiry: expiry, LastChainExpiry: expiry, ChainCertificates: 2,
+		OCSP: &prober.OCSPInfo{
+			Valid: true, Status: prober.OCSPGood,
+			ProducedAt: time.Date(2025, 5, 31, 0, 0, 0, 0, time.UTC),
+			ThisUpdate: time.Date(2025, 5, 31, 0, 0, 0, 0, time.UTC),
+			NextUpdate: time.Date(2025, 6, 7, 0, 0, 0, 0, time.UTC),
+		},
 	}
 	expiredTLS12 = &prober.TLSInfo{
 		Version: "TLS 1.2", Cipher: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", ServerName: "old.example.net",
 		Certificates: []prober.CertInfo{expiredLeaf}, Verified: false,
 		VerifyError:    "x509: certificate has expired or is not yet valid",
-		EarliestExpiry: expiredAt, LastChainExpiry: expiredAt,
+		EarliestExpiry: expiredAt, LastChainExpiry: expiredAt, ChainCertificates: 1,
 	}
 )
 
@@ -174,6 +183,9 @@ func goldenCases() []goldenCase {
 	r.EHLO, r.Encrypted = authEHLO, true
 	tls12 := *verifiedTLS13
 	tls12.Version, tls12.Cipher = "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	// A stapled response whose signature does not check: stapled and
+	// invalid, no status believed.
+	tls12.OCSP = &prober.OCSPInfo{Error: "invalid response: ocsp: bad OCSP signature: crypto/rsa: verification error"}
 	r.TLS = &tls12
 	add("implicit_tls_success", "smtps", r)
 
@@ -343,7 +355,14 @@ var (
 	tlsFamilies = map[string]bool{
 		"probe_tls_version_info": true, "probe_tls_cipher_info": true, "probe_tls_certificate_verified": true,
 		"probe_ssl_earliest_cert_expiry": true, "probe_ssl_last_chain_expiry_timestamp_seconds": true,
-		"probe_ssl_last_chain_info": true,
+		"probe_ssl_last_chain_info": true, "probe_ssl_leaf_not_before_timestamp_seconds": true,
+		"probe_ssl_leaf_key_bits": true, "probe_ssl_leaf_signature_algorithm_info": true,
+		"probe_ssl_chain_certificates": true, "probe_tls_ocsp_stapled": true,
+	}
+	// ocspFamilies follow a stapled OCSP response (the next update a valid one).
+	ocspFamilies = map[string]bool{
+		"probe_tls_ocsp_response_valid": true, "probe_tls_ocsp_status": true,
+		"probe_tls_ocsp_next_update_timestamp_seconds": true,
 	}
 	ehloFamilies = map[string]bool{"probe_smtp_extension_info": true, "probe_smtp_auth_mechanism_info": true}
 )
@@ -360,7 +379,7 @@ func TestStableSeries(t *testing.T) {
 			mfs, _ := render(t, tc.result)
 			var series []string
 			for _, mf := range mfs {
-				if tlsFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] {
+				if tlsFamilies[mf.GetName()] || ocspFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] {
 					continue
 				}
 				for _, m := range mf.GetMetric() {
@@ -471,9 +490,7 @@ func TestPromtool(t *testing.T) {
 	promtool := testtool.Need(t, "promtool", "promtool")
 	for _, tc := range goldenCases() {
 		_, text := render(t, tc.result)
-		cmd := exec.Command(promtool, "check", "metrics")
-		cmd.Stdin = bytes.NewReader(text)
-		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		if out, err := promlint.Check(promtool, text); err != nil || out != "" {
 			t.Errorf("%s: promtool check metrics: %v\n%s", tc.name, err, out)
 		}
 	}

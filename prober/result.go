@@ -176,6 +176,38 @@ type TLSInfo struct {
 	// LastChainExpiry is the soonest NotAfter in the verified chain, or in
 	// the presented chain when none verified.
 	LastChainExpiry time.Time `json:"last_chain_expiry"`
+	// ChainCertificates counts the certificates the server presented
+	// (Certificates holds at most the first 16).
+	ChainCertificates int `json:"chain_certificates"`
+	// OCSP is the OCSP response stapled to the handshake; nil when none was.
+	OCSP *OCSPInfo `json:"ocsp,omitempty"`
+}
+
+// OCSP certificate statuses, as the probe_tls_ocsp_status label says them.
+const (
+	OCSPGood    = "good"
+	OCSPRevoked = "revoked"
+	OCSPUnknown = "unknown"
+)
+
+// OCSPStatuses lists every status in a fixed order (stable series).
+var OCSPStatuses = []string{OCSPGood, OCSPRevoked, OCSPUnknown}
+
+// OCSPInfo is what a stapled OCSP response says about the leaf.
+type OCSPInfo struct {
+	// Valid says the response parsed, answers for the leaf and its
+	// signature verifies against the leaf's issuer. Only a valid response's
+	// status is reported: a forged or mangled one says nothing.
+	Valid bool `json:"valid"`
+	// Error says why the response is not valid.
+	Error string `json:"error,omitempty"`
+	// Status is good, revoked or unknown (empty when not valid).
+	Status     string    `json:"status,omitempty"`
+	ProducedAt time.Time `json:"produced_at,omitzero"`
+	ThisUpdate time.Time `json:"this_update,omitzero"`
+	// NextUpdate is when the responder promises fresher news (zero: none given).
+	NextUpdate time.Time `json:"next_update,omitzero"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
 }
 
 // CertInfo describes one certificate.
@@ -188,6 +220,13 @@ type CertInfo struct {
 	NotBefore         time.Time `json:"not_before"`
 	NotAfter          time.Time `json:"not_after"`
 	IsCA              bool      `json:"is_ca"`
+	// KeyType is rsa, ecdsa, ed25519, or the Go name of another algorithm;
+	// KeyBits the key's size (the modulus for RSA, the curve for ECDSA).
+	KeyType string `json:"key_type"`
+	KeyBits int    `json:"key_bits,omitempty"`
+	// SignatureAlgorithm is how the issuer signed it, in Go's spelling
+	// (SHA256-RSA, ECDSA-SHA384, SHA1-RSA, Ed25519, ...).
+	SignatureAlgorithm string `json:"signature_algorithm"`
 }
 
 // TranscriptLine is one line of the conversation: C (client), S (server) or

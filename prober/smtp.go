@@ -375,6 +375,15 @@ func (p *probe) handshake(host string) bool {
 	p.note("TLS handshake done: %s, %s", info.Version, info.Cipher)
 
 	chain, reason, err := verifyChain(state.PeerCertificates, p.module.Roots(), serverName, p.opts.Now())
+	if len(state.OCSPResponse) > 0 && len(state.PeerCertificates) > 0 {
+		leaf := state.PeerCertificates[0]
+		info.OCSP = checkOCSP(state.OCSPResponse, leaf, findIssuer(leaf, chain, state.PeerCertificates))
+		if info.OCSP.Valid {
+			p.note("stapled OCSP response: %s, next update %s", info.OCSP.Status, ocspTimeString(info.OCSP.NextUpdate))
+		} else {
+			p.note("stapled OCSP response not valid: %s", info.OCSP.Error)
+		}
+	}
 	if err != nil {
 		info.VerifyError = err.Error()
 		if p.module.TLSConfig.InsecureSkipVerify {
