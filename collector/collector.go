@@ -69,6 +69,12 @@ var (
 		"Whether the stapled OCSP response parsed, answers for the leaf and is signed by its issuer; an invalid response's status is not reported.", nil)
 	ocspStatusDesc = newDesc("probe_tls_ocsp_status",
 		"The leaf's status in the stapled OCSP response: 1 for the status given, 0 for the others (all 0 when the response is not valid).", []string{"status"})
+	legacyVersionDesc = newDesc("probe_tls_legacy_version_accepted",
+		"Whether the server completed a handshake with a client offering only this TLS version (tls_posture; absent when the check was not conclusive).", []string{"version"})
+	weakCipherAcceptedDesc = newDesc("probe_tls_weak_cipher_accepted",
+		"Whether the server completed a TLS 1.2 handshake with a client offering only weak cipher suites (tls_posture; absent when the check was not conclusive).", nil)
+	weakCipherInfoDesc = newDesc("probe_tls_weak_cipher_info",
+		"The weak cipher suite the server chose when offered only weak ones.", []string{"cipher"})
 	ocspNextUpdateDesc = newDesc("probe_tls_ocsp_next_update_timestamp_seconds",
 		"When the stapled OCSP response says fresher information will be available, in seconds since the Unix epoch.", nil)
 )
@@ -182,6 +188,19 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 			if !o.NextUpdate.IsZero() {
 				gauge(ocspNextUpdateDesc, float64(o.NextUpdate.Unix()))
 			}
+		}
+	}
+	for _, c := range r.Posture {
+		if !c.Conclusive {
+			continue
+		}
+		if c.Check == prober.CheckWeakCiphers {
+			gauge(weakCipherAcceptedDesc, boolValue(c.Accepted))
+			if c.Accepted {
+				gauge(weakCipherInfoDesc, 1, c.Cipher)
+			}
+		} else {
+			gauge(legacyVersionDesc, boolValue(c.Accepted), c.Check)
 		}
 	}
 }

@@ -235,6 +235,19 @@ func goldenCases() []goldenCase {
 	r.AuthConfigured = true
 	add("auth_connect_refused", "submission_auth", r)
 
+	// TLS posture: the legacy checks conclusive (TLS 1.0 accepted), the
+	// weak cipher check accepted; fail_if_legacy_tls_accepted failed it.
+	r = base("smtp_posture", false, prober.ReasonLegacyTLSAccepted, ms(140))
+	r.Error = "the server still accepts TLS 1.0"
+	r.Phases = startTLSPhases(ms(25), 0)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, verifiedTLS13
+	r.Posture = []prober.PostureCheck{
+		{Check: prober.CheckTLS10, Conclusive: true, Accepted: true, Version: "TLS 1.0", Cipher: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", Duration: ms(30)},
+		{Check: prober.CheckTLS11, Conclusive: true, Error: "remote error: tls: protocol version not supported", Duration: ms(20)},
+		{Check: prober.CheckWeakCiphers, Conclusive: true, Accepted: true, Version: "TLS 1.2", Cipher: "TLS_RSA_WITH_3DES_EDE_CBC_SHA", Duration: ms(30)},
+	}
+	add("posture_legacy_accepted", "smtp_posture", r)
+
 	return cases
 }
 
@@ -359,8 +372,11 @@ var (
 		"probe_ssl_leaf_key_bits": true, "probe_ssl_leaf_signature_algorithm_info": true,
 		"probe_ssl_chain_certificates": true, "probe_tls_ocsp_stapled": true,
 	}
-	// ocspFamilies follow a stapled OCSP response (the next update a valid one).
+	// ocspFamilies follow a stapled OCSP response (the next update a valid
+	// one), the posture families conclusive tls_posture checks.
 	ocspFamilies = map[string]bool{
+		"probe_tls_legacy_version_accepted": true, "probe_tls_weak_cipher_accepted": true,
+		"probe_tls_weak_cipher_info":    true,
 		"probe_tls_ocsp_response_valid": true, "probe_tls_ocsp_status": true,
 		"probe_tls_ocsp_next_update_timestamp_seconds": true,
 	}

@@ -34,6 +34,7 @@ const (
 	ReasonAuthBeforeTLS        Reason = "auth_before_tls"
 	ReasonAuthFailed           Reason = "auth_failed"
 	ReasonTimeout              Reason = "timeout"
+	ReasonLegacyTLSAccepted    Reason = "legacy_tls_accepted"
 )
 
 // Reasons lists every failure reason in a fixed order, so that every probe
@@ -44,6 +45,7 @@ var Reasons = []Reason{
 	ReasonProtocolError, ReasonEHLORejected, ReasonStartTLSNotAdvertise, ReasonStartTLSRejected,
 	ReasonTLSHandshakeFailed, ReasonCertExpired, ReasonCertUntrusted, ReasonCertHostnameMismatch,
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
+	ReasonLegacyTLSAccepted,
 }
 
 // Phase is one step of the conversation.
@@ -116,6 +118,10 @@ type Result struct {
 	AuthMechanism  string `json:"auth_mechanism,omitempty"`
 
 	TLS *TLSInfo `json:"tls,omitempty"`
+
+	// Posture holds the TLS posture checks (module setting tls_posture),
+	// one extra connection each; nil when they did not run.
+	Posture []PostureCheck `json:"posture,omitempty"`
 
 	Transcript []TranscriptLine `json:"transcript"`
 }
@@ -229,12 +235,53 @@ type CertInfo struct {
 	SignatureAlgorithm string `json:"signature_algorithm"`
 }
 
+// Posture checks, in the order they run. The legacy ones are named as the
+// probe_tls_legacy_version_accepted version label says them.
+const (
+	CheckTLS10       = "TLS 1.0"
+	CheckTLS11       = "TLS 1.1"
+	CheckWeakCiphers = "weak ciphers"
+)
+
+// LegacyVersions are the checks of probe_tls_legacy_version_accepted.
+var LegacyVersions = []string{CheckTLS10, CheckTLS11}
+
+// PostureCheck is one extra connection that offers the server something
+// it should refuse and stops after the handshake.
+type PostureCheck struct {
+	Check string `json:"check"`
+	// Conclusive says the server answered the ClientHello: it accepted or
+	// refused it. A check that could not get that far (the connection,
+	// the greeting or STARTTLS failed, or time ran out) says nothing.
+	Conclusive bool `json:"conclusive"`
+	Accepted   bool `json:"accepted"`
+	// Version and Cipher are what the server chose, when it accepted.
+	Version string `json:"version,omitempty"`
+	Cipher  string `json:"cipher,omitempty"`
+	// Error is why the server refused, or why the check was not conclusive.
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
 // TranscriptLine is one line of the conversation: C (client), S (server) or
 // * (a note from the prober).
 type TranscriptLine struct {
 	At   time.Duration `json:"at_ns"`
 	From string        `json:"from"`
 	Text string        `json:"text"`
+	// Check names the posture check whose extra connection the line
+	// belongs to; empty for the main conversation.
+	Check string `json:"check,omitempty"`
+}
+
+// PostureCheck returns the result of one posture check, nil when it did not run.
+func (r *Result) PostureCheck(check string) *PostureCheck {
+	for i := range r.Posture {
+		if r.Posture[i].Check == check {
+			return &r.Posture[i]
+		}
+	}
+	return nil
 }
 
 // Phase returns the result of one phase.

@@ -160,20 +160,34 @@ func (p *probe) finish() {
 }
 
 func (p *probe) run() {
+	target, ok := p.target()
+	if !ok {
+		return
+	}
+	p.converse(target)
+	p.posture(target)
+}
+
+// target parses the target and fills in the module's port.
+func (p *probe) target() (Target, bool) {
 	target, err := ParseTarget(p.res.Target)
 	if err != nil {
 		p.fail(ReasonResolve, err)
-		return
+		return Target{}, false
 	}
 	if target.Port == 0 {
 		target.Port = p.module.Port
 	}
 	if target.Port == 0 {
 		p.fail(ReasonResolve, fmt.Errorf("target %q has no port and module %q sets none", p.res.Target, p.res.Module))
-		return
+		return Target{}, false
 	}
 	p.res.Host, p.res.Port = target.Host, strconv.Itoa(target.Port)
+	return target, true
+}
 
+// converse holds the main SMTP conversation.
+func (p *probe) converse(target Target) {
 	if !p.connect(target) {
 		return
 	}
@@ -341,14 +355,7 @@ func (p *probe) startTLS(host string) bool {
 // handshake runs the TLS handshake, then verifies the certificate chain
 // itself so that a bad certificate is still captured with its dates.
 func (p *probe) handshake(host string) bool {
-	serverName := p.module.TLSConfig.ServerName
-	if serverName == "" {
-		serverName = host
-	}
-	cfg := p.module.ClientTLS(serverName)
-	if _, err := netip.ParseAddr(serverName); err == nil {
-		cfg.ServerName = "" // IP addresses are not sent as SNI
-	}
+	cfg, serverName := p.clientTLS(host)
 	done := p.begin(PhaseTLSHandshake)
 	tlsConn := tls.Client(p.conn, cfg)
 	err := tlsConn.HandshakeContext(p.ctx)
@@ -398,6 +405,20 @@ func (p *probe) handshake(host string) bool {
 	info.LastChainExpiry = earliestExpiry(chain)
 	p.note("certificate verified for %s", serverName)
 	return true
+}
+
+// clientTLS returns the module's TLS client config for host and the name
+// the certificate is checked against.
+func (p *probe) clientTLS(host string) (*tls.Config, string) {
+	serverName := p.module.TLSConfig.ServerName
+	if serverName == "" {
+		serverName = host
+	}
+	cfg := p.module.ClientTLS(serverName)
+	if _, err := netip.ParseAddr(serverName); err == nil {
+		cfg.ServerName = "" // IP addresses are not sent as SNI
+	}
+	return cfg, serverName
 }
 
 // authenticate tries the configured credentials with PLAIN or LOGIN.
@@ -502,10 +523,17 @@ func (p *probe) note(format string, args ...any) {
 	p.transcript("*", fmt.Sprintf(format, args...))
 }
 
-func (p *probe) transcript(from, text string) {
+func (p *probe) transcript(from, text string) { p.transcriptFor("", from, text) }
+
+// transcriptFor adds a line of the connection of check ("": the main one).
+func (p *probe) transcriptFor(check, from, text string) {
 	text = Sanitize(p.redact(text), maxTranscriptBytes)
 	if p.logger.Enabled(p.ctx, slog.LevelDebug) { // spares the arguments' allocations
-		p.logger.Debug("SMTP", "from", from, "line", text)
+		if check != "" {
+			p.logger.Debug("SMTP", "check", check, "from", from, "line", text)
+		} else {
+			p.logger.Debug("SMTP", "from", from, "line", text)
+		}
 	}
 	switch n := len(p.res.Transcript); {
 	case n > maxTranscriptLines:
@@ -513,7 +541,7 @@ func (p *probe) transcript(from, text string) {
 	case n == maxTranscriptLines:
 		from, text = "*", fmt.Sprintf("transcript cut at %d lines", maxTranscriptLines)
 	}
-	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
+	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text, Check: check})
 }
 
 // unwrapOpError drops the "dial tcp 1.2.3.4:25:" prefix that the error

@@ -131,6 +131,10 @@ func (s *Server) record(line string) {
 	s.mu.Unlock()
 }
 
+// Converse plays the well-behaved server of cfg on one connection of a raw
+// server, for servers that treat some connections differently.
+func (s *Server) Converse(c net.Conn, cfg Config) { s.converse(c, cfg) }
+
 // converse plays a friendly SMTP server until QUIT or an error.
 func (s *Server) converse(c net.Conn, cfg Config) {
 	c.SetDeadline(time.Now().Add(30 * time.Second))
