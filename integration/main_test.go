@@ -149,6 +149,9 @@ func testbedModules(tb *testbed) []testbedModule {
 		{"tb_smtps", []string{"tls: implicit", "fail_if_no_auth: true", tls, auth}},
 		{"tb_no_auth_before_tls", []string{"tls: starttls", "fail_if_auth_before_tls: true", tls}},
 		{"tb_plain", []string{"tls: none"}},
+		{"tb_posture", []string{"tls: starttls", "tls_posture: true", tls}},
+		{"tb_posture_fail", []string{"tls: starttls", "tls_posture: true", "fail_if_legacy_tls_accepted: true", tls}},
+		{"tb_posture_implicit", []string{"tls: implicit", "tls_posture: true", tls}},
 	}
 }
 

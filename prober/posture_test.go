@@ -206,3 +206,23 @@ func TestPostureInconclusive(t *testing.T) {
 		})
 	}
 }
+
+// The weak check offers RC4, 3DES and CBC suites only, never a suite a
+// healthy server would choose (AEAD, also with RSA key exchange).
+func TestWeakSuites(t *testing.T) {
+	var names []string
+	for _, id := range weakSuites {
+		names = append(names, tls.CipherSuiteName(id))
+	}
+	got := strings.Join(names, " ")
+	for _, want := range []string{"TLS_RSA_WITH_RC4_128_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("weak suites %s lack %s", got, want)
+		}
+	}
+	for _, bad := range []string{"GCM", "CHACHA20", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA "} {
+		if strings.Contains(got+" ", bad) {
+			t.Errorf("weak suites %s include %s", got, bad)
+		}
+	}
+}

@@ -62,6 +62,8 @@ LISTENERS=(
 	"AUTHPLAIN 10030"
 	"EXPIRING 10031"
 	"REJECT 10032"
+	"LEGACYTLS 10150"
+	"TLS13ONLY 10151"
 )
 LEAVES=(valid expired wronghost expiring)
 
@@ -377,6 +379,9 @@ smtpd_tls_loglevel = 1
 smtpd_tls_received_header = yes
 tls_preempt_cipherlist = no
 testbed_tls12_protocols = >=TLSv1, <=TLSv1.2
+testbed_tls13_protocols = >=TLSv1.3
+# Debian 12's OpenSSL 3 refuses TLS 1.0 and 1.1 above security level 0.
+testbed_legacy_cipherlist = ALL:@SECLEVEL=0
 
 # SASL through Cyrus sasldb, configured in $SASL/smtpd.conf; enabled per listener.
 smtpd_sasl_type = cyrus
@@ -446,6 +451,18 @@ EOF
 127.0.0.1:10031 $srv
   -o syslog_name=testbed/expiring
   -o smtpd_tls_chain_files=$PKI/expiring.chain.pem
+# STARTTLS, TLS 1.2 at most, and still TLS 1.0 and 1.1 and weak ciphers (tls_posture).
+127.0.0.1:10150 $srv
+  -o syslog_name=testbed/legacytls
+  -o smtpd_tls_protocols=\$testbed_tls12_protocols
+  -o smtpd_tls_mandatory_protocols=\$testbed_tls12_protocols
+  -o tls_medium_cipherlist=\$testbed_legacy_cipherlist
+  -o tls_high_cipherlist=\$testbed_legacy_cipherlist
+# STARTTLS, TLS 1.3 only.
+127.0.0.1:10151 $srv
+  -o syslog_name=testbed/tls13only
+  -o smtpd_tls_protocols=\$testbed_tls13_protocols
+  -o smtpd_tls_mandatory_protocols=\$testbed_tls13_protocols
 # 554 greeting to every client.
 127.0.0.1:10032 $srv
   -o syslog_name=testbed/reject
