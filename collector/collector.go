@@ -69,6 +69,14 @@ var (
 		"Whether the stapled OCSP response parsed, answers for the leaf and is signed by its issuer; an invalid response's status is not reported.", nil)
 	ocspStatusDesc = newDesc("probe_tls_ocsp_status",
 		"The leaf's status in the stapled OCSP response: 1 for the status given, 0 for the others (all 0 when the response is not valid).", []string{"status"})
+	ptrInfoDesc = newDesc("probe_smtp_ptr_info",
+		"A PTR name of the address connected to (reverse_dns).", []string{"ptr"})
+	fcrdnsDesc = newDesc("probe_smtp_fcrdns",
+		"Whether a PTR name of the address connected to resolves back to it (forward-confirmed reverse DNS; reverse_dns).", nil)
+	bannerHostnameDesc = newDesc("probe_smtp_banner_hostname_info",
+		"The name the server gives in its greeting, sanitized and capped (reverse_dns).", []string{"hostname"})
+	bannerMatchesPTRDesc = newDesc("probe_smtp_banner_matches_ptr",
+		"Whether the name in the greeting is a PTR name of the address connected to (reverse_dns).", nil)
 	legacyVersionDesc = newDesc("probe_tls_legacy_version_accepted",
 		"Whether the server completed a handshake with a client offering only this TLS version (tls_posture; absent when the check was not conclusive).", []string{"version"})
 	weakCipherAcceptedDesc = newDesc("probe_tls_weak_cipher_accepted",
@@ -187,6 +195,20 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 			}
 			if !o.NextUpdate.IsZero() {
 				gauge(ocspNextUpdateDesc, float64(o.NextUpdate.Unix()))
+			}
+		}
+	}
+	if rd := r.ReverseDNS; rd != nil {
+		if r.BannerHostname != "" {
+			gauge(bannerHostnameDesc, 1, r.BannerHostname)
+		}
+		if rd.Conclusive {
+			for _, n := range rd.PTR {
+				gauge(ptrInfoDesc, 1, n)
+			}
+			gauge(fcrdnsDesc, boolValue(rd.FCrDNS))
+			if r.BannerHostname != "" {
+				gauge(bannerMatchesPTRDesc, boolValue(rd.BannerMatchesPTR))
 			}
 		}
 	}

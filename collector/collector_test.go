@@ -246,7 +246,25 @@ func goldenCases() []goldenCase {
 		{Check: prober.CheckTLS11, Conclusive: true, Error: "remote error: tls: protocol version not supported", Duration: ms(20)},
 		{Check: prober.CheckWeakCiphers, Conclusive: true, Accepted: true, Version: "TLS 1.2", Cipher: "TLS_RSA_WITH_3DES_EDE_CBC_SHA", Duration: ms(30)},
 	}
+	r.BannerHostname = "mx.example.net"
+	r.ReverseDNS = &prober.ReverseDNSInfo{Conclusive: true, PTR: []string{"dyn-192-0-2-25.isp.example"}}
 	add("posture_legacy_accepted", "smtp_posture", r)
+
+	// Reverse DNS confirmed, and the greeting names the PTR name.
+	r = base("smtp_posture", true, "", ms(60))
+	r.Phases = startTLSPhases(ms(25), 0)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, verifiedTLS13
+	r.BannerHostname = "mx.example.net"
+	r.ReverseDNS = &prober.ReverseDNSInfo{
+		Conclusive: true, PTR: []string{"mx.example.net"}, ConfirmedPTR: []string{"mx.example.net"},
+		FCrDNS: true, BannerMatchesPTR: true,
+	}
+	r.Posture = []prober.PostureCheck{
+		{Check: prober.CheckTLS10, Conclusive: true, Error: "remote error: tls: protocol version not supported"},
+		{Check: prober.CheckTLS11, Conclusive: true, Error: "remote error: tls: protocol version not supported"},
+		{Check: prober.CheckWeakCiphers, Conclusive: true, Error: "remote error: tls: handshake failure"},
+	}
+	add("reverse_dns_confirmed", "smtp_posture", r)
 
 	return cases
 }
@@ -373,10 +391,12 @@ var (
 		"probe_ssl_chain_certificates": true, "probe_tls_ocsp_stapled": true,
 	}
 	// ocspFamilies follow a stapled OCSP response (the next update a valid
-	// one), the posture families conclusive tls_posture checks.
+	// one), the posture families conclusive tls_posture checks, PTR names
+	// a conclusive reverse DNS lookup.
 	ocspFamilies = map[string]bool{
 		"probe_tls_legacy_version_accepted": true, "probe_tls_weak_cipher_accepted": true,
 		"probe_tls_weak_cipher_info":    true,
+		"probe_smtp_ptr_info":           true,
 		"probe_tls_ocsp_response_valid": true, "probe_tls_ocsp_status": true,
 		"probe_tls_ocsp_next_update_timestamp_seconds": true,
 	}

@@ -67,6 +67,10 @@ type Module struct {
 	// weak cipher suites, and stops after the handshake.
 	TLSPosture              bool `yaml:"tls_posture"`
 	FailIfLegacyTLSAccepted bool `yaml:"fail_if_legacy_tls_accepted"`
+	// ReverseDNS looks up the PTR names of the address connected to and
+	// whether one resolves back to it (FCrDNS), and compares them with the
+	// name in the greeting.
+	ReverseDNS bool `yaml:"reverse_dns"`
 
 	// Prepared at load time.
 	tlsClient *tls.Config

@@ -129,6 +129,7 @@ func TestLoadMinimalDefaults(t *testing.T) {
 		{"fail_if_auth_before_tls", m.FailIfAuthBeforeTLS, false},
 		{"fail_if_no_auth", m.FailIfNoAuth, false},
 		{"tls_posture", m.TLSPosture, false},
+		{"reverse_dns", m.ReverseDNS, false},
 		{"roots (nil: system pool)", m.Roots() == nil, true},
 		// Old servers must be seen (and reported), not fail the handshake.
 		{"min TLS version", m.ClientTLS("x").MinVersion, uint16(tls.VersionTLS10)},
@@ -177,6 +178,7 @@ func TestLoadFull(t *testing.T) {
 		{"fail_if_no_auth", m.FailIfNoAuth, true},
 		{"tls_posture", m.TLSPosture, true},
 		{"fail_if_legacy_tls_accepted", m.FailIfLegacyTLSAccepted, true},
+		{"reverse_dns", m.ReverseDNS, true},
 		{"smtps tls", cfg.Modules["smtps"].TLS, TLSImplicit},
 		{"relay tls", cfg.Modules["relay"].TLS, TLSNone},
 	}

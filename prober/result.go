@@ -119,6 +119,13 @@ type Result struct {
 
 	TLS *TLSInfo `json:"tls,omitempty"`
 
+	// BannerHostname is the name the server gave in its greeting (the
+	// first word after 220), sanitized and capped; empty when none.
+	BannerHostname string `json:"banner_hostname,omitempty"`
+	// ReverseDNS is what DNS says of the address connected to (module
+	// setting reverse_dns); nil when not looked up.
+	ReverseDNS *ReverseDNSInfo `json:"reverse_dns,omitempty"`
+
 	// Posture holds the TLS posture checks (module setting tls_posture),
 	// one extra connection each; nil when they did not run.
 	Posture []PostureCheck `json:"posture,omitempty"`
@@ -272,6 +279,24 @@ type TranscriptLine struct {
 	// Check names the posture check whose extra connection the line
 	// belongs to; empty for the main conversation.
 	Check string `json:"check,omitempty"`
+}
+
+// ReverseDNSInfo is the reverse DNS of the address connected to.
+type ReverseDNSInfo struct {
+	// Conclusive says DNS answered the PTR query (names, or none exist);
+	// false when it failed or timed out, and then the rest says nothing.
+	Conclusive bool `json:"conclusive"`
+	// PTR are the address's PTR names, lower case, without the trailing
+	// dot, sanitized, at most 10.
+	PTR []string `json:"ptr,omitempty"`
+	// ConfirmedPTR are the PTR names that resolve back to the address
+	// (forward-confirmed reverse DNS).
+	ConfirmedPTR []string `json:"confirmed_ptr,omitempty"`
+	// FCrDNS says at least one PTR name resolves back to the address.
+	FCrDNS bool `json:"fcrdns"`
+	// BannerMatchesPTR says the greeting's name is one of the PTR names.
+	BannerMatchesPTR bool   `json:"banner_matches_ptr"`
+	Error            string `json:"error,omitempty"`
 }
 
 // PostureCheck returns the result of one posture check, nil when it did not run.

@@ -36,6 +36,8 @@ type Options struct {
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
+	// ReverseResolver looks up PTR names for reverse_dns (nil: Resolver).
+	ReverseResolver ReverseResolver
 }
 
 // ProbeSMTP runs one SMTP conversation with target under module and returns
@@ -101,6 +103,8 @@ type probe struct {
 
 	secrets []string // the password's forms, for redact
 
+	reverse func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -165,6 +169,9 @@ func (p *probe) run() {
 		return
 	}
 	p.converse(target)
+	if p.reverse != nil {
+		p.finishReverseDNS(p.reverse())
+	}
 	p.posture(target)
 }
 
@@ -270,6 +277,9 @@ func (p *probe) connect(target Target) bool {
 	if !p.allowAddr(target.Host, addr) {
 		return false
 	}
+	if p.module.ReverseDNS {
+		p.reverse = p.startReverseDNS(addr)
+	}
 
 	done = p.begin(PhaseConnect)
 	dest := netip.AddrPortFrom(addr, uint16(target.Port)).String()
@@ -302,6 +312,7 @@ func (p *probe) banner() bool {
 	}
 	switch {
 	case reply.Code == 220:
+		p.res.BannerHostname = bannerHostname(reply)
 		return true
 	case reply.Code >= 400:
 		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, Sanitize(reply.Text(), 200)))

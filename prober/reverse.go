@@ -1,0 +1,129 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Bounds on what reverse DNS may add to a result.
+const (
+	maxPTRNames = 10
+	// maxHostnameBytes is the longest DNS name in text form.
+	maxHostnameBytes = 253
+)
+
+// ReverseResolver is what the reverse DNS checks need of a resolver.
+// *net.Resolver has both methods; a resolver that asks the module's DNS
+// server directly fits as well.
+type ReverseResolver interface {
+	// LookupAddr returns the PTR names of addr. A name that does not
+	// exist is an error for which IsNotFoundError is true.
+	LookupAddr(ctx context.Context, addr string) ([]string, error)
+	// LookupNetIP returns the addresses of host for network "ip".
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// IsNotFoundError says the name does not exist (NXDOMAIN), which for
+// reverse DNS is an answer: the address has no PTR name.
+func IsNotFoundError(err error) bool {
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr) && dnsErr.IsNotFound
+}
+
+// lookupReverse finds the PTR names of addr and which of them resolve back
+// to it. It is a plain function of the resolver so that it can run beside
+// the SMTP conversation.
+func lookupReverse(ctx context.Context, r ReverseResolver, addr netip.Addr) *ReverseDNSInfo {
+	info := &ReverseDNSInfo{}
+	names, err := r.LookupAddr(ctx, addr.String())
+	if err != nil && !IsNotFoundError(err) {
+		info.Error = Sanitize(fmt.Sprintf("PTR lookup of %s: %v", addr, err), 300)
+		return info
+	}
+	info.Conclusive = true
+	for _, n := range names {
+		n = normalizeName(n)
+		if n == "" || slices.Contains(info.PTR, n) {
+			continue
+		}
+		if len(info.PTR) == maxPTRNames {
+			break
+		}
+		info.PTR = append(info.PTR, n)
+	}
+	var errs []string
+	for _, n := range info.PTR {
+		addrs, err := r.LookupNetIP(ctx, "ip", n)
+		if err != nil && !IsNotFoundError(err) {
+			errs = append(errs, fmt.Sprintf("%s: %v", n, err))
+		}
+		if slices.ContainsFunc(addrs, func(a netip.Addr) bool { return a.Unmap() == addr.Unmap() }) {
+			info.ConfirmedPTR = append(info.ConfirmedPTR, n)
+		}
+	}
+	info.FCrDNS = len(info.ConfirmedPTR) > 0
+	if len(errs) > 0 && !info.FCrDNS {
+		// A failed forward lookup may hide the name that confirms.
+		info.Error = Sanitize("forward lookup of "+strings.Join(errs, "; "), 300)
+	}
+	return info
+}
+
+// normalizeName lower-cases a DNS name, drops the trailing dot and keeps
+// it printable and bounded.
+func normalizeName(n string) string {
+	n = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(n)), ".")
+	return Sanitize(n, maxHostnameBytes-len("…")) // Sanitize may add the ellipsis
+}
+
+// bannerHostname is the name a greeting gives, from the text of its first
+// line ("mx.example.net ESMTP Postfix"): RFC 5321 puts the server's domain
+// or address literal first.
+func bannerHostname(reply Reply) string {
+	if len(reply.Lines) == 0 {
+		return ""
+	}
+	fields := strings.Fields(reply.Lines[0])
+	if len(fields) == 0 {
+		return ""
+	}
+	return normalizeName(fields[0])
+}
+
+// reverseDNS runs the lookups of lookupReverse for the address connected
+// to, in the background so that they overlap the conversation; wait
+// returns the result.
+func (p *probe) startReverseDNS(addr netip.Addr) (wait func() *ReverseDNSInfo) {
+	ch := make(chan *ReverseDNSInfo, 1)
+	r := p.opts.ReverseResolver
+	if r == nil {
+		r = p.opts.Resolver
+	}
+	go func() { ch <- lookupReverse(p.ctx, r, addr) }()
+	return func() *ReverseDNSInfo { return <-ch }
+}
+
+// finishReverseDNS records the lookups' outcome and compares it with the greeting.
+func (p *probe) finishReverseDNS(info *ReverseDNSInfo) {
+	p.res.ReverseDNS = info
+	if !info.Conclusive {
+		p.note("reverse DNS not conclusive: %s", info.Error)
+		return
+	}
+	if b := p.res.BannerHostname; b != "" {
+		info.BannerMatchesPTR = slices.Contains(info.PTR, b)
+	}
+	switch {
+	case len(info.PTR) == 0:
+		p.note("reverse DNS: %s has no PTR name", p.res.IP)
+	case info.FCrDNS:
+		p.note("reverse DNS: %s is %s, which resolves back to it", p.res.IP, strings.Join(info.ConfirmedPTR, ", "))
+	default:
+		p.note("reverse DNS: %s is %s, which does not resolve back to it", p.res.IP, strings.Join(info.PTR, ", "))
+	}
+}
