@@ -81,7 +81,7 @@ func TestServeProbeAndReload(t *testing.T) {
 	mustContain(t, body, `probe_smtp_failure{reason="banner_rejected"} 0`)
 
 	// A good reload by SIGHUP adds a module.
-	write(t, cfgFile, "modules:\n  first:\n    tls: none\n  second:\n    auth: {username: u, password_file: "+pwFile+"}\n    tls: starttls\n")
+	write(t, cfgFile, "modules:\n  first:\n    tls: none\n  second:\n    auth: {username: u, password_file: "+pwFile+"}\n    tls: starttls\n    tls_config: {server_name: localhost}\n")
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, func() bool {
 		return strings.Contains(get(t, base+"/config", 200), "second:")

@@ -141,7 +141,7 @@ type goldenCase struct {
 func goldenCases() []goldenCase {
 	base := func(module string, success bool, failure prober.Reason, total time.Duration) *prober.Result {
 		return &prober.Result{
-			Target: "mx.example.net:25", Module: module, Host: "mx.example.net", Port: "25",
+			Target: "mx.example.net:25", Module: module, Host: "mx.example.net", Port: 25,
 			Start: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC), Duration: total,
 			IP: "192.0.2.25", IPProtocol: 4, Success: success, Failure: failure,
 		}
@@ -161,7 +161,7 @@ func goldenCases() []goldenCase {
 	add("plain_connect_refused", "smtp", r)
 
 	r = base("submission", true, "", ms(61))
-	r.Target, r.Port, r.IP, r.IPProtocol = "[2001:db8::25]:587", "587", "2001:db8::25", 6
+	r.Target, r.Port, r.IP, r.IPProtocol = "[2001:db8::25]:587", 587, "2001:db8::25", 6
 	r.Phases = startTLSPhases(ms(40), 0)
 	r.Phase(prober.PhaseResolve).Duration = 0 // an IP literal
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
@@ -176,7 +176,7 @@ func goldenCases() []goldenCase {
 	add("starttls_rejected", "submission", r)
 
 	r = base("smtps", true, "", ms(52))
-	r.Target, r.Port = "mx.example.net:465", "465"
+	r.Target, r.Port = "mx.example.net:465", 465
 	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
 		ph(prober.PhaseTLSHandshake, ms(35), 0), ph(prober.PhaseBanner, ms(10), 220),
 		ph(prober.PhaseEHLO, ms(3), 250), ph(prober.PhaseQuit, ms(2.5), 221))
@@ -190,7 +190,7 @@ func goldenCases() []goldenCase {
 	add("implicit_tls_success", "smtps", r)
 
 	r = base("smtps", false, prober.ReasonTLSHandshakeFailed, ms(3))
-	r.Target, r.Port = "mx.example.net:465", "465"
+	r.Target, r.Port = "mx.example.net:465", 465
 	r.Error = "TLS handshake: tls: first record does not look like a TLS handshake"
 	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
 		ph(prober.PhaseTLSHandshake, ms(1.5), 0))
@@ -212,14 +212,14 @@ func goldenCases() []goldenCase {
 	add("cert_expired", "smtp_starttls", r)
 
 	r = base("submission_auth", true, "", ms(70))
-	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Target, r.Port = "mx.example.net:587", 587
 	r.Phases = startTLSPhases(ms(40), 235)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
 	r.AuthConfigured, r.AuthSuccess, r.AuthMechanism = true, true, "PLAIN"
 	add("auth_success", "submission_auth", r)
 
 	r = base("submission_auth", false, prober.ReasonAuthFailed, ms(70))
-	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Target, r.Port = "mx.example.net:587", 587
 	r.Error = "AUTH PLAIN answered with 535 5.7.8 Authentication credentials invalid"
 	r.Phases = startTLSPhases(ms(40), 535)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
@@ -229,7 +229,7 @@ func goldenCases() []goldenCase {
 	// A module with credentials that never got as far as AUTH still
 	// exports probe_smtp_auth_success (as 0).
 	r = base("submission_auth", false, prober.ReasonConnectRefused, ms(1.5))
-	r.Target, r.Port = "mx.example.net:587", "587"
+	r.Target, r.Port = "mx.example.net:587", 587
 	r.Error = "connecting to 192.0.2.25:587: connect: connection refused"
 	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
 	r.AuthConfigured = true

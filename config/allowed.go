@@ -139,7 +139,8 @@ func (a *AllowedTargets) prepare() error {
 			return fmt.Errorf("hosts: %q is an address; put addresses in cidrs (as %s/%d)", pattern, p, addr.BitLen())
 		}
 		name, wildcard := strings.CutPrefix(p, "*.")
-		if !validPatternName(name) {
+		// p is lower case already; a wildcard may stand only as the whole first label.
+		if !ValidHostname(name) {
 			return fmt.Errorf("hosts: %q is not a host name or a *.domain pattern", pattern)
 		}
 		if wildcard {
@@ -161,18 +162,21 @@ func (a *AllowedTargets) prepare() error {
 	return nil
 }
 
-// validPatternName accepts a DNS name of letters, digits, dashes and
-// underscores; a wildcard may stand only as the whole first label.
-func validPatternName(name string) bool {
+// ValidHostname reports whether name is a DNS host name without its
+// trailing dot: labels of letters, digits, dashes and underscores (seen in
+// real MX names), 1 to 63 bytes each, not starting or ending with a dash,
+// 253 bytes in all. Probe targets and allowed_targets.hosts patterns both
+// go through it, so a pattern can name every target a probe accepts.
+func ValidHostname(name string) bool {
 	if name == "" || len(name) > 253 {
 		return false
 	}
-	for _, label := range strings.Split(name, ".") {
+	for label := range strings.SplitSeq(name, ".") {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
 		for _, c := range label {
-			if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			if c != '-' && c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
 				return false
 			}
 		}

@@ -167,3 +167,31 @@ func TestReadmeAllowedTargets(t *testing.T) {
 		t.Errorf("the README's example sets every field; parsed %+v", a)
 	}
 }
+
+// ValidHostname is the one host-name check of probe targets and of
+// allowed_targets.hosts patterns.
+func TestValidHostname(t *testing.T) {
+	for name, want := range map[string]bool{
+		"mx.example.com":                 true,
+		"MX.Example.COM":                 true,
+		"_dmarc.example.com":             true,
+		"a":                              true,
+		"x1-2.example":                   true,
+		"":                               false,
+		"mx.example.com.":                false, // callers trim the root's dot
+		"-mx.example.com":                false,
+		"mx-.example.com":                false,
+		"mx..example.com":                false,
+		"mx.exämple.com":                 false,
+		"mx example.com":                 false,
+		"*.example.com":                  false,
+		strings.Repeat("a", 63) + ".com": true,
+		strings.Repeat("a", 64) + ".com": false,
+		strings.Repeat("a.", 126) + "a":  true, // 253 bytes
+		strings.Repeat("a.", 127) + "a":  false,
+	} {
+		if got := ValidHostname(name); got != want {
+			t.Errorf("ValidHostname(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // TLSMode says when a probe speaks TLS.
@@ -71,10 +74,16 @@ type Module struct {
 	// whether one resolves back to it (FCrDNS), and compares them with the
 	// name in the greeting.
 	ReverseDNS bool `yaml:"reverse_dns"`
+	// MX makes the module's targets mail domains (see mx.go).
+	MX *MX `yaml:"mx,omitempty"`
+	// DNS sends every lookup of the module to one server.
+	DNS *DNS `yaml:"dns,omitempty"`
 
 	// Prepared at load time.
-	tlsClient *tls.Config
-	roots     *x509.CertPool
+	tlsClient   *tls.Config
+	roots       *x509.CertPool
+	resolver    *resolver.Resolver
+	netResolver *net.Resolver
 }
 
 // TLSConfig is how a probe speaks TLS and verifies the server's certificate.
@@ -102,7 +111,7 @@ type Auth struct {
 // or slog (%v and %+v would otherwise show the unexported field).
 func (a Auth) String() string {
 	return fmt.Sprintf("{username: %s, password_file: %s, password_env: %s, password: %s}",
-		a.Username, a.PasswordFile, a.PasswordEnv, redacted)
+		a.Username, a.PasswordFile, a.PasswordEnv, Redacted)
 }
 
 // GoString is String for %#v.
@@ -114,12 +123,22 @@ func (a *Auth) Password() Secret { return a.password }
 // Secret is a string that refuses to be printed, logged or marshalled.
 type Secret string
 
-const redacted = "<secret>"
+// Redacted is the one marker that stands for a secret in anything the
+// exporter shows (the prober uses it too).
+const Redacted = "<redacted>"
 
-func (s Secret) String() string                    { return redacted }
-func (s Secret) GoString() string                  { return redacted }
-func (s Secret) MarshalYAML() (interface{}, error) { return redacted, nil }
-func (s Secret) MarshalJSON() ([]byte, error)      { return []byte(`"` + redacted + `"`), nil }
+// String, GoString, MarshalYAML and MarshalJSON show the marker, never
+// the value, whichever way a secret is printed.
+func (s Secret) String() string { return Redacted }
+
+// GoString is String for %#v.
+func (s Secret) GoString() string { return Redacted }
+
+// MarshalYAML renders the marker, for /config.
+func (s Secret) MarshalYAML() (any, error) { return Redacted, nil }
+
+// MarshalJSON renders the marker.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
 
 // Reveal returns the secret's value, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }
@@ -179,12 +198,6 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// ModuleForPort returns the module name for a port, if the config has one.
-func (c *Config) ModuleForPort(port int) (string, bool) {
-	name, ok := c.PortModules[port]
-	return name, ok
 }
 
 // ModuleNames returns the module names in order.
@@ -323,15 +336,47 @@ func (m *Module) prepare() error {
 	if m.FailIfLegacyTLSAccepted && !m.TLSPosture {
 		return errors.New("fail_if_legacy_tls_accepted: needs tls_posture: true, which runs the legacy TLS checks")
 	}
+	if err := m.prepareMX(); err != nil {
+		return err
+	}
 	if m.Auth != nil {
 		if err := m.Auth.prepare(); err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
-		if m.TLS == TLSNone {
-			return errors.New("auth: credentials are never sent in clear text; set tls to opportunistic, starttls or implicit")
+		if err := m.checkAuthBinding(); err != nil {
+			return fmt.Errorf("auth: %w", err)
 		}
 	}
 	return nil
+}
+
+// checkAuthBinding ties a module's credentials to one server. Whoever can
+// reach /probe names the target, so without a pinned name the password would
+// go to any server whose certificate verifies for the name the caller chose:
+// theirs. With tls_config.server_name set, the probe verifies the
+// certificate against that name whatever the target, and sends the
+// password only when it verifies.
+func (m *Module) checkAuthBinding() error {
+	switch {
+	case m.TLS == TLSNone:
+		return errors.New("credentials are never sent in clear text; set tls to opportunistic, starttls or implicit")
+	case m.TLSConfig.InsecureSkipVerify:
+		return errors.New("tls_config.insecure_skip_verify must not be set: credentials are sent only to a server whose certificate verifies")
+	case m.TLSConfig.ServerName == "":
+		return errors.New("tls_config.server_name is required: credentials are sent only to the server whose certificate verifies for this name, " +
+			"not to whatever target a caller of /probe names")
+	}
+	return nil
+}
+
+// MinAuthTLSVersion is the oldest TLS version credentials are sent over:
+// TLS 1.2 unless tls_config.min_version allows older (the handshake then
+// refuses anything older than that already).
+func (m *Module) MinAuthTLSVersion() uint16 {
+	if v, ok := tlsVersions[m.TLSConfig.MinVersion]; ok {
+		return v
+	}
+	return tls.VersionTLS12
 }
 
 func (m *Module) prepareTLS() error {

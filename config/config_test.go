@@ -50,6 +50,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-cert-without-key.yml", `module "smtps": tls_config: cert_file and key_file must be set together`},
 		{"invalid-client-key-mismatch.yml", `module "smtps": tls_config: client certificate: tls: private key does not match public key`},
 		// AUTH.
+		{"invalid-auth-no-server-name.yml", `module "submission": auth: tls_config.server_name is required: credentials are sent only to the server whose certificate verifies for this name, not to whatever target a caller of /probe names`},
+		{"invalid-auth-insecure-skip-verify.yml", `module "submission": auth: tls_config.insecure_skip_verify must not be set: credentials are sent only to a server whose certificate verifies`},
 		{"invalid-auth-tls-none.yml", `module "submission": auth: credentials are never sent in clear text; set tls to opportunistic, starttls or implicit`},
 		{"invalid-auth-no-password-source.yml", `module "submission": auth: password_file or password_env is required (passwords are not written in the config itself)`},
 		{"invalid-auth-two-password-sources.yml", `module "submission": auth: set password_file or password_env, not both`},
@@ -69,6 +71,13 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-allowed-host-url.yml", `allowed_targets: hosts: "http://mx.example.com" is not a host name or a *.domain pattern`},
 		{"invalid-allowed-cidr.yml", `allowed_targets: cidrs: "192.0.2.0" is not a CIDR range like 192.0.2.0/24 or 2001:db8::/32`},
 		{"invalid-allowed-cidr-host-bits.yml", `allowed_targets: cidrs: "192.0.2.1/24" has host bits set; did you mean 192.0.2.0/24?`},
+		// Mail domains.
+		{"invalid-mx-addresses.yml", `module "mx": mx: addresses: unknown value "some" (want all or first)`},
+		{"invalid-mx-success.yml", `module "mx": mx: success: unknown value "most" (want all, any or primary)`},
+		{"invalid-mx-max-hosts.yml", `module "mx": mx: max_hosts: 500 is out of range 1-50`},
+		{"invalid-mx-field.yml", `module "mx": mx: unknown field "hosts" (line 4)`},
+		{"invalid-dns-server.yml", `module "mx": dns: server: DNS server "dns.example.net:53" is not an IP address (a name would need a resolver itself)`},
+		{"invalid-dns-field.yml", `module "mx": dns: unknown field "servers" (line 5)`},
 		{"invalid-allowed-deny-private.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `maybe` into bool"},
 	}
 	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
@@ -165,7 +174,8 @@ func TestLoadFull(t *testing.T) {
 		{"ip_protocol", m.IPProtocol, "ip6"},
 		{"ip_protocol_fallback", m.IPFallback(), false},
 		{"server_name", m.TLSConfig.ServerName, "smtp.example.net"},
-		{"insecure_skip_verify", m.TLSConfig.InsecureSkipVerify, true},
+		{"insecure_skip_verify", m.TLSConfig.InsecureSkipVerify, false},
+		{"smtps insecure_skip_verify", cfg.Modules["smtps"].TLSConfig.InsecureSkipVerify, true},
 		{"roots from ca_file", m.Roots() != nil, true},
 		{"min_version", client.MinVersion, uint16(tls.VersionTLS12)},
 		{"max_version", client.MaxVersion, uint16(tls.VersionTLS13)},
@@ -196,7 +206,7 @@ func TestLoadFull(t *testing.T) {
 	if fmt.Sprint(cfg.PortModules) != fmt.Sprint(wantPorts) {
 		t.Errorf("port_modules: got %v, want %v", cfg.PortModules, wantPorts)
 	}
-	if _, ok := cfg.ModuleForPort(587); ok {
+	if _, ok := cfg.PortModules[587]; ok {
 		t.Error("port 587 has a module although port_modules does not name it")
 	}
 }
@@ -296,7 +306,7 @@ func TestExampleConfig(t *testing.T) {
 		}
 	}
 	for port, want := range map[int]string{25: "smtp", 465: "smtps", 587: "submission", 2525: "submission"} {
-		if got, _ := cfg.ModuleForPort(port); got != want {
+		if got := cfg.PortModules[port]; got != want {
 			t.Errorf("port %d: module %q, want %q", port, got, want)
 		}
 	}
@@ -393,7 +403,7 @@ func TestLoadRelativePaths(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "certs", "ca.pem"), caPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	doc := "modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: certs/ca.pem}\n    auth: {username: u, password_file: " + abs + "}\n"
+	doc := "modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: certs/ca.pem, server_name: smtp.example.net}\n    auth: {username: u, password_file: " + abs + "}\n"
 	file := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -411,5 +421,39 @@ func TestLoadRelativePaths(t *testing.T) {
 	}
 	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "open certs/ca.pem") {
 		t.Errorf("Parse: got %v, want the name relative to the working directory", err)
+	}
+}
+
+func TestLoadMX(t *testing.T) {
+	cfg := mustLoad(t, "testdata/valid-mx.yml")
+	mx, primary, single := cfg.Modules["mx"], cfg.Modules["mx_primary"], cfg.Modules["smtp_via_dns"]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"mx is a domain module", mx.IsDomain(), true},
+		{"default max_hosts", mx.MX.MaxHosts, DefaultMXMaxHosts},
+		{"default addresses", mx.MX.Addresses, MXAddressesAll},
+		{"default success", mx.MX.Success, MXSuccessAll},
+		{"default port of a domain module", mx.Port, 25},
+		{"dns.server", mx.Resolver().Server(), "127.0.0.1:5353"},
+		{"single targets of mx use dns.server too", mx.NetResolver() != nil, true},
+		{"max_hosts", primary.MX.MaxHosts, 3},
+		{"addresses", primary.MX.Addresses, MXAddressesFirst},
+		{"success", primary.MX.Success, MXSuccessPrimary},
+		{"port", primary.Port, 2525},
+		{"dns.server without a port", primary.DNS.Server, "[::1]:53"},
+		{"a single-target module with dns", single.IsDomain(), false},
+		{"its resolver", single.Resolver().Server(), "192.0.2.53:53"},
+		{"its host names go to dns.server", single.NetResolver() != nil, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	plain := mustLoad(t, "testdata/valid-minimal.yml").Modules["bare"]
+	if plain.IsDomain() || plain.Resolver() != nil || plain.NetResolver() != nil {
+		t.Error("a module without mx and dns sections has a DNS client of its own")
 	}
 }

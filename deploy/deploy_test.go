@@ -307,12 +307,16 @@ func TestProbes(t *testing.T) {
 			t.Errorf("Probe %s: no targets", name)
 		}
 		for _, target := range s.Targets.StaticConfig.Static {
-			_, port, err := net.SplitHostPort(target)
+			host, port, err := net.SplitHostPort(target)
 			if err != nil {
 				t.Errorf("Probe %s: target %q: %v", name, target, err)
 				continue
 			}
 			ports[port] = true
+			// A login probe's target is the server its password belongs to.
+			if pinned, ok := authServerNames(t)[s.Module]; ok && host != pinned {
+				t.Errorf("Probe %s: target %s logs in with module %s, whose password is pinned to server_name %q", name, target, s.Module, pinned)
+			}
 			if !slices.Contains(modulesForPort[port], s.Module) {
 				t.Errorf("Probe %s: target %s probed with module %s, want one of %v", name, target, s.Module, modulesForPort[port])
 			}
@@ -329,6 +333,29 @@ func TestProbes(t *testing.T) {
 }
 
 // configModules returns the module names of the ConfigMap's config.yml.
+// authServerNames maps each module with auth to its pinned server_name.
+func authServerNames(t *testing.T) map[string]string {
+	t.Helper()
+	var cfg struct {
+		Modules map[string]struct {
+			TLSConfig struct {
+				ServerName string `yaml:"server_name"`
+			} `yaml:"tls_config"`
+			Auth any `yaml:"auth"`
+		} `yaml:"modules"`
+	}
+	if err := yaml.Unmarshal([]byte(configMapConfig(t)), &cfg); err != nil {
+		t.Fatalf("configmap.yaml config.yml: %v", err)
+	}
+	names := map[string]string{}
+	for n, m := range cfg.Modules {
+		if m.Auth != nil {
+			names[n] = m.TLSConfig.ServerName
+		}
+	}
+	return names
+}
+
 func configModules(t *testing.T) []string {
 	t.Helper()
 	var cfg struct {

@@ -30,9 +30,11 @@ func TestShowConfigHidesSecrets(t *testing.T) {
 modules:
   submission:
     tls: starttls
+    tls_config: {server_name: smtp.example.net}
     auth: {username: monitor, password_file: `+pwFile+`}
   smtps:
     tls: implicit
+    tls_config: {server_name: smtp.example.net}
     auth: {username: other, password_env: SMTP_EXPORTER_HANDLER_TEST_PASSWORD}
 `)
 	if sc.Get().Modules["submission"].Auth.Password().Reveal() != filePassword {

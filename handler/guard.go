@@ -40,18 +40,18 @@ type Limiter struct {
 	running atomic.Int64
 }
 
-// NewLimiter returns a limiter for max concurrent probes (0: no bound) and
+// NewLimiter returns a limiter for limit concurrent probes (0: no bound) and
 // registers smtp_exporter_probes_max_concurrent with reg.
-func NewLimiter(max int, reg prometheus.Registerer) *Limiter {
+func NewLimiter(limit int, reg prometheus.Registerer) *Limiter {
 	if reg != nil {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "smtp_exporter_probes_max_concurrent",
 			Help: "The limit on probes running at once (--probe.max-concurrent; 0 means none).",
 		})
-		g.Set(float64(max))
+		g.Set(float64(limit))
 		reg.MustRegister(g)
 	}
-	return &Limiter{max: int64(max)}
+	return &Limiter{max: int64(limit)}
 }
 
 // TryAcquire takes a slot if one is free; a nil limiter always has one.
@@ -85,8 +85,7 @@ func (h *Probe) tooMany(w http.ResponseWriter, logger *slog.Logger) {
 // nothing was probed, so there are no probe metrics to return.
 func (h *Probe) forbid(w http.ResponseWriter, err error, logger *slog.Logger) {
 	reason := config.RefusedNotAllowed
-	var refused *config.RefusedError
-	if errors.As(err, &refused) {
+	if refused, ok := errors.AsType[*config.RefusedError](err); ok {
 		reason = refused.Reason
 	}
 	h.Metrics.refused.WithLabelValues(reason).Inc()
@@ -103,7 +102,7 @@ func parseQuery(raw string) (url.Values, error) {
 	}
 	q, err := url.ParseQuery(raw)
 	if err != nil {
-		return nil, fmt.Errorf("malformed query string: %v", err)
+		return nil, fmt.Errorf("malformed query string: %w", err)
 	}
 	return q, nil
 }

@@ -99,15 +99,15 @@ func TestProbeAllowedTargets(t *testing.T) {
 // TestProbeMaxConcurrent fills every slot with probes that wait, then shows
 // that one more is a 503 at once, and that a freed slot is usable again.
 func TestProbeMaxConcurrent(t *testing.T) {
-	const max = 3
+	const limit = 3
 	h, _, reg := newTestProbe(t, guardConfig)
-	h.Limit = NewLimiter(max, reg)
+	h.Limit = NewLimiter(limit, reg)
 	started := make(chan struct{})
 	release := make(chan struct{})
-	h.Prober = func(ctx context.Context, target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result {
+	h.Prober = func(ctx context.Context, target prober.Target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result {
 		started <- struct{}{}
 		<-release
-		return &prober.Result{Target: target, Module: moduleName, Success: true}
+		return &prober.Result{Target: target.String(), Module: moduleName, Success: true}
 	}
 	get := func() *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -115,8 +115,8 @@ func TestProbeMaxConcurrent(t *testing.T) {
 		return rec
 	}
 	var wg sync.WaitGroup
-	codes := make(chan int, max)
-	for range max {
+	codes := make(chan int, limit)
+	for range limit {
 		wg.Go(func() { codes <- get().Code })
 		<-started
 	}
@@ -125,6 +125,18 @@ func TestProbeMaxConcurrent(t *testing.T) {
 		want := "too many probes running: the limit of 3 (--probe.max-concurrent) is reached; try again later"
 		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), want) {
 			t.Fatalf("%d %q, want 503 %q", rec.Code, rec.Body, want)
+		}
+	}
+	// The limit is checked before anything else: a full exporter does not
+	// even parse a request.
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/probe?target=%zz", nil),
+		httptest.NewRequest(http.MethodPost, "/probe?target=a:25", nil),
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s %s while full: %d %q, want 503", r.Method, r.URL, rec.Code, rec.Body)
 		}
 	}
 	close(release)
@@ -139,8 +151,8 @@ func TestProbeMaxConcurrent(t *testing.T) {
 	if rec := get(); rec.Code != http.StatusOK {
 		t.Errorf("after the slots were freed: %d %s", rec.Code, rec.Body)
 	}
-	if got := testutil.ToFloat64(h.Metrics.refused.WithLabelValues(RefusedConcurrencyLimit)); got != 2 {
-		t.Errorf("refused{concurrency_limit} = %v, want 2", got)
+	if got := testutil.ToFloat64(h.Metrics.refused.WithLabelValues(RefusedConcurrencyLimit)); got != 4 {
+		t.Errorf("refused{concurrency_limit} = %v, want 4", got)
 	}
 	if got := testutil.ToFloat64(h.Metrics.inFlight); got != 0 {
 		t.Errorf("in flight = %v after all probes ended", got)

@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +27,10 @@ import (
 
 // maxParamLength bounds module and debug query values.
 const maxParamLength = 128
+
+// acceptedFormats are the formats /probe negotiates: OpenMetrics is not
+// among them, so Prometheus' usual Accept header gets the text format.
+var acceptedFormats = expfmt.DefaultAcceptedFormats()
 
 // Metrics are the exporter's own metrics about the probes it runs.
 type Metrics struct {
@@ -61,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // Prober runs one probe; tests replace it.
-type Prober func(ctx context.Context, target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result
+type Prober func(ctx context.Context, target prober.Target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result
 
 // Probe serves /probe.
 type Probe struct {
@@ -80,61 +84,88 @@ type Probe struct {
 	OnResult func(*prober.Result)
 }
 
-// request is a validated /probe query.
+// request is a validated /probe request.
 type request struct {
-	target     prober.Target
+	target     prober.Target // with the port to dial
 	moduleName string
 	module     *config.Module
 	debug      bool
+	timeout    time.Duration
+	policy     prober.TargetPolicy
+	logger     *slog.Logger
 }
 
+// ServeHTTP answers /probe in three steps, as snmp_exporter's handler does:
+// parse and validate the request (400 on any mistake), run the probe, write
+// its metrics (or the debug report).
 func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The limit comes before anything else, so that a flood beyond it costs
+	// no more than an atomic add each.
+	if !h.Limit.TryAcquire() {
+		h.tooMany(w, h.Logger)
+		return
+	}
+	defer h.Limit.Release()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "/probe answers GET and HEAD only", http.StatusMethodNotAllowed)
 		return
 	}
+	req, err := h.parse(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	result := h.run(r.Context(), req)
+	if result.Refused != nil {
+		h.forbid(w, result.Refused, req.logger)
+		return
+	}
+	h.write(w, r, req, result)
+}
+
+// parse validates the query and the scrape timeout header against the
+// current config; its errors are the text of a 400.
+func (h *Probe) parse(r *http.Request) (*request, error) {
 	cfg := h.Config.Get()
 	query, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return nil, err
 	}
 	req, err := parseRequest(query, cfg)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return nil, err
 	}
-	timeout, err := probeTimeout(r.Header, req.module.Timeout, h.TimeoutOffset)
+	req.timeout, err = probeTimeout(r.Header, req.module.Timeout, h.TimeoutOffset)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return nil, err
 	}
+	if cfg.AllowedTargets != nil {
+		req.policy = cfg.AllowedTargets
+	}
+	req.logger = h.Logger.With("target", req.target.String(), "module", req.moduleName)
+	return req, nil
+}
 
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+// run probes and counts the probe in the exporter's own metrics. A target
+// the policy refused is not a probe and is not counted.
+func (h *Probe) run(ctx context.Context, req *request) *prober.Result {
+	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
-	target := req.target.String()
-	logger := h.Logger.With("target", target, "module", req.moduleName)
 	probe := h.Prober
 	if probe == nil {
 		probe = prober.Probe
 	}
-	if !h.Limit.TryAcquire() {
-		h.tooMany(w, logger)
-		return
-	}
-	defer h.Limit.Release()
 	opts := h.Options
-	if cfg.AllowedTargets != nil {
-		opts.Policy = cfg.AllowedTargets
+	if req.policy != nil {
+		opts.Policy = req.policy
 	}
 
 	h.Metrics.inFlight.Inc()
-	result := probe(ctx, target, req.moduleName, req.module, logger, opts)
+	result := probe(ctx, req.target, req.moduleName, req.module, req.logger, opts)
 	h.Metrics.inFlight.Dec()
 	if result.Refused != nil {
-		h.forbid(w, result.Refused, logger)
-		return
+		return result
 	}
 	outcome := "failure"
 	if result.Success {
@@ -145,26 +176,31 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.OnResult != nil {
 		h.OnResult(result)
 	}
+	return result
+}
 
+// write answers with the probe's metrics, or with the report and the
+// metrics as text for debug=true.
+func (h *Probe) write(w http.ResponseWriter, r *http.Request, req *request, result *prober.Result) {
 	if req.debug {
-		writeDebug(w, result)
+		writeDebug(w, result, req.logger)
 		return
 	}
 	// The text format, Prometheus' default, is written straight from the
 	// result: a registry per probe cost a plain probe more CPU than its
 	// SMTP conversation (docs/performance.md). Other formats (protobuf)
 	// go through a registry.
-	if format := expfmt.Negotiate(r.Header); format.FormatType() == expfmt.TypeTextPlain {
+	if format := expfmt.NegotiateAccept(r.Header, acceptedFormats...); format.FormatType() == expfmt.TypeTextPlain {
 		w.Header().Set("Content-Type", string(format))
 		if err := collector.WriteText(w, result); err != nil {
-			logger.Debug("Writing the probe's metrics failed", "err", err)
+			req.logger.Debug("Writing the probe's metrics failed", "err", err)
 		}
 		return
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collector.New(result))
 	promhttp.HandlerFor(registry, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorLog: slog.NewLogLogger(req.logger.Handler(), slog.LevelError),
 		// A probe's answer is a few kilobytes, once per scrape: gzip took
 		// a quarter of a plain probe's CPU time for it (docs/performance.md).
 		DisableCompression: true,
@@ -195,13 +231,13 @@ func parseRequest(q url.Values, cfg *config.Config) (*request, error) {
 		return nil, err
 	}
 	if targetStr == "" {
-		return nil, fmt.Errorf("target parameter is missing: use /probe?target=host:port, for example /probe?target=mx.example.com:25")
+		return nil, errors.New("target parameter is missing: use /probe?target=host:port, for example /probe?target=mx.example.com:25")
 	}
 	target, err := prober.ParseTarget(targetStr)
 	if err != nil {
 		return nil, err
 	}
-	req := &request{target: target}
+	req := &request{}
 
 	debugStr, err := single("debug")
 	if err != nil {
@@ -219,26 +255,15 @@ func parseRequest(q url.Values, cfg *config.Config) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if moduleName == "" {
-		if target.Port == 0 {
-			return nil, fmt.Errorf("target %q has no port and no module is given: add :PORT or module=NAME (modules: %s)",
-				targetStr, strings.Join(cfg.ModuleNames(), ", "))
-		}
-		name, ok := cfg.ModuleForPort(target.Port)
-		if !ok {
-			return nil, fmt.Errorf("no module is configured for port %d: add module=NAME (modules: %s)",
-				target.Port, strings.Join(cfg.ModuleNames(), ", "))
-		}
-		moduleName = name
+	choice, err := cfg.ChooseModule(config.ModuleRequest{
+		Target: targetStr, Port: target.Port, Module: moduleName,
+		ModuleFlag: "module=NAME", Quote: trim,
+	})
+	if err != nil {
+		return nil, err
 	}
-	module, ok := cfg.Modules[moduleName]
-	if !ok {
-		return nil, fmt.Errorf("unknown module %q (modules: %s)", trim(moduleName), strings.Join(cfg.ModuleNames(), ", "))
-	}
-	if target.Port == 0 && module.Port == 0 {
-		return nil, fmt.Errorf("target %q has no port and module %q sets none: add :PORT", targetStr, moduleName)
-	}
-	req.moduleName, req.module = moduleName, module
+	target.Port = choice.Port
+	req.target, req.moduleName, req.module = target, choice.Name, choice.Module
 	return req, nil
 }
 
@@ -253,7 +278,7 @@ func probeTimeout(h http.Header, moduleTimeout, offset time.Duration) (time.Dura
 	if errors.Is(err, strconv.ErrRange) {
 		err = nil // too big or too small for a float64 is still a number, handled below
 	}
-	if err != nil || seconds != seconds { // NaN
+	if err != nil || math.IsNaN(seconds) {
 		return 0, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds header %q is not a number", trim(v))
 	}
 	if seconds <= 0 || seconds > 1e6 {
@@ -267,13 +292,15 @@ func probeTimeout(h http.Header, moduleTimeout, offset time.Duration) (time.Dura
 	return min(scrape, moduleTimeout), nil
 }
 
-func writeDebug(w http.ResponseWriter, result *prober.Result) {
+func writeDebug(w http.ResponseWriter, result *prober.Result, logger *slog.Logger) {
 	var buf bytes.Buffer
-	report.Text(&buf, result, time.Now())
+	report.Write(&buf, result, report.Options{Now: time.Now()})
 	buf.WriteString("\nMetrics that would have been returned:\n")
-	collector.WriteText(&buf, result) // a bytes.Buffer takes every write
+	_ = collector.WriteText(&buf, result) // a bytes.Buffer takes every write
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(buf.Bytes())
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		logger.Debug("Writing the debug output failed", "err", err)
+	}
 }
 
 // trim shortens user input quoted in an error message.

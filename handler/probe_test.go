@@ -48,10 +48,10 @@ type fakeProber struct {
 	during func()
 }
 
-func (f *fakeProber) probe(ctx context.Context, target, moduleName string, _ *config.Module, _ *slog.Logger, _ prober.Options) *prober.Result {
+func (f *fakeProber) probe(ctx context.Context, target prober.Target, moduleName string, _ *config.Module, _ *slog.Logger, _ prober.Options) *prober.Result {
 	f.mu.Lock()
 	f.calls++
-	f.target, f.module = target, moduleName
+	f.target, f.module = target.String(), moduleName
 	f.deadline, _ = ctx.Deadline()
 	f.mu.Unlock()
 	if f.during != nil {
@@ -200,10 +200,10 @@ func TestProbeModuleSelection(t *testing.T) {
 		{"target=mx.example.com:587", "mx.example.com:587", "submission"},
 		{"target=mx.example.com:25&module=submission", "mx.example.com:25", "submission"},
 		{"target=mx.example.com:2626&module=noport", "mx.example.com:2626", "noport"},
-		// The module's port is used by the prober when the target has none.
-		{"target=mx.example.com&module=submission", "mx.example.com", "submission"},
+		// The module's port is dialed when the target has none.
+		{"target=mx.example.com&module=submission", "mx.example.com:587", "submission"},
 		{"target=%5B2001:db8::25%5D:25", "[2001:db8::25]:25", "smtp"},
-		{"target=2001:db8::25&module=smtp", "[2001:db8::25]", "smtp"},
+		{"target=2001:db8::25&module=smtp", "[2001:db8::25]:25", "smtp"},
 		{"target=MX.Example.COM.:25&module=", "MX.Example.COM.:25", "smtp"},
 		{"target=mx.example.com:25&debug=false", "mx.example.com:25", "smtp"},
 	}
@@ -319,7 +319,7 @@ modules:
   submission:
     tls: starttls
     timeout: 5s
-    tls_config: {ca_file: %q}
+    tls_config: {ca_file: %q, server_name: localhost}
     auth: {username: %q, password_file: %q}
 `, ca.File, user, pwFile)
 			h, _ := newProbe(t, doc, nil)

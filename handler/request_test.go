@@ -29,9 +29,9 @@ func newTestProbe(t *testing.T, yaml string) (*Probe, *atomic.Int64, *prometheus
 	t.Helper()
 	h, reg := newProbe(t, yaml, nil)
 	calls := &atomic.Int64{}
-	h.Prober = func(ctx context.Context, target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result {
+	h.Prober = func(ctx context.Context, target prober.Target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result {
 		calls.Add(1)
-		return &prober.Result{Target: target, Module: moduleName, Success: true}
+		return &prober.Result{Target: target.String(), Module: moduleName, Success: true}
 	}
 	return h, calls, reg
 }

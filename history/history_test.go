@@ -19,7 +19,7 @@ import (
 
 func result(target string, success bool) *prober.Result {
 	r := &prober.Result{
-		Target: target, Module: "smtp", Port: "25", Success: success,
+		Target: target, Module: "smtp", Port: 25, Success: success,
 		Start: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Duration: 1500 * time.Microsecond,
 	}
 	if !success {

@@ -103,7 +103,7 @@ func (p *Pages) Probe() http.Handler {
 			return
 		}
 		var text strings.Builder
-		report.Text(&text, e.Result, e.Result.Start)
+		report.Write(&text, e.Result, report.Options{Now: e.Result.Start})
 		p.serve(w, p.probe, probeTemplate, probeData{Row: newRow(e), Report: text.String()})
 	})
 }

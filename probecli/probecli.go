@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -62,10 +61,14 @@ func (c *Command) Run(ctx context.Context) int {
 	if err != nil {
 		return c.usageError(err)
 	}
-	name, module, err := chooseModule(cfg, c.Module, c.Target, target)
+	choice, err := cfg.ChooseModule(config.ModuleRequest{
+		Target: c.Target, Port: target.Port, Module: c.Module, ModuleFlag: "--module NAME",
+	})
 	if err != nil {
 		return c.usageError(err)
 	}
+	target.Port = choice.Port
+	name, module := choice.Name, choice.Module
 	if c.Timeout < 0 {
 		return c.usageError(fmt.Errorf("--timeout %s is negative: give a duration such as 10s, or none for the module's timeout", c.Timeout))
 	}
@@ -83,7 +86,7 @@ func (c *Command) Run(ctx context.Context) int {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	result := prober.Probe(ctx, target.String(), name, module, logger.With("target", target.String(), "module", name), c.Options)
+	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), c.Options)
 
 	if c.Output == OutputJSON {
 		if err := report.JSON(c.Stdout, result); err != nil {
@@ -105,29 +108,6 @@ func (c *Command) loadConfig() (*config.Config, error) {
 		return nil, err
 	}
 	return sc.Get(), nil
-}
-
-// chooseModule picks the module as /probe does: the named one, or the one
-// port_modules gives for the target's port.
-func chooseModule(cfg *config.Config, name, targetArg string, target prober.Target) (string, *config.Module, error) {
-	modules := strings.Join(cfg.ModuleNames(), ", ")
-	if name == "" {
-		if target.Port == 0 {
-			return "", nil, fmt.Errorf("target %q has no port and no --module is given: add :PORT or --module NAME (modules: %s)", targetArg, modules)
-		}
-		var ok bool
-		if name, ok = cfg.ModuleForPort(target.Port); !ok {
-			return "", nil, fmt.Errorf("no module is configured for port %d: give --module NAME (modules: %s)", target.Port, modules)
-		}
-	}
-	module, ok := cfg.Modules[name]
-	if !ok {
-		return "", nil, fmt.Errorf("unknown module %q (modules: %s)", name, modules)
-	}
-	if target.Port == 0 && module.Port == 0 {
-		return "", nil, fmt.Errorf("target %q has no port and module %q sets none: add :PORT", targetArg, name)
-	}
-	return name, module, nil
 }
 
 func (c *Command) usageError(err error) int {

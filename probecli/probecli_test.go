@@ -62,9 +62,9 @@ func TestExitStatus(t *testing.T) {
 		{"success", Command{Module: "smtp", Target: ok}, ExitSuccess, "Verdict: OK: greeting 220, no TLS", ""},
 		{"failed probe", Command{Module: "smtp", Target: refused}, ExitFailed, "Verdict: FAILED (connect_refused)", ""},
 		{"module follows the port", Command{Target: "127.0.0.1:25", Timeout: time.Nanosecond}, ExitFailed, "with module smtp", ""},
-		{"host alone takes the module's port", Command{Module: "smtp", Target: "127.0.0.1", Timeout: time.Nanosecond}, ExitFailed, "Probe of 127.0.0.1 with module smtp", ""},
-		{"no module for the port", Command{Target: "127.0.0.1:" + okPort}, ExitUsage, "", "no module is configured for port " + okPort + ": give --module NAME (modules: noport, smtp, submission)"},
-		{"no port at all", Command{Target: "127.0.0.1"}, ExitUsage, "", `target "127.0.0.1" has no port and no --module is given`},
+		{"host alone takes the module's port", Command{Module: "smtp", Target: "127.0.0.1", Timeout: time.Nanosecond}, ExitFailed, "Probe of 127.0.0.1:25 with module smtp", ""},
+		{"no module for the port", Command{Target: "127.0.0.1:" + okPort}, ExitUsage, "", "no module is configured for port " + okPort + ": add --module NAME (modules: noport, smtp, submission)"},
+		{"no port at all", Command{Target: "127.0.0.1"}, ExitUsage, "", `target "127.0.0.1" has no port and no module is given: add :PORT or --module NAME`},
 		{"module without port and target without port", Command{Module: "noport", Target: "127.0.0.1"}, ExitUsage, "", `module "noport" sets none`},
 		{"unknown module", Command{Module: "nope", Target: ok}, ExitUsage, "", `unknown module "nope" (modules: noport, smtp, submission)`},
 		{"malformed target", Command{Target: "http://mx.example.com"}, ExitUsage, "", "looks like a URL"},
@@ -155,7 +155,7 @@ func TestRedaction(t *testing.T) {
 	pw := filepath.Join(dir, "pw")
 	cfg := filepath.Join(dir, "config.yml")
 	os.WriteFile(pw, []byte(password), 0o600)
-	os.WriteFile(cfg, []byte("modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: "+ca.File+"}\n    auth: {username: probe, password_file: "+pw+"}\n"), 0o600)
+	os.WriteFile(cfg, []byte("modules:\n  sub:\n    tls: starttls\n    tls_config: {ca_file: "+ca.File+", server_name: localhost}\n    auth: {username: probe, password_file: "+pw+"}\n"), 0o600)
 
 	for _, output := range []string{OutputText, OutputJSON} {
 		var log bytes.Buffer

@@ -31,6 +31,6 @@ func TestProbeDeadlineAfterSTARTTLS(t *testing.T) {
 		tc.Read(make([]byte, 1)) // no reply to EHLO: wait for the client to go
 	})
 	module := testModule(t, "tls: starttls\ntimeout: 1s\ntls_config: {ca_file: "+e.ca.File+"}")
-	r := Probe(context.Background(), srv.Addr, "test", module, nil, Options{})
+	r := Probe(context.Background(), mustTarget(t, srv.Addr), "test", module, nil, Options{})
 	expect(t, "failure", r.Failure, ReasonTimeout)
 }

@@ -124,7 +124,7 @@ func TestCertificateFacts(t *testing.T) {
 			cert := tc.cert(t)
 			srv := smtptest.NewServer(t, smtptest.Config{StartTLS: smtptest.ServerTLS(cert)})
 			m := testModule(t, "tls: starttls\ntls_config: {ca_file: "+tc.ca.File+"}")
-			r := Probe(t.Context(), srv.Addr, "test", m, nil, Options{})
+			r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{})
 			if r.TLS == nil {
 				t.Fatalf("no TLS state: %s %s", r.Failure, r.Error)
 			}
@@ -185,7 +185,7 @@ func TestOCSPIssuerFromChain(t *testing.T) {
 			if tc.caFile != "" {
 				mod += "\ntls_config: {ca_file: " + tc.caFile + "}"
 			}
-			r := Probe(t.Context(), srv.Addr, "test", testModule(t, mod), nil, Options{})
+			r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", testModule(t, mod), nil, Options{})
 			if r.TLS == nil || r.TLS.OCSP == nil {
 				t.Fatalf("no TLS or no OCSP: %s", r.Error)
 			}

@@ -48,7 +48,7 @@ func TestConfigWorkDoneAtLoad(t *testing.T) {
 	for _, file := range []string{single, many} {
 		m := testModule(t, "tls: starttls\ntls_config: {ca_file: "+file+", server_name: localhost}")
 		probe := func() {
-			r := Probe(context.Background(), srv.Addr, "test", m, nil, Options{})
+			r := Probe(context.Background(), mustTarget(t, srv.Addr), "test", m, nil, Options{})
 			if !r.Success || !r.TLS.Verified {
 				t.Fatalf("probe with ca_file %s: %s %s", filepath.Base(file), r.Failure, r.Error)
 			}

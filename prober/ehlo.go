@@ -7,25 +7,31 @@ import (
 
 // Bounds on what one EHLO reply may add to a result (and so to the metrics).
 const (
-	maxExtensions       = 64
-	maxExtensionParams  = 32
-	maxKeywordBytes     = 64
-	maxParamBytes       = 128
-	maxDomainBytes      = 255
-	maxMechanismsPerAll = 32
+	maxExtensions      = 64
+	maxExtensionParams = 32
+	maxKeywordBytes    = 64
+	maxParamBytes      = 128
+	maxDomainBytes     = 255
+	// maxAuthMechanisms bounds the distinct SASL mechanisms kept from all
+	// the AUTH lines of one reply together (a server may send several).
+	maxAuthMechanisms = 32
 )
 
 // ParseEHLO reads the extensions from a 250 reply to EHLO. The first line
 // is the server's domain and greeting; every further line is a keyword with
 // optional parameters (RFC 5321 section 4.1.1.1). Keywords are upper-cased,
 // and both "AUTH PLAIN" and the old "AUTH=PLAIN" syntax are understood.
-func ParseEHLO(reply Reply) *EHLOInfo {
+func ParseEHLO(reply Reply) *EHLOInfo { return parseEHLO(reply, Sanitize) }
+
+// parseEHLO is ParseEHLO with the function that makes the server's words
+// fit to keep (the probe's clean, which also redacts).
+func parseEHLO(reply Reply, clean func(string, int) string) *EHLOInfo {
 	info := &EHLOInfo{Extensions: []Extension{}}
 	if len(reply.Lines) == 0 {
 		return info
 	}
 	if fields := strings.Fields(reply.Lines[0]); len(fields) > 0 {
-		info.Domain = Sanitize(fields[0], maxDomainBytes)
+		info.Domain = clean(fields[0], maxDomainBytes)
 	}
 	seenMech := map[string]bool{}
 	for _, line := range reply.Lines[1:] {
@@ -47,13 +53,13 @@ func ParseEHLO(reply Reply) *EHLOInfo {
 			params = params[:maxExtensionParams]
 		}
 		for i, p := range params {
-			params[i] = Sanitize(p, maxParamBytes)
+			params[i] = clean(p, maxParamBytes)
 		}
 		switch keyword {
 		case "AUTH":
 			for _, m := range params {
 				m = strings.ToUpper(m)
-				if m != "" && !seenMech[m] && len(info.AuthMechanisms) < maxMechanismsPerAll && validKeyword(m) {
+				if m != "" && !seenMech[m] && len(info.AuthMechanisms) < maxAuthMechanisms && validKeyword(m) {
 					seenMech[m] = true
 					info.AuthMechanisms = append(info.AuthMechanisms, m)
 				}

@@ -36,7 +36,7 @@ func FuzzConversation(f *testing.F) {
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		r := prober.Probe(ctx, srv.Addr, "fuzz", module, nil, prober.Options{})
+		r := prober.Probe(ctx, mustTarget(t, srv.Addr), "fuzz", module, nil, prober.Options{})
 		checkResult(t, r)
 	})
 }
@@ -82,7 +82,7 @@ func checkResult(t *testing.T, r *prober.Result) {
 		}
 	}
 	var buf bytes.Buffer
-	report.Text(&buf, r, time.Now())
+	report.Write(&buf, r, report.Options{Now: time.Now()})
 	if !utf8.Valid(buf.Bytes()) {
 		t.Fatalf("report is not valid UTF-8:\n%s", buf.Bytes())
 	}

@@ -60,7 +60,7 @@ func FuzzParseEHLO(f *testing.F) {
 		if len(info.Extensions) > maxExtensions {
 			t.Fatalf("%d extensions", len(info.Extensions))
 		}
-		if len(info.AuthMechanisms) > maxMechanismsPerAll {
+		if len(info.AuthMechanisms) > maxAuthMechanisms {
 			t.Fatalf("%d mechanisms", len(info.AuthMechanisms))
 		}
 		checkClean(t, "domain", info.Domain, maxDomainBytes)

@@ -177,7 +177,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			r := prober.Probe(ctx, target, "hostile", module, nil, prober.Options{})
+			r := prober.Probe(ctx, mustTarget(t, target), "hostile", module, nil, prober.Options{})
 			runtime.ReadMemStats(&after)
 
 			if r.Failure != tc.want {
@@ -200,7 +200,7 @@ func TestHostileServers(t *testing.T) {
 	}
 
 	healthy := smtptest.NewServer(t, smtptest.Config{})
-	if r := prober.Probe(context.Background(), healthy.Addr, "healthy", parseModule(t, "{tls: none, timeout: 5s}"), nil, prober.Options{}); !r.Success {
+	if r := prober.Probe(context.Background(), mustTarget(t, healthy.Addr), "healthy", parseModule(t, "{tls: none, timeout: 5s}"), nil, prober.Options{}); !r.Success {
 		t.Errorf("a healthy server after the hostile ones: %s: %s", r.Failure, r.Error)
 	}
 }
@@ -220,4 +220,14 @@ func tlsServer(t *testing.T, cert tls.Certificate) func(*testing.T) string {
 	return func(t *testing.T) string {
 		return smtptest.NewServer(t, smtptest.Config{Implicit: smtptest.ServerTLS(cert)}).Addr
 	}
+}
+
+// mustTarget parses a target a test probes.
+func mustTarget(t testing.TB, s string) prober.Target {
+	t.Helper()
+	target, err := prober.ParseTarget(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target
 }

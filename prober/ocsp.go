@@ -34,7 +34,7 @@ func checkOCSP(raw []byte, leaf, issuer *x509.Certificate) *OCSPInfo {
 		if re, ok := errors.AsType[ocsp.ResponseError](err); ok {
 			info.Error = fmt.Sprintf("the responder answered %q instead of a status", re.Status.String())
 		} else {
-			info.Error = "invalid response: " + Sanitize(err.Error(), 200)
+			info.Error = "invalid response: " + err.Error()
 		}
 		return info
 	}

@@ -197,7 +197,10 @@ func TestSanitize(t *testing.T) {
 		{"nul\x00", 64, "nul\uFFFD"},
 		{"bad \xff utf8", 64, "bad \uFFFD utf8"},
 		{"esc \x1b[31m", 64, "esc \uFFFD[31m"},
+		// At most max bytes of text, then the marker; cut at a character boundary.
 		{strings.Repeat("a", 20), 10, strings.Repeat("a", 10) + "…"},
+		{strings.Repeat("ä", 10), 11, strings.Repeat("ä", 5) + "…"},
+		{strings.Repeat("a", 10), 10, strings.Repeat("a", 10)},
 	}
 	for _, tc := range cases {
 		got := Sanitize(tc.in, tc.max)

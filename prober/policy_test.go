@@ -59,7 +59,7 @@ func TestProbePolicy(t *testing.T) {
 				opts.Policy = cfg.AllowedTargets
 			}
 			module := testModule(t, "tls: none\n"+tc.module)
-			r := Probe(context.Background(), net.JoinHostPort(tc.host, port), "test", module, nil, opts)
+			r := Probe(context.Background(), mustTarget(t, net.JoinHostPort(tc.host, port)), "test", module, nil, opts)
 
 			var refused *config.RefusedError
 			switch {

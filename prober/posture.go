@@ -108,7 +108,7 @@ func (p *probe) postureCheck(dest netip.AddrPort, host string, spec postureSpec)
 	defer func() { pc.Duration = p.opts.Now().Sub(start) }()
 	note := func(format string, args ...any) { p.transcriptFor(spec.check, "*", fmt.Sprintf(format, args...)) }
 	inconclusive := func(err error) PostureCheck {
-		pc.Error = p.redact(Sanitize(err.Error(), 300))
+		pc.Error = p.clean(err.Error(), MaxErrorBytes)
 		note("check not conclusive: %s", pc.Error)
 		return pc
 	}
@@ -144,7 +144,7 @@ func (p *probe) postureCheck(dest netip.AddrPort, host string, spec postureSpec)
 	}
 	pc.Conclusive = true
 	if err != nil {
-		pc.Error = p.redact(Sanitize(unwrapOpError(err).Error(), 300))
+		pc.Error = p.clean(unwrapOpError(err).Error(), MaxErrorBytes)
 		note("refused: %s", pc.Error)
 		return pc
 	}

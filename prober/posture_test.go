@@ -96,7 +96,7 @@ func TestPosture(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := smtptest.NewServer(t, tc.server)
-			r := Probe(t.Context(), srv.Addr, "test", testModule(t, tc.module+"\ntls_config: {insecure_skip_verify: true}"), nil, Options{})
+			r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", testModule(t, tc.module+"\ntls_config: {insecure_skip_verify: true}"), nil, Options{})
 			expect(t, "failure", r.Failure, tc.reason)
 			expect(t, "connections", srv.Accepted(), int64(1+len(postureSpecs)))
 			if len(r.Posture) != len(postureSpecs) {
@@ -150,7 +150,7 @@ func TestPostureOffOrNoTLS(t *testing.T) {
 				cfg = smtptest.Config{}
 			}
 			srv := smtptest.NewServer(t, cfg)
-			r := Probe(t.Context(), srv.Addr, "test", testModule(t, tc.module), nil, Options{})
+			r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", testModule(t, tc.module), nil, Options{})
 			expect(t, "success", r.Success, true)
 			expect(t, "connections", srv.Accepted(), int64(1))
 			expect(t, "posture", r.Posture == nil, true)
@@ -190,7 +190,7 @@ func TestPostureInconclusive(t *testing.T) {
 				tc.later(c)
 			})
 			m := testModule(t, "tls: starttls\ntls_posture: true\ntimeout: 2s\ntls_config: {ca_file: "+e.ca.File+"}")
-			r := Probe(t.Context(), srv.Addr, "test", m, nil, Options{})
+			r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{})
 			expect(t, "success", r.Success, true)
 			expect(t, "main session encrypted", r.Encrypted, true)
 			if len(r.Posture) != len(postureSpecs) {

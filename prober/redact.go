@@ -3,10 +3,29 @@ package prober
 import (
 	"encoding/base64"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
 )
 
-// redactedSecret replaces a credential found in text the prober keeps.
-const redactedSecret = "<redacted>"
+// Redacted replaces a credential wherever the exporter would show it: in a
+// result, a log, /config. One marker, so one grep finds every place.
+const Redacted = config.Redacted
+
+// Caps on server-controlled strings a result keeps, so that a hostile server
+// cannot make one result (or a history of them) large: Go's HostnameError
+// alone lists every SAN of a certificate.
+const (
+	// MaxErrorBytes caps Error, each of Warnings and TLS.VerifyError.
+	MaxErrorBytes = 512
+	// MaxLabelBytes caps a label value made of server-controlled text.
+	MaxLabelBytes = 1024
+	// maxTranscriptLineBytes caps one transcript line.
+	maxTranscriptLineBytes = 512
+)
+
+// cutMarker ends a string that was cut to its cap.
+const cutMarker = "…"
 
 // plainPayload is the base64 AUTH PLAIN payload (RFC 4616) for user and password.
 func plainPayload(user, password string) string {
@@ -14,25 +33,156 @@ func plainPayload(user, password string) string {
 }
 
 // secretForms are the password in every form the prober sends it: as is,
-// base64 (AUTH LOGIN) and inside the base64 AUTH PLAIN payload. A hostile
-// or careless server may quote what it received in a reply, which would
-// carry it into the transcript, the error, the logs and the debug output.
+// base64 (AUTH LOGIN) and inside the base64 AUTH PLAIN payload, each also as
+// sanitizing would render it. A hostile or careless server may quote what
+// it received in a reply, which would carry it into the transcript, the
+// error, the logs and the debug output. (After the credentials are sent the
+// server's text is dropped altogether, see codeOnly; these forms guard
+// everything else.)
 func secretForms(user, password string) []string {
 	if password == "" {
 		return nil
 	}
-	return []string{
+	forms := []string{
 		plainPayload(user, password),
 		base64.StdEncoding.EncodeToString([]byte(password)),
 		password,
 	}
+	if s := sanitizeText(password); s != password {
+		forms = append(forms, s)
+	}
+	return forms
+}
+
+// clean is the one way a server-controlled string (reply text, certificate
+// fields, verification errors, errors that quote them) reaches a result
+// field, a log, a label or a page: sanitized first (so that what is redacted
+// is what is shown), then redacted, then capped at limit bytes (so that no cut
+// can leave part of a secret behind).
+func (p *probe) clean(s string, limit int) string {
+	return capText(p.redact(sanitizeText(s)), limit)
 }
 
 // redact hides the module's password in text that may come from the server.
-// It runs before text is cut to length, so no part of a secret survives.
 func (p *probe) redact(text string) string {
 	for _, s := range p.secrets {
-		text = strings.ReplaceAll(text, s, redactedSecret)
+		if strings.Contains(text, s) {
+			text = strings.ReplaceAll(text, s, Redacted)
+		}
 	}
 	return text
+}
+
+// Sanitize makes text that holds no secret (a request parameter, a note)
+// safe for labels, logs and terminals: valid UTF-8, no control characters,
+// at most limit bytes of it, then the cut marker when cut. Server text in a
+// probe goes through clean instead, which redacts between the two steps.
+func Sanitize(s string, limit int) string { return capText(sanitizeText(s), limit+len(cutMarker)) }
+
+// CapLabel caps a label value made of server-controlled text.
+func CapLabel(s string) string { return capText(s, MaxLabelBytes) }
+
+// sanitizeText replaces invalid UTF-8 and control characters with U+FFFD.
+func sanitizeText(s string) string {
+	if printableASCII(s) {
+		return s // what servers send almost always: no copy needed
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			r = '\uFFFD'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// capText cuts s to at most limit bytes, marker included, at a character
+// boundary. The cut is a copy: a slice would keep the whole string (a 240 KB
+// verification error, say) alive for as long as the result lives.
+func capText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	n := limit - len(cutMarker)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	if n < 0 {
+		n = 0
+	}
+	return strings.Clone(s[:n]) + cutMarker
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// codeOnly is what the transcript keeps of a server line once credentials
+// have been sent: the reply code and, when the line has one, the enhanced
+// status code (RFC 3463), as "535 5.7.8". The free text is dropped, so no
+// echo of the password, in any encoding or split across lines, is kept.
+func codeOnly(line string) string {
+	code, more, text, err := parseReplyLine(line)
+	if err != nil {
+		return "(a line that is not a reply; its text is dropped after credentials were sent)"
+	}
+	sep := " "
+	if more {
+		sep = "-"
+	}
+	out := itoa3(code)
+	if status := enhancedStatus(text); status != "" {
+		out += sep + status
+	} else if more {
+		out += sep
+	}
+	return out
+}
+
+// replyStatus is a reply as codeOnly keeps it: "535 5.7.8".
+func replyStatus(r Reply) string {
+	out := itoa3(r.Code)
+	if len(r.Lines) > 0 {
+		if status := enhancedStatus(r.Lines[0]); status != "" {
+			out += " " + status
+		}
+	}
+	return out
+}
+
+// enhancedStatus returns the enhanced status code that begins text, if any:
+// class "." subject "." detail, with class 2, 4 or 5 and one to three digits
+// for the others.
+func enhancedStatus(text string) string {
+	end := strings.IndexByte(text, ' ')
+	if end < 0 {
+		end = len(text)
+	}
+	s := text[:end]
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || (parts[0] != "2" && parts[0] != "4" && parts[0] != "5") {
+		return ""
+	}
+	for _, p := range parts[1:] {
+		if len(p) < 1 || len(p) > 3 {
+			return ""
+		}
+		for i := 0; i < len(p); i++ {
+			if p[i] < '0' || p[i] > '9' {
+				return ""
+			}
+		}
+	}
+	return s
+}
+
+func itoa3(code int) string {
+	return string([]byte{byte('0' + code/100%10), byte('0' + code/10%10), byte('0' + code%10)})
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 )
 
 // Limits on what a server may send, so that a hostile or broken server
@@ -29,12 +28,27 @@ func (r Reply) Text() string { return strings.Join(r.Lines, " ") }
 
 // ProtocolError is a reply that is not SMTP: garbage, an overlong line, a
 // malformed code or too many lines.
-type ProtocolError struct{ Msg string }
+type ProtocolError struct {
+	// Msg says what is wrong, quoting the server's text when there is one.
+	Msg string
+	// Bare says it without the server's text, for after credentials were sent.
+	Bare string
+}
 
 func (e *ProtocolError) Error() string { return e.Msg }
 
 func protocolErrorf(format string, args ...any) error {
-	return &ProtocolError{Msg: fmt.Sprintf(format, args...)}
+	msg := fmt.Sprintf(format, args...)
+	return &ProtocolError{Msg: msg, Bare: msg}
+}
+
+// protocolErrorQuoting is a ProtocolError that quotes the server's text
+// between before and after. The text is quoted as is (sanitized, neither
+// escaped nor cut): escaping as %q does would turn a password holding '"'
+// or '\' into a form redaction no longer finds, and a cut before redaction
+// would leave part of it. The probe's clean does both, in that order.
+func protocolErrorQuoting(before, text, after string) error {
+	return &ProtocolError{Msg: before + ` "` + sanitizeText(text) + `"` + after, Bare: before + after}
 }
 
 // ReadReply reads one (possibly multi-line) reply from r. Each raw line is
@@ -119,7 +133,7 @@ func notAReply(r *bufio.Reader) error {
 		if bytes.IndexByte(buffered, '\n') >= 0 {
 			return nil
 		}
-		return protocolErrorf("not an SMTP reply: %q", Sanitize(string(buffered), 64))
+		return protocolErrorQuoting("not an SMTP reply:", string(buffered), "")
 	}
 	return nil
 }
@@ -141,12 +155,12 @@ func replyPrefixByte(i int, c byte) bool {
 // follow, and the text.
 func parseReplyLine(line string) (code int, more bool, text string, err error) {
 	if len(line) < 3 {
-		return 0, false, "", protocolErrorf("malformed reply line %q", Sanitize(line, 64))
+		return 0, false, "", protocolErrorQuoting("malformed reply line", line, "")
 	}
 	for i := 0; i < 3; i++ {
 		c := line[i]
 		if c < '0' || c > '9' {
-			return 0, false, "", protocolErrorf("malformed reply line %q: no reply code", Sanitize(line, 64))
+			return 0, false, "", protocolErrorQuoting("malformed reply line", line, ": no reply code")
 		}
 		code = code*10 + int(c-'0')
 	}
@@ -161,37 +175,7 @@ func parseReplyLine(line string) (code int, more bool, text string, err error) {
 		more = true
 	case ' ':
 	default:
-		return 0, false, "", protocolErrorf("malformed reply line %q: code not followed by space or dash", Sanitize(line, 64))
+		return 0, false, "", protocolErrorQuoting("malformed reply line", line, ": code not followed by space or dash")
 	}
 	return code, more, line[4:], nil
-}
-
-// Sanitize makes server-sent text safe for labels, logs and terminals:
-// valid UTF-8, no control characters, at most max bytes.
-func Sanitize(s string, max int) string {
-	if len(s) <= max && printableASCII(s) {
-		return s // what servers send almost always: no copy needed
-	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			r = '\uFFFD'
-		}
-		if b.Len()+utf8.RuneLen(r) > max {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

@@ -14,27 +14,27 @@ type Reason string
 
 // Failure reasons, one per failed probe.
 const (
-	ReasonResolve              Reason = "resolve"
-	ReasonConnectRefused       Reason = "connect_refused"
-	ReasonConnectTimeout       Reason = "connect_timeout"
-	ReasonConnectUnreachable   Reason = "connect_unreachable"
-	ReasonConnectionClosed     Reason = "connection_closed"
-	ReasonConnectionReset      Reason = "connection_reset"
-	ReasonBannerTimeout        Reason = "banner_timeout"
-	ReasonBannerRejected       Reason = "banner_rejected"
-	ReasonProtocolError        Reason = "protocol_error"
-	ReasonEHLORejected         Reason = "ehlo_rejected"
-	ReasonStartTLSNotAdvertise Reason = "starttls_not_advertised"
-	ReasonStartTLSRejected     Reason = "starttls_rejected"
-	ReasonTLSHandshakeFailed   Reason = "tls_handshake_failed"
-	ReasonCertExpired          Reason = "cert_expired"
-	ReasonCertUntrusted        Reason = "cert_untrusted"
-	ReasonCertHostnameMismatch Reason = "cert_hostname_mismatch"
-	ReasonAuthNotAdvertised    Reason = "auth_not_advertised"
-	ReasonAuthBeforeTLS        Reason = "auth_before_tls"
-	ReasonAuthFailed           Reason = "auth_failed"
-	ReasonTimeout              Reason = "timeout"
-	ReasonLegacyTLSAccepted    Reason = "legacy_tls_accepted"
+	ReasonResolve               Reason = "resolve"
+	ReasonConnectRefused        Reason = "connect_refused"
+	ReasonConnectTimeout        Reason = "connect_timeout"
+	ReasonConnectUnreachable    Reason = "connect_unreachable"
+	ReasonConnectionClosed      Reason = "connection_closed"
+	ReasonConnectionReset       Reason = "connection_reset"
+	ReasonBannerTimeout         Reason = "banner_timeout"
+	ReasonBannerRejected        Reason = "banner_rejected"
+	ReasonProtocolError         Reason = "protocol_error"
+	ReasonEHLORejected          Reason = "ehlo_rejected"
+	ReasonStartTLSNotAdvertised Reason = "starttls_not_advertised"
+	ReasonStartTLSRejected      Reason = "starttls_rejected"
+	ReasonTLSHandshakeFailed    Reason = "tls_handshake_failed"
+	ReasonCertExpired           Reason = "cert_expired"
+	ReasonCertUntrusted         Reason = "cert_untrusted"
+	ReasonCertHostnameMismatch  Reason = "cert_hostname_mismatch"
+	ReasonAuthNotAdvertised     Reason = "auth_not_advertised"
+	ReasonAuthBeforeTLS         Reason = "auth_before_tls"
+	ReasonAuthFailed            Reason = "auth_failed"
+	ReasonTimeout               Reason = "timeout"
+	ReasonLegacyTLSAccepted     Reason = "legacy_tls_accepted"
 )
 
 // Reasons lists every failure reason in a fixed order, so that every probe
@@ -42,7 +42,7 @@ const (
 var Reasons = []Reason{
 	ReasonResolve, ReasonConnectRefused, ReasonConnectTimeout, ReasonConnectUnreachable,
 	ReasonConnectionClosed, ReasonConnectionReset, ReasonBannerTimeout, ReasonBannerRejected,
-	ReasonProtocolError, ReasonEHLORejected, ReasonStartTLSNotAdvertise, ReasonStartTLSRejected,
+	ReasonProtocolError, ReasonEHLORejected, ReasonStartTLSNotAdvertised, ReasonStartTLSRejected,
 	ReasonTLSHandshakeFailed, ReasonCertExpired, ReasonCertUntrusted, ReasonCertHostnameMismatch,
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
 	ReasonLegacyTLSAccepted,
@@ -78,7 +78,7 @@ type Result struct {
 	Target string    `json:"target"`
 	Module string    `json:"module"`
 	Host   string    `json:"host"`
-	Port   string    `json:"port"`
+	Port   int       `json:"port,string"` // a string in JSON, as it always was
 	Start  time.Time `json:"start"`
 	// Duration is the whole probe, resolution to QUIT.
 	Duration time.Duration `json:"duration_ns"`

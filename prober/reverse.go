@@ -38,16 +38,19 @@ func IsNotFoundError(err error) bool {
 // lookupReverse finds the PTR names of addr and which of them resolve back
 // to it. It is a plain function of the resolver so that it can run beside
 // the SMTP conversation.
-func lookupReverse(ctx context.Context, r ReverseResolver, addr netip.Addr) *ReverseDNSInfo {
+//
+// clean is the probe's one way for outside text into a result (see
+// probe.clean); it only reads the probe, so it is safe on another goroutine.
+func lookupReverse(ctx context.Context, r ReverseResolver, addr netip.Addr, clean func(string, int) string) *ReverseDNSInfo {
 	info := &ReverseDNSInfo{}
 	names, err := r.LookupAddr(ctx, addr.String())
 	if err != nil && !IsNotFoundError(err) {
-		info.Error = Sanitize(fmt.Sprintf("PTR lookup of %s: %v", addr, err), 300)
+		info.Error = clean(fmt.Sprintf("PTR lookup of %s: %v", addr, err), MaxErrorBytes)
 		return info
 	}
 	info.Conclusive = true
 	for _, n := range names {
-		n = normalizeName(n)
+		n = clean(normalizeName(n), maxHostnameBytes)
 		if n == "" || slices.Contains(info.PTR, n) {
 			continue
 		}
@@ -69,22 +72,20 @@ func lookupReverse(ctx context.Context, r ReverseResolver, addr netip.Addr) *Rev
 	info.FCrDNS = len(info.ConfirmedPTR) > 0
 	if len(errs) > 0 && !info.FCrDNS {
 		// A failed forward lookup may hide the name that confirms.
-		info.Error = Sanitize("forward lookup of "+strings.Join(errs, "; "), 300)
+		info.Error = clean("forward lookup of "+strings.Join(errs, "; "), MaxErrorBytes)
 	}
 	return info
 }
 
-// normalizeName lower-cases a DNS name, drops the trailing dot and keeps
-// it printable and bounded.
+// normalizeName lower-cases a DNS name and drops the trailing dot.
 func normalizeName(n string) string {
-	n = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(n)), ".")
-	return Sanitize(n, maxHostnameBytes-len("…")) // Sanitize may add the ellipsis
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(n)), ".")
 }
 
 // bannerHostname is the name a greeting gives, from the text of its first
 // line ("mx.example.net ESMTP Postfix"): RFC 5321 puts the server's domain
 // or address literal first.
-func bannerHostname(reply Reply) string {
+func (p *probe) bannerHostname(reply Reply) string {
 	if len(reply.Lines) == 0 {
 		return ""
 	}
@@ -92,7 +93,7 @@ func bannerHostname(reply Reply) string {
 	if len(fields) == 0 {
 		return ""
 	}
-	return normalizeName(fields[0])
+	return p.clean(normalizeName(fields[0]), maxHostnameBytes)
 }
 
 // reverseDNS runs the lookups of lookupReverse for the address connected
@@ -104,7 +105,7 @@ func (p *probe) startReverseDNS(addr netip.Addr) (wait func() *ReverseDNSInfo) {
 	if r == nil {
 		r = p.opts.Resolver
 	}
-	go func() { ch <- lookupReverse(p.ctx, r, addr) }()
+	go func() { ch <- lookupReverse(p.ctx, r, addr, p.clean) }()
 	return func() *ReverseDNSInfo { return <-ch }
 }
 

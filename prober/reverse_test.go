@@ -73,7 +73,7 @@ func TestReverseDNS(t *testing.T) {
 			srv := smtptest.NewServerAt(t, addr.String(), smtptest.Config{Greeting: tc.greeting})
 			res := smtptest.NewZoneResolver(t, tc.zone)
 			m := testModule(t, "tls: none\nreverse_dns: true")
-			r := Probe(t.Context(), srv.Addr, "test", m, nil, Options{Resolver: res})
+			r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{Resolver: res})
 			expect(t, "success", r.Success, true)
 			if !strings.HasPrefix(r.BannerHostname, tc.banner) || len(r.BannerHostname) > maxHostnameBytes {
 				t.Errorf("banner hostname %q, want %q (at most %d bytes)", r.BannerHostname, tc.banner, maxHostnameBytes)
@@ -98,7 +98,7 @@ func TestReverseDNS(t *testing.T) {
 // Without reverse_dns nothing is looked up; the greeting's name is still kept.
 func TestReverseDNSOff(t *testing.T) {
 	srv := smtptest.NewServer(t, smtptest.Config{})
-	r := Probe(t.Context(), srv.Addr, "test", testModule(t, "tls: none"), nil, Options{})
+	r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", testModule(t, "tls: none"), nil, Options{})
 	expect(t, "reverse DNS", r.ReverseDNS == nil, true)
 	expect(t, "banner hostname", r.BannerHostname, "fake.test")
 }

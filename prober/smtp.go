@@ -11,17 +11,17 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
 
-// Bounds on the transcript kept in a result.
+// Bounds on the transcript kept in a result: lines, and bytes of text in
+// all (each line is capped at maxTranscriptLineBytes too).
 const (
 	maxTranscriptLines = 400
-	maxTranscriptBytes = 512
+	maxTranscriptBytes = 32 << 10
 	// quitGrace bounds the wait for the reply to QUIT: the verdict is known
 	// by then and must not wait for a server that never answers.
 	quitGrace = 2 * time.Second
@@ -40,16 +40,12 @@ type Options struct {
 	ReverseResolver ReverseResolver
 }
 
-// ProbeSMTP runs one SMTP conversation with target under module and returns
-// what happened. It never sends MAIL, RCPT or DATA. The conversation ends
+// Probe runs one SMTP conversation with target under module and returns
+// what happened. It never sends MAIL, RCPT or DATA. The target's port is
+// the one to dial: config.ChooseModule decides it. The conversation ends
 // at ctx's deadline (or the module's timeout when ctx has none); every read
 // is bounded in time and size, so it always returns.
-func ProbeSMTP(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger) *Result {
-	return Probe(ctx, target, moduleName, module, logger, Options{})
-}
-
-// Probe is ProbeSMTP with options.
-func Probe(ctx context.Context, target string, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
+func Probe(ctx context.Context, target Target, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -71,8 +67,10 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 		opts:   opts,
 		start:  opts.Now(),
 		res: &Result{
-			Target:         target,
+			Target:         target.String(),
 			Module:         moduleName,
+			Host:           target.Host,
+			Port:           target.Port,
 			AuthConfigured: module.Auth != nil,
 			Transcript:     []TranscriptLine{},
 		},
@@ -84,7 +82,7 @@ func Probe(ctx context.Context, target string, moduleName string, module *config
 	for _, ph := range Phases {
 		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
 	}
-	p.run()
+	p.run(target)
 	p.finish()
 	return p.res
 }
@@ -103,7 +101,13 @@ type probe struct {
 
 	secrets []string // the password's forms, for redact
 
-	reverse func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
+	reverse    func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
+	tlsVersion uint16                 // the negotiated TLS version (0: no TLS)
+	// credsSent is set once the credentials went out: from then on only
+	// reply codes of what the server says are kept (see codeOnly).
+	credsSent bool
+	// transcriptBytes is the text the transcript holds.
+	transcriptBytes int
 
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
@@ -118,6 +122,7 @@ type problem struct {
 // fail records the failure that ends the conversation.
 func (p *probe) fail(reason Reason, err error) {
 	if p.hard == nil {
+		err = p.dropServerText(err)
 		p.hard = &problem{reason, err}
 		p.note("failed: %s: %v", reason, err)
 	}
@@ -132,8 +137,19 @@ func (p *probe) ioFail(err error, timeoutReason Reason, doing string) {
 
 // flag records a policy failure; the conversation goes on to learn more.
 func (p *probe) flag(reason Reason, err error) {
+	err = p.dropServerText(err)
 	p.soft = append(p.soft, problem{reason, err})
 	p.note("problem: %s: %v", reason, err)
+}
+
+// dropServerText keeps an error that quotes the server out of the result
+// once credentials have been sent.
+func (p *probe) dropServerText(err error) error {
+	var pe *ProtocolError
+	if p.credsSent && errors.As(err, &pe) {
+		return errors.New(pe.Bare + " (the server's text is dropped after credentials were sent)")
+	}
+	return err
 }
 
 func (p *probe) finish() {
@@ -151,9 +167,9 @@ func (p *probe) finish() {
 	if len(all) == 0 {
 		r.Success = true
 	} else {
-		r.Failure, r.Error = all[0].reason, p.redact(all[0].err.Error())
+		r.Failure, r.Error = all[0].reason, p.clean(all[0].err.Error(), MaxErrorBytes)
 		for _, w := range all[1:] {
-			r.Warnings = append(r.Warnings, p.redact(fmt.Sprintf("%s: %v", w.reason, w.err)))
+			r.Warnings = append(r.Warnings, p.clean(string(w.reason)+": "+w.err.Error(), MaxErrorBytes))
 		}
 	}
 	if r.Success {
@@ -163,9 +179,11 @@ func (p *probe) finish() {
 	}
 }
 
-func (p *probe) run() {
-	target, ok := p.target()
-	if !ok {
+func (p *probe) run(target Target) {
+	if target.Port < 1 || target.Port > 65535 {
+		// A caller's mistake (config.ChooseModule gives every probe a
+		// port), reported rather than dialed.
+		p.fail(ReasonResolve, fmt.Errorf("target %q has no port to dial", p.res.Target))
 		return
 	}
 	p.converse(target)
@@ -173,24 +191,6 @@ func (p *probe) run() {
 		p.finishReverseDNS(p.reverse())
 	}
 	p.posture(target)
-}
-
-// target parses the target and fills in the module's port.
-func (p *probe) target() (Target, bool) {
-	target, err := ParseTarget(p.res.Target)
-	if err != nil {
-		p.fail(ReasonResolve, err)
-		return Target{}, false
-	}
-	if target.Port == 0 {
-		target.Port = p.module.Port
-	}
-	if target.Port == 0 {
-		p.fail(ReasonResolve, fmt.Errorf("target %q has no port and module %q sets none", p.res.Target, p.res.Module))
-		return Target{}, false
-	}
-	p.res.Host, p.res.Port = target.Host, strconv.Itoa(target.Port)
-	return target, true
 }
 
 // converse holds the main SMTP conversation.
@@ -230,7 +230,7 @@ func (p *probe) converse(target Target) {
 	case config.TLSStartTLS, config.TLSOpportunistic:
 		if !p.res.StartTLSAdvertised {
 			if p.module.TLS == config.TLSStartTLS {
-				p.fail(ReasonStartTLSNotAdvertise, errors.New("server does not advertise STARTTLS and the module requires it"))
+				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
 				p.quit()
 				return
 			}
@@ -312,10 +312,10 @@ func (p *probe) banner() bool {
 	}
 	switch {
 	case reply.Code == 220:
-		p.res.BannerHostname = bannerHostname(reply)
+		p.res.BannerHostname = p.bannerHostname(reply)
 		return true
 	case reply.Code >= 400:
-		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, reply.Text()))
 		p.quit()
 	default:
 		p.fail(ReasonProtocolError, fmt.Errorf("unexpected greeting code %d", reply.Code))
@@ -333,11 +333,11 @@ func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 		return nil, false
 	}
 	if reply.Code != 250 {
-		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, reply.Text()))
 		p.quit()
 		return nil, false
 	}
-	return ParseEHLO(reply), true
+	return parseEHLO(reply, p.clean), true
 }
 
 // startTLS upgrades the clear-text session.
@@ -350,7 +350,7 @@ func (p *probe) startTLS(host string) bool {
 		return false
 	}
 	if reply.Code != 220 {
-		p.fail(ReasonStartTLSRejected, fmt.Errorf("STARTTLS answered with %d %s", reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonStartTLSRejected, fmt.Errorf("STARTTLS answered with %d %s", reply.Code, reply.Text()))
 		p.quit()
 		return false
 	}
@@ -387,7 +387,8 @@ func (p *probe) handshake(host string) bool {
 	p.res.Encrypted = true
 
 	state := tlsConn.ConnectionState()
-	info := describeTLS(state)
+	p.tlsVersion = state.Version
+	info := describeTLS(state, p.clean)
 	info.ServerName = serverName
 	p.res.TLS = info
 	p.note("TLS handshake done: %s, %s", info.Version, info.Cipher)
@@ -396,6 +397,7 @@ func (p *probe) handshake(host string) bool {
 	if len(state.OCSPResponse) > 0 && len(state.PeerCertificates) > 0 {
 		leaf := state.PeerCertificates[0]
 		info.OCSP = checkOCSP(state.OCSPResponse, leaf, findIssuer(leaf, chain, state.PeerCertificates))
+		info.OCSP.Error = p.clean(info.OCSP.Error, MaxErrorBytes)
 		if info.OCSP.Valid {
 			p.note("stapled OCSP response: %s, next update %s", info.OCSP.Status, ocspTimeString(info.OCSP.NextUpdate))
 		} else {
@@ -403,7 +405,7 @@ func (p *probe) handshake(host string) bool {
 		}
 	}
 	if err != nil {
-		info.VerifyError = err.Error()
+		info.VerifyError = p.clean(err.Error(), MaxErrorBytes)
 		if p.module.TLSConfig.InsecureSkipVerify {
 			p.note("certificate does not verify (ignored, insecure_skip_verify): %v", err)
 		} else {
@@ -412,7 +414,7 @@ func (p *probe) handshake(host string) bool {
 		return true
 	}
 	info.Verified = true
-	info.VerifiedChain = describeChain(chain, state.PeerCertificates, info.Certificates)
+	info.VerifiedChain = describeChain(chain, state.PeerCertificates, info.Certificates, p.clean)
 	info.LastChainExpiry = earliestExpiry(chain)
 	p.note("certificate verified for %s", serverName)
 	return true
@@ -435,17 +437,33 @@ func (p *probe) clientTLS(host string) (*tls.Config, string) {
 // authenticate tries the configured credentials with PLAIN or LOGIN.
 func (p *probe) authenticate(ehlo *EHLOInfo) {
 	if !p.res.Encrypted {
-		p.flag(ReasonStartTLSNotAdvertise, errors.New("not sending credentials: the session is not encrypted"))
+		p.flag(ReasonStartTLSNotAdvertised, errors.New("not sending credentials: the session is not encrypted"))
 		return
 	}
-	if p.res.TLS != nil && !p.res.TLS.Verified && !p.module.TLSConfig.InsecureSkipVerify {
-		p.note("not sending credentials to a server whose certificate did not verify")
+	// The credentials belong to the server named by tls_config.server_name
+	// (config requires it), whatever target the caller chose: they go only
+	// where the certificate verified for that name, over a recent TLS.
+	pinned := p.module.TLSConfig.ServerName
+	switch info := p.res.TLS; {
+	case pinned == "":
+		p.flag(ReasonAuthFailed, errors.New("not sending credentials: the module pins no tls_config.server_name"))
+		return
+	case info == nil || !info.Verified || info.ServerName != pinned:
+		// The certificate failure is flagged already.
+		p.note("not sending credentials: the certificate did not verify for %s", pinned)
+		return
+	case p.tlsVersion < p.module.MinAuthTLSVersion():
+		p.flag(ReasonAuthFailed, fmt.Errorf("not sending credentials over %s: TLS 1.2 or later is required unless tls_config.min_version allows older",
+			tlsVersionName(p.tlsVersion)))
 		return
 	}
 	auth := p.module.Auth
 	user, pass := auth.Username, auth.Password().Reveal()
 	done := p.begin(PhaseAuth)
 	defer done()
+	// From here on the server may quote what it received, in any encoding
+	// or split across lines: only reply codes are kept.
+	p.credsSent = true
 	var (
 		reply Reply
 		err   error
@@ -477,7 +495,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		return
 	}
 	if reply.Code != 235 {
-		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %d %s", p.res.AuthMechanism, reply.Code, Sanitize(reply.Text(), 200)))
+		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %s", p.res.AuthMechanism, replyStatus(reply)))
 		return
 	}
 	p.res.AuthSuccess = true
@@ -513,7 +531,12 @@ func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
 }
 
 func (p *probe) readReply(phase Phase) (Reply, error) {
-	reply, err := ReadReply(p.r, func(l string) { p.transcript("S", l) })
+	reply, err := ReadReply(p.r, func(l string) {
+		if p.credsSent {
+			l = codeOnly(l)
+		}
+		p.transcript("S", l)
+	})
 	if err == nil {
 		if ph := p.res.Phase(phase); ph != nil {
 			ph.ReplyCode = reply.Code
@@ -538,7 +561,7 @@ func (p *probe) transcript(from, text string) { p.transcriptFor("", from, text) 
 
 // transcriptFor adds a line of the connection of check ("": the main one).
 func (p *probe) transcriptFor(check, from, text string) {
-	text = Sanitize(p.redact(text), maxTranscriptBytes)
+	text = p.clean(text, maxTranscriptLineBytes)
 	if p.logger.Enabled(p.ctx, slog.LevelDebug) { // spares the arguments' allocations
 		if check != "" {
 			p.logger.Debug("SMTP", "check", check, "from", from, "line", text)
@@ -547,11 +570,15 @@ func (p *probe) transcriptFor(check, from, text string) {
 		}
 	}
 	switch n := len(p.res.Transcript); {
-	case n > maxTranscriptLines:
+	case n > maxTranscriptLines || p.transcriptBytes > maxTranscriptBytes:
+		return // cut, and said so
+	case n == maxTranscriptLines || p.transcriptBytes+len(text) > maxTranscriptBytes:
+		from, text = "*", fmt.Sprintf("transcript cut at %d lines or %d bytes", maxTranscriptLines, maxTranscriptBytes)
+		p.transcriptBytes = maxTranscriptBytes + 1
+		p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 		return
-	case n == maxTranscriptLines:
-		from, text = "*", fmt.Sprintf("transcript cut at %d lines", maxTranscriptLines)
 	}
+	p.transcriptBytes += len(text)
 	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text, Check: check})
 }
 

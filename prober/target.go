@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
 )
 
 // maxTargetLength bounds a target: a 253-byte DNS name, brackets and a port.
@@ -88,7 +90,7 @@ func ParseTarget(s string) (Target, error) {
 	if host == "" {
 		return Target{}, fmt.Errorf("target %q has no host", s)
 	}
-	if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+	if _, err := netip.ParseAddr(host); err != nil && !config.ValidHostname(strings.TrimSuffix(host, ".")) {
 		return Target{}, fmt.Errorf("target %q: %q is not a valid host name", s, host)
 	}
 	if portStr != "" || strings.HasSuffix(s, ":") {
@@ -107,24 +109,6 @@ func validZone(z string) bool {
 	for _, c := range z {
 		if !(c == '.' || c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
 			return false
-		}
-	}
-	return true
-}
-
-func validHostname(h string) bool {
-	h = strings.TrimSuffix(h, ".")
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range label {
-			if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-				return false
-			}
 		}
 	}
 	return true

@@ -56,8 +56,9 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, serverName str
 		// look at the dates ourselves before calling the chain untrusted.
 		for _, c := range certs {
 			if now.After(c.NotAfter) || now.Before(c.NotBefore) {
-				return nil, ReasonCertExpired, fmt.Errorf("certificate %q is outside its validity period (%s to %s): %w",
-					c.Subject.String(), c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), err)
+				return nil, ReasonCertExpired, fmt.Errorf("certificate %s is outside its validity period (%s to %s): %w",
+					// not %q: escaping would hide a secret from redaction
+					`"`+c.Subject.String()+`"`, c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), err)
 			}
 		}
 		return nil, ReasonCertUntrusted, err
@@ -65,7 +66,7 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, serverName str
 }
 
 // describeTLS captures the session and certificate facts a probe reports.
-func describeTLS(state tls.ConnectionState) *TLSInfo {
+func describeTLS(state tls.ConnectionState, clean func(string, int) string) *TLSInfo {
 	info := &TLSInfo{
 		Version:    tlsVersionName(state.Version),
 		Cipher:     tls.CipherSuiteName(state.CipherSuite),
@@ -75,7 +76,7 @@ func describeTLS(state tls.ConnectionState) *TLSInfo {
 		if i >= maxCertsReported {
 			break
 		}
-		info.Certificates = append(info.Certificates, describeCert(c))
+		info.Certificates = append(info.Certificates, describeCert(c, clean))
 	}
 	info.ChainCertificates = len(state.PeerCertificates)
 	info.EarliestExpiry = earliestExpiry(state.PeerCertificates)
@@ -86,14 +87,14 @@ func describeTLS(state tls.ConnectionState) *TLSInfo {
 // describeChain describes a verified chain, reusing the descriptions of
 // the presented certificates it holds (the leaf, usually the
 // intermediates), which are the same certificates.
-func describeChain(chain, presented []*x509.Certificate, described []CertInfo) []CertInfo {
+func describeChain(chain, presented []*x509.Certificate, described []CertInfo, clean func(string, int) string) []CertInfo {
 	infos := make([]CertInfo, 0, min(len(chain), maxCertsReported))
 	for _, c := range chain[:cap(infos)] {
 		i := slices.Index(presented, c)
 		if i >= 0 && i < len(described) {
 			infos = append(infos, described[i])
 		} else {
-			infos = append(infos, describeCert(c))
+			infos = append(infos, describeCert(c, clean))
 		}
 	}
 	return infos
@@ -109,11 +110,13 @@ func earliestExpiry(certs []*x509.Certificate) time.Time {
 	return earliest
 }
 
-func describeCert(c *x509.Certificate) CertInfo {
+// describeCert describes c; clean sanitizes, redacts and caps its
+// server-chosen names.
+func describeCert(c *x509.Certificate, clean func(string, int) string) CertInfo {
 	sum := sha256.Sum256(c.Raw)
 	info := CertInfo{
-		Subject:            Sanitize(c.Subject.String(), maxNameBytes),
-		Issuer:             Sanitize(c.Issuer.String(), maxNameBytes),
+		Subject:            clean(c.Subject.String(), maxNameBytes),
+		Issuer:             clean(c.Issuer.String(), maxNameBytes),
 		SerialNumber:       strings.ToLower(c.SerialNumber.Text(16)),
 		FingerprintSHA256:  hex.EncodeToString(sum[:]),
 		NotBefore:          c.NotBefore.UTC(),
@@ -126,7 +129,7 @@ func describeCert(c *x509.Certificate) CertInfo {
 		if len(info.SANs) >= maxSANsReported {
 			return false
 		}
-		info.SANs = append(info.SANs, Sanitize(s, maxNameBytes))
+		info.SANs = append(info.SANs, clean(s, maxNameBytes))
 		return true
 	}
 	for _, n := range c.DNSNames {

@@ -27,12 +27,6 @@ type Options struct {
 	Color bool
 }
 
-// Text writes the report of a result without colour; now is the clock that
-// "days left" is counted from.
-func Text(w io.Writer, r *prober.Result, now time.Time) {
-	Write(w, r, Options{Now: now})
-}
-
 // JSON writes the result as one indented JSON document. Its field names are
 // the JSON tags of prober.Result, documented in docs/probe-output.md.
 func JSON(w io.Writer, r *prober.Result) error {

@@ -158,7 +158,7 @@ func runGolden(t *testing.T, e *goldenEnv, tc goldenCase) (*prober.Result, strin
 		t.Fatal(err)
 	}
 	fields := strings.ReplaceAll(tc.module, "PASSWORD_FILE", e.passwordFile)
-	doc := "modules:\n  " + tc.name + ":\n    ehlo_hostname: prober.example.test\n    tls_config: {ca_file: " + e.ca.File + "}\n"
+	doc := "modules:\n  " + tc.name + ":\n    ehlo_hostname: prober.example.test\n    tls_config: {ca_file: " + e.ca.File + ", server_name: " + testHost + "}\n"
 	for _, l := range strings.Split(fields, "\n") {
 		doc += "    " + strings.TrimSpace(l) + "\n"
 	}
@@ -166,7 +166,11 @@ func runGolden(t *testing.T, e *goldenEnv, tc goldenCase) (*prober.Result, strin
 	if err != nil {
 		t.Fatalf("module: %v\n%s", err, doc)
 	}
-	r := prober.Probe(context.Background(), net.JoinHostPort(testHost, port), tc.name, cfg.Modules[tc.name], nil,
+	target, err := prober.ParseTarget(net.JoinHostPort(testHost, port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := prober.Probe(context.Background(), target, tc.name, cfg.Modules[tc.name], nil,
 		prober.Options{Resolver: e.resolver, Now: tickingClock()})
 	if r.Failure != tc.want {
 		t.Fatalf("failure %q (%s), want %q", r.Failure, r.Error, tc.want)
@@ -186,7 +190,7 @@ func TestGolden(t *testing.T) {
 			}
 
 			var text, js bytes.Buffer
-			Text(&text, r, clockStart)
+			Write(&text, r, Options{Now: clockStart})
 			if err := JSON(&js, r); err != nil {
 				t.Fatal(err)
 			}
@@ -247,7 +251,7 @@ func TestColourOnlyPaints(t *testing.T) {
 // may reach a terminal as a control sequence.
 func TestTerminalSafe(t *testing.T) {
 	r := &prober.Result{
-		Target: "x:25", Module: "m", Port: "25", Failure: prober.ReasonCertHostnameMismatch,
+		Target: "x:25", Module: "m", Port: 25, Failure: prober.ReasonCertHostnameMismatch,
 		Error:    "certificate is valid for \x1b]0;pwned\x07evil, not x",
 		Warnings: []string{"\x1b[2J"},
 		Phases:   []prober.PhaseResult{{Phase: prober.PhaseStartTLS}, {Phase: prober.PhaseTLSHandshake, Reached: true}},
@@ -258,7 +262,7 @@ func TestTerminalSafe(t *testing.T) {
 		Transcript: []prober.TranscriptLine{{From: "S", Text: "\x1b[1m"}},
 	}
 	var out bytes.Buffer
-	Text(&out, r, clockStart)
+	Write(&out, r, Options{Now: clockStart})
 	for _, c := range out.String() {
 		if c < 0x20 && c != '\n' || c == 0x7f {
 			t.Fatalf("report holds control character %q:\n%q", c, out.String())
@@ -268,7 +272,7 @@ func TestTerminalSafe(t *testing.T) {
 
 func TestEveryReasonExplained(t *testing.T) {
 	for _, reason := range prober.Reasons {
-		words, hint := Explain(reason, "25")
+		words, hint := Explain(reason, 25)
 		if words == string(reason) || words == "" || hint == "" {
 			t.Errorf("reason %s has no plain words or no hint: %q, %q", reason, words, hint)
 		}
@@ -283,22 +287,22 @@ func TestVerdict(t *testing.T) {
 	}{
 		{
 			"filtered 25 suggests submission ports",
-			&prober.Result{Port: "25", Failure: prober.ReasonConnectTimeout},
+			&prober.Result{Port: 25, Failure: prober.ReasonConnectTimeout},
 			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail",
 		},
 		{
 			"filtered 587 suggests the others",
-			&prober.Result{Port: "587", Failure: prober.ReasonConnectTimeout},
+			&prober.Result{Port: 587, Failure: prober.ReasonConnectTimeout},
 			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 465 or 2525",
 		},
 		{
 			"filtered 465",
-			&prober.Result{Port: "465", Failure: prober.ReasonConnectTimeout},
+			&prober.Result{Port: 465, Failure: prober.ReasonConnectTimeout},
 			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 587 or 2525",
 		},
 		{
 			"unknown reason is shown as it is",
-			&prober.Result{Port: "25", Failure: "new_reason"},
+			&prober.Result{Port: 25, Failure: "new_reason"},
 			"FAILED (new_reason): new_reason",
 		},
 		{

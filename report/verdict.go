@@ -56,7 +56,7 @@ var explanations = map[prober.Reason]explanation{
 		"the server rejected EHLO",
 		"check the module's ehlo_hostname: some servers reject names that do not resolve or are not fully qualified",
 	},
-	prober.ReasonStartTLSNotAdvertise: {
+	prober.ReasonStartTLSNotAdvertised: {
 		"the server does not offer STARTTLS, and the module needs TLS",
 		"enable TLS on the server (Postfix: smtpd_tls_security_level = may); if it is enabled, a middlebox may strip STARTTLS from the EHLO reply",
 	},
@@ -104,7 +104,7 @@ var explanations = map[prober.Reason]explanation{
 
 // Explain returns a failure reason in plain words and a hint of what to
 // check next. port is the target's port, which some hints depend on.
-func Explain(reason prober.Reason, port string) (words, hint string) {
+func Explain(reason prober.Reason, port int) (words, hint string) {
 	e, ok := explanations[reason]
 	if !ok {
 		return string(reason), ""
@@ -117,15 +117,15 @@ func Explain(reason prober.Reason, port string) (words, hint string) {
 
 // connectTimeoutHint suggests the other ports mail can go through, since a
 // filtered port is most often a deliberate block of that one port.
-func connectTimeoutHint(port string) string {
+func connectTimeoutHint(port int) string {
 	switch port {
-	case "25":
+	case 25:
 		return "many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail"
-	case "587":
+	case 587:
 		return "try 465 or 2525"
-	case "465":
+	case 465:
 		return "try 587 or 2525"
-	case "2525":
+	case 2525:
 		return "try 587 or 465"
 	}
 	return "try 587 or 2525"

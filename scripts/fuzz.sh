@@ -7,17 +7,20 @@
 # while a worker is busy (golang/go#75804). FUZZTIME overrides the budget
 # of every target; longer runs find more:
 #   FUZZTIME=2000000x bash scripts/fuzz.sh
-# A failure leaves the crashing input in prober/testdata/fuzz/<target>/;
+# A failure leaves the crashing input in <package>/testdata/fuzz/<target>/;
 # fix the bug and keep the input there as a regression seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for target in $(go test -list '^Fuzz' ./prober/ | grep '^Fuzz'); do
-  case $target in
-    FuzzConversation) budget=2000x ;;  # a TCP conversation per input
-    FuzzReadReply) budget=8000x ;;
-    *) budget=40000x ;;
-  esac
-  budget=${FUZZTIME:-$budget}
-  echo "fuzzing prober $target for $budget"
-  go test -run '^$' -fuzz "^${target}\$" -fuzztime "$budget" ./prober/
+for pkg in ./prober/ ./dane/ ./mtasts/; do
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+    case $target in
+      FuzzConversation) budget=2000x ;;  # a TCP conversation per input
+      FuzzReadReply) budget=8000x ;;
+      FuzzVerify) budget=5000x ;;  # an X.509 parse and chain check per input
+      *) budget=40000x ;;
+    esac
+    budget=${FUZZTIME:-$budget}
+    echo "fuzzing $pkg $target for $budget"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$budget" "$pkg"
+  done
 done

@@ -23,10 +23,18 @@ if [ "$(id -u)" = 0 ] && [ "${SKIP_TESTBED:-0}" != 1 ]; then
   bash testbed/deps.sh
   # A test bed that was already up (a developer's, shared with other work)
   # stays up; one this run started is stopped at the end.
+  cleanup=""
   if ! bash testbed/postfix.sh status >/dev/null 2>&1; then
-    trap 'bash testbed/postfix.sh stop >/dev/null 2>&1 || true' EXIT
+    cleanup="bash testbed/postfix.sh stop >/dev/null 2>&1 || true"
+    trap "$cleanup" EXIT
   fi
   bash testbed/postfix.sh start
+  # The authoritative DNS server of the mail-domain tests (NSD on 127.0.0.1:10053), after
+  # Postfix, whose listeners its zones point at.
+  if ! bash testbed/dns.sh status >/dev/null 2>&1; then
+    trap "bash testbed/dns.sh stop >/dev/null 2>&1 || true; ${cleanup:-:}" EXIT
+  fi
+  bash testbed/dns.sh start
 fi
 
 step "go test -race ./..."

@@ -39,6 +39,10 @@ type Config struct {
 	// AuthEcho makes a refused AUTH quote the credentials back, in base64
 	// and decoded, as a hostile server may to get them into logs.
 	AuthEcho bool
+	// AuthReply, when set, writes the reply to refused credentials (CR LF
+	// terminated lines included), for servers that try to get the password
+	// past redaction: padded, split across lines, re-encoded.
+	AuthReply func(initial, user, pass string) string
 }
 
 // Server is a fake SMTP server on 127.0.0.1.
@@ -301,12 +305,17 @@ func (s *Server) auth(c net.Conn, r *bufio.Reader, arg string, cfg Config) bool 
 		c.Write([]byte("504 5.5.4 Unrecognized authentication type\r\n"))
 		return true
 	}
-	if want, ok := cfg.Users[user]; ok && want == pass {
-		c.Write([]byte("235 2.7.0 Authentication successful\r\n"))
-	} else if cfg.AuthEcho {
-		c.Write([]byte("535 5.7.8 Rejected " + initial + " user " + user + " password " + pass + "\r\n"))
-	} else {
-		c.Write([]byte("535 5.7.8 Authentication credentials invalid\r\n"))
+	var reply string
+	switch want, ok := cfg.Users[user]; {
+	case ok && want == pass:
+		reply = "235 2.7.0 Authentication successful\r\n"
+	case cfg.AuthReply != nil:
+		reply = cfg.AuthReply(initial, user, pass)
+	case cfg.AuthEcho:
+		reply = "535 5.7.8 Rejected " + initial + " user " + user + " password " + pass + "\r\n"
+	default:
+		reply = "535 5.7.8 Authentication credentials invalid\r\n"
 	}
-	return true
+	_, err := c.Write([]byte(reply))
+	return err == nil
 }

@@ -1,0 +1,113 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/smtp-exporter/smtp_exporter/resolver"
+)
+
+// MX is the mx section of a module, which makes it probe a mail domain: its MX hosts, and every
+// address of each (see prober.ProbeDomain).
+type MX struct {
+	// MaxHosts is how many MX hosts are probed, lowest preference first.
+	MaxHosts int `yaml:"max_hosts"`
+	// Addresses is MXAddressesAll or MXAddressesFirst.
+	Addresses string `yaml:"addresses"`
+	// Success is MXSuccessAll, MXSuccessAny or MXSuccessPrimary.
+	Success string `yaml:"success"`
+}
+
+// Values of mx.addresses and mx.success.
+const (
+	MXAddressesAll   = "all"   // every A and AAAA of each host
+	MXAddressesFirst = "first" // one address per host, of ip_protocol's family
+	MXSuccessAll     = "all"   // every probed address succeeds
+	MXSuccessAny     = "any"   // at least one does
+	MXSuccessPrimary = "primary"
+)
+
+// Bounds of an mx section.
+const (
+	DefaultMXMaxHosts = 10
+	// MaxMXMaxHosts keeps one scrape from fanning out to hundreds of hosts.
+	MaxMXMaxHosts = 50
+	// DefaultMXPort is the port of a domain module that sets none: MX hosts
+	// receive mail on 25.
+	DefaultMXPort = 25
+)
+
+// DNS chooses the server a module's lookups go to.
+type DNS struct {
+	// Server is host:port (port 53 when omitted) of a DNS server; empty:
+	// the first nameserver of /etc/resolv.conf.
+	Server string `yaml:"server,omitempty"`
+}
+
+// IsDomain says the module's targets are mail domains.
+func (m *Module) IsDomain() bool { return m.MX != nil }
+
+// Resolver is the DNS client of a domain module, or of any module with a
+// dns section (nil otherwise).
+func (m *Module) Resolver() *resolver.Resolver { return m.resolver }
+
+// NetResolver is a resolver for the host names of single targets: one that
+// asks dns.server when the module sets it, nil (the system's) otherwise.
+func (m *Module) NetResolver() *net.Resolver { return m.netResolver }
+
+func (m *Module) prepareMX() error {
+	if m.DNS != nil || m.MX != nil {
+		server := ""
+		if m.DNS != nil {
+			server = m.DNS.Server
+		}
+		r, err := resolver.New(server)
+		if err != nil {
+			if m.DNS != nil && m.DNS.Server != "" {
+				return fmt.Errorf("dns: server: %w", err)
+			}
+			return fmt.Errorf("dns: no server set and none found: %w", err)
+		}
+		m.resolver = r
+		if m.DNS != nil && m.DNS.Server != "" {
+			m.DNS.Server = r.Server()
+			addr := r.Server()
+			m.netResolver = &net.Resolver{
+				PreferGo: true,
+				Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, addr)
+				},
+			}
+		}
+	}
+	if m.MX == nil {
+		return nil
+	}
+	mx := m.MX
+	if mx.MaxHosts == 0 {
+		mx.MaxHosts = DefaultMXMaxHosts
+	}
+	if mx.MaxHosts < 1 || mx.MaxHosts > MaxMXMaxHosts {
+		return fmt.Errorf("mx: max_hosts: %d is out of range 1-%d", mx.MaxHosts, MaxMXMaxHosts)
+	}
+	switch mx.Addresses {
+	case "":
+		mx.Addresses = MXAddressesAll
+	case MXAddressesAll, MXAddressesFirst:
+	default:
+		return fmt.Errorf("mx: addresses: unknown value %q (want all or first)", mx.Addresses)
+	}
+	switch mx.Success {
+	case "":
+		mx.Success = MXSuccessAll
+	case MXSuccessAll, MXSuccessAny, MXSuccessPrimary:
+	default:
+		return fmt.Errorf("mx: success: unknown value %q (want all, any or primary)", mx.Success)
+	}
+	if m.Port == 0 {
+		m.Port = DefaultMXPort
+	}
+	return nil
+}
