@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // Bounds on what reverse DNS may add to a result.
@@ -17,22 +19,57 @@ const (
 	maxHostnameBytes = 253
 )
 
-// ReverseResolver is what the reverse DNS checks need of a resolver.
-// *net.Resolver has both methods; a resolver that asks the module's DNS
-// server directly fits as well.
+// ReverseResolver is what the reverse DNS checks need of a resolver. A
+// name that does not exist, or has no records of the type (NXDOMAIN,
+// NODATA), is an answer: no names, no error. An error is a failure to
+// answer.
 type ReverseResolver interface {
-	// LookupAddr returns the PTR names of addr. A name that does not
-	// exist is an error for which IsNotFoundError is true.
-	LookupAddr(ctx context.Context, addr string) ([]string, error)
-	// LookupNetIP returns the addresses of host for network "ip".
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+	LookupPTR(ctx context.Context, addr netip.Addr) ([]string, error)
+	LookupIP(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
-// IsNotFoundError says the name does not exist (NXDOMAIN), which for
-// reverse DNS is an answer: the address has no PTR name.
-func IsNotFoundError(err error) bool {
-	var dnsErr *net.DNSError
-	return errors.As(err, &dnsErr) && dnsErr.IsNotFound
+// NetReverseResolver asks through a net.Resolver (the system's
+// configuration, /etc/hosts first).
+type NetReverseResolver struct{ R *net.Resolver }
+
+// LookupPTR implements ReverseResolver.
+func (n NetReverseResolver) LookupPTR(ctx context.Context, addr netip.Addr) ([]string, error) {
+	names, err := n.R.LookupAddr(ctx, addr.String())
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok && dnsErr.IsNotFound {
+		return nil, nil
+	}
+	return names, err
+}
+
+// LookupIP implements ReverseResolver.
+func (n NetReverseResolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
+	addrs, err := n.R.LookupNetIP(ctx, "ip", host)
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok && dnsErr.IsNotFound {
+		return nil, nil
+	}
+	return addrs, err
+}
+
+// DNSReverseResolver asks the module's DNS server (its dns section)
+// directly, as the mail-domain probes do.
+type DNSReverseResolver struct{ R *resolver.Resolver }
+
+// LookupPTR implements ReverseResolver.
+func (d DNSReverseResolver) LookupPTR(ctx context.Context, addr netip.Addr) ([]string, error) {
+	names, _, err := d.R.LookupPTR(ctx, addr)
+	if resolver.IsNotFound(err) {
+		return nil, nil
+	}
+	return names, err
+}
+
+// LookupIP implements ReverseResolver.
+func (d DNSReverseResolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
+	a := d.R.LookupAddrs(ctx, host)
+	if err := a.Err(); err != nil && !resolver.IsNotFound(err) {
+		return nil, err
+	}
+	return a.Addrs, nil
 }
 
 // lookupReverse finds the PTR names of addr and which of them resolve back
@@ -43,8 +80,8 @@ func IsNotFoundError(err error) bool {
 // probe.clean); it only reads the probe, so it is safe on another goroutine.
 func lookupReverse(ctx context.Context, r ReverseResolver, addr netip.Addr, clean func(string, int) string) *ReverseDNSInfo {
 	info := &ReverseDNSInfo{}
-	names, err := r.LookupAddr(ctx, addr.String())
-	if err != nil && !IsNotFoundError(err) {
+	names, err := r.LookupPTR(ctx, addr)
+	if err != nil {
 		info.Error = clean(fmt.Sprintf("PTR lookup of %s: %v", addr, err), MaxErrorBytes)
 		return info
 	}
@@ -61,8 +98,8 @@ func lookupReverse(ctx context.Context, r ReverseResolver, addr netip.Addr, clea
 	}
 	var errs []string
 	for _, n := range info.PTR {
-		addrs, err := r.LookupNetIP(ctx, "ip", n)
-		if err != nil && !IsNotFoundError(err) {
+		addrs, err := r.LookupIP(ctx, n)
+		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", n, err))
 		}
 		if slices.ContainsFunc(addrs, func(a netip.Addr) bool { return a.Unmap() == addr.Unmap() }) {
@@ -102,8 +139,12 @@ func (p *probe) bannerHostname(reply Reply) string {
 func (p *probe) startReverseDNS(addr netip.Addr) (wait func() *ReverseDNSInfo) {
 	ch := make(chan *ReverseDNSInfo, 1)
 	r := p.opts.ReverseResolver
-	if r == nil {
-		r = p.opts.Resolver
+	switch {
+	case r != nil:
+	case p.module.Resolver() != nil:
+		r = DNSReverseResolver{p.module.Resolver()}
+	default:
+		r = NetReverseResolver{p.opts.Resolver}
 	}
 	go func() { ch <- lookupReverse(p.ctx, r, addr, p.clean) }()
 	return func() *ReverseDNSInfo { return <-ch }

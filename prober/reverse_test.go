@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/miekg/dns"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 )
 
@@ -101,4 +104,36 @@ func TestReverseDNSOff(t *testing.T) {
 	r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", testModule(t, "tls: none"), nil, Options{})
 	expect(t, "reverse DNS", r.ReverseDNS == nil, true)
 	expect(t, "banner hostname", r.BannerHostname, "fake.test")
+}
+
+// With a dns section the lookups go to the module's server, not the
+// system's resolver: the PTR question arrives at the test server.
+func TestReverseDNSModuleServer(t *testing.T) {
+	dnsSrv := dnstest.Start(t,
+		"2.0.0.127.in-addr.arpa. 300 IN PTR mx.example.test.",
+		"mx.example.test. 300 IN A 127.0.0.2",
+	)
+	srv := smtptest.NewServerAt(t, "127.0.0.2", smtptest.Config{Greeting: "220 mx.example.test ESMTP\r\n"})
+	m := testModule(t, "tls: none\nreverse_dns: true\ndns: {server: \""+dnsSrv.Addr+"\"}")
+	r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{})
+	got := r.ReverseDNS
+	if got == nil || !got.Conclusive {
+		t.Fatalf("reverse DNS %+v", got)
+	}
+	expect(t, "PTR", strings.Join(got.PTR, ","), "mx.example.test")
+	expect(t, "FCrDNS", got.FCrDNS, true)
+	expect(t, "banner matches", got.BannerMatchesPTR, true)
+	asked := false
+	for _, q := range dnsSrv.Queries() {
+		asked = asked || q.Name == "2.0.0.127.in-addr.arpa." && q.Type == dns.TypePTR
+	}
+	if !asked {
+		t.Errorf("the module's DNS server was not asked for the PTR: %+v", dnsSrv.Queries())
+	}
+
+	// SERVFAIL from the module's server: not conclusive, no verdict.
+	dnsSrv.Set(dnsSrv.ServFail, "2.0.0.127.in-addr.arpa")
+	r = Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{})
+	expect(t, "conclusive after SERVFAIL", r.ReverseDNS.Conclusive, false)
+	expect(t, "success", r.Success, true)
 }

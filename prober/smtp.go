@@ -36,7 +36,8 @@ type Options struct {
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
-	// ReverseResolver looks up PTR names for reverse_dns (nil: Resolver).
+	// ReverseResolver looks up PTR names for reverse_dns (nil: the
+	// module's dns server when it sets one, else Resolver).
 	ReverseResolver ReverseResolver
 }
 
