@@ -47,6 +47,7 @@ func run(args []string) int {
 	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
 	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
 	historyLimit := app.Flag("history.limit", "How many recent probes the landing page lists, with their transcripts (kept in memory; 0 turns the history off).").Default(strconv.Itoa(history.DefaultLimit)).Int()
+	historyMaxBytes := app.Flag("history.max-bytes", "Memory the recent probes of the landing page may take, oldest evicted first (as well as --history.limit), e.g. 8MiB.").Default("8MiB").Bytes()
 	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("500").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
 	logConfig := &promslog.Config{}
@@ -84,6 +85,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: --history.limit must be 0 or more\n", exporterName)
 		return 2
 	}
+	if *historyMaxBytes < 0 {
+		fmt.Fprintf(os.Stderr, "%s: --history.max-bytes must be 0 or more\n", exporterName)
+		return 2
+	}
 
 	sc := config.NewSafeConfig(*configFile, builtinConfig, prometheus.DefaultRegisterer)
 	if err := sc.Reload(); err != nil {
@@ -100,8 +105,11 @@ func run(args []string) int {
 
 	reloads := make(chan chan error)
 	go reloadLoop(sc, reloads, logger)
+	// Rotated password, CA and client certificate files are put into use
+	// without a reload; the goroutine lives as long as the process.
+	go sc.WatchFiles(context.Background(), config.FileCheckInterval, logger)
 
-	recent := history.New(*historyLimit)
+	recent := history.NewBounded(*historyLimit, int64(*historyMaxBytes))
 	probe := &handler.Probe{
 		Config:        sc,
 		Logger:        logger,
@@ -128,7 +136,7 @@ func run(args []string) int {
 	mux.Handle("/", pages.Landing())
 	mux.Handle("/history/", pages.Probe())
 
-	server := newHTTPServer(mux, defaultServerLimits)
+	server := newHTTPServer(mux, defaultServerLimits, func() *config.Config { return sc.Get() })
 	if err := web.ListenAndServe(server, webFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("HTTP server stopped", "err", err)
 		return 1

@@ -82,6 +82,8 @@ func TestProbeCommandExitStatus(t *testing.T) {
 		{"bad target", []string{"probe", "--module=smtp", "mx.example.com:99999"}, 2, "", "99999"},
 		{"serve stays the default: config check", []string{"--config.check", "--config.file=" + cfgFile}, 0, "", "Config is valid"},
 		{"serve flag validation", []string{"--history.limit=-1"}, 2, "", "--history.limit must be 0 or more"},
+		{"history bytes flag", []string{"--history.max-bytes=lots"}, 2, "", "units: invalid lots"},
+		{"history bytes flag with a unit", []string{"--history.max-bytes=1MiB", "--config.check", "--config.file=" + cfgFile}, 0, "", "Config is valid"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,11 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
 )
 
 func TestDefaultServerLimits(t *testing.T) {
-	s := newHTTPServer(http.NotFoundHandler(), defaultServerLimits)
-	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 {
+	s := newHTTPServer(http.NotFoundHandler(), defaultServerLimits, runningConfig(t, time.Second))
+	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 || defaultServerLimits.write <= 0 {
 		t.Fatalf("an unbounded server: %+v", defaultServerLimits)
 	}
 	if s.ReadHeaderTimeout > s.ReadTimeout {
@@ -32,7 +35,7 @@ func TestServerCutsOffSlowClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }), limits)
+	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }), limits, runningConfig(t, time.Second))
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
@@ -101,5 +104,81 @@ func TestServerCutsOffSlowClients(t *testing.T) {
 				t.Fatal("the server kept the connection open")
 			}
 		})
+	}
+}
+
+// runningConfig is a config whose longest module timeout is longest.
+func runningConfig(t *testing.T, longest time.Duration) func() *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(fmt.Sprintf("modules:\n  short:\n    timeout: 100ms\n  long:\n    timeout: %s\n", longest)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() *config.Config { return cfg }
+}
+
+func TestLongestProbe(t *testing.T) {
+	if got := longestProbe(runningConfig(t, 7*time.Second)()); got != 7*time.Second {
+		t.Errorf("longest probe %s, want 7s", got)
+	}
+}
+
+// TestServerWriteDeadline: a reply that comes after the longest probe still
+// goes out whole to a client that reads, and a client that never reads is
+// let go: the handler's write fails instead of blocking for ever.
+func TestServerWriteDeadline(t *testing.T) {
+	const longest = 300 * time.Millisecond
+	limits := defaultServerLimits
+	limits.write = 2 * time.Second
+	big := strings.Repeat("x", 256<<10)
+	writeErr := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(longest) // a probe that runs to its module's timeout
+		io.WriteString(w, big)
+	})
+	mux.HandleFunc("/flood", func(w http.ResponseWriter, _ *http.Request) {
+		chunk := []byte(strings.Repeat("y", 64<<10))
+		for range 1024 { // 64 MiB, far past any socket buffer
+			if _, err := w.Write(chunk); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+		writeErr <- nil
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newHTTPServer(mux, limits, runningConfig(t, longest))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	resp, err := http.Get("http://" + ln.Addr().String() + "/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != big {
+		t.Fatalf("the reply after the longest probe: %d of %d bytes, %v", len(body), len(big), err)
+	}
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	c.Write([]byte("GET /flood HTTP/1.1\r\nHost: x\r\n\r\n"))
+	// The client never reads.
+	select {
+	case err := <-writeErr:
+		if err == nil {
+			t.Fatal("64 MiB went to a client that never reads")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the handler is still blocked writing to a client that never reads")
 	}
 }

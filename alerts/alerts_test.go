@@ -259,9 +259,10 @@ func runbookAnchors(t *testing.T) map[string]bool {
 }
 
 // TestRulesUseExporterMetrics: every metric an alert reads is one the
-// exporter's probe emits, or Prometheus's own `up`.
+// exporter's probe or its own /metrics emits, or Prometheus's own `up`.
 func TestRulesUseExporterMetrics(t *testing.T) {
 	known := append(promnames.Probe(), promnames.FromPrometheus...)
+	known = append(known, promnames.Exporter()...)
 	for _, r := range alertRules(t) {
 		names := promnames.InQuery(r.Expr)
 		if len(names) == 0 {

@@ -23,6 +23,8 @@ var (
 
 	failureDesc = newDesc("probe_smtp_failure",
 		"Why the probe failed: 1 for the probe's failure reason, 0 for every other reason.", []string{"reason"})
+	warningDesc = newDesc("probe_smtp_warning",
+		"Problems found that did not fail the probe: 1 for each such reason, 0 for every other reason.", []string{"reason"})
 	phaseDurationDesc = newDesc("probe_smtp_phase_duration_seconds",
 		"How long each phase of the SMTP conversation took, in seconds (0 for a phase not reached).", []string{"phase"})
 	replyCodeDesc = newDesc("probe_smtp_reply_code",
@@ -120,9 +122,11 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 	r := c.result
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		// The prober sanitizes what servers send; this is the last guard,
-		// because one invalid label value fails the whole scrape.
+		// because one invalid label value fails the whole scrape. A label
+		// of server text (a certificate's 64 SANs, joined) is capped, so
+		// that a hostile server cannot make series kilobytes long.
 		for i, l := range labels {
-			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+			labels[i] = prober.CapLabel(strings.ToValidUTF8(l, "\uFFFD"))
 		}
 		emit(d, v, labels...)
 	}
@@ -136,6 +140,9 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 
 	for _, reason := range prober.Reasons {
 		gauge(failureDesc, boolValue(r.Failure == reason), string(reason))
+	}
+	for _, reason := range prober.Reasons {
+		gauge(warningDesc, boolValue(r.HasWarning(reason)), string(reason))
 	}
 	for _, ph := range prober.Phases {
 		pr := r.Phase(ph)

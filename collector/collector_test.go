@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -197,12 +198,37 @@ func goldenCases() []goldenCase {
 	add("implicit_tls_handshake_failed", "smtps", r)
 
 	// insecure_skip_verify: the probe succeeds, but the certificate is
-	// reported as not verified, with its dates.
+	// reported as not verified, with its dates, and as a warning.
 	r = base("smtp_insecure", true, "", ms(45))
 	r.Target, r.Host = "old.example.net:25", "old.example.net"
 	r.Phases = startTLSPhases(ms(25), 0)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, expiredTLS12
+	r.Warnings = []prober.Warning{{Reason: prober.ReasonCertExpired, Message: "certificate: x509: certificate has expired or is not yet valid"}}
 	add("cert_expired_insecure_skip_verify", "smtp_insecure", r)
+
+	// Opportunistic port 25: STARTTLS refused with 454 and AUTH offered in
+	// clear text are warnings; the probe succeeds in clear text.
+	r = base("smtp", true, "", ms(20))
+	r.Target, r.Host = "mx.example.net:25", "mx.example.net"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
+		ph(prober.PhaseStartTLS, ms(1), 454), ph(prober.PhaseQuit, ms(2.5), 221))
+	r.EHLO, r.StartTLSAdvertised, r.AuthBeforeTLS = startTLSEHLO, true, true
+	r.Warnings = []prober.Warning{
+		{Reason: prober.ReasonAuthBeforeTLS, Message: "AUTH is advertised before TLS"},
+		{Reason: prober.ReasonStartTLSRejected, Message: "STARTTLS answered with 454 4.7.0 TLS not available"},
+	}
+	add("opportunistic_starttls_refused_warns", "smtp", r)
+
+	// An envelope check on an open relay.
+	r = base("smtp_relay_test", false, prober.ReasonRelayAccepted, ms(30))
+	r.Target, r.Host = "mx.example.net:25", "mx.example.net"
+	r.Error = "RCPT TO:<probe@example.org> accepted with 250 2.1.5 Ok: the server would relay for this recipient"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(10), 220), ph(prober.PhaseEHLO, ms(2), 250),
+		ph(prober.PhaseMail, ms(3), 250), ph(prober.PhaseRcpt, ms(4), 250), ph(prober.PhaseQuit, ms(2.5), 221))
+	r.EHLO = plainEHLO
+	add("envelope_relay_accepted", "smtp_relay_test", r)
 
 	r = base("smtp_starttls", false, prober.ReasonCertExpired, ms(45))
 	r.Target, r.Host = "old.example.net:25", "old.example.net"
@@ -636,4 +662,39 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestLabelCap: a certificate with the most SANs the prober keeps, each as
+// long as it keeps them, makes a subjectalternative label of 16 KB; every
+// label value is capped at prober.MaxLabelBytes, marked where cut.
+func TestLabelCap(t *testing.T) {
+	r := caseNamed(t, "starttls_success").result
+	hostile := *r.TLS
+	hostileLeaf := leaf
+	hostileLeaf.SANs = nil
+	for i := range 64 {
+		hostileLeaf.SANs = append(hostileLeaf.SANs, fmt.Sprintf("%03d-%s.example", i, strings.Repeat("a", 240)))
+	}
+	hostile.Certificates = []prober.CertInfo{hostileLeaf}
+	r.TLS = &hostile
+	mfs, _ := render(t, r)
+	found := false
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if len(l.GetValue()) > prober.MaxLabelBytes {
+					t.Errorf("%s: label %s is %d bytes", mf.GetName(), l.GetName(), len(l.GetValue()))
+				}
+				if l.GetName() == "subjectalternative" {
+					found = true
+					if !strings.HasPrefix(l.GetValue(), "000-aaa") || !strings.HasSuffix(l.GetValue(), "…") {
+						t.Errorf("subjectalternative %q: want the first names, marked as cut", l.GetValue())
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no subjectalternative label: the test proves nothing")
+	}
 }

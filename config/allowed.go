@@ -12,8 +12,12 @@ import (
 //
 // A target is allowed when the allow-lists are empty, or its host name
 // matches a pattern of Hosts, or the address it resolves to lies in one of
-// CIDRs; and, with DenyPrivate, that address is not loopback, link-local,
-// private, shared, unspecified or multicast. The address is checked after
+// CIDRs; and, with DenyPrivate, that address is public: not in a range of
+// the IANA special-purpose address registries that is not globally
+// reachable (loopback, link-local, private, shared, documentation,
+// benchmarking, reserved, ...), not multicast, and, for an IPv6 address
+// that embeds an IPv4 one (IPv4-mapped, NAT64, 6to4), not embedding a
+// non-public IPv4 address. The address is checked after
 // resolution, so a permitted name that resolves to a forbidden address is
 // refused too.
 type AllowedTargets struct {
@@ -43,13 +47,6 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string { return e.Msg }
-
-// nonPublic are the ranges DenyPrivate refuses besides those netip already
-// classifies (loopback, link-local, private, unspecified, multicast).
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),     // "this network": 0.0.0.0 reaches the local host on Linux
-	netip.MustParsePrefix("100.64.0.0/10"), // shared address space (carrier-grade NAT), RFC 6598
-}
 
 // AllowName is asked before the host name is resolved: a name that no
 // address could make allowed is refused without even looking it up.
@@ -117,19 +114,6 @@ func (a *AllowedTargets) matchHost(host string) bool {
 		}
 	}
 	return false
-}
-
-func isPublic(addr netip.Addr) bool {
-	if addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsPrivate() || addr.IsUnspecified() ||
-		addr.IsMulticast() || addr.IsLinkLocalMulticast() || addr.IsInterfaceLocalMulticast() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(addr) {
-			return false
-		}
-	}
-	return true
 }
 
 func (a *AllowedTargets) prepare() error {

@@ -33,16 +33,16 @@ func TestAllowedTargets(t *testing.T) {
 	}{
 		{"no section allows loopback", nil, "localhost", "127.0.0.1", ""},
 		{"empty section allows anything", empty, "10.0.0.1", "10.0.0.1", ""},
-		{"wildcard matches a subdomain", full, "mx.example.com", "198.51.100.7", ""},
-		{"wildcard matches deeper names, any case", full, "A.MX.Example.COM.", "198.51.100.7", ""},
-		{"wildcard does not match the domain itself", full, "example.com", "198.51.100.7", RefusedNotAllowed},
-		{"wildcard does not match a look-alike", full, "evilexample.com", "198.51.100.7", RefusedNotAllowed},
-		{"exact name", full, "mx.example.net", "198.51.100.7", ""},
-		{"exact name does not cover subdomains", full, "a.mx.example.net", "198.51.100.7", RefusedNotAllowed},
-		{"address in a CIDR", full, "192.0.2.25", "192.0.2.25", ""},
-		{"name resolving into a CIDR", full, "other.test", "192.0.2.25", ""},
-		{"IPv6 in a CIDR", full, "2001:db8::25", "2001:db8::25", ""},
-		{"address outside the lists", full, "203.0.113.1", "203.0.113.1", RefusedNotAllowed},
+		{"wildcard matches a subdomain", full, "mx.example.com", "93.184.215.14", ""},
+		{"wildcard matches deeper names, any case", full, "A.MX.Example.COM.", "93.184.215.14", ""},
+		{"wildcard does not match the domain itself", full, "example.com", "93.184.215.14", RefusedNotAllowed},
+		{"wildcard does not match a look-alike", full, "evilexample.com", "93.184.215.14", RefusedNotAllowed},
+		{"exact name", full, "mx.example.net", "93.184.215.14", ""},
+		{"exact name does not cover subdomains", full, "a.mx.example.net", "93.184.215.14", RefusedNotAllowed},
+		{"address in a CIDR", full, "81.2.69.25", "81.2.69.25", ""},
+		{"name resolving into a CIDR", full, "other.test", "81.2.69.25", ""},
+		{"IPv6 in a CIDR", full, "2a01:4f8::25", "2a01:4f8::25", ""},
+		{"address outside the lists", full, "93.184.216.34", "93.184.216.34", RefusedNotAllowed},
 		{"allowed name resolving to loopback", full, "rebind.example.com", "127.0.0.1", RefusedPrivateAddress},
 		{"allowed name resolving to a private address", full, "mx.example.com", "10.1.2.3", RefusedPrivateAddress},
 		{"IPv4-mapped loopback", full, "mx.example.com", "::ffff:127.0.0.1", RefusedPrivateAddress},
@@ -56,11 +56,11 @@ func TestAllowedTargets(t *testing.T) {
 		{"this network", privateOnly, "0.1.2.3", "0.1.2.3", RefusedPrivateAddress},
 		{"shared address space", privateOnly, "100.64.0.1", "100.64.0.1", RefusedPrivateAddress},
 		{"multicast", privateOnly, "224.0.0.1", "224.0.0.1", RefusedPrivateAddress},
-		{"public address with deny_private only", privateOnly, "mx.example.org", "198.51.100.7", ""},
+		{"public address with deny_private only", privateOnly, "mx.example.org", "93.184.215.14", ""},
 		{"172.32 is public", privateOnly, "172.32.0.1", "172.32.0.1", ""},
 		{"CIDR list admits private without deny_private", cidrsOnly, "10.1.2.3", "10.1.2.3", ""},
 		{"CIDR list refuses other private ranges", cidrsOnly, "10.2.0.1", "10.2.0.1", RefusedNotAllowed},
-		{"host list refuses an address literal", hostsOnly, "198.51.100.7", "198.51.100.7", RefusedNotAllowed},
+		{"host list refuses an address literal", hostsOnly, "93.184.215.14", "93.184.215.14", RefusedNotAllowed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,8 +115,8 @@ func TestAllowedTargetsMessages(t *testing.T) {
 			"target 10.0.0.1 is not allowed: the address is loopback, link-local, private or otherwise not public, and allowed_targets.deny_private is set",
 		},
 		{
-			full.AllowAddr("mx.example.org", netip.MustParseAddr("198.51.100.7")),
-			"target mx.example.org (198.51.100.7) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs",
+			full.AllowAddr("mx.example.org", netip.MustParseAddr("93.184.215.14")),
+			"target mx.example.org (93.184.215.14) is not allowed: it matches neither allowed_targets.hosts nor allowed_targets.cidrs",
 		},
 		{
 			full.AllowName("mx.example.org"),
@@ -192,6 +192,83 @@ func TestValidHostname(t *testing.T) {
 	} {
 		if got := ValidHostname(name); got != want {
 			t.Errorf("ValidHostname(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestDenyPrivateSpecialPurpose checks deny_private's decision on addresses
+// of the IANA special-purpose registries, and on IPv6 addresses that carry
+// an IPv4 one to a translator or relay. Only the decision is tested: no
+// address here is dialed.
+func TestDenyPrivateSpecialPurpose(t *testing.T) {
+	deny := parseAllowed(t, `{deny_private: true}`)
+	cases := []struct {
+		addr   string
+		public bool
+	}{
+		// IPv4.
+		{"8.8.8.8", true},
+		{"93.184.216.34", true},
+		{"0.0.0.0", false},
+		{"10.255.255.255", false},
+		{"100.64.0.1", false},
+		{"100.127.255.255", false},
+		{"100.128.0.1", true},
+		{"127.0.0.1", false},
+		{"169.254.169.254", false},
+		{"172.16.0.1", false},
+		{"192.0.0.8", false},      // IETF protocol assignments
+		{"192.0.2.1", false},      // TEST-NET-1
+		{"192.88.99.1", false},    // 6to4 relay anycast
+		{"192.168.0.1", false},    // private
+		{"198.18.0.1", false},     // benchmarking
+		{"198.19.255.255", false}, // benchmarking, end
+		{"198.20.0.1", true},
+		{"198.51.100.1", false}, // TEST-NET-2
+		{"203.0.113.1", false},  // TEST-NET-3
+		{"224.0.0.251", false},  // multicast
+		{"239.255.255.250", false},
+		{"240.0.0.1", false}, // reserved
+		{"255.255.255.255", false},
+		// IPv6.
+		{"2a00:1450:4001:80b::200e", true},
+		{"::", false},
+		{"::1", false},
+		{"::7f00:1", false},  // IPv4-compatible 127.0.0.1
+		{"::808:808", false}, // IPv4-compatible, deprecated even when public
+		{"::ffff:127.0.0.1", false},
+		{"::ffff:10.0.0.1", false},
+		{"::ffff:8.8.8.8", true},
+		{"::ffff:0:a00:1", false}, // IPv4-translated (SIIT)
+		{"64:ff9b::7f00:1", false},
+		{"64:ff9b::a9fe:a9fe", false},          // NAT64 to 169.254.169.254
+		{"64:ff9b::808:808", true},             // NAT64 to 8.8.8.8
+		{"64:ff9b:1::808:808", false},          // local-use NAT64: the /48 format would be 0.0.0.0
+		{"64:ff9b:1:808:8:800::", false},       // the /96 format would be 0.0.0.0
+		{"64:ff9b:1:808:8:808:808:808", true},  // 8.8.8.8 in every format
+		{"64:ff9b:1:a00:1:808:808:808", false}, // the /48 format would be 10.0.0.1
+		{"100::1", false},                      // discard-only
+		{"100:0:0:1::1", false},                // dummy prefix
+		{"2001::1", false},                     // Teredo
+		{"2001:2::1", false},                   // benchmarking
+		{"2001:db8::1", false},                 // documentation
+		{"3fff::1", false},                     // documentation
+		{"2002:7f00:1::1", false},              // 6to4 of 127.0.0.1
+		{"2002:c0a8:101::1", false},            // 6to4 of 192.168.1.1
+		{"2002:808:808::1", true},              // 6to4 of 8.8.8.8
+		{"5f00::1", false},                     // SRv6 SIDs
+		{"fc00::1", false},
+		{"fd12:3456::1", false},
+		{"fe80::1", false},
+		{"fe80::1%eth0", false},
+		{"fec0::1", false}, // site-local
+		{"ff02::1", false},
+		{"ff0e::1", false},
+	}
+	for _, tc := range cases {
+		err := deny.AllowAddr(tc.addr, netip.MustParseAddr(tc.addr))
+		if got := err == nil; got != tc.public {
+			t.Errorf("%s: allowed %v, want %v (%v)", tc.addr, got, tc.public, err)
 		}
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -79,12 +81,50 @@ type Module struct {
 	// DNS sends every lookup of the module to one server.
 	DNS *DNS `yaml:"dns,omitempty"`
 
-	// Prepared at load time.
-	tlsClient   *tls.Config
-	roots       *x509.CertPool
+	// FailIfCertificateInvalid makes a certificate that does not verify fail
+	// the probe; otherwise it is a warning. The default follows the TLS mode:
+	// false for opportunistic (a sending MTA delivers to a self-signed or
+	// private-CA certificate as it would in clear text), true otherwise and
+	// whenever the module has credentials.
+	FailIfCertificateInvalid *bool `yaml:"fail_if_certificate_invalid"`
+	// FailIfBannerNotMatches is a regular expression the greeting's text
+	// (its lines joined by newlines, without the reply codes) must match.
+	FailIfBannerNotMatches string `yaml:"fail_if_banner_not_matches,omitempty"`
+	// SourceIPAddress is the local address the probe connects from.
+	SourceIPAddress string `yaml:"source_ip_address,omitempty"`
+	// Envelope, when set, sends MAIL FROM and RCPT TO (never DATA).
+	Envelope *Envelope `yaml:"envelope,omitempty"`
+
+	// Prepared at load time; the file-backed parts are re-read when the
+	// files change (see RefreshFiles).
+	tlsBase     *tls.Config // without client certificates
+	live        *liveFiles
+	bannerRegex *regexp.Regexp
+	sourceIP    netip.Addr
 	resolver    *resolver.Resolver
 	netResolver *net.Resolver
 }
+
+// Envelope is the MAIL FROM / RCPT TO check of a module. No message is ever
+// sent: the probe resets the transaction after the recipients.
+type Envelope struct {
+	// MailFrom is the reverse path; empty is the null sender "<>".
+	MailFrom string `yaml:"mail_from"`
+	// RcptTo are the recipients, each sent with RCPT TO.
+	RcptTo []string `yaml:"rcpt_to"`
+	// Expect is accept (every recipient must be accepted) or reject (none
+	// may be: the open-relay test).
+	Expect string `yaml:"expect"`
+}
+
+// Envelope expectations.
+const (
+	ExpectAccept = "accept"
+	ExpectReject = "reject"
+)
+
+// maxRecipients bounds the RCPT TO commands of one probe.
+const maxRecipients = 20
 
 // TLSConfig is how a probe speaks TLS and verifies the server's certificate.
 type TLSConfig struct {
@@ -104,7 +144,8 @@ type Auth struct {
 	PasswordFile string `yaml:"password_file,omitempty"`
 	PasswordEnv  string `yaml:"password_env,omitempty"`
 
-	password Secret
+	password *secretCell
+	seen     []byte // the password file's contents last read
 }
 
 // String keeps the password out of anything that prints an Auth with fmt
@@ -118,7 +159,12 @@ func (a Auth) String() string {
 func (a Auth) GoString() string { return a.String() }
 
 // Password returns the loaded password.
-func (a *Auth) Password() Secret { return a.password }
+func (a *Auth) Password() Secret {
+	if a.password == nil {
+		return ""
+	}
+	return a.password.get()
+}
 
 // Secret is a string that refuses to be printed, logged or marshalled.
 type Secret string
@@ -143,6 +189,18 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `
 // Reveal returns the secret's value, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }
 
+// CertificateInvalidFails reports whether a certificate that does not
+// verify fails the probe (otherwise it is a warning).
+func (m *Module) CertificateInvalidFails() bool {
+	return m.FailIfCertificateInvalid != nil && *m.FailIfCertificateInvalid && !m.TLSConfig.InsecureSkipVerify
+}
+
+// BannerRegex returns the compiled fail_if_banner_not_matches (nil: none).
+func (m *Module) BannerRegex() *regexp.Regexp { return m.bannerRegex }
+
+// SourceIP returns the parsed source_ip_address (invalid: none).
+func (m *Module) SourceIP() netip.Addr { return m.sourceIP }
+
 // IPFallback reports whether the other address family may be used.
 func (m *Module) IPFallback() bool { return m.IPProtocolFallback == nil || *m.IPProtocolFallback }
 
@@ -151,13 +209,13 @@ func (m *Module) IPFallback() bool { return m.IPProtocolFallback == nil || *m.IP
 // the chain itself afterwards: that way a bad certificate is still captured
 // and reported with its dates.
 func (m *Module) ClientTLS(serverName string) *tls.Config {
-	c := m.tlsClient.Clone()
+	c := m.live.tls.Load().client.Clone()
 	c.ServerName = serverName
 	return c
 }
 
 // Roots returns the CA pool that certificates are verified against (nil: the system pool).
-func (m *Module) Roots() *x509.CertPool { return m.roots }
+func (m *Module) Roots() *x509.CertPool { return m.live.tls.Load().roots }
 
 // Load reads and validates a configuration file. Relative file names in it
 // (ca_file, cert_file, key_file, password_file) are relative to the file's
@@ -315,6 +373,30 @@ func (m *Module) prepare() error {
 	default:
 		return fmt.Errorf("tls: unknown mode %q (want none, opportunistic, starttls or implicit)", m.TLS)
 	}
+	if m.SourceIPAddress != "" {
+		addr, err := netip.ParseAddr(m.SourceIPAddress)
+		if err != nil || addr.Zone() != "" {
+			return fmt.Errorf("source_ip_address: %q is not an IP address", m.SourceIPAddress)
+		}
+		m.sourceIP = addr.Unmap()
+		// The connection can only go to an address of the source's family.
+		family := "ip4"
+		if !m.sourceIP.Is4() {
+			family = "ip6"
+		}
+		switch m.IPProtocol {
+		case "":
+			m.IPProtocol = family
+		case family:
+		default:
+			return fmt.Errorf("source_ip_address: %s is not an %s address, as ip_protocol says", m.SourceIPAddress, m.IPProtocol)
+		}
+		if *m.IPProtocolFallback {
+			// The other family cannot be reached from this address.
+			fallback := false
+			m.IPProtocolFallback = &fallback
+		}
+	}
 	switch m.IPProtocol {
 	case "":
 		m.IPProtocol = "ip4"
@@ -322,9 +404,19 @@ func (m *Module) prepare() error {
 	default:
 		return fmt.Errorf("ip_protocol: unknown value %q (want ip4 or ip6)", m.IPProtocol)
 	}
-	if m.EHLOHostname == "" {
-		m.EHLOHostname = defaultEHLOHostname()
-	} else if strings.ContainsAny(m.EHLOHostname, " \t\r\n") {
+	if m.FailIfBannerNotMatches != "" {
+		re, err := regexp.Compile(m.FailIfBannerNotMatches)
+		if err != nil {
+			return fmt.Errorf("fail_if_banner_not_matches: %w", err)
+		}
+		m.bannerRegex = re
+	}
+	if m.Envelope != nil {
+		if err := m.Envelope.prepare(); err != nil {
+			return fmt.Errorf("envelope: %w", err)
+		}
+	}
+	if m.EHLOHostname != "" && strings.ContainsAny(m.EHLOHostname, " \t\r\n") {
 		return fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname)
 	}
 	if err := m.prepareTLS(); err != nil {
@@ -335,6 +427,12 @@ func (m *Module) prepare() error {
 	}
 	if m.FailIfLegacyTLSAccepted && !m.TLSPosture {
 		return errors.New("fail_if_legacy_tls_accepted: needs tls_posture: true, which runs the legacy TLS checks")
+	}
+	if m.FailIfCertificateInvalid == nil {
+		fail := (m.TLS != TLSOpportunistic || m.Auth != nil) && !m.TLSConfig.InsecureSkipVerify
+		m.FailIfCertificateInvalid = &fail
+	} else if *m.FailIfCertificateInvalid && m.TLSConfig.InsecureSkipVerify {
+		return errors.New("fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them")
 	}
 	if err := m.prepareMX(); err != nil {
 		return err
@@ -410,28 +508,67 @@ func (m *Module) prepareTLS() error {
 			return fmt.Errorf("tls_config: max_version %s is older than min_version", tc.MaxVersion)
 		}
 	}
-	if tc.CAFile != "" {
-		pem, err := os.ReadFile(tc.CAFile)
-		if err != nil {
-			return fmt.Errorf("tls_config: ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("tls_config: ca_file: %s holds no PEM certificate", tc.CAFile)
-		}
-		m.roots = pool
-	}
 	if (tc.CertFile == "") != (tc.KeyFile == "") {
 		return errors.New("tls_config: cert_file and key_file must be set together")
 	}
-	if tc.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
+	m.tlsBase = c
+	m.live = &liveFiles{seen: map[string][]byte{}, errs: map[string]string{}}
+	for _, f := range []struct{ name, path string }{{"ca_file", tc.CAFile}, {"cert_file", tc.CertFile}, {"key_file", tc.KeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		data, err := readBounded(f.path)
 		if err != nil {
+			if f.name == "ca_file" {
+				return fmt.Errorf("tls_config: ca_file: %w", err)
+			}
 			return fmt.Errorf("tls_config: client certificate: %w", err)
 		}
-		c.Certificates = []tls.Certificate{cert}
+		m.live.seen[f.path] = data
 	}
-	m.tlsClient = c
+	state, err := m.buildTLS()
+	if err != nil {
+		return err
+	}
+	m.live.tls.Store(state)
+	return nil
+}
+
+func (e *Envelope) prepare() error {
+	switch e.Expect {
+	case "":
+		e.Expect = ExpectAccept
+	case ExpectAccept, ExpectReject:
+	default:
+		return fmt.Errorf("expect: unknown value %q (want accept or reject)", e.Expect)
+	}
+	if e.MailFrom != "" {
+		if err := checkMailbox(e.MailFrom); err != nil {
+			return fmt.Errorf("mail_from: %w", err)
+		}
+	}
+	if len(e.RcptTo) == 0 {
+		return errors.New("rcpt_to: at least one address is required")
+	}
+	if len(e.RcptTo) > maxRecipients {
+		return fmt.Errorf("rcpt_to: %d addresses, at most %d", len(e.RcptTo), maxRecipients)
+	}
+	for _, a := range e.RcptTo {
+		if err := checkMailbox(a); err != nil {
+			return fmt.Errorf("rcpt_to: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkMailbox accepts local@domain without the characters that would
+// break the command line or the angle brackets around it.
+func checkMailbox(a string) error {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") ||
+		strings.ContainsAny(a, " \t\r\n<>\x00") || len(a) > 254 {
+		return fmt.Errorf("%q is not an address like postmaster@example.com", a)
+	}
 	return nil
 }
 
@@ -443,29 +580,22 @@ func (a *Auth) prepare() error {
 	case a.PasswordFile != "" && a.PasswordEnv != "":
 		return errors.New("set password_file or password_env, not both")
 	case a.PasswordFile != "":
-		data, err := os.ReadFile(a.PasswordFile)
+		data, err := readBounded(a.PasswordFile)
 		if err != nil {
 			return fmt.Errorf("password_file: %w", err)
 		}
-		a.password = Secret(strings.TrimRight(string(data), "\r\n"))
+		a.password = newSecretCell(passwordFrom(data))
+		a.seen = data
 	case a.PasswordEnv != "":
 		v, ok := os.LookupEnv(a.PasswordEnv)
 		if !ok {
 			return fmt.Errorf("password_env: environment variable %s is not set", a.PasswordEnv)
 		}
-		a.password = Secret(v)
+		a.password = newSecretCell(Secret(v))
 	default:
 		return errors.New("password_file or password_env is required (passwords are not written in the config itself)")
 	}
 	return nil
-}
-
-func defaultEHLOHostname() string {
-	name, err := os.Hostname()
-	if err != nil || name == "" || strings.ContainsAny(name, " \t\r\n") {
-		return "localhost"
-	}
-	return name
 }
 
 // checkKeys walks a YAML mapping and reports keys that the Go type has no

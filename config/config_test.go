@@ -49,6 +49,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-ca-file-not-pem.yml", `module "smtps": tls_config: ca_file: testdata/password holds no PEM certificate`},
 		{"invalid-cert-without-key.yml", `module "smtps": tls_config: cert_file and key_file must be set together`},
 		{"invalid-client-key-mismatch.yml", `module "smtps": tls_config: client certificate: tls: private key does not match public key`},
+		{"invalid-fail-if-cert-insecure.yml", `module "strict": fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them`},
 		// AUTH.
 		{"invalid-auth-no-server-name.yml", `module "submission": auth: tls_config.server_name is required: credentials are sent only to the server whose certificate verifies for this name, not to whatever target a caller of /probe names`},
 		{"invalid-auth-insecure-skip-verify.yml", `module "submission": auth: tls_config.insecure_skip_verify must not be set: credentials are sent only to a server whose certificate verifies`},
@@ -122,7 +123,6 @@ func TestLoadMinimalDefaults(t *testing.T) {
 	if m == nil {
 		t.Fatal(`module "bare" is missing`)
 	}
-	host, _ := os.Hostname()
 	checks := []struct {
 		name      string
 		got, want any
@@ -132,11 +132,13 @@ func TestLoadMinimalDefaults(t *testing.T) {
 		{"tls", m.TLS, TLSOpportunistic},
 		{"ip_protocol", m.IPProtocol, "ip4"},
 		{"ip_protocol_fallback", m.IPFallback(), true},
-		{"ehlo_hostname", m.EHLOHostname != "" && !strings.ContainsAny(m.EHLOHostname, " \t\r\n"), true},
-		{"ehlo_hostname is the host name", m.EHLOHostname == host || host == "", true},
+		// Left empty: the prober sends DefaultEHLOName or an address literal.
+		{"ehlo_hostname", m.EHLOHostname, ""},
 		{"auth", m.Auth == nil, true},
 		{"fail_if_auth_before_tls", m.FailIfAuthBeforeTLS, false},
 		{"fail_if_no_auth", m.FailIfNoAuth, false},
+		// Opportunistic: a bad certificate is a warning, as for a sending MTA.
+		{"fail_if_certificate_invalid", m.CertificateInvalidFails(), false},
 		{"tls_posture", m.TLSPosture, false},
 		{"reverse_dns", m.ReverseDNS, false},
 		{"roots (nil: system pool)", m.Roots() == nil, true},
@@ -190,6 +192,8 @@ func TestLoadFull(t *testing.T) {
 		{"fail_if_legacy_tls_accepted", m.FailIfLegacyTLSAccepted, true},
 		{"reverse_dns", m.ReverseDNS, true},
 		{"smtps tls", cfg.Modules["smtps"].TLS, TLSImplicit},
+		{"starttls: a bad certificate fails", m.CertificateInvalidFails(), true},
+		{"insecure_skip_verify: a bad certificate warns", cfg.Modules["smtps"].CertificateInvalidFails(), false},
 		{"relay tls", cfg.Modules["relay"].TLS, TLSNone},
 	}
 	for _, c := range checks {

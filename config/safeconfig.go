@@ -1,7 +1,9 @@
 package config
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -89,4 +91,26 @@ func (sc *SafeConfig) Get() *Config {
 	sc.mu.RLock()
 	defer sc.mu.RUnlock()
 	return sc.cfg
+}
+
+// FileCheckInterval is how often WatchFiles looks for rotated files: often
+// enough that a rotated password is in use within seconds, never per probe.
+const FileCheckInterval = 5 * time.Second
+
+// WatchFiles re-reads the running configuration's password, CA, client
+// certificate and key files every interval until ctx ends, putting changed
+// ones into use without a reload (see Config.RefreshFiles).
+func (sc *SafeConfig) WatchFiles(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if cfg := sc.Get(); cfg != nil {
+				cfg.RefreshFiles(logger)
+			}
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -570,5 +571,34 @@ func TestDeploymentHardening(t *testing.T) {
 	}
 	if !slices.Contains(c.Args, "--config.file=/etc/smtp_exporter/config.yml") {
 		t.Errorf("args %v do not name the mounted config", c.Args)
+	}
+}
+
+// TestDockerfileBasePinned: the image's base is a release, not a moving tag,
+// and what the Dockerfile copies is let through .dockerignore.
+func TestDockerfileBasePinned(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "ARG BASE="); ok {
+			base = v
+		}
+	}
+	image, _, _ := strings.Cut(base, "@")
+	_, tag, ok := strings.Cut(image[strings.LastIndex(image, "/")+1:], ":")
+	if !ok || !regexp.MustCompile(`^\d+\.\d+(\.\d+)?(-[a-z]+)?$`).MatchString(tag) {
+		t.Errorf("ARG BASE=%s: want the base pinned to a version tag", base)
+	}
+	ignore, err := os.ReadFile(filepath.Join("..", ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^COPY\s+(\S+)`).FindAllStringSubmatch(string(b), -1) {
+		if !strings.Contains(string(ignore), "!"+m[1]+"\n") {
+			t.Errorf("the Dockerfile copies %s, which .dockerignore leaves out", m[1])
+		}
 	}
 }

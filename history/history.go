@@ -1,10 +1,12 @@
 // Package history keeps the last probes in memory and shows them on the
 // landing page: a table of the recent probes, each linking to its full
 // report, under the probe form. Memory is bounded by the number of probes
-// kept; the prober bounds each result.
+// kept and by their size in bytes, oldest evicted first; the prober bounds
+// each result.
 package history
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/smtp-exporter/smtp_exporter/prober"
@@ -12,6 +14,12 @@ import (
 
 // DefaultLimit is how many probes are kept unless --history.limit says otherwise.
 const DefaultLimit = 100
+
+// DefaultMaxBytes is the memory the kept probes may take unless
+// --history.max-bytes says otherwise: a hostile server's conversation can
+// make a result tens of kilobytes, and a hundred of them must still fit
+// a small container beside the probes running.
+const DefaultMaxBytes = 8 << 20
 
 // Entry is one probe in the history.
 type Entry struct {
@@ -21,52 +29,73 @@ type Entry struct {
 	Result *prober.Result
 }
 
-// History is a ring of the last probes; it is safe for concurrent use.
+// History is the last probes, oldest first; it is safe for concurrent use.
 type History struct {
-	mu    sync.Mutex
-	limit int
-	// ring grows up to limit as probes come, so that a large limit costs
-	// nothing until it is used.
-	ring   []Entry
-	next   int // where the next entry goes
-	lastID uint64
+	mu       sync.Mutex
+	limit    int
+	maxBytes int64
+	// entries grows as probes come, so that a large limit costs nothing
+	// until it is used; sizes[i] is what entries[i] is counted as.
+	entries []Entry
+	sizes   []int64
+	bytes   int64
+	lastID  uint64
 }
 
 // New returns a history that keeps the last limit probes (none when limit
-// is 0 or less).
-func New(limit int) *History {
-	return &History{limit: max(limit, 0)}
+// is 0 or less) in at most DefaultMaxBytes.
+func New(limit int) *History { return NewBounded(limit, DefaultMaxBytes) }
+
+// NewBounded returns a history that keeps the last limit probes in at most
+// maxBytes (as estimated from what each result holds): when either bound
+// is reached the oldest probes go first. A result larger than maxBytes on
+// its own is not kept.
+func NewBounded(limit int, maxBytes int64) *History {
+	return &History{limit: max(limit, 0), maxBytes: max(maxBytes, 0)}
 }
 
 // Limit is how many probes the history keeps.
 func (h *History) Limit() int { return h.limit }
 
-// Add records a finished probe, dropping the oldest when full. It has the
-// shape of handler.Probe's OnResult hook. Results must not change after.
-func (h *History) Add(r *prober.Result) {
+// Bytes is the estimated memory the kept probes take.
+func (h *History) Bytes() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.bytes
+}
+
+// Add records a finished probe, dropping the oldest while either bound
+// would be passed. It has the shape of handler.Probe's OnResult hook.
+// Results must not change after.
+func (h *History) Add(r *prober.Result) {
 	if h.limit == 0 {
 		return
 	}
-	h.lastID++
-	e := Entry{ID: h.lastID, Result: r}
-	if len(h.ring) < h.limit {
-		h.ring = append(h.ring, e)
-	} else {
-		h.ring[h.next] = e
+	size := sizeOf(r) // outside the lock: the result no longer changes
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lastID++ // the ID is taken even when the result is too big to keep
+	if size > h.maxBytes {
+		return
 	}
-	h.next = (h.next + 1) % h.limit
+	for len(h.entries) > 0 && (len(h.entries) >= h.limit || h.bytes+size > h.maxBytes) {
+		h.bytes -= h.sizes[0]
+		// Clear before slicing, or the backing array keeps the result alive.
+		h.entries[0], h.sizes[0] = Entry{}, 0
+		h.entries, h.sizes = h.entries[1:], h.sizes[1:]
+	}
+	h.entries = append(h.entries, Entry{ID: h.lastID, Result: r})
+	h.sizes = append(h.sizes, size)
+	h.bytes += size
 }
 
 // Recent returns the kept probes, newest first.
 func (h *History) Recent() []Entry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]Entry, 0, len(h.ring))
-	for i := range len(h.ring) {
-		// h.next-1 is the newest; walk backwards around the ring.
-		out = append(out, h.ring[(h.next-1-i+2*len(h.ring))%len(h.ring)])
+	out := make([]Entry, 0, len(h.entries))
+	for _, e := range slices.Backward(h.entries) {
+		out = append(out, e)
 	}
 	return out
 }
@@ -75,7 +104,7 @@ func (h *History) Recent() []Entry {
 func (h *History) Get(id uint64) (Entry, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, e := range h.ring {
+	for _, e := range h.entries {
 		if e.ID == id {
 			return e, true
 		}

@@ -140,12 +140,12 @@ func TestPages(t *testing.T) {
 		lacks    []string
 	}{
 		{"/", 200, []string{
-			`<td>filtered.example:25</td><td>smtp</td><td class="failure">failure</td><td title="connection timed out: the port is probably filtered by a firewall or the ISP">connect_timeout</td>`,
+			`<td>filtered.example:25</td><td>smtp</td><td class="failure">failure</td><td title="connection timed out: the port is filtered (blocked) by a firewall or the ISP">connect_timeout</td>`,
 			`<a href="history/3">transcript</a>`, `<a href="history/2">transcript</a>`, "1.5ms",
 			// Module names come from the config: escaped, never markup.
 			`<option value="sub&lt;b&gt;mission">sub&lt;b&gt;mission</option>`,
 		}, []string{"old.example", "history/1", "<b>"}},
-		{"/history/3", 200, []string{`<header>`, "Verdict: FAILED (connect_timeout)", "try 587 or 2525", `href="../"`}, nil},
+		{"/history/3", 200, []string{`<header>`, "Verdict: FAILED (connect_timeout)", "an MX must be reachable on 25", `href="../"`}, nil},
 		{"/history/2", 200, []string{"Verdict: OK"}, nil},
 		{"/history/1", 404, []string{"probe 1 is not in the history: only the last 2 probes are kept"}, nil},
 		{"/history/abc", 404, []string{"/history/ID"}, nil},

@@ -78,17 +78,22 @@ func checkAlerts(t *testing.T, tb *testbed, prom *prometheusServer, refused, fil
 	sorted := func(s ...string) []string { sort.Strings(s); return s }
 	// What each alert's expression selects now.
 	want := map[string][]string{
-		"SMTPPortBlocked/critical":             sorted(refused, filtered),
-		"SMTPProbeFailing/critical":            nil, // every failure in the test bed has its own alert
-		"SMTPStartTLSNotOffered/critical":      {tb.addr("NOTLS")},
-		"SMTPCertificateExpiringSoon/warning":  expiring["warning"],
-		"SMTPCertificateExpiringSoon/critical": expiring["critical"],
-		"SMTPCertificateInvalid/critical":      sorted(tb.addr("EXPIRED"), tb.addr("WRONGHOST")),
-		"SMTPTLSVersionOutdated/warning":       nil,
-		"SMTPAuthBeforeTLS/warning":            nil,
-		"SMTPGreetingRejected/critical":        {tb.addr("REJECT")},
-		"SMTPSlowHandshake/warning":            nil,
-		"SMTPProbeScrapeFailing/critical":      nil,
+		"SMTPPortBlocked/critical":               sorted(refused, filtered),
+		"SMTPProbeFailing/critical":              nil, // every failure in the test bed has its own alert
+		"SMTPStartTLSNotOffered/critical":        {tb.addr("NOTLS")},
+		"SMTPCertificateExpiringSoon/warning":    expiring["warning"],
+		"SMTPCertificateExpiringSoon/critical":   expiring["critical"],
+		"SMTPCertificateInvalid/critical":        sorted(tb.addr("EXPIRED"), tb.addr("WRONGHOST")),
+		"SMTPCertificateInvalid/warning":         nil, // the opportunistic job's targets have good certificates
+		"SMTPTLSFallbackToPlainText/warning":     nil,
+		"SMTPExporterDown/warning":               nil,
+		"SMTPExporterConfigReloadFailed/warning": nil,
+		"SMTPProbeFlapping/warning":              nil,
+		"SMTPTLSVersionOutdated/warning":         nil,
+		"SMTPAuthBeforeTLS/warning":              nil,
+		"SMTPGreetingRejected/critical":          {tb.addr("REJECT")},
+		"SMTPSlowHandshake/warning":              nil,
+		"SMTPProbeScrapeFailing/warning":         nil,
 	}
 	rules := readAlertRules(t)
 	for _, r := range rules {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,9 @@ type probeCase struct {
 	expiry string
 	// absent lists metric names that must not appear.
 	absent []string
+	// warnings are the reasons probe_smtp_warning must be 1 for; every
+	// other reason must be 0.
+	warnings []string
 }
 
 func postfixCases(tb *testbed) []probeCase {
@@ -104,7 +108,8 @@ func postfixCases(tb *testbed) []probeCase {
 		},
 		{
 			name: "AUTH before TLS is seen even by a plain module", target: tb.addr("AUTHPLAIN"), module: "tb_plain",
-			want: map[string]float64{"probe_smtp_auth_before_tls": 1, "probe_smtp_tls": 0},
+			want:     map[string]float64{"probe_smtp_auth_before_tls": 1, "probe_smtp_tls": 0},
+			warnings: []string{"auth_before_tls"},
 		},
 		{
 			// Debian 12's Postfix as configured out of the box still takes
@@ -149,6 +154,60 @@ func postfixCases(tb *testbed) []probeCase {
 			name: "554 greeting", target: tb.addr("REJECT"), module: "tb_smtp", reason: "banner_rejected",
 			want: map[string]float64{`probe_smtp_reply_code{phase=banner}`: 554},
 		},
+		// Issue 18.
+		{
+			name: "opportunistic: an expired certificate is a warning", target: tb.addr("EXPIRED"), module: "tb_smtp",
+			want:     map[string]float64{"probe_tls_certificate_verified": 0, "probe_smtp_tls": 1},
+			warnings: []string{"cert_expired"},
+		},
+		{
+			name: "opportunistic: a certificate for another host is a warning", target: tb.addr("WRONGHOST"), module: "tb_smtp",
+			warnings: []string{"cert_hostname_mismatch"},
+		},
+		{
+			name: "envelope: RCPT accepted for postmaster", target: tb.addr("ENVELOPE"), module: "tb_envelope",
+			want: map[string]float64{
+				`probe_smtp_reply_code{phase=mail}`: 250, `probe_smtp_reply_code{phase=rcpt}`: 250, "probe_smtp_tls": 1,
+			},
+		},
+		{
+			name: "envelope: an outside domain is relay-denied (554)", target: tb.addr("ENVELOPE"), module: "tb_envelope_outside",
+			reason: "rcpt_rejected",
+			want:   map[string]float64{`probe_smtp_reply_code{phase=rcpt}`: 554},
+		},
+		{
+			name: "relay test: 554 relay access denied passes", target: tb.addr("ENVELOPE"), module: "tb_relay_test",
+			want: map[string]float64{`probe_smtp_reply_code{phase=rcpt}`: 554, `probe_smtp_failure{reason=relay_accepted}`: 0},
+		},
+		{
+			name: "relay test: an accepted recipient is relay_accepted", target: tb.addr("ENVELOPE"), module: "tb_relay_test_open",
+			reason: "relay_accepted",
+			want:   map[string]float64{`probe_smtp_reply_code{phase=rcpt}`: 250},
+		},
+		{
+			name: "envelope: MAIL FROM refused", target: tb.addr("ENVELOPE"), module: "tb_blocked_sender",
+			reason: "mail_rejected",
+			want:   map[string]float64{`probe_smtp_reply_code{phase=mail}`: 554, `probe_smtp_reply_code{phase=rcpt}`: 0},
+		},
+		{
+			name: "reject_non_fqdn_helo_hostname accepts the default EHLO name", target: tb.addr("FQDNHELO"), module: "tb_plain",
+			want: map[string]float64{`probe_smtp_reply_code{phase=ehlo}`: 250},
+		},
+		{
+			name: "reject_non_fqdn_helo_hostname refuses a short name", target: tb.addr("FQDNHELO"), module: "tb_short_ehlo",
+			reason: "ehlo_rejected",
+			want:   map[string]float64{`probe_smtp_reply_code{phase=ehlo}`: 504},
+		},
+		{
+			name: "source_ip_address 127.0.0.2", target: tb.addr("SMTP"), module: "tb_source_ip",
+		},
+		{
+			name: "greeting matches fail_if_banner_not_matches", target: tb.addr("SMTP"), module: "tb_banner",
+		},
+		{
+			name: "greeting does not match fail_if_banner_not_matches", target: tb.addr("SMTP"), module: "tb_banner_other",
+			reason: "banner_mismatch",
+		},
 	}
 	if tb.get("TESTBED_IPV6") == "1" {
 		// By name it would need ::1 in /etc/hosts, which sandboxes often
@@ -161,6 +220,27 @@ func postfixCases(tb *testbed) []probeCase {
 		)
 	}
 	return cases
+}
+
+// TestSourceIPInPostfixLog: Postfix logs the client address the probe
+// bound with source_ip_address.
+func TestSourceIPInPostfixLog(t *testing.T) {
+	tb, exp := needTestbed(t)
+	checkProbe(t, exp, tb, probeCase{name: "source ip", target: tb.addr("SMTP"), module: "tb_source_ip"})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(tb.get("TESTBED_LOG_FILE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "testbed/smtp/smtpd") && strings.Contains(string(b), "[127.0.0.2]") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Postfix log shows no connection from 127.0.0.2")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func TestPostfixListeners(t *testing.T) {
@@ -234,6 +314,7 @@ func checkProbe(t *testing.T, exp *exporterProcess, tb *testbed, tc probeCase) m
 	for _, reason := range []string{
 		"resolve", "connect_refused", "connect_timeout", "banner_rejected", "cert_expired",
 		"cert_hostname_mismatch", "auth_failed", "auth_before_tls", "starttls_not_advertised", "timeout",
+		"mail_rejected", "rcpt_rejected", "relay_accepted", "banner_mismatch", "ehlo_rejected",
 	} {
 		v, ok := m.value("probe_smtp_failure", "reason="+reason)
 		if !ok {
@@ -241,6 +322,17 @@ func checkProbe(t *testing.T, exp *exporterProcess, tb *testbed, tc probeCase) m
 		}
 		if want := boolFloat(reason == tc.reason); v != want {
 			t.Errorf("probe_smtp_failure{reason=%q} = %v, want %v", reason, v, want)
+		}
+	}
+	for _, reason := range []string{
+		"cert_expired", "cert_untrusted", "cert_hostname_mismatch", "starttls_rejected", "tls_handshake_failed", "auth_before_tls",
+	} {
+		v, ok := m.value("probe_smtp_warning", "reason="+reason)
+		if !ok {
+			t.Errorf("probe_smtp_warning{reason=%q} is missing", reason)
+		}
+		if want := boolFloat(slices.Contains(tc.warnings, reason)); v != want {
+			t.Errorf("probe_smtp_warning{reason=%q} = %v, want %v", reason, v, want)
 		}
 	}
 	for series, want := range tc.want {

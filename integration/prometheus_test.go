@@ -17,6 +17,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
 // prometheusServer is a real Prometheus scraping the exporter.
@@ -310,8 +311,11 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		t.Errorf("failing targets %v, want exactly %v", gotReason, wantReason)
 	}
 	// Stable series: every reason on every target.
-	if n := len(prom.query(t, `probe_smtp_failure`)); n != targets*20 {
-		t.Errorf("probe_smtp_failure has %d series, want %d (20 reasons × %d targets)", n, targets*20, targets)
+	reasons := len(prober.Reasons)
+	for _, metric := range []string{"probe_smtp_failure", "probe_smtp_warning"} {
+		if n := len(prom.query(t, metric)); n != targets*reasons {
+			t.Errorf("%s has %d series, want %d (%d reasons × %d targets)", metric, n, targets*reasons, reasons, targets)
+		}
 	}
 
 	// Certificate expiry as Prometheus stores it, within a day of the real date.

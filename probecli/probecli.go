@@ -86,7 +86,17 @@ func (c *Command) Run(ctx context.Context) int {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), c.Options)
+	opts := c.Options
+	if cfg.AllowedTargets != nil && opts.Policy == nil {
+		// The command obeys the config's allowed_targets as /probe does:
+		// whoever may run it with the exporter's config (and credentials)
+		// gets no more reach than a caller of /probe.
+		opts.Policy = cfg.AllowedTargets
+	}
+	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)
+	if result.Refused != nil {
+		return c.usageError(result.Refused)
+	}
 
 	if c.Output == OutputJSON {
 		if err := report.JSON(c.Stdout, result); err != nil {

@@ -172,3 +172,44 @@ func TestRedaction(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowedTargets: the command obeys the config's allowed_targets, as
+// /probe does, and a refused target is a usage error with no connection.
+func TestAllowedTargets(t *testing.T) {
+	srv := smtptest.NewServer(t, smtptest.Config{})
+	dir := t.TempDir()
+	write := func(name, doc string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	modules := "modules:\n  smtp: {tls: none, timeout: 5s}\n"
+	denyPrivate := write("deny.yml", modules+"allowed_targets: {deny_private: true}\n")
+	loopback := write("loopback.yml", modules+"allowed_targets: {cidrs: [127.0.0.0/8], deny_private: false}\n")
+	other := write("other.yml", modules+"allowed_targets: {cidrs: [192.0.2.0/24]}\n")
+
+	cases := []struct {
+		name       string
+		config     string
+		wantCode   int
+		wantStderr string
+	}{
+		{"deny_private refuses loopback", denyPrivate, ExitUsage, "allowed_targets.deny_private is set"},
+		{"a cidr that holds the target", loopback, ExitSuccess, ""},
+		{"a cidr that does not", other, ExitUsage, "matches neither allowed_targets.hosts nor allowed_targets.cidrs"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := srv.Accepted()
+			got := runCommand(t, Command{ConfigFile: tc.config, Module: "smtp", Target: srv.Addr})
+			if got.code != tc.wantCode || !strings.Contains(got.stderr, tc.wantStderr) {
+				t.Errorf("exit %d (want %d), stderr %q (want %q)", got.code, tc.wantCode, got.stderr, tc.wantStderr)
+			}
+			if connected := srv.Accepted() > before; connected != (tc.wantCode == ExitSuccess) {
+				t.Errorf("connected: %v", connected)
+			}
+		})
+	}
+}

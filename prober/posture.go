@@ -94,8 +94,13 @@ func (p *probe) posture(target Target) {
 			legacy = append(legacy, v)
 		}
 	}
-	if len(legacy) > 0 && p.module.FailIfLegacyTLSAccepted {
-		p.flag(ReasonLegacyTLSAccepted, fmt.Errorf("the server still accepts %s", strings.Join(legacy, " and ")))
+	if len(legacy) > 0 {
+		err := fmt.Errorf("the server still accepts %s", strings.Join(legacy, " and "))
+		if p.module.FailIfLegacyTLSAccepted {
+			p.flag(ReasonLegacyTLSAccepted, err)
+		} else {
+			p.warn(ReasonLegacyTLSAccepted, err)
+		}
 	}
 }
 
@@ -118,6 +123,9 @@ func (p *probe) postureCheck(dest netip.AddrPort, host string, spec postureSpec)
 	}
 	note("posture check: %s, connecting to %s", spec.describe, dest)
 	var d net.Dialer
+	if src := p.module.SourceIP(); src.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+	}
 	conn, err := d.DialContext(p.ctx, "tcp", dest.String())
 	if err != nil {
 		return inconclusive(fmt.Errorf("connecting: %w", unwrapOpError(err)))

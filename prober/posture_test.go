@@ -226,3 +226,16 @@ func TestWeakSuites(t *testing.T) {
 		}
 	}
 }
+
+// Without fail_if_legacy_tls_accepted, accepted legacy versions are a
+// warning with the same reason, and the probe succeeds.
+func TestPostureLegacyWarns(t *testing.T) {
+	e := newEnv(t)
+	c := e.good.Clone()
+	c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS13
+	srv := smtptest.NewServer(t, smtptest.Config{StartTLS: c})
+	m := testModule(t, "tls: starttls\ntls_posture: true\ntls_config: {ca_file: "+e.ca.File+"}")
+	r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{})
+	expect(t, "success", r.Success, true)
+	expect(t, "warning", r.HasWarning(ReasonLegacyTLSAccepted), true)
+}

@@ -5,6 +5,7 @@
 package prober
 
 import (
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,10 @@ const (
 	ReasonAuthBeforeTLS         Reason = "auth_before_tls"
 	ReasonAuthFailed            Reason = "auth_failed"
 	ReasonTimeout               Reason = "timeout"
+	ReasonMailRejected          Reason = "mail_rejected"
+	ReasonRcptRejected          Reason = "rcpt_rejected"
+	ReasonRelayAccepted         Reason = "relay_accepted"
+	ReasonBannerMismatch        Reason = "banner_mismatch"
 	ReasonLegacyTLSAccepted     Reason = "legacy_tls_accepted"
 )
 
@@ -45,6 +50,7 @@ var Reasons = []Reason{
 	ReasonProtocolError, ReasonEHLORejected, ReasonStartTLSNotAdvertised, ReasonStartTLSRejected,
 	ReasonTLSHandshakeFailed, ReasonCertExpired, ReasonCertUntrusted, ReasonCertHostnameMismatch,
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
+	ReasonMailRejected, ReasonRcptRejected, ReasonRelayAccepted, ReasonBannerMismatch,
 	ReasonLegacyTLSAccepted,
 }
 
@@ -61,17 +67,19 @@ const (
 	PhaseTLSHandshake Phase = "tls_handshake"
 	PhaseEHLOTLS      Phase = "ehlo_tls"
 	PhaseAuth         Phase = "auth"
+	PhaseMail         Phase = "mail"
+	PhaseRcpt         Phase = "rcpt"
 	PhaseQuit         Phase = "quit"
 )
 
 // Phases lists every phase in conversation order.
 var Phases = []Phase{
 	PhaseResolve, PhaseConnect, PhaseBanner, PhaseEHLO, PhaseStartTLS,
-	PhaseTLSHandshake, PhaseEHLOTLS, PhaseAuth, PhaseQuit,
+	PhaseTLSHandshake, PhaseEHLOTLS, PhaseAuth, PhaseMail, PhaseRcpt, PhaseQuit,
 }
 
 // ReplyPhases are the phases that end with an SMTP reply code.
-var ReplyPhases = []Phase{PhaseBanner, PhaseEHLO, PhaseStartTLS, PhaseEHLOTLS, PhaseAuth}
+var ReplyPhases = []Phase{PhaseBanner, PhaseEHLO, PhaseStartTLS, PhaseEHLOTLS, PhaseAuth, PhaseMail, PhaseRcpt}
 
 // Result is everything one probe found out.
 type Result struct {
@@ -95,9 +103,14 @@ type Result struct {
 	// Refused is set when Options.Policy forbade the target: the probe
 	// ended before any connection, and the target itself did not fail.
 	Refused error `json:"-"`
-	// Warnings are further problems seen after (or besides) the failure,
-	// such as a bad certificate on a probe that also failed AUTH.
-	Warnings []string `json:"warnings,omitempty"`
+	// Warnings are the problems found that did not fail the probe, by the
+	// module's settings (a bad certificate on an opportunistic module, a
+	// refused STARTTLS there, AUTH before TLS without fail_if_auth_before_tls).
+	Warnings []Warning `json:"warnings,omitempty"`
+	// AlsoFailed are further problems that would have failed the probe,
+	// seen besides Failure, such as a bad certificate on a probe that also
+	// failed AUTH.
+	AlsoFailed []string `json:"also_failed,omitempty"`
 
 	// Phases holds every phase in conversation order, reached or not.
 	Phases []PhaseResult `json:"phases"`
@@ -131,6 +144,35 @@ type Result struct {
 	Posture []PostureCheck `json:"posture,omitempty"`
 
 	Transcript []TranscriptLine `json:"transcript"`
+}
+
+// Warning is a problem that did not fail the probe. In JSON it is the
+// string "reason: message", the form the warnings field always had.
+type Warning struct {
+	Reason  Reason
+	Message string
+}
+
+// MarshalText writes "reason: message".
+func (w Warning) MarshalText() ([]byte, error) {
+	return []byte(string(w.Reason) + ": " + w.Message), nil
+}
+
+// UnmarshalText reads "reason: message".
+func (w *Warning) UnmarshalText(b []byte) error {
+	reason, msg, _ := strings.Cut(string(b), ": ")
+	w.Reason, w.Message = Reason(reason), msg
+	return nil
+}
+
+// HasWarning reports whether the probe found reason as a warning.
+func (r *Result) HasWarning(reason Reason) bool {
+	for _, w := range r.Warnings {
+		if w.Reason == reason {
+			return true
+		}
+	}
+	return false
 }
 
 // PhaseResult is one phase's outcome.

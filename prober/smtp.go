@@ -42,7 +42,8 @@ type Options struct {
 }
 
 // Probe runs one SMTP conversation with target under module and returns
-// what happened. It never sends MAIL, RCPT or DATA. The target's port is
+// what happened. It never sends DATA (MAIL and RCPT only for a module with
+// an envelope, then RSET). The target's port is
 // the one to dial: config.ChooseModule decides it. The conversation ends
 // at ctx's deadline (or the module's timeout when ctx has none); every read
 // is bounded in time and size, so it always returns.
@@ -78,7 +79,10 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 	}
 	p.res.Start = p.start
 	if module.Auth != nil {
-		p.secrets = secretForms(module.Auth.Username, module.Auth.Password().Reveal())
+		// Read once: a rotation during the probe must not make the
+		// redaction miss the password that is sent.
+		p.password = module.Auth.Password()
+		p.secrets = secretForms(module.Auth.Username, p.password.Reveal())
 	}
 	for _, ph := range Phases {
 		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
@@ -100,7 +104,8 @@ type probe struct {
 	tcp  net.Conn // the TCP connection under it
 	r    *bufio.Reader
 
-	secrets []string // the password's forms, for redact
+	password config.Secret // the module's password, read once per probe
+	secrets  []string      // the password's forms, for redact
 
 	reverse    func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
 	tlsVersion uint16                 // the negotiated TLS version (0: no TLS)
@@ -113,6 +118,8 @@ type probe struct {
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
+	// warnings are problems that do not fail the probe.
+	warnings []problem
 }
 
 type problem struct {
@@ -134,6 +141,13 @@ func (p *probe) fail(reason Reason, err error) {
 func (p *probe) ioFail(err error, timeoutReason Reason, doing string) {
 	p.broken = true
 	p.fail(classifyIOError(err, timeoutReason), fmt.Errorf("%s: %w", doing, err))
+}
+
+// warn records a problem that the module's settings keep from failing the
+// probe; the conversation goes on.
+func (p *probe) warn(reason Reason, err error) {
+	p.warnings = append(p.warnings, problem{reason, err})
+	p.note("warning: %s: %v", reason, err)
 }
 
 // flag records a policy failure; the conversation goes on to learn more.
@@ -160,6 +174,9 @@ func (p *probe) finish() {
 		p.logger.Debug("Probe refused", "err", r.Refused)
 		return
 	}
+	for _, w := range p.warnings {
+		r.Warnings = append(r.Warnings, Warning{Reason: w.reason, Message: p.clean(w.err.Error(), MaxErrorBytes)})
+	}
 	var all []problem
 	if p.hard != nil {
 		all = append(all, *p.hard)
@@ -170,7 +187,7 @@ func (p *probe) finish() {
 	} else {
 		r.Failure, r.Error = all[0].reason, p.clean(all[0].err.Error(), MaxErrorBytes)
 		for _, w := range all[1:] {
-			r.Warnings = append(r.Warnings, p.clean(string(w.reason)+": "+w.err.Error(), MaxErrorBytes))
+			r.AlsoFailed = append(r.AlsoFailed, p.clean(string(w.reason)+": "+w.err.Error(), MaxErrorBytes))
 		}
 	}
 	if r.Success {
@@ -187,64 +204,99 @@ func (p *probe) run(target Target) {
 		p.fail(ReasonResolve, fmt.Errorf("target %q has no port to dial", p.res.Target))
 		return
 	}
-	p.converse(target)
+	p.session(target)
 	if p.reverse != nil {
 		p.finishReverseDNS(p.reverse())
 	}
 	p.posture(target)
 }
 
-// converse holds the main SMTP conversation.
-func (p *probe) converse(target Target) {
-	if !p.connect(target) {
+// session holds the main conversation: one connection, or two when an
+// opportunistic module falls back to clear text.
+func (p *probe) session(target Target) {
+	dest, ok := p.resolve(target)
+	if !ok || !p.dial(dest) {
 		return
 	}
+	if !p.converse(target, false) {
+		return
+	}
+	// An opportunistic module whose TLS handshake failed: a sending MTA
+	// (Postfix at smtp_tls_security_level = may, Exim, Sendmail) gives up
+	// on TLS for this server and delivers over a new clear-text connection,
+	// so the probe does the same and judges that session.
+	p.note("reconnecting in clear text, as a sending MTA does after a failed TLS handshake")
+	if p.dial(dest) {
+		p.converse(target, true)
+	}
+}
+
+// converse holds one SMTP session on the connection dial opened, and closes
+// it. It returns true when the session must be retried in clear text on a
+// new connection; plainOnly is that retry, which never tries STARTTLS.
+func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 	defer p.conn.Close()
 	// Cancelling the context (the scrape went away) must end blocked reads
 	// at once. This may run on another goroutine while p.conn becomes the
-	// TLS connection, so it uses p.tcp, which does not change, and a
-	// deadline on the TCP connection ends TLS reads too.
-	stop := context.AfterFunc(p.ctx, func() { p.tcp.SetDeadline(time.Unix(1, 0)) })
+	// TLS connection, so it uses this session's TCP connection, which does
+	// not change, and a deadline on it ends TLS reads too.
+	tcp := p.tcp
+	stop := context.AfterFunc(p.ctx, func() { tcp.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	implicit := p.module.TLS == config.TLSImplicit
-	if implicit && !p.handshake(target.Host) {
-		return
+	if implicit && p.handshake(target.Host) != tlsDone {
+		return false
 	}
 	if !p.banner() {
-		return
+		return false
 	}
 	ehlo, ok := p.ehlo(PhaseEHLO)
 	if !ok {
-		return
+		return false
 	}
 	p.res.EHLO = ehlo
 	if !p.res.Encrypted {
 		p.res.StartTLSAdvertised = ehlo.Has("STARTTLS")
 		p.res.AuthBeforeTLS = ehlo.Has("AUTH")
-		if p.res.AuthBeforeTLS && p.module.FailIfAuthBeforeTLS {
-			p.flag(ReasonAuthBeforeTLS, errors.New("AUTH is advertised before TLS, so clients may send passwords in clear text"))
+		if p.res.AuthBeforeTLS {
+			err := errors.New("AUTH is advertised before TLS, so clients may send passwords in clear text")
+			if p.module.FailIfAuthBeforeTLS {
+				p.flag(ReasonAuthBeforeTLS, err)
+			} else {
+				p.warn(ReasonAuthBeforeTLS, err)
+			}
 		}
 	}
 
 	switch p.module.TLS {
 	case config.TLSStartTLS, config.TLSOpportunistic:
+		if plainOnly {
+			break
+		}
 		if !p.res.StartTLSAdvertised {
 			if p.module.TLS == config.TLSStartTLS {
 				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
 				p.quit()
-				return
+				return false
 			}
 			break
 		}
-		if !p.startTLS(target.Host) {
-			return
+		switch p.startTLS(target.Host) {
+		case tlsFailed:
+			return false
+		case tlsReconnect:
+			return true
+		case tlsPlain:
+			// STARTTLS refused: the session goes on in clear text, as
+			// RFC 3207 lets a client that does not require TLS do.
+		case tlsDone:
+			ehlo, ok := p.ehlo(PhaseEHLOTLS)
+			if !ok {
+				return false
+			}
+			p.res.EHLOTLS = ehlo
 		}
-		ehlo, ok := p.ehlo(PhaseEHLOTLS)
-		if !ok {
-			return
-		}
-		p.res.EHLOTLS = ehlo
 	}
 
 	final := p.res.LastEHLO()
@@ -255,20 +307,24 @@ func (p *probe) converse(target Target) {
 	if p.module.Auth != nil && hasAuth && p.hard == nil {
 		p.authenticate(final)
 	}
+	if p.module.Envelope != nil && p.hard == nil && !p.broken {
+		p.envelope()
+	}
 	p.quit()
+	return false
 }
 
-// connect resolves the host and opens the TCP connection.
-func (p *probe) connect(target Target) bool {
+// resolve looks the host up and checks the address against the policy.
+func (p *probe) resolve(target Target) (string, bool) {
 	if !p.allowName(target.Host) {
-		return false
+		return "", false
 	}
 	done := p.begin(PhaseResolve)
 	addr, err := resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
 	done()
 	if err != nil {
 		p.fail(ReasonResolve, err)
-		return false
+		return "", false
 	}
 	p.res.IP = addr.String()
 	p.res.IPProtocol = 4
@@ -276,16 +332,23 @@ func (p *probe) connect(target Target) bool {
 		p.res.IPProtocol = 6
 	}
 	if !p.allowAddr(target.Host, addr) {
-		return false
+		return "", false
 	}
 	if p.module.ReverseDNS {
 		p.reverse = p.startReverseDNS(addr)
 	}
+	return netip.AddrPortFrom(addr, uint16(target.Port)).String(), true
+}
 
-	done = p.begin(PhaseConnect)
-	dest := netip.AddrPortFrom(addr, uint16(target.Port)).String()
+// dial opens the TCP connection to dest, from the module's source address
+// when it has one.
+func (p *probe) dial(dest string) bool {
+	done := p.begin(PhaseConnect)
 	p.note("connecting to %s", dest)
 	var d net.Dialer
+	if src := p.module.SourceIP(); src.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+	}
 	conn, err := d.DialContext(p.ctx, "tcp", dest)
 	done()
 	if err != nil {
@@ -297,8 +360,13 @@ func (p *probe) connect(target Target) bool {
 	}
 	p.conn = conn
 	p.tcp = conn
+	p.broken = false
 	p.r = bufio.NewReaderSize(conn, MaxReplyLineBytes)
-	p.note("connected to %s", dest)
+	if d.LocalAddr != nil {
+		p.note("connected to %s from %s", dest, conn.LocalAddr())
+	} else {
+		p.note("connected to %s", dest)
+	}
 	return true
 }
 
@@ -313,6 +381,12 @@ func (p *probe) banner() bool {
 	}
 	switch {
 	case reply.Code == 220:
+		if re := p.module.BannerRegex(); re != nil {
+			if text := strings.Join(reply.Lines, "\n"); !re.MatchString(text) {
+				p.flag(ReasonBannerMismatch, fmt.Errorf("greeting %q does not match fail_if_banner_not_matches %q",
+					text, re.String()))
+			}
+		}
 		p.res.BannerHostname = p.bannerHostname(reply)
 		return true
 	case reply.Code >= 400:
@@ -327,7 +401,7 @@ func (p *probe) banner() bool {
 // ehlo sends EHLO and parses the extensions.
 func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 	done := p.begin(phase)
-	reply, err := p.command(phase, "EHLO "+p.module.EHLOHostname, "")
+	reply, err := p.command(phase, "EHLO "+p.ehloName(), "")
 	done()
 	if err != nil {
 		p.ioFail(err, ReasonTimeout, "EHLO")
@@ -341,32 +415,47 @@ func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 	return parseEHLO(reply, p.clean), true
 }
 
+// tlsOutcome is how an attempt at TLS ended.
+type tlsOutcome int
+
+const (
+	tlsDone      tlsOutcome = iota // the session is encrypted
+	tlsFailed                      // the probe failed; the session is over
+	tlsPlain                       // STARTTLS refused on an opportunistic module: go on in clear text
+	tlsReconnect                   // handshake failed on an opportunistic module: retry in clear text
+)
+
 // startTLS upgrades the clear-text session.
-func (p *probe) startTLS(host string) bool {
+func (p *probe) startTLS(host string) tlsOutcome {
 	done := p.begin(PhaseStartTLS)
 	reply, err := p.command(PhaseStartTLS, "STARTTLS", "")
 	done()
 	if err != nil {
 		p.ioFail(err, ReasonTimeout, "STARTTLS")
-		return false
+		return tlsFailed
 	}
 	if reply.Code != 220 {
-		p.fail(ReasonStartTLSRejected, fmt.Errorf("STARTTLS answered with %d %s", reply.Code, reply.Text()))
+		err := fmt.Errorf("STARTTLS answered with %d %s", reply.Code, reply.Text())
+		if p.module.TLS == config.TLSOpportunistic {
+			p.warn(ReasonStartTLSRejected, err)
+			return tlsPlain
+		}
+		p.fail(ReasonStartTLSRejected, err)
 		p.quit()
-		return false
+		return tlsFailed
 	}
 	if n := p.r.Buffered(); n > 0 {
 		// Plain text after the 220 would be read as if it came over TLS
 		// (the STARTTLS command injection of CVE-2011-0411); refuse it.
 		p.fail(ReasonTLSHandshakeFailed, fmt.Errorf("server sent %d bytes of clear text after its STARTTLS reply", n))
-		return false
+		return tlsFailed
 	}
 	return p.handshake(host)
 }
 
 // handshake runs the TLS handshake, then verifies the certificate chain
 // itself so that a bad certificate is still captured with its dates.
-func (p *probe) handshake(host string) bool {
+func (p *probe) handshake(host string) tlsOutcome {
 	cfg, serverName := p.clientTLS(host)
 	done := p.begin(PhaseTLSHandshake)
 	tlsConn := tls.Client(p.conn, cfg)
@@ -380,8 +469,13 @@ func (p *probe) handshake(host string) bool {
 			reason = ReasonTimeout
 		}
 		p.broken = true
-		p.fail(reason, fmt.Errorf("TLS handshake: %w", unwrapOpError(err)))
-		return false
+		err = fmt.Errorf("TLS handshake: %w", unwrapOpError(err))
+		if p.module.TLS == config.TLSOpportunistic && reason != ReasonTimeout && p.ctx.Err() == nil {
+			p.warn(ReasonTLSHandshakeFailed, err)
+			return tlsReconnect
+		}
+		p.fail(reason, err)
+		return tlsFailed
 	}
 	p.conn = tlsConn
 	p.r.Reset(tlsConn)
@@ -407,18 +501,22 @@ func (p *probe) handshake(host string) bool {
 	}
 	if err != nil {
 		info.VerifyError = p.clean(err.Error(), MaxErrorBytes)
-		if p.module.TLSConfig.InsecureSkipVerify {
-			p.note("certificate does not verify (ignored, insecure_skip_verify): %v", err)
-		} else {
-			p.flag(reason, fmt.Errorf("certificate: %w", err))
+		err = fmt.Errorf("certificate: %w", err)
+		switch {
+		case p.module.TLSConfig.InsecureSkipVerify:
+			p.warn(reason, fmt.Errorf("%w (not failing the probe: insecure_skip_verify)", err))
+		case !p.module.CertificateInvalidFails():
+			p.warn(reason, fmt.Errorf("%w (not failing the probe: fail_if_certificate_invalid is false)", err))
+		default:
+			p.flag(reason, err)
 		}
-		return true
+		return tlsDone
 	}
 	info.Verified = true
 	info.VerifiedChain = describeChain(chain, state.PeerCertificates, info.Certificates, p.clean)
 	info.LastChainExpiry = earliestExpiry(chain)
 	p.note("certificate verified for %s", serverName)
-	return true
+	return tlsDone
 }
 
 // clientTLS returns the module's TLS client config for host and the name
@@ -459,7 +557,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		return
 	}
 	auth := p.module.Auth
-	user, pass := auth.Username, auth.Password().Reveal()
+	user, pass := auth.Username, p.password.Reveal()
 	done := p.begin(PhaseAuth)
 	defer done()
 	// From here on the server may quote what it received, in any encoding
@@ -500,6 +598,94 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		return
 	}
 	p.res.AuthSuccess = true
+}
+
+// ehloName is the module's ehlo_hostname, else the machine's fully
+// qualified name, else the address literal of this connection's local
+// address (RFC 5321 section 4.1.4), never a bare short name, which
+// servers with reject_non_fqdn_helo_hostname and many MX hosts refuse.
+func (p *probe) ehloName() string {
+	if p.module.EHLOHostname != "" {
+		return p.module.EHLOHostname
+	}
+	if name := config.DefaultEHLOName(); name != "" {
+		return name
+	}
+	var local netip.Addr
+	if a, ok := p.tcp.LocalAddr().(*net.TCPAddr); ok {
+		local, _ = netip.AddrFromSlice(a.IP)
+	}
+	return AddressLiteral(local)
+}
+
+// AddressLiteral is the EHLO form of an address: [192.0.2.1] or
+// [IPv6:2001:db8::1] (RFC 5321 section 4.1.3).
+func AddressLiteral(a netip.Addr) string {
+	a = a.Unmap()
+	switch {
+	case !a.IsValid():
+		return "[127.0.0.1]"
+	case a.Is4():
+		return "[" + a.String() + "]"
+	default:
+		return "[IPv6:" + a.WithZone("").String() + "]"
+	}
+}
+
+// envelope sends MAIL FROM and RCPT TO and judges the replies against the
+// module's expectation, then resets the transaction: DATA is never sent.
+func (p *probe) envelope() {
+	env := p.module.Envelope
+	done := p.begin(PhaseMail)
+	reply, err := p.command(PhaseMail, "MAIL FROM:<"+env.MailFrom+">", "")
+	done()
+	if err != nil {
+		p.ioFail(err, ReasonTimeout, "MAIL FROM")
+		return
+	}
+	if reply.Code/100 != 2 {
+		// With expect: reject too: the relay test never reached RCPT.
+		p.flag(ReasonMailRejected, fmt.Errorf("MAIL FROM:<%s> answered with %d %s", env.MailFrom, reply.Code, reply.Text()))
+		p.rset()
+		return
+	}
+	done = p.begin(PhaseRcpt)
+	ok := p.recipients(env)
+	done()
+	if ok {
+		p.rset()
+	}
+}
+
+// recipients sends RCPT TO for each address; false when the connection failed.
+func (p *probe) recipients(env *config.Envelope) bool {
+	for _, rcpt := range env.RcptTo {
+		reply, err := p.command(PhaseRcpt, "RCPT TO:<"+rcpt+">", "")
+		if err != nil {
+			p.ioFail(err, ReasonTimeout, "RCPT TO")
+			return false
+		}
+		accepted := reply.Code/100 == 2
+		switch {
+		case env.Expect == config.ExpectAccept && !accepted:
+			p.flag(ReasonRcptRejected, fmt.Errorf("RCPT TO:<%s> answered with %d %s", rcpt, reply.Code, reply.Text()))
+		case env.Expect == config.ExpectReject && accepted:
+			p.flag(ReasonRelayAccepted, fmt.Errorf("RCPT TO:<%s> accepted with %d %s: the server would relay for this recipient",
+				rcpt, reply.Code, reply.Text()))
+		}
+	}
+	return true
+}
+
+// rset ends the mail transaction without a message. Its reply does not
+// change the verdict; QUIT follows.
+func (p *probe) rset() {
+	done := p.begin(PhaseQuit)
+	defer done()
+	if _, err := p.command(PhaseQuit, "RSET", ""); err != nil {
+		p.broken = true
+		p.note("no reply to RSET: %v", err)
+	}
 }
 
 // quit ends the session politely. Its outcome never changes the verdict.

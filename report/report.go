@@ -57,8 +57,11 @@ func Write(w io.Writer, r *prober.Result, opts Options) {
 		x.line("Started %s", strings.TrimPrefix(started, "started "))
 	}
 	x.verdict(r)
-	for _, warn := range r.Warnings {
-		x.line("Also:    %s", x.paint(yellow, clean(warn)))
+	for _, w := range r.Warnings {
+		x.line("Warning: %s", x.paint(yellow, clean(string(w.Reason)+": "+w.Message)))
+	}
+	for _, also := range r.AlsoFailed {
+		x.line("Also:    %s", x.paint(yellow, clean(also)))
 	}
 
 	x.heading("Phases")
@@ -121,8 +124,11 @@ func (x *writer) heading(title string) {
 
 func (x *writer) verdict(r *prober.Result) {
 	colour := green
-	if !r.Success {
+	switch {
+	case !r.Success:
 		colour = red
+	case len(Warnings(r)) > 0:
+		colour = yellow
 	}
 	x.line("Verdict: %s", x.paint(colour+bold, clean(Verdict(r))))
 	if !r.Success && r.Error != "" {

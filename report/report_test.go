@@ -252,10 +252,11 @@ func TestColourOnlyPaints(t *testing.T) {
 func TestTerminalSafe(t *testing.T) {
 	r := &prober.Result{
 		Target: "x:25", Module: "m", Port: 25, Failure: prober.ReasonCertHostnameMismatch,
-		Error:    "certificate is valid for \x1b]0;pwned\x07evil, not x",
-		Warnings: []string{"\x1b[2J"},
-		Phases:   []prober.PhaseResult{{Phase: prober.PhaseStartTLS}, {Phase: prober.PhaseTLSHandshake, Reached: true}},
-		EHLO:     &prober.EHLOInfo{Domain: "a\x1bb", Extensions: []prober.Extension{{Keyword: "X\x1b[31m"}}},
+		Error:      "certificate is valid for \x1b]0;pwned\x07evil, not x",
+		Warnings:   []prober.Warning{{Reason: prober.ReasonCertUntrusted, Message: "\x1b[2J"}},
+		AlsoFailed: []string{"\x1b[2J"},
+		Phases:     []prober.PhaseResult{{Phase: prober.PhaseStartTLS}, {Phase: prober.PhaseTLSHandshake, Reached: true}},
+		EHLO:       &prober.EHLOInfo{Domain: "a\x1bb", Extensions: []prober.Extension{{Keyword: "X\x1b[31m"}}},
 		TLS: &prober.TLSInfo{VerifyError: "\x1b[31mred", Certificates: []prober.CertInfo{
 			{Subject: "CN=\x1b[5m", Issuer: "\r\n", SANs: []string{"\x00"}},
 		}},
@@ -286,19 +287,39 @@ func TestVerdict(t *testing.T) {
 		want string
 	}{
 		{
-			"filtered 25 suggests submission ports",
+			"filtered 25: an MX has no other port",
 			&prober.Result{Port: 25, Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail",
+			"FAILED (connect_timeout): connection timed out: the port is filtered (blocked) by a firewall or the ISP; an MX must be reachable on 25 from everywhere: if another network reaches it, this machine's network blocks outbound 25 (many ISPs and clouds do) and the probe must run from a machine allowed to send mail; otherwise a firewall in front of the server drops the port",
 		},
 		{
-			"filtered 587 suggests the others",
+			"filtered 587 names the other submission port",
 			&prober.Result{Port: 587, Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 465 or 2525",
+			"FAILED (connect_timeout): connection timed out: the port is filtered (blocked) by a firewall or the ISP; check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 465 with implicit TLS where the server offers it",
 		},
 		{
 			"filtered 465",
 			&prober.Result{Port: 465, Failure: prober.ReasonConnectTimeout},
-			"FAILED (connect_timeout): connection timed out: the port is probably filtered by a firewall or the ISP; try 587 or 2525",
+			"FAILED (connect_timeout): connection timed out: the port is filtered (blocked) by a firewall or the ISP; check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 587 with STARTTLS",
+		},
+		{
+			"refused is not called blocked",
+			&prober.Result{Port: 25, Failure: prober.ReasonConnectRefused},
+			"FAILED (connect_refused): connection refused: nothing listens on this port, or a firewall rejects it; check that the mail server runs and listens on this address and port (ss -ltn), and the firewall's REJECT rules",
+		},
+		{
+			"silence on 465 points at implicit TLS",
+			&prober.Result{Port: 465, Failure: prober.ReasonBannerTimeout},
+			"FAILED (banner_timeout): connected, but the server sent no greeting in time; the server may be overloaded or tarpitting this client (postscreen, a greet pause), or a middlebox holds the session; port 465 speaks TLS from the first byte: use a module with tls: implicit (smtps)",
+		},
+		{
+			"silence on 25 does not",
+			&prober.Result{Port: 25, Failure: prober.ReasonBannerTimeout},
+			"FAILED (banner_timeout): connected, but the server sent no greeting in time; the server may be overloaded or tarpitting this client (postscreen, a greet pause), or a middlebox holds the session",
+		},
+		{
+			"a handshake failure on 587 points at STARTTLS",
+			&prober.Result{Port: 587, Failure: prober.ReasonTLSHandshakeFailed},
+			"FAILED (tls_handshake_failed): the TLS handshake failed; compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key (openssl s_client shows the server's side); port 587 starts in clear text: its module needs tls: starttls or opportunistic, not implicit",
 		},
 		{
 			"unknown reason is shown as it is",
@@ -319,9 +340,36 @@ func TestVerdict(t *testing.T) {
 				Success: true, Duration: 3 * time.Millisecond, TLS: &prober.TLSInfo{Version: "TLS 1.3"},
 				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}},
 			},
-			"OK: greeting 220, implicit TLS 1.3, certificate NOT verified (ignored: insecure_skip_verify) in 3ms",
+			"OK: greeting 220, implicit TLS 1.3, certificate NOT verified in 3ms",
 		},
 	}
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	cases = append(cases, []struct {
+		name string
+		r    *prober.Result
+		want string
+	}{
+		{
+			"success with a warning, an old TLS version and a certificate about to expire",
+			&prober.Result{
+				Success: true, Duration: 5 * time.Millisecond, Port: 25, Start: start,
+				Warnings: []prober.Warning{{Reason: prober.ReasonCertUntrusted, Message: "x"}},
+				TLS:      &prober.TLSInfo{Version: "TLS 1.1", LastChainExpiry: start.Add(10 * 24 * time.Hour)},
+				Phases:   []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS, Reached: true}},
+			},
+			"OK, with warnings: the certificate chain does not lead to a trusted root (cert_untrusted); TLS 1.1 is older than TLS 1.2; " +
+				"a certificate expires in 10 days (2026-03-11). Seen: greeting 220, STARTTLS to TLS 1.1, certificate NOT verified in 5ms",
+		},
+		{
+			"a certificate a month away is no warning",
+			&prober.Result{
+				Success: true, Duration: 5 * time.Millisecond, Port: 25, Start: start,
+				TLS:    &prober.TLSInfo{Version: "TLS 1.3", Verified: true, LastChainExpiry: start.Add(30 * 24 * time.Hour)},
+				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS, Reached: true}},
+			},
+			"OK: greeting 220, STARTTLS to TLS 1.3, certificate verified in 5ms",
+		},
+	}...)
 	for _, tc := range cases {
 		if got := Verdict(tc.r); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,12 +26,12 @@ var explanations = map[prober.Reason]explanation{
 		"check that the mail server runs and listens on this address and port (ss -ltn), and the firewall's REJECT rules",
 	},
 	prober.ReasonConnectTimeout: {
-		"connection timed out: the port is probably filtered by a firewall or the ISP",
+		"connection timed out: the port is filtered (blocked) by a firewall or the ISP",
 		"", /* depends on the port: see connectTimeoutHint */
 	},
 	prober.ReasonConnectUnreachable: {
-		"host or network unreachable: no route, or a firewall answers with an ICMP prohibition",
-		"check the routes from this machine (ip route get, traceroute) and, for IPv6, that this machine has IPv6 connectivity",
+		"host or network unreachable: no route, or a router or firewall answers with an ICMP prohibition (blocked on the way)",
+		"the error says which (no route to host, network unreachable, administratively prohibited); check the routes from this machine (ip route get ADDRESS), the firewalls on the way and, for IPv6, that this machine has IPv6 connectivity",
 	},
 	prober.ReasonConnectionClosed: {
 		"the server closed the connection before the conversation finished",
@@ -42,7 +43,7 @@ var explanations = map[prober.Reason]explanation{
 	},
 	prober.ReasonBannerTimeout: {
 		"connected, but the server sent no greeting in time",
-		"the server may be overloaded or tarpitting this client, or a middlebox holds the session; a port that speaks TLS from the first byte (465) needs a module with tls: implicit",
+		"the server may be overloaded or tarpitting this client (postscreen, a greet pause), or a middlebox holds the session",
 	},
 	prober.ReasonBannerRejected: {
 		"the server greeted with an error: it refuses this client",
@@ -50,7 +51,7 @@ var explanations = map[prober.Reason]explanation{
 	},
 	prober.ReasonProtocolError: {
 		"the other side does not speak SMTP as expected (garbage, overlong or malformed replies)",
-		"check that this port runs an SMTP server; a port that speaks TLS from the first byte (465) needs a module with tls: implicit",
+		"check that this port runs an SMTP server and not another service",
 	},
 	prober.ReasonEHLORejected: {
 		"the server rejected EHLO",
@@ -66,7 +67,7 @@ var explanations = map[prober.Reason]explanation{
 	},
 	prober.ReasonTLSHandshakeFailed: {
 		"the TLS handshake failed",
-		"compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key (openssl s_client shows the server's side); a port that starts in clear text (25, 587) needs tls: starttls, not implicit",
+		"compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key (openssl s_client shows the server's side)",
 	},
 	prober.ReasonCertExpired: {
 		"the certificate has expired or is not valid yet",
@@ -100,6 +101,22 @@ var explanations = map[prober.Reason]explanation{
 		"the probe ran out of time in the middle of the conversation",
 		"the transcript shows the last step that got an answer; the server is slow or a middlebox stalls the session; a longer timeout may help",
 	},
+	prober.ReasonMailRejected: {
+		"the server refused the module's MAIL FROM",
+		"read the reply in the transcript: a 452 or 421 is a full disk or overload, a 5xx a sender policy (SPF, sender restrictions); choose a mail_from the server accepts",
+	},
+	prober.ReasonRcptRejected: {
+		"the server refused a recipient it should accept",
+		"read the reply in the transcript: 452 is a full queue or disk, 550 an unknown user or a domain no longer accepted (Postfix: mydestination, relay_domains, virtual_mailbox_domains)",
+	},
+	prober.ReasonRelayAccepted: {
+		"the server accepted a recipient it must not relay for: an open relay",
+		"restrict relaying at once (Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination) and check mynetworks",
+	},
+	prober.ReasonBannerMismatch: {
+		"the greeting does not match the module's fail_if_banner_not_matches",
+		"the greeting is in the transcript: another server (or a middlebox, or a load balancer's other backend) may answer on this address",
+	},
 }
 
 // Explain returns a failure reason in plain words and a hint of what to
@@ -109,32 +126,46 @@ func Explain(reason prober.Reason, port int) (words, hint string) {
 	if !ok {
 		return string(reason), ""
 	}
-	if reason == prober.ReasonConnectTimeout {
+	switch reason {
+	case prober.ReasonConnectTimeout:
 		return e.words, connectTimeoutHint(port)
+	case prober.ReasonBannerTimeout, prober.ReasonProtocolError:
+		if port == 465 {
+			// The classic mistake: a clear-text module on the implicit TLS port.
+			return e.words, e.hint + "; port 465 speaks TLS from the first byte: use a module with tls: implicit (smtps)"
+		}
+	case prober.ReasonTLSHandshakeFailed:
+		switch port {
+		case 25, 587, 2525:
+			return e.words, e.hint + "; port " + strconv.Itoa(port) + " starts in clear text: its module needs tls: starttls or opportunistic, not implicit"
+		}
 	}
 	return e.words, e.hint
 }
 
-// connectTimeoutHint suggests the other ports mail can go through, since a
-// filtered port is most often a deliberate block of that one port.
+// connectTimeoutHint says where to look for the block by the port's role:
+// an MX has no other port, while submission clients have alternatives.
 func connectTimeoutHint(port int) string {
 	switch port {
 	case 25:
-		return "many ISPs and clouds block outbound port 25; try 587 or 2525 for submission, or probe from a machine allowed to send mail"
+		return "an MX must be reachable on 25 from everywhere: if another network reaches it, this machine's network blocks outbound 25 (many ISPs and clouds do) and the probe must run from a machine allowed to send mail; otherwise a firewall in front of the server drops the port"
 	case 587:
-		return "try 465 or 2525"
+		return "check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 465 with implicit TLS where the server offers it"
 	case 465:
-		return "try 587 or 2525"
+		return "check the firewalls on the way (nft list ruleset, cloud security groups); clients can also submit on 587 with STARTTLS"
 	case 2525:
-		return "try 587 or 465"
+		return "check the firewalls on the way; 2525 is an unofficial fallback, 587 is the standard submission port"
 	}
-	return "try 587 or 2525"
+	return "check the firewalls between this machine and the server (nft list ruleset on both ends, cloud security groups)"
 }
 
 // Verdict is the result in one line: success with what was found, or the
 // failure reason with its meaning and a hint.
 func Verdict(r *prober.Result) string {
 	if r.Success {
+		if warns := Warnings(r); len(warns) > 0 {
+			return "OK, with warnings: " + strings.Join(warns, "; ") + ". Seen: " + summary(r)
+		}
 		return "OK: " + summary(r)
 	}
 	words, hint := Explain(r.Failure, r.Port)
@@ -163,7 +194,7 @@ func summary(r *prober.Result) string {
 		if r.TLS.Verified {
 			parts = append(parts, "certificate verified")
 		} else {
-			parts = append(parts, "certificate NOT verified (ignored: insecure_skip_verify)")
+			parts = append(parts, "certificate NOT verified")
 		}
 	}
 	if r.AuthConfigured && r.AuthSuccess {
@@ -172,4 +203,31 @@ func summary(r *prober.Result) string {
 		parts = append(parts, "AUTH offered ("+strings.Join(mechs.AuthMechanisms, " ")+")")
 	}
 	return strings.Join(parts, ", ") + fmt.Sprintf(" in %s", r.Duration.Round(time.Millisecond))
+}
+
+// certificateWarnDays is when the verdict starts to mention expiry, as the
+// SMTPCertificateExpiringSoon alert does.
+const certificateWarnDays = 21
+
+// Warnings lists in words what a probe found wrong without failing: its
+// warnings, a certificate within 21 days of expiry, and TLS older than 1.2.
+func Warnings(r *prober.Result) []string {
+	var out []string
+	for _, w := range r.Warnings {
+		words, _ := Explain(w.Reason, r.Port)
+		out = append(out, fmt.Sprintf("%s (%s)", words, w.Reason))
+	}
+	if t := r.TLS; t != nil {
+		switch t.Version {
+		case "TLS 1.0", "TLS 1.1":
+			out = append(out, t.Version+" is older than TLS 1.2")
+		}
+		if !r.Start.IsZero() && !t.LastChainExpiry.IsZero() {
+			if left := t.LastChainExpiry.Sub(r.Start); left >= 0 && left < certificateWarnDays*24*time.Hour {
+				out = append(out, fmt.Sprintf("a certificate expires in %.0f days (%s)",
+					left.Hours()/24, t.LastChainExpiry.UTC().Format(time.DateOnly)))
+			}
+		}
+	}
+	return out
 }

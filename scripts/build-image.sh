@@ -48,6 +48,8 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 install -m 0755 "$BINARY" "$ctx/smtp_exporter"
 cp "$REPO_ROOT/config.example.yml" "$REPO_ROOT/Dockerfile" "$REPO_ROOT/.dockerignore" "$ctx/"
+# busybox has no CA bundle: the image takes Debian's (ca-certificates).
+install -m 0644 /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
 
 log "building $IMAGE"
 bh bud --quiet --pull=never --isolation chroot \

@@ -62,6 +62,8 @@ LISTENERS=(
 	"AUTHPLAIN 10030"
 	"EXPIRING 10031"
 	"REJECT 10032"
+	"ENVELOPE 10040"
+	"FQDNHELO 10041"
 	"LEGACYTLS 10150"
 	"TLS13ONLY 10151"
 )
@@ -379,6 +381,13 @@ smtpd_tls_loglevel = 1
 smtpd_tls_received_header = yes
 tls_preempt_cipherlist = no
 testbed_tls12_protocols = >=TLSv1, <=TLSv1.2
+# The ENVELOPE listener: RCPT accepted for postmaster@testbed.local only, relay denied (554) for any
+# other domain, MAIL FROM refused for blocked@testbed.local. smtpd refuses a recipient whose
+# transport is error:, so postmaster@testbed.local resolves to discard: (the probe never sends DATA;
+# other listeners reject every recipient before this matters).
+transport_maps = inline:{ postmaster@testbed.local=discard: }
+testbed_envelope_relay = check_recipient_access inline:{ postmaster@testbed.local=OK }, reject_unauth_destination
+testbed_envelope_senders = check_sender_access inline:{ blocked@testbed.local=REJECT }
 testbed_tls13_protocols = >=TLSv1.3
 # Debian 12's OpenSSL 3 refuses TLS 1.0 and 1.1 above security level 0.
 testbed_legacy_cipherlist = ALL:@SECLEVEL=0
@@ -468,6 +477,19 @@ EOF
   -o syslog_name=testbed/reject
   -o smtpd_delay_reject=no
   -o smtpd_client_restrictions=reject
+# Envelope checks: postmaster accepted, other domains relay-denied, one sender refused.
+127.0.0.1:10040 $srv
+  -o syslog_name=testbed/envelope
+  -o smtpd_delay_reject=no
+  -o smtpd_sender_restrictions=\$testbed_envelope_senders
+  -o smtpd_relay_restrictions=\$testbed_envelope_relay
+  -o smtpd_recipient_restrictions=permit
+# EHLO names must be fully qualified (or address literals), refused at EHLO itself.
+127.0.0.1:10041 $srv
+  -o syslog_name=testbed/fqdnhelo
+  -o smtpd_delay_reject=no
+  -o smtpd_helo_required=yes
+  -o smtpd_helo_restrictions=reject_non_fqdn_helo_hostname
 
 # Internal services; nothing that delivers mail (smtp, local, virtual, pipe) is defined.
 cleanup   unix  n       -       n       -       0       cleanup

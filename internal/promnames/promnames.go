@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smtp-exporter/smtp_exporter/collector"
+	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -32,6 +33,24 @@ func Probe() []string {
 		if m := fqName.FindStringSubmatch(d.String()); m != nil {
 			names = append(names, m[1])
 		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Exporter returns the names of the exporter's own /metrics that rules
+// may read: the reload metrics of config.SafeConfig, gathered from a real
+// one, and smtp_exporter_build_info from the version collector.
+func Exporter() []string {
+	reg := prometheus.NewRegistry()
+	config.NewSafeConfig("", nil, reg)
+	names := []string{"smtp_exporter_build_info"}
+	mfs, err := reg.Gather()
+	if err != nil {
+		panic(err) // the registry holds only SafeConfig's own metrics
+	}
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
 	}
 	sort.Strings(names)
 	return names

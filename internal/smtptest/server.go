@@ -39,6 +39,11 @@ type Config struct {
 	// AuthEcho makes a refused AUTH quote the credentials back, in base64
 	// and decoded, as a hostile server may to get them into logs.
 	AuthEcho bool
+	// MailReply replaces the reply to MAIL FROM (default 250).
+	MailReply string
+	// Recipients, when set, are the replies to RCPT TO by address; an
+	// address not in it gets 550. Nil accepts every recipient.
+	Recipients map[string]string
 	// AuthReply, when set, writes the reply to refused credentials (CR LF
 	// terminated lines included), for servers that try to get the password
 	// past redaction: padded, split across lines, re-encoded.
@@ -58,6 +63,8 @@ type Server struct {
 	// Seen collects the last maxSeen client lines the server read (AUTH
 	// payloads included); bounded so that a soak test's fakes don't grow.
 	seen []string
+	// remotes are the client addresses of the last maxSeen connections.
+	remotes []string
 }
 
 // NewServer starts a well-behaved server; it stops when the test ends.
@@ -100,6 +107,9 @@ func NewRawServerAt(t testing.TB, ip string, handle func(net.Conn, *Server)) *Se
 			}
 			s.accepted.Add(1)
 			s.mu.Lock()
+			if len(s.remotes) < maxSeen {
+				s.remotes = append(s.remotes, c.RemoteAddr().String())
+			}
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
 			s.wg.Add(1)
@@ -141,6 +151,14 @@ func (s *Server) Seen() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.seen...)
+}
+
+// Remotes returns the client addresses of the connections accepted (the
+// first 1000).
+func (s *Server) Remotes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.remotes...)
 }
 
 func (s *Server) record(line string) {
@@ -251,6 +269,24 @@ func (s *Server) converse(c net.Conn, cfg Config) {
 			return
 		case "NOOP", "RSET":
 			reply("250 2.0.0 OK\r\n")
+		case "MAIL":
+			if cfg.MailReply != "" {
+				reply(cfg.MailReply)
+				continue
+			}
+			reply("250 2.1.0 Ok\r\n")
+		case "RCPT":
+			if cfg.Recipients == nil {
+				reply("250 2.1.5 Ok\r\n")
+				continue
+			}
+			_, addr, _ := strings.Cut(arg, ":")
+			addr = strings.Trim(addr, "<>")
+			if r, ok := cfg.Recipients[addr]; ok {
+				reply(r)
+			} else {
+				reply("550 5.1.1 <" + addr + ">: Recipient address rejected: User unknown\r\n")
+			}
 		default:
 			reply("502 5.5.2 Command not recognized\r\n")
 		}
