@@ -186,7 +186,7 @@ func (p *probe) postureStartTLS(conn net.Conn, check string) error {
 	if reply.Code != 220 {
 		return fmt.Errorf("greeted with %d", reply.Code)
 	}
-	if reply, err = send("EHLO " + p.module.EHLOHostname); err != nil {
+	if reply, err = send("EHLO " + p.ehloName()); err != nil {
 		return fmt.Errorf("EHLO: %w", unwrapOpError(err))
 	}
 	if reply.Code != 250 {
