@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -32,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	binary := app.Flag("exporter.binary", "Use this smtp_exporter binary instead of building one.").String()
 	blackbox := app.Flag("blackbox.binary", "blackbox_exporter to compare with; empty: none.").Default("/usr/bin/prometheus-blackbox-exporter").String()
 	testbedEnv := app.Flag("testbed.env", "The Postfix test bed's environment file (testbed/postfix.sh start writes it).").Default("/var/tmp/smtp_exporter-testbed/testbed.env").String()
-	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, sustained.").Default("cost,verdict,scale,sustained").String()
+	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, hostile, sustained.").Default("cost,verdict,scale,hostile,sustained").String()
 	probes := app.Flag("probes", "Probes per measured run of a cost row.").Default("1000").Int()
 	rounds := app.Flag("rounds", "Measured runs per exporter and cost row, alternating the exporters (A B A B).").Default("2").Int()
 	costServers := app.Flag("cost.servers", "Servers of the cost rows, comma separated: in-process, postfix.").Default("in-process,postfix").String()
@@ -42,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	verdictTimeout := app.Flag("verdict.timeout", "Module timeout of the time-to-verdict probes.").Default("3s").Duration()
 	scaleProbes := app.Flag("scale.probes", "Probes held open at once by the tarpit.").Default("1000").Int()
 	scaleTimeout := app.Flag("scale.timeout", "Module timeout of the tarpit probes: how long they are held.").Default("15s").Duration()
+	hostileProbes := app.Flag("hostile.probes", "Probes held in flight at once by the worst hostile server (smtp_exporter only).").Default("100").Int()
 	sustainedKinds := app.Flag("sustained.kinds", "Conversations ramped in the sustained-rate test (ehlo, starttls, implicit, posture).").Default("ehlo,starttls").String()
 	sustainedStep := app.Flag("sustained.step", "Duration of each rate of the ramp.").Default("4s").Duration()
 	sustainedStart := app.Flag("sustained.start", "First rate of the ramp, probes per second (raised 1.5x per step).").Default("50").Float64()
@@ -59,21 +63,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verdictTimeout: *verdictTimeout,
 		scaleProbes:    *scaleProbes,
 		scaleTimeout:   *scaleTimeout,
+		hostileProbes:  *hostileProbes,
 		sustainedStep:  *sustainedStep,
 		sustainedStart: *sustainedStart,
 		sustainedMax:   *sustainedMax,
 		log:            stderr,
 	}
-	for _, s := range strings.Split(*sections, ",") {
+	for s := range strings.SplitSeq(*sections, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "cost", "verdict", "scale", "sustained":
+		case "cost", "verdict", "scale", "hostile", "sustained":
 			o.sections[s] = true
 		default:
-			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale or sustained\n", s)
+			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale, hostile or sustained\n", s)
 			return 2
 		}
 	}
-	for _, c := range strings.Split(*concurrency, ",") {
+	for c := range strings.SplitSeq(*concurrency, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 {
 			fmt.Fprintf(stderr, "bench: bad concurrency %q in --concurrency; use whole numbers of at least 1\n", c)
@@ -89,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.costServers = map[string]bool{}
-	for _, s := range strings.Split(*costServers, ",") {
+	for s := range strings.SplitSeq(*costServers, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "in-process", "postfix":
 			o.costServers[s] = true
@@ -101,12 +106,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	h, err := newHarness()
+	// The in-process servers come from internal/smtptest, as in the tests.
+	h, err := smtptest.NewEnv()
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
-	defer h.close()
+	defer h.Close()
 	report, err := benchProcesses(ctx, o, h, *repo, *binary, *blackbox, *testbedEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
@@ -125,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func parseKinds(list string, stderr io.Writer) ([]kind, bool) {
 	var kinds []kind
-	for _, k := range strings.Split(list, ",") {
+	for k := range strings.SplitSeq(list, ",") {
 		switch k := kind(strings.TrimSpace(k)); k {
 		case kindEHLO, kindStartTLS, kindImplicit, kindPosture:
 			kinds = append(kinds, k)
@@ -143,7 +149,7 @@ const defaultMaxConcurrent = 500
 
 // benchProcesses starts the servers and the exporter processes and runs
 // the benchmark against them.
-func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, blackbox, testbedEnv string) (*Report, error) {
+func benchProcesses(ctx context.Context, o options, h *smtptest.Env, repo, binary, blackbox, testbedEnv string) (*Report, error) {
 	r := newReport(o)
 	ip := startInProcess(h)
 	pf, why := findPostfix(testbedEnv)
@@ -159,7 +165,7 @@ func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, bl
 	if binary == "" {
 		fmt.Fprintln(o.log, "building smtp_exporter")
 		var err error
-		if binary, err = buildExporter(repo, h.TempDir()); err != nil {
+		if binary, err = testtool.Build(repo, h.TempDir()); err != nil {
 			return nil, err
 		}
 		r.Machine.Commit = commandOutput(ctx, "git", "-C", repo, "rev-parse", "--short", "HEAD")
@@ -204,6 +210,7 @@ func newReport(o options) *Report {
 			VerdictTimeout: Duration(o.verdictTimeout),
 			ScaleProbes:    o.scaleProbes,
 			ScaleTimeout:   Duration(o.scaleTimeout),
+			HostileProbes:  o.hostileProbes,
 			SustainedStep:  Duration(o.sustainedStep),
 		},
 	}
@@ -211,7 +218,7 @@ func newReport(o options) *Report {
 
 func cpuModel() string {
 	data, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(data), "\n") {
+	for l := range strings.SplitSeq(string(data), "\n") {
 		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
 			return strings.TrimSpace(v)
 		}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
@@ -27,6 +26,10 @@ type inProcess struct {
 	fast    targetSet
 	failing []failingServer
 	tarpit  *tarpit
+	// worst is the worst hostile server of the test suite, and worstCA the
+	// CA file that makes its certificate trusted (not for the probe's name).
+	worst   *smtptest.Worst
+	worstCA string
 }
 
 // failingServer is a server whose probes fail, for the time to verdict.
@@ -35,11 +38,12 @@ type failingServer struct {
 	want       string // smtp_exporter's failure reason
 }
 
-func startInProcess(tb testing.TB) *inProcess {
+func startInProcess(tb smtptest.T) *inProcess {
 	ca := smtptest.NewCA(tb)
 	good := smtptest.ServerTLS(ca.Issue(tb, smtptest.LocalhostLeaf()))
 	stranger := smtptest.NewCA(tb)
 	untrusted := smtptest.ServerTLS(stranger.Issue(tb, smtptest.LocalhostLeaf()))
+	worstCA := smtptest.NewCA(tb)
 
 	// raw answers with greeting, then reads until the client goes, as a
 	// server that does not close on its own would.
@@ -78,7 +82,9 @@ func startInProcess(tb testing.TB) *inProcess {
 			}).Addr, "starttls_rejected"},
 			{"untrusted certificate", smtptest.NewServer(tb, smtptest.Config{StartTLS: untrusted}).Addr, "cert_untrusted"},
 		},
-		tarpit: newTarpit(tb),
+		tarpit:  newTarpit(tb),
+		worst:   smtptest.NewWorst(tb, worstCA, 5*time.Minute),
+		worstCA: worstCA.File,
 	}
 }
 
@@ -89,7 +95,7 @@ type tarpit struct {
 	open atomic.Int64
 }
 
-func newTarpit(tb testing.TB) *tarpit {
+func newTarpit(tb smtptest.T) *tarpit {
 	t := &tarpit{}
 	t.addr = smtptest.NewRawServer(tb, func(c net.Conn, _ *smtptest.Server) {
 		t.open.Add(1)

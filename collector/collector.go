@@ -179,6 +179,8 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 	}
 	gauge(sizeLimitDesc, size)
 
+	daneSeries(r.DANE, gauge)
+
 	if t := r.TLS; t != nil {
 		gauge(tlsVersionDesc, 1, t.Version)
 		gauge(tlsCipherDesc, 1, t.Cipher)

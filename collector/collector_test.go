@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/smtp-exporter/smtp_exporter/dane"
 	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
@@ -261,6 +262,38 @@ func goldenCases() []goldenCase {
 	r.AuthConfigured = true
 	add("auth_connect_refused", "submission_auth", r)
 
+	// DANE (module dane: check): a self-signed certificate validated by its
+	// 3 1 1 record, a key rolled without its record, a bogus answer, and a
+	// probe that never reached TLS.
+	daneCase := func(name string, success bool, failure prober.Reason, d *prober.DANEResult, tlsInfo *prober.TLSInfo) {
+		r := base("smtp_dane", success, failure, ms(45))
+		r.Phases = startTLSPhases(ms(25), 0)
+		r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, tlsInfo
+		r.DANE = d
+		add(name, "smtp_dane", r)
+	}
+	ee := dane.Record{Usage: 3, Selector: 1, MatchingType: 1, Data: make([]byte, 32)}
+	ta := dane.Record{Usage: 2, Selector: 1, MatchingType: 1, Data: make([]byte, 32)}
+	selfSigned := *expiredTLS12
+	selfSigned.VerifyError = "x509: certificate signed by unknown authority"
+	daneCase("dane_validated", true, "", &prober.DANEResult{
+		Mode: "check", Name: "_25._tcp.mx.example.net", Secure: true,
+		Result: dane.Result{Status: dane.StatusValidated, Matched: &ee, Checks: []dane.Check{{Record: ee, Usable: true, Matched: true}, {Record: ta, Usable: true}}},
+	}, &selfSigned)
+	daneCase("dane_failed", false, prober.ReasonDANEFailed, &prober.DANEResult{
+		Mode: "check", Name: "_25._tcp.mx.example.net", Secure: true,
+		Result: dane.Result{Status: dane.StatusFailed, Checks: []dane.Check{{Record: ee, Usable: true}}},
+	}, verifiedTLS13)
+	daneCase("dane_bogus", false, prober.ReasonDANEBogus, &prober.DANEResult{
+		Mode: "check", Name: "_25._tcp.mx.example.net",
+		LookupError: "SERVFAIL", Result: dane.Result{Status: dane.StatusBogus},
+	}, verifiedTLS13)
+	r = base("smtp_dane", false, prober.ReasonConnectRefused, ms(1.5))
+	r.Error = "connecting to 192.0.2.25:25: connect: connection refused"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
+	r.DANE = &prober.DANEResult{Mode: "check", Result: dane.Result{Detail: "not checked"}}
+	add("dane_not_checked", "smtp_dane", r)
+
 	// TLS posture: the legacy checks conclusive (TLS 1.0 accepted), the
 	// weak cipher check accepted; fail_if_legacy_tls_accepted failed it.
 	r = base("smtp_posture", false, prober.ReasonLegacyTLSAccepted, ms(140))
@@ -427,6 +460,8 @@ var (
 		"probe_tls_ocsp_next_update_timestamp_seconds": true,
 	}
 	ehloFamilies = map[string]bool{"probe_smtp_extension_info": true, "probe_smtp_auth_mechanism_info": true}
+	// The record that matched exists only when one did.
+	matchFamilies = map[string]bool{"probe_smtp_dane_match_info": true}
 )
 
 func TestStableSeries(t *testing.T) {
@@ -441,7 +476,7 @@ func TestStableSeries(t *testing.T) {
 			mfs, _ := render(t, tc.result)
 			var series []string
 			for _, mf := range mfs {
-				if tlsFamilies[mf.GetName()] || ocspFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] {
+				if tlsFamilies[mf.GetName()] || ocspFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] || matchFamilies[mf.GetName()] {
 					continue
 				}
 				for _, m := range mf.GetMetric() {
@@ -643,20 +678,20 @@ func descName(d *prometheus.Desc) string {
 // lineDiff shows the lines only in want (-) and only in got (+).
 func lineDiff(want, got string) string {
 	inWant := map[string]int{}
-	for _, l := range strings.Split(want, "\n") {
+	for l := range strings.SplitSeq(want, "\n") {
 		inWant[l]++
 	}
 	inGot := map[string]int{}
-	for _, l := range strings.Split(got, "\n") {
+	for l := range strings.SplitSeq(got, "\n") {
 		inGot[l]++
 	}
 	var b strings.Builder
-	for _, l := range strings.Split(want, "\n") {
+	for l := range strings.SplitSeq(want, "\n") {
 		if inGot[l] == 0 {
 			b.WriteString("- " + l + "\n")
 		}
 	}
-	for _, l := range strings.Split(got, "\n") {
+	for l := range strings.SplitSeq(got, "\n") {
 		if inWant[l] == 0 {
 			b.WriteString("+ " + l + "\n")
 		}

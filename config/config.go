@@ -80,6 +80,10 @@ type Module struct {
 	MX *MX `yaml:"mx,omitempty"`
 	// DNS sends every lookup of the module to one server.
 	DNS *DNS `yaml:"dns,omitempty"`
+	// DANE checks the target's TLSA records: off, check or required (policy.go).
+	DANE DANEMode `yaml:"dane,omitempty"`
+	// MTASTS checks a mail domain's MTA-STS policy and TLS-RPT record.
+	MTASTS bool `yaml:"mta_sts,omitempty"`
 
 	// FailIfCertificateInvalid makes a certificate that does not verify fail
 	// the probe; otherwise it is a warning. The default follows the TLS mode:
@@ -173,8 +177,8 @@ type Secret string
 // exporter shows (the prober uses it too).
 const Redacted = "<redacted>"
 
-// String, GoString, MarshalYAML and MarshalJSON show the marker, never
-// the value, whichever way a secret is printed.
+// String shows the marker, never the value; so do GoString, MarshalYAML
+// and MarshalJSON, whichever way a secret is printed.
 func (s Secret) String() string { return Redacted }
 
 // GoString is String for %#v.
@@ -242,17 +246,16 @@ func parse(data []byte, dir string) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return nil, errors.New("config is empty: it needs a modules: section")
 	}
-	if err := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), nil); err != nil {
-		return nil, err
-	}
+	// Unknown keys do not stop the checks: --config.check lists every error.
+	keyErr := checkKeys(doc.Content[0], reflect.TypeFor[Config](), nil)
 	cfg := &Config{}
 	if err := doc.Content[0].Decode(cfg); err != nil {
-		return nil, fmt.Errorf("parsing YAML: %w", err)
+		return nil, errors.Join(keyErr, fmt.Errorf("parsing YAML: %w", err))
 	}
 	if dir != "" {
 		cfg.resolvePaths(dir)
 	}
-	if err := cfg.prepare(); err != nil {
+	if err := errors.Join(keyErr, cfg.prepare()); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -305,6 +308,8 @@ func (c *Config) prepare() error {
 	if len(c.Modules) == 0 {
 		return errors.New("config has no modules")
 	}
+	// Every error is collected, so that --config.check lists them all.
+	var errs []error
 	for _, name := range c.ModuleNames() {
 		m := c.Modules[name]
 		if m == nil {
@@ -312,12 +317,15 @@ func (c *Config) prepare() error {
 			c.Modules[name] = m
 		}
 		if err := m.prepare(); err != nil {
-			return fmt.Errorf("module %q: %w", name, err)
+			// One line per error, each naming the module.
+			for _, e := range splitJoined(err) {
+				errs = append(errs, fmt.Errorf("module %q: %w", name, e))
+			}
 		}
 	}
 	if c.AllowedTargets != nil {
 		if err := c.AllowedTargets.prepare(); err != nil {
-			return fmt.Errorf("allowed_targets: %w", err)
+			errs = append(errs, fmt.Errorf("allowed_targets: %w", err))
 		}
 	}
 	if c.PortModules == nil {
@@ -336,13 +344,20 @@ func (c *Config) prepare() error {
 	for _, port := range ports {
 		name := c.PortModules[port]
 		if port < 1 || port > 65535 {
-			return fmt.Errorf("port_modules: port %d is out of range 1-65535", port)
-		}
-		if _, ok := c.Modules[name]; !ok {
-			return fmt.Errorf("port_modules: port %d names module %q, which is not defined", port, name)
+			errs = append(errs, fmt.Errorf("port_modules: port %d is out of range 1-65535", port))
+		} else if _, ok := c.Modules[name]; !ok {
+			errs = append(errs, fmt.Errorf("port_modules: port %d names module %q, which is not defined", port, name))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// splitJoined returns the errors an errors.Join holds, or err alone.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 var tlsVersions = map[string]uint16{
@@ -352,31 +367,34 @@ var tlsVersions = map[string]uint16{
 	"TLS13": tls.VersionTLS13,
 }
 
+// prepare sets defaults and validates; it goes on after an error where the
+// fields are independent, so that --config.check lists every error.
 func (m *Module) prepare() error {
+	var errs []error
 	if m.Timeout == 0 {
 		m.Timeout = DefaultTimeout
 	}
 	if m.Timeout < 0 {
-		return fmt.Errorf("timeout: must be positive, got %s", m.Timeout)
+		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", m.Timeout))
 	}
 	if m.IPProtocolFallback == nil {
 		fallback := true
 		m.IPProtocolFallback = &fallback
 	}
 	if m.Port < 0 || m.Port > 65535 {
-		return fmt.Errorf("port: %d is out of range 1-65535", m.Port)
+		errs = append(errs, fmt.Errorf("port: %d is out of range 1-65535", m.Port))
 	}
 	switch m.TLS {
 	case "":
 		m.TLS = TLSOpportunistic
 	case TLSNone, TLSOpportunistic, TLSStartTLS, TLSImplicit:
 	default:
-		return fmt.Errorf("tls: unknown mode %q (want none, opportunistic, starttls or implicit)", m.TLS)
+		errs = append(errs, fmt.Errorf("tls: unknown mode %q (want none, opportunistic, starttls or implicit)", m.TLS))
 	}
 	if m.SourceIPAddress != "" {
 		addr, err := netip.ParseAddr(m.SourceIPAddress)
 		if err != nil || addr.Zone() != "" {
-			return fmt.Errorf("source_ip_address: %q is not an IP address", m.SourceIPAddress)
+			errs = append(errs, fmt.Errorf("source_ip_address: %q is not an IP address", m.SourceIPAddress))
 		}
 		m.sourceIP = addr.Unmap()
 		// The connection can only go to an address of the source's family.
@@ -389,7 +407,7 @@ func (m *Module) prepare() error {
 			m.IPProtocol = family
 		case family:
 		default:
-			return fmt.Errorf("source_ip_address: %s is not an %s address, as ip_protocol says", m.SourceIPAddress, m.IPProtocol)
+			errs = append(errs, fmt.Errorf("source_ip_address: %s is not an %s address, as ip_protocol says", m.SourceIPAddress, m.IPProtocol))
 		}
 		if *m.IPProtocolFallback {
 			// The other family cannot be reached from this address.
@@ -402,25 +420,25 @@ func (m *Module) prepare() error {
 		m.IPProtocol = "ip4"
 	case "ip4", "ip6":
 	default:
-		return fmt.Errorf("ip_protocol: unknown value %q (want ip4 or ip6)", m.IPProtocol)
+		errs = append(errs, fmt.Errorf("ip_protocol: unknown value %q (want ip4 or ip6)", m.IPProtocol))
 	}
 	if m.FailIfBannerNotMatches != "" {
 		re, err := regexp.Compile(m.FailIfBannerNotMatches)
 		if err != nil {
-			return fmt.Errorf("fail_if_banner_not_matches: %w", err)
+			errs = append(errs, fmt.Errorf("fail_if_banner_not_matches: %w", err))
 		}
 		m.bannerRegex = re
 	}
 	if m.Envelope != nil {
 		if err := m.Envelope.prepare(); err != nil {
-			return fmt.Errorf("envelope: %w", err)
+			errs = append(errs, fmt.Errorf("envelope: %w", err))
 		}
 	}
 	if m.EHLOHostname != "" && strings.ContainsAny(m.EHLOHostname, " \t\r\n") {
-		return fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname)
+		errs = append(errs, fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname))
 	}
 	if err := m.prepareTLS(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if m.TLSPosture && m.TLS == TLSNone {
 		return errors.New("tls_posture: the checks need TLS; set tls to opportunistic, starttls or implicit")
@@ -432,20 +450,22 @@ func (m *Module) prepare() error {
 		fail := (m.TLS != TLSOpportunistic || m.Auth != nil) && !m.TLSConfig.InsecureSkipVerify
 		m.FailIfCertificateInvalid = &fail
 	} else if *m.FailIfCertificateInvalid && m.TLSConfig.InsecureSkipVerify {
-		return errors.New("fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them")
+		errs = append(errs, errors.New("fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them"))
 	}
 	if err := m.prepareMX(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.preparePolicy(); err != nil {
 		return err
 	}
 	if m.Auth != nil {
 		if err := m.Auth.prepare(); err != nil {
-			return fmt.Errorf("auth: %w", err)
-		}
-		if err := m.checkAuthBinding(); err != nil {
-			return fmt.Errorf("auth: %w", err)
+			errs = append(errs, fmt.Errorf("auth: %w", err))
+		} else if err := m.checkAuthBinding(); err != nil {
+			errs = append(errs, fmt.Errorf("auth: %w", err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkAuthBinding ties a module's credentials to one server. Whoever can
@@ -602,21 +622,21 @@ func (a *Auth) prepare() error {
 // field for. yaml.v3's KnownFields does not reach into nested decoding, and
 // its message names a Go type instead of the module, so we check ourselves.
 func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
-	for t.Kind() == reflect.Ptr {
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if node.Kind == yaml.AliasNode {
 		node = node.Alias
 	}
+	var errs []error // every unknown key, for --config.check
 	switch t.Kind() {
 	case reflect.Struct:
 		if node.Kind != yaml.MappingNode {
 			return nil // a type error, which Decode reports
 		}
 		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		for f := range t.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 			if tag != "" && tag != "-" {
 				fields[tag] = f.Type
 			}
@@ -627,16 +647,17 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 				// "<<: *defaults" shares settings between modules; the merged
 				// mapping must itself hold only known keys.
 				if err := checkMerge(value, t, path); err != nil {
-					return err
+					errs = append(errs, err)
 				}
 				continue
 			}
 			ft, ok := fields[key.Value]
 			if !ok {
-				return fmt.Errorf("%sunknown field %q (line %d)", where(path), key.Value, key.Line)
+				errs = append(errs, fmt.Errorf("%sunknown field %q (line %d)", where(path), key.Value, key.Line))
+				continue
 			}
 			if err := checkKeys(value, ft, append(path, key.Value)); err != nil {
-				return err
+				errs = append(errs, err)
 			}
 		}
 	case reflect.Map:
@@ -645,11 +666,11 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			if err := checkKeys(node.Content[i+1], t.Elem(), append(path, node.Content[i].Value)); err != nil {
-				return err
+				errs = append(errs, err)
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkMerge checks the value of a merge key: one mapping or alias, or a
@@ -672,11 +693,12 @@ func where(path []string) string {
 		return ""
 	}
 	if path[0] == "modules" && len(path) > 1 {
-		s := fmt.Sprintf("module %q: ", path[1])
+		var b strings.Builder
+		fmt.Fprintf(&b, "module %q: ", path[1])
 		for _, p := range path[2:] {
-			s += p + ": "
+			b.WriteString(p + ": ")
 		}
-		return s
+		return b.String()
 	}
 	return strings.Join(path, ": ") + ": "
 }

@@ -51,6 +51,7 @@ var Reasons = []Reason{
 	ReasonTLSHandshakeFailed, ReasonCertExpired, ReasonCertUntrusted, ReasonCertHostnameMismatch,
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
 	ReasonMailRejected, ReasonRcptRejected, ReasonRelayAccepted, ReasonBannerMismatch,
+	ReasonDANEFailed, ReasonDANEBogus, ReasonDANEMissing,
 	ReasonLegacyTLSAccepted,
 }
 
@@ -131,6 +132,9 @@ type Result struct {
 	AuthMechanism  string `json:"auth_mechanism,omitempty"`
 
 	TLS *TLSInfo `json:"tls,omitempty"`
+	// DANE is the DANE check of the session (nil: the module's dane is
+	// off, or the target is an address).
+	DANE *DANEResult `json:"dane,omitempty"`
 
 	// BannerHostname is the name the server gave in its greeting (the
 	// first word after 220), sanitized and capped; empty when none.

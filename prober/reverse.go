@@ -141,6 +141,8 @@ func (p *probe) startReverseDNS(addr netip.Addr) (wait func() *ReverseDNSInfo) {
 	r := p.opts.ReverseResolver
 	switch {
 	case r != nil:
+	case p.opts.DNS != nil:
+		r = DNSReverseResolver{p.opts.DNS}
 	case p.module.Resolver() != nil:
 		r = DNSReverseResolver{p.module.Resolver()}
 	default:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // Bounds on the transcript kept in a result: lines, and bytes of text in
@@ -36,9 +38,13 @@ type Options struct {
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
-	// ReverseResolver looks up PTR names for reverse_dns (nil: the
-	// module's dns server when it sets one, else Resolver).
+	// ReverseResolver looks up PTR names for reverse_dns (nil: DNS when
+	// set, else the module's dns server when it sets one, else Resolver).
 	ReverseResolver ReverseResolver
+	// DNS answers the TLSA questions of DANE (nil: the module's resolver,
+	// dns.server or the first nameserver of /etc/resolv.conf). Only its
+	// AD bit makes an answer secure.
+	DNS *resolver.Resolver
 }
 
 // Probe runs one SMTP conversation with target under module and returns
@@ -115,6 +121,9 @@ type probe struct {
 	// transcriptBytes is the text the transcript holds.
 	transcriptBytes int
 
+	peerCerts []*x509.Certificate // the chain the server presented, for DANE
+	daneDone  chan daneLookup     // the TLSA lookup's outcome (nil: no lookup)
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -146,6 +155,7 @@ func (p *probe) ioFail(err error, timeoutReason Reason, doing string) {
 // warn records a problem that the module's settings keep from failing the
 // probe; the conversation goes on.
 func (p *probe) warn(reason Reason, err error) {
+	err = p.dropServerText(err)
 	p.warnings = append(p.warnings, problem{reason, err})
 	p.note("warning: %s: %v", reason, err)
 }
@@ -155,6 +165,15 @@ func (p *probe) flag(reason Reason, err error) {
 	err = p.dropServerText(err)
 	p.soft = append(p.soft, problem{reason, err})
 	p.note("problem: %s: %v", reason, err)
+}
+
+// said is a reply as an error quotes it: "535 5.7.8 text", or once the
+// credentials have been sent only its codes (see codeOnly).
+func (p *probe) said(r Reply) string {
+	if p.credsSent {
+		return replyStatus(r)
+	}
+	return fmt.Sprintf("%d %s", r.Code, r.Text())
 }
 
 // dropServerText keeps an error that quotes the server out of the result
@@ -174,6 +193,7 @@ func (p *probe) finish() {
 		p.logger.Debug("Probe refused", "err", r.Refused)
 		return
 	}
+	p.finishDANE()
 	for _, w := range p.warnings {
 		r.Warnings = append(r.Warnings, Warning{Reason: w.reason, Message: p.clean(w.err.Error(), MaxErrorBytes)})
 	}
@@ -218,6 +238,7 @@ func (p *probe) session(target Target) {
 	if !ok || !p.dial(dest) {
 		return
 	}
+	p.startDANE(target)
 	if !p.converse(target, false) {
 		return
 	}
@@ -383,14 +404,15 @@ func (p *probe) banner() bool {
 	case reply.Code == 220:
 		if re := p.module.BannerRegex(); re != nil {
 			if text := strings.Join(reply.Lines, "\n"); !re.MatchString(text) {
-				p.flag(ReasonBannerMismatch, fmt.Errorf("greeting %q does not match fail_if_banner_not_matches %q",
+				// Not %q for the greeting: escaping would hide a secret from redaction.
+				p.flag(ReasonBannerMismatch, fmt.Errorf("greeting \"%s\" does not match fail_if_banner_not_matches %q",
 					text, re.String()))
 			}
 		}
 		p.res.BannerHostname = p.bannerHostname(reply)
 		return true
 	case reply.Code >= 400:
-		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, reply.Text()))
+		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %s", p.said(reply)))
 		p.quit()
 	default:
 		p.fail(ReasonProtocolError, fmt.Errorf("unexpected greeting code %d", reply.Code))
@@ -408,7 +430,7 @@ func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 		return nil, false
 	}
 	if reply.Code != 250 {
-		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, reply.Text()))
+		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %s", p.said(reply)))
 		p.quit()
 		return nil, false
 	}
@@ -435,7 +457,7 @@ func (p *probe) startTLS(host string) tlsOutcome {
 		return tlsFailed
 	}
 	if reply.Code != 220 {
-		err := fmt.Errorf("STARTTLS answered with %d %s", reply.Code, reply.Text())
+		err := fmt.Errorf("STARTTLS answered with %s", p.said(reply))
 		if p.module.TLS == config.TLSOpportunistic {
 			p.warn(ReasonStartTLSRejected, err)
 			return tlsPlain
@@ -458,8 +480,10 @@ func (p *probe) startTLS(host string) tlsOutcome {
 func (p *probe) handshake(host string) tlsOutcome {
 	cfg, serverName := p.clientTLS(host)
 	done := p.begin(PhaseTLSHandshake)
-	tlsConn := tls.Client(p.conn, cfg)
+	limit := &handshakeLimit{Conn: p.conn}
+	tlsConn := tls.Client(limit, cfg)
 	err := tlsConn.HandshakeContext(p.ctx)
+	limit.done = true
 	done()
 	if err != nil {
 		reason := ReasonTLSHandshakeFailed
@@ -483,6 +507,7 @@ func (p *probe) handshake(host string) tlsOutcome {
 
 	state := tlsConn.ConnectionState()
 	p.tlsVersion = state.Version
+	p.peerCerts = state.PeerCertificates
 	info := describeTLS(state, p.clean)
 	info.ServerName = serverName
 	p.res.TLS = info
@@ -500,8 +525,11 @@ func (p *probe) handshake(host string) tlsOutcome {
 		}
 	}
 	if err != nil {
+		// Cleaned (and so capped) once, here: the error of a certificate
+		// with many long names is as long as all of them, and would
+		// otherwise be kept whole until the probe ends.
 		info.VerifyError = p.clean(err.Error(), MaxErrorBytes)
-		err = fmt.Errorf("certificate: %w", err)
+		err = errors.New("certificate: " + info.VerifyError)
 		switch {
 		case p.module.TLSConfig.InsecureSkipVerify:
 			p.warn(reason, fmt.Errorf("%w (not failing the probe: insecure_skip_verify)", err))
@@ -645,7 +673,7 @@ func (p *probe) envelope() {
 	}
 	if reply.Code/100 != 2 {
 		// With expect: reject too: the relay test never reached RCPT.
-		p.flag(ReasonMailRejected, fmt.Errorf("MAIL FROM:<%s> answered with %d %s", env.MailFrom, reply.Code, reply.Text()))
+		p.flag(ReasonMailRejected, fmt.Errorf("MAIL FROM:<%s> answered with %s", env.MailFrom, p.said(reply)))
 		p.rset()
 		return
 	}
@@ -668,10 +696,10 @@ func (p *probe) recipients(env *config.Envelope) bool {
 		accepted := reply.Code/100 == 2
 		switch {
 		case env.Expect == config.ExpectAccept && !accepted:
-			p.flag(ReasonRcptRejected, fmt.Errorf("RCPT TO:<%s> answered with %d %s", rcpt, reply.Code, reply.Text()))
+			p.flag(ReasonRcptRejected, fmt.Errorf("RCPT TO:<%s> answered with %s", rcpt, p.said(reply)))
 		case env.Expect == config.ExpectReject && accepted:
-			p.flag(ReasonRelayAccepted, fmt.Errorf("RCPT TO:<%s> accepted with %d %s: the server would relay for this recipient",
-				rcpt, reply.Code, reply.Text()))
+			p.flag(ReasonRelayAccepted, fmt.Errorf("RCPT TO:<%s> accepted with %s: the server would relay for this recipient",
+				rcpt, p.said(reply)))
 		}
 	}
 	return true

@@ -90,6 +90,7 @@ func Write(w io.Writer, r *prober.Result, opts Options) {
 		}
 	}
 	x.tls(r, opts.Now)
+	x.dane(r)
 	x.posture(r)
 	x.reverseDNS(r)
 

@@ -117,6 +117,18 @@ var explanations = map[prober.Reason]explanation{
 		"the greeting does not match the module's fail_if_banner_not_matches",
 		"the greeting is in the transcript: another server (or a middlebox, or a load balancer's other backend) may answer on this address",
 	},
+	prober.ReasonDANEFailed: {
+		"the server's certificate matches none of its DNSSEC-signed TLSA records: DANE-validating senders defer mail to it",
+		"the certificate or key changed without the TLSA record: publish a record for the new key next to the old one (3 1 1), or go back to the old key; the DANE section lists what each record matched",
+	},
+	prober.ReasonDANEBogus: {
+		"the TLSA records fail DNSSEC validation (or their lookup failed): DANE-validating senders defer mail",
+		"check the zone's signatures and DS records (dig +dnssec, delv, https://dnsviz.net); expired RRSIGs are the usual cause",
+	},
+	prober.ReasonDANEMissing: {
+		"the module requires DANE, but the host has no usable DNSSEC-secure TLSA records",
+		"publish a 3 1 1 (or 2 1 1) TLSA record at _PORT._tcp.HOST in a signed zone, and make sure the module's dns.server validates DNSSEC",
+	},
 }
 
 // Explain returns a failure reason in plain words and a hint of what to

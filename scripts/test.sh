@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: static checks, unit tests, and the integration tests
+# The whole test suite: lint, unit tests, and the integration tests
 # against a real Postfix and a real Prometheus started on loopback.
 #
 # Run as root on Debian 12 (it installs what the integration tests need with
@@ -11,30 +11,32 @@ export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo /root/g
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "gofmt and go vet"
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.build/*'))
-if [ -n "$unformatted" ]; then
-  echo "gofmt would change:"; echo "$unformatted"; exit 1
-fi
-go vet ./...
+step "lint (scripts/lint.sh: golangci-lint with .golangci.yml, govet and gofumpt included)"
+bash scripts/lint.sh
 
 if [ "$(id -u)" = 0 ] && [ "${SKIP_TESTBED:-0}" != 1 ]; then
   step "installing the test tools (Prometheus, Chromium, nftables) and starting the Postfix test bed"
   bash testbed/deps.sh
   # A test bed that was already up (a developer's, shared with other work)
   # stays up; one this run started is stopped at the end.
-  cleanup=""
+  stop_at_exit=()
+  trap 'for s in "${stop_at_exit[@]}"; do bash "testbed/$s" stop >/dev/null 2>&1 || true; done' EXIT
   if ! bash testbed/postfix.sh status >/dev/null 2>&1; then
-    cleanup="bash testbed/postfix.sh stop >/dev/null 2>&1 || true"
-    trap "$cleanup" EXIT
+    stop_at_exit+=(postfix.sh)
   fi
   bash testbed/postfix.sh start
   # The authoritative DNS server of the mail-domain tests (NSD on 127.0.0.1:10053), after
   # Postfix, whose listeners its zones point at.
   if ! bash testbed/dns.sh status >/dev/null 2>&1; then
-    trap "bash testbed/dns.sh stop >/dev/null 2>&1 || true; ${cleanup:-:}" EXIT
+    stop_at_exit=(dns.sh "${stop_at_exit[@]}")
   fi
   bash testbed/dns.sh start
+  # DNSSEC-signed zones (NSD), a validating resolver (Unbound) and MTA-STS policies (nginx) for
+  # the DANE and MTA-STS tests; likewise left up when they were up before.
+  if ! bash testbed/dnssec.sh status >/dev/null 2>&1; then
+    stop_at_exit=(dnssec.sh "${stop_at_exit[@]}")
+  fi
+  bash testbed/dnssec.sh start
 fi
 
 step "go test -race ./..."

@@ -64,6 +64,7 @@ LISTENERS=(
 	"REJECT 10032"
 	"ENVELOPE 10040"
 	"FQDNHELO 10041"
+	"DANESELF 10050"
 	"LEGACYTLS 10150"
 	"TLS13ONLY 10151"
 )
@@ -238,6 +239,7 @@ pki_fresh() {
 	for f in "${LEAVES[@]}"; do
 		[ -s "$PKI/$f.chain.pem" ] || return 1
 	done
+	[ -s "$PKI/selfsigned.chain.pem" ] || return 1
 	# "expiring" is issued for 10 days; renew everything once it is down to 9, so every date stays
 	# within a day of what the README says.
 	openssl x509 -in "$PKI/expiring.pem" -noout -checkend $((9 * 86400)) >/dev/null 2>&1 || return 1
@@ -279,11 +281,20 @@ make_pki() {
 	issue inter_ca ext_leaf "$o/OU=expiring/CN=$HOSTNAME_OK" "$san_ok" \
 		$((now - d)) $((now + 10 * d)) "$PKI/expiring.key" "$PKI/expiring.pem"
 
+	# Self-signed, for the DANE listener: no CA vouches for it, only its TLSA record (3 1 1) does
+	# (testbed/dnssec.sh publishes it). Its key is kept like the others, so the record stays valid
+	# when the certificate is re-issued.
+	ensure_key "$PKI/selfsigned.key"
+	issue root_ca ext_leaf "$o/OU=selfsigned/CN=$HOSTNAME_OK" "$san_ok" \
+		$((now - d)) $((now + 800 * d)) "$PKI/selfsigned.key" "$PKI/selfsigned.pem" selfsign
+
 	# What Postfix serves (smtpd_tls_chain_files): key, leaf, intermediate.
 	for k in "${LEAVES[@]}"; do
 		(umask 077 && cat "$PKI/$k.key" "$PKI/$k.pem" "$PKI/intermediate.pem" >"$PKI/$k.chain.pem.tmp")
 		mv -f "$PKI/$k.chain.pem.tmp" "$PKI/$k.chain.pem"
 	done
+	(umask 077 && cat "$PKI/selfsigned.key" "$PKI/selfsigned.pem" >"$PKI/selfsigned.chain.pem.tmp")
+	mv -f "$PKI/selfsigned.chain.pem.tmp" "$PKI/selfsigned.chain.pem"
 	# The CA certificate (not its key) is for clients to read.
 	cp "$PKI/root.pem" "$DIR/ca.pem.tmp" && chmod 0644 "$DIR/ca.pem.tmp" && mv -f "$DIR/ca.pem.tmp" "$DIR/ca.pem"
 	cat "$PKI/intermediate.pem" "$PKI/root.pem" >"$DIR/ca-chain.pem.tmp" && chmod 0644 "$DIR/ca-chain.pem.tmp" &&
@@ -490,6 +501,10 @@ EOF
   -o smtpd_delay_reject=no
   -o smtpd_helo_required=yes
   -o smtpd_helo_restrictions=reject_non_fqdn_helo_hostname
+# STARTTLS with a self-signed certificate that only its DANE-EE (3 1 1) record vouches for.
+127.0.0.1:10050 $srv
+  -o syslog_name=testbed/daneself
+  -o smtpd_tls_chain_files=$PKI/selfsigned.chain.pem
 
 # Internal services; nothing that delivers mail (smtp, local, virtual, pipe) is defined.
 cleanup   unix  n       -       n       -       0       cleanup

@@ -18,7 +18,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -31,19 +30,19 @@ type CA struct {
 }
 
 // NewCA creates a CA valid from an hour ago for ten years.
-func NewCA(t testing.TB) *CA {
+func NewCA(t T) *CA {
 	t.Helper()
 	return newCA(t, newKey(t), time.Now().Add(-time.Hour), time.Now().Add(10*365*24*time.Hour))
 }
 
 // NewRSACA is NewCA with an RSA key of bits, for SHA1-RSA signatures.
-func NewRSACA(t testing.TB, bits int) *CA {
+func NewRSACA(t T, bits int) *CA {
 	t.Helper()
 	return newCA(t, RSAKey(t, bits), time.Now().Add(-time.Hour), time.Now().Add(10*365*24*time.Hour))
 }
 
 // RSAKey makes an RSA key of bits (1024 at least: Go refuses smaller ones).
-func RSAKey(t testing.TB, bits int) *rsa.PrivateKey {
+func RSAKey(t T, bits int) *rsa.PrivateKey {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
@@ -52,7 +51,7 @@ func RSAKey(t testing.TB, bits int) *rsa.PrivateKey {
 	return key
 }
 
-func newCA(t testing.TB, key crypto.Signer, notBefore, notAfter time.Time) *CA {
+func newCA(t T, key crypto.Signer, notBefore, notAfter time.Time) *CA {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -93,7 +92,7 @@ type Leaf struct {
 }
 
 // Issue signs a server certificate and returns it with its key, for tls.Config.
-func (ca *CA) Issue(t testing.TB, leaf Leaf) tls.Certificate {
+func (ca *CA) Issue(t T, leaf Leaf) tls.Certificate {
 	t.Helper()
 	if leaf.Key != nil {
 		return ca.issue(t, leaf, leaf.Key)
@@ -101,7 +100,7 @@ func (ca *CA) Issue(t testing.TB, leaf Leaf) tls.Certificate {
 	return ca.issue(t, leaf, newKey(t))
 }
 
-func (ca *CA) issue(t testing.TB, leaf Leaf, key crypto.Signer) tls.Certificate {
+func (ca *CA) issue(t T, leaf Leaf, key crypto.Signer) tls.Certificate {
 	t.Helper()
 	if leaf.NotBefore.IsZero() {
 		leaf.NotBefore = time.Now().Add(-time.Hour)
@@ -149,7 +148,7 @@ func LocalhostLeaf() Leaf {
 	return Leaf{DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
+func newKey(t T) *ecdsa.PrivateKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -8,13 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 // NewResolver starts a DNS server on loopback that knows only hosts (names
 // without the trailing dot) and answers NXDOMAIN for anything else, and
 // returns a resolver that asks it, so tests never reach a real DNS server.
-func NewResolver(t testing.TB, hosts map[string][]netip.Addr) *net.Resolver {
+func NewResolver(t T, hosts map[string][]netip.Addr) *net.Resolver {
 	t.Helper()
 	return NewZoneResolver(t, Zone{Hosts: hosts})
 }
@@ -31,7 +30,7 @@ type Zone struct {
 }
 
 // NewZoneResolver is NewResolver with PTR records and failures.
-func NewZoneResolver(t testing.TB, zone Zone) *net.Resolver {
+func NewZoneResolver(t T, zone Zone) *net.Resolver {
 	t.Helper()
 	hosts := zone.Hosts
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
-	"testing"
 	"time"
 )
 
@@ -18,7 +17,7 @@ import (
 
 // NewFixedCA creates a CA whose key and certificate are the same on every
 // run, valid from notBefore to notAfter.
-func NewFixedCA(t testing.TB, notBefore, notAfter time.Time) *CA {
+func NewFixedCA(t T, notBefore, notAfter time.Time) *CA {
 	t.Helper()
 	return newCA(t, fixedKey("smtptest fixed root CA"), notBefore, notAfter)
 }
@@ -26,7 +25,7 @@ func NewFixedCA(t testing.TB, notBefore, notAfter time.Time) *CA {
 // IssueFixed is Issue with a key derived from the leaf's serial, so the same
 // Leaf from the same fixed CA gives the same certificate. leaf.NotBefore and
 // leaf.NotAfter must be set: the defaults follow the real clock.
-func (ca *CA) IssueFixed(t testing.TB, leaf Leaf) tls.Certificate {
+func (ca *CA) IssueFixed(t T, leaf Leaf) tls.Certificate {
 	t.Helper()
 	if leaf.NotBefore.IsZero() || leaf.NotAfter.IsZero() {
 		t.Fatal("IssueFixed needs fixed NotBefore and NotAfter")
@@ -39,7 +38,7 @@ func (ca *CA) IssueFixed(t testing.TB, leaf Leaf) tls.Certificate {
 
 // FixedECDSAKey is a P-256 key that is the same on every run, for a
 // fixed certificate a TLS 1.0 client can use (Ed25519 needs TLS 1.2).
-func FixedECDSAKey(t testing.TB, name string) *ecdsa.PrivateKey {
+func FixedECDSAKey(t T, name string) *ecdsa.PrivateKey {
 	t.Helper()
 	d := sha256.Sum256([]byte("smtp_exporter test ECDSA key: " + name))
 	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])

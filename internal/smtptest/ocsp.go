@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
-	"testing"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -22,7 +21,7 @@ const (
 
 // Staple returns cert with an OCSP response from ca stapled to it: status
 // is one of the OCSP* constants; nextUpdate zero leaves it out.
-func (ca *CA) Staple(t testing.TB, cert tls.Certificate, status int, nextUpdate time.Time) tls.Certificate {
+func (ca *CA) Staple(t T, cert tls.Certificate, status int, nextUpdate time.Time) tls.Certificate {
 	t.Helper()
 	leaf := cert.Leaf
 	if leaf == nil {
@@ -60,7 +59,7 @@ func (ca *CA) Staple(t testing.TB, cert tls.Certificate, status int, nextUpdate 
 
 // SubCA makes an intermediate CA under ca. A certificate it issues needs
 // Chain to be sent with the intermediate.
-func (ca *CA) SubCA(t testing.TB) *CA {
+func (ca *CA) SubCA(t T) *CA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{

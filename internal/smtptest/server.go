@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -39,6 +38,9 @@ type Config struct {
 	// AuthEcho makes a refused AUTH quote the credentials back, in base64
 	// and decoded, as a hostile server may to get them into logs.
 	AuthEcho bool
+	// Hold, when set, holds every connection before the greeting until it
+	// is closed, like a tarpit that greets in the end (30 seconds at most).
+	Hold <-chan struct{}
 	// MailReply replaces the reply to MAIL FROM (default 250).
 	MailReply string
 	// Recipients, when set, are the replies to RCPT TO by address; an
@@ -68,13 +70,13 @@ type Server struct {
 }
 
 // NewServer starts a well-behaved server; it stops when the test ends.
-func NewServer(t testing.TB, cfg Config) *Server {
+func NewServer(t T, cfg Config) *Server {
 	return NewRawServer(t, func(c net.Conn, s *Server) { s.converse(c, cfg) })
 }
 
 // NewRawServer starts a server that hands each connection to handle, for
 // misbehaviour; it stops when the test ends.
-func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
+func NewRawServer(t T, handle func(net.Conn, *Server)) *Server {
 	t.Helper()
 	return NewRawServerAt(t, "127.0.0.1", handle)
 }
@@ -82,12 +84,12 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 // NewServerAt is NewServer on another loopback address (127.0.0.2, ...),
 // for tests of what DNS says about the address: 127.0.0.1 has names in
 // /etc/hosts, which Go's resolver reads before asking DNS.
-func NewServerAt(t testing.TB, ip string, cfg Config) *Server {
+func NewServerAt(t T, ip string, cfg Config) *Server {
 	return NewRawServerAt(t, ip, func(c net.Conn, s *Server) { s.converse(c, cfg) })
 }
 
 // NewRawServerAt is NewRawServer on another loopback address.
-func NewRawServerAt(t testing.TB, ip string, handle func(net.Conn, *Server)) *Server {
+func NewRawServerAt(t T, ip string, handle func(net.Conn, *Server)) *Server {
 	t.Helper()
 	if a, err := netip.ParseAddr(ip); err != nil || !a.IsLoopback() {
 		t.Fatalf("test servers listen on loopback only, not %q", ip)
@@ -97,9 +99,7 @@ func NewRawServerAt(t testing.TB, ip string, handle func(net.Conn, *Server)) *Se
 		t.Fatal(err)
 	}
 	s := &Server{Addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -112,9 +112,7 @@ func NewRawServerAt(t testing.TB, ip string, handle func(net.Conn, *Server)) *Se
 			}
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
+			s.wg.Go(func() {
 				defer func() {
 					c.Close()
 					s.mu.Lock()
@@ -122,9 +120,9 @@ func NewRawServerAt(t testing.TB, ip string, handle func(net.Conn, *Server)) *Se
 					s.mu.Unlock()
 				}()
 				handle(c, s)
-			}()
+			})
 		}
-	}()
+	})
 	t.Cleanup(s.Close)
 	return s
 }
@@ -189,6 +187,13 @@ func (s *Server) converse(c net.Conn, cfg Config) {
 	greeting := cfg.Greeting
 	if greeting == "" {
 		greeting = "220 fake.test ESMTP smtptest\r\n"
+	}
+	if cfg.Hold != nil {
+		select {
+		case <-cfg.Hold:
+		case <-time.After(30 * time.Second):
+			return
+		}
 	}
 	if _, err := c.Write([]byte(greeting)); err != nil {
 		return
