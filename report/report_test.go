@@ -424,12 +424,18 @@ func TestReportCertificateFacts(t *testing.T) {
 		want []string
 	}{
 		{"none", nil, []string{"OCSP:        none stapled"}},
-		{"revoked", &prober.OCSPInfo{Valid: true, Status: prober.OCSPRevoked, RevokedAt: clockStart.Add(-time.Hour)},
-			[]string{"REVOKED at 2026-03-01T11:00:00Z", "no next update given"}},
-		{"good", &prober.OCSPInfo{Valid: true, Status: prober.OCSPGood, NextUpdate: clockStart.Add(48 * time.Hour)},
-			[]string{"signed by the issuer: good, next update 2026-03-03T12:00:00Z"}},
-		{"bad signature", &prober.OCSPInfo{Error: "invalid response: bad OCSP signature"},
-			[]string{"stapled, NOT valid (status ignored): invalid response: bad OCSP signature"}},
+		{
+			"revoked", &prober.OCSPInfo{Valid: true, Status: prober.OCSPRevoked, RevokedAt: clockStart.Add(-time.Hour)},
+			[]string{"REVOKED at 2026-03-01T11:00:00Z", "no next update given"},
+		},
+		{
+			"good", &prober.OCSPInfo{Valid: true, Status: prober.OCSPGood, NextUpdate: clockStart.Add(48 * time.Hour)},
+			[]string{"signed by the issuer: good, next update 2026-03-03T12:00:00Z"},
+		},
+		{
+			"bad signature", &prober.OCSPInfo{Error: "invalid response: bad OCSP signature"},
+			[]string{"stapled, NOT valid (status ignored): invalid response: bad OCSP signature"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &prober.Result{
