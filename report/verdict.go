@@ -93,6 +93,10 @@ var explanations = map[prober.Reason]explanation{
 		"the server did not accept the module's credentials",
 		"check the username and password file of the module, and the server's reply in the transcript",
 	},
+	prober.ReasonLegacyTLSAccepted: {
+		"the server still accepts TLS 1.0 or 1.1 from a client that offers nothing newer",
+		"turn the old protocols off (Postfix: smtpd_tls_protocols = >=TLSv1.2; see docs/runbooks.md) and confirm with openssl s_client -tls1",
+	},
 	prober.ReasonTimeout: {
 		"the probe ran out of time in the middle of the conversation",
 		"the transcript shows the last step that got an answer; the server is slow or a middlebox stalls the session; a longer timeout may help",
