@@ -348,6 +348,8 @@ func TestGrafanaAnnotationsExpand(t *testing.T) {
 	labels := map[string]string{
 		"job": "smtp", "module": "smtp_starttls", "instance": "mx1.example.com:25",
 		"reason": "connect_timeout", "version": "TLS 1.0", "severity": "critical",
+		// The labels the posture and certificate-fact alerts quote.
+		"cipher": "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "algorithm": "SHA1-RSA",
 	}
 	type value struct {
 		Labels map[string]string

@@ -165,6 +165,7 @@ func testbedModules(tb *testbed) []testbedModule {
 		{"tb_posture", []string{"tls: starttls", "tls_posture: true", tls}},
 		{"tb_posture_fail", []string{"tls: starttls", "tls_posture: true", "fail_if_legacy_tls_accepted: true", tls}},
 		{"tb_posture_implicit", []string{"tls: implicit", "tls_posture: true", tls}},
+		{"tb_posture_rdns", []string{"tls: starttls", "tls_posture: true", "reverse_dns: true", "dns: {server: \"" + testDNSServer() + "\"}", tls}},
 		{"tb_reverse_dns", []string{"tls: opportunistic", "reverse_dns: true", "dns: {server: \"" + testDNSServer() + "\"}", tls}},
 	}
 }
