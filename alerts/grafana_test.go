@@ -350,6 +350,8 @@ func TestGrafanaAnnotationsExpand(t *testing.T) {
 		"reason": "connect_timeout", "version": "TLS 1.0", "severity": "critical",
 		// A mail domain's pair (the domain alerts).
 		"mx": "mx1.example.com", "address": "192.0.2.1",
+		// The labels the posture and certificate-fact alerts quote.
+		"cipher": "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "algorithm": "SHA1-RSA",
 	}
 	type value struct {
 		Labels map[string]string

@@ -52,7 +52,7 @@ func startDomainBed(tb smtptest.T) (*domainBed, error) {
 		ln.Close()
 		var started []*smtptest.Server
 		for _, p := range pairs {
-			s, err := smtptest.NewServerAt(tb, net.JoinHostPort(p.addr, portStr), cfg)
+			s, err := smtptest.NewServerOn(tb, net.JoinHostPort(p.addr, portStr), cfg)
 			if err != nil {
 				break
 			}

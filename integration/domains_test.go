@@ -33,9 +33,9 @@ var (
 	dnsErr  error
 )
 
-// needDNS starts (as root) or finds the DNS test bed and an exporter with
+// needDomainDNS starts (as root) or finds the DNS test bed and an exporter with
 // the domain modules, or skips; under CI=true it fails instead.
-func needDNS(t *testing.T) (*testbed, map[string]string, *exporterProcess) {
+func needDomainDNS(t *testing.T) (*testbed, map[string]string, *exporterProcess) {
 	t.Helper()
 	tb, _ := needTestbed(t)
 	dnsOnce.Do(func() { dnsBed, dnsExp, dnsErr = setupDNS(tb) })
@@ -132,7 +132,7 @@ func pairs(m metrics) []string {
 }
 
 func TestDomainProbes(t *testing.T) {
-	_, env, exp := needDNS(t)
+	_, env, exp := needDomainDNS(t)
 	ipv6 := env["TESTBED_DNS_IPV6"] == "1"
 	mail, dead := env["TESTBED_DNS_MAIL_HOST"], env["TESTBED_DNS_DEAD_ADDR"]
 	mailPairs := []string{mail + " 127.0.0.1"}
@@ -278,7 +278,7 @@ func manyFailing(dead string) map[string]string {
 // TestDomainBadTargets: in a domain module, a port, an IP address or a
 // malformed name is a 400 that says why.
 func TestDomainBadTargets(t *testing.T) {
-	_, _, exp := needDNS(t)
+	_, _, exp := needDomainDNS(t)
 	for target, text := range map[string]string{
 		"ok.domains.test:25": "give the domain without a port",
 		"127.0.0.1":          "is an IP address",
@@ -302,7 +302,7 @@ func TestDomainBadTargets(t *testing.T) {
 // domain table, then each pair's transcript; the command's exit status
 // follows probe_success.
 func TestDomainDebugAndCLI(t *testing.T) {
-	_, _, exp := needDNS(t)
+	_, _, exp := needDomainDNS(t)
 	page := scrape(t, fmt.Sprintf("http://%s/probe?target=mixed.domains.test&module=tb_mx&debug=true", exp.Addr))
 	table, transcript := strings.Index(page, "Addresses:"), strings.Index(page, "Transcript:")
 	if table < 0 || transcript < table || !strings.Contains(page, "connect_refused: connection refused") ||
@@ -336,7 +336,7 @@ func TestDomainDebugAndCLI(t *testing.T) {
 // TestDomainDNSServerForSingleTargets: a module's dns.server answers the
 // host names of single targets: mail.testbed.local is known to NSD only.
 func TestDomainDNSServerForSingleTargets(t *testing.T) {
-	_, env, exp := needDNS(t)
+	_, env, exp := needDomainDNS(t)
 	m := parseMetrics(t, scrape(t, fmt.Sprintf("http://%s/probe?target=%s&module=tb_single_dns", exp.Addr, env["TESTBED_DNS_MAIL_HOST"])))
 	want(t, m, 1, "probe_success")
 	want(t, m, 1, "probe_tls_certificate_verified")
@@ -350,7 +350,7 @@ const domainsDashboard = "smtp-exporter-domains"
 // address fails, the dead domain has no working address, the null MX and
 // the MX without address accept no mail.
 func TestDomainAlerts(t *testing.T) {
-	_, env, exp := needDNS(t)
+	_, env, exp := needDomainDNS(t)
 	rules, err := os.ReadFile(filepath.Join(repoRoot, "alerts", "smtp_exporter.rules.yml"))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
@@ -248,6 +249,7 @@ func (p *prometheusServer) scrapeProblems(t *testing.T) string {
 // alerts and dashboards (alerts_dashboards_test.go).
 func TestPrometheusScrapesExporter(t *testing.T) {
 	tb, exp := needTestbed(t)
+	needDNS(t)               // the posture job's reverse_dns asks the test bed's DNS server
 	refused := "127.0.0.1:9" // discard: nothing listens on loopback
 	filtered := filteredAddr(t)
 	rules, err := os.ReadFile(filepath.Join(repoRoot, "alerts", "smtp_exporter.rules.yml"))
@@ -268,10 +270,11 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		"TESTBED_ALT2525":    tb.addr("ALT2525"),
 		"TESTBED_SMTPS":      tb.addr("SMTPS"),
 		"TESTBED_AUTHPLAIN":  tb.addr("AUTHPLAIN"),
+		"TESTBED_LEGACYTLS":  tb.addr("LEGACYTLS"),
 	}), map[string]string{"smtp_exporter.rules.yml": string(rules)})
 
 	// Every probe target scraped at least three times.
-	const targets = 13 // SMTP twice: in smtp and in smtp_by_port
+	const targets = 14 // SMTP twice: in smtp and in smtp_by_port
 	waitUntil(t, 60*time.Second, "three scrapes of every target", func() error {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
 		if len(s) == targets {
@@ -284,6 +287,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		tb.addr("SMTP"): 1, tb.addr("REJECT"): 0, refused: 0, filtered: 0,
 		tb.addr("EXPIRED"): 0, tb.addr("WRONGHOST"): 0, tb.addr("EXPIRING"): 1, tb.addr("NOTLS"): 0,
 		tb.addr("SUBMISSION"): 1, tb.addr("ALT2525"): 1, tb.addr("SMTPS"): 1, tb.addr("AUTHPLAIN"): 1,
+		tb.addr("LEGACYTLS"): 1,
 	}
 	got := byInstance(prom.query(t, `probe_success`))
 	for inst, want := range wantSuccess {
@@ -387,9 +391,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := scrape(t, u)
-			cmd := exec.Command(promtool, "check", "metrics")
-			cmd.Stdin = strings.NewReader(body)
-			if out, err := cmd.CombinedOutput(); err != nil {
+			if out, err := promlint.Check(promtool, []byte(body)); err != nil || out != "" {
 				t.Errorf("promtool check metrics: %v\n%s", err, out)
 			}
 		})

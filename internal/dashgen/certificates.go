@@ -5,6 +5,7 @@ import (
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
 )
 
 // certReasons are the failure (and warning) reasons of a certificate that
@@ -82,5 +83,64 @@ func certificates() *dashboard.DashboardBuilder {
 				prop("mappings", []dashboard.ValueMapping{reasonMapping()}),
 				cellTypeProp("color-background"),
 			}).
-			Span(10).Height(9))
+			Span(10).Height(9)).
+		WithPanel(leafFactsPanel()).
+		WithPanel(posturePanel())
+}
+
+// leafFactsPanel: the leaf's key, signature and chain, and the stapled
+// OCSP response, whether or not the chain verifies.
+func leafFactsPanel() *table.PanelBuilder {
+	return tablePanel("Leaf key, signature and OCSP",
+		"The leaf certificate as presented (also when it does not verify): key type and size, signature algorithm, certificates presented, and the stapled OCSP response (its status only from a response signed by the leaf's issuer).",
+		tableQuery("A", `probe_ssl_leaf_key_bits{`+sel()+`}`),
+		tableQuery("B", `probe_ssl_leaf_signature_algorithm_info{`+sel()+`}`),
+		tableQuery("C", `probe_ssl_chain_certificates{`+sel()+`}`),
+		tableQuery("D", `(time() - probe_ssl_leaf_not_before_timestamp_seconds{`+sel()+`}) / 86400`),
+		tableQuery("E", `probe_tls_ocsp_stapled{`+sel()+`}`),
+		tableQuery("F", `probe_tls_ocsp_response_valid{`+sel()+`}`),
+		tableQuery("G", `probe_tls_ocsp_status{`+sel()+`} == 1`),
+		tableQuery("H", `(probe_tls_ocsp_next_update_timestamp_seconds{`+sel()+`} - time()) / 3600`)).
+		WithTransformation(transformation("merge", map[string]any{})).
+		WithTransformation(organize(
+			[]string{"Time", "job", "__name__", "Value #B", "Value #G"},
+			map[string]string{
+				"instance": "target", "type": "key", "Value #A": "key bits", "algorithm": "signature",
+				"Value #C": "certificates", "Value #D": "days since issue", "Value #E": "OCSP stapled",
+				"Value #F": "OCSP valid", "status": "OCSP status", "Value #H": "hours to OCSP update",
+			},
+			"instance", "module", "type", "Value #A", "algorithm", "Value #C", "Value #D", "Value #E", "Value #F", "status", "Value #H")).
+		OverrideByName("key bits", []dashboard.DynamicConfigValue{
+			cellTypeProp("color-background"), prop("thresholds", mustThresholds(thresholds("red", 2048, "green"))),
+		}).
+		OverrideByName("OCSP valid", []dashboard.DynamicConfigValue{cellTypeProp("color-background"), prop("mappings", yesNo())}).
+		OverrideByName("hours to OCSP update", []dashboard.DynamicConfigValue{prop("unit", "h"), prop("decimals", 1)}).
+		OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
+		Span(24).Height(10)
+}
+
+// posturePanel: what tls_posture's extra connections found accepted.
+func posturePanel() *table.PanelBuilder {
+	badIfYes := func() []dashboard.DynamicConfigValue {
+		return []dashboard.DynamicConfigValue{cellTypeProp("color-background"), prop("mappings", boolMapping("no", "green", "yes", "red"))}
+	}
+	return tablePanel("Legacy TLS and weak ciphers (tls_posture)",
+		"Modules with tls_posture: true make one extra connection per check after the probe. yes: the server completed a handshake offering only TLS 1.0, only TLS 1.1, or TLS 1.2 with only weak suites (RC4, 3DES, CBC). No row: the checks did not run or were not conclusive.",
+		tableQuery("A", `probe_tls_legacy_version_accepted{`+sel(`version="TLS 1.0"`)+`}`),
+		tableQuery("B", `probe_tls_legacy_version_accepted{`+sel(`version="TLS 1.1"`)+`}`),
+		tableQuery("C", `probe_tls_weak_cipher_accepted{`+sel()+`}`),
+		tableQuery("D", `probe_tls_weak_cipher_info{`+sel()+`}`)).
+		WithTransformation(transformation("merge", map[string]any{})).
+		WithTransformation(organize(
+			[]string{"Time", "job", "__name__", "version", "Value #D"},
+			map[string]string{
+				"instance": "target", "Value #A": "TLS 1.0 accepted", "Value #B": "TLS 1.1 accepted",
+				"Value #C": "weak cipher accepted", "cipher": "weak cipher chosen",
+			},
+			"instance", "module", "Value #A", "Value #B", "Value #C", "cipher")).
+		OverrideByName("TLS 1.0 accepted", badIfYes()).
+		OverrideByName("TLS 1.1 accepted", badIfYes()).
+		OverrideByName("weak cipher accepted", badIfYes()).
+		OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
+		Span(24).Height(8)
 }

@@ -66,7 +66,8 @@ func overview() *dashboard.DashboardBuilder {
 				cellTypeProp("color-background"),
 			}).
 			OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
-			Span(24).Height(8))
+			Span(24).Height(8)).
+		WithPanel(reverseDNSPanel())
 }
 
 // targetMatrix: one row per host, one column per port and module (so that
@@ -112,4 +113,29 @@ func regexMapping(pattern string, r dashboard.ValueMappingResult) dashboard.Valu
 		Type:    dashboard.MappingTypeRegexToText,
 		Options: dashboard.DashboardRegexMapOptions{Pattern: pattern, Result: r},
 	}}
+}
+
+// reverseDNSPanel: PTR names, FCrDNS and the greeting's name (modules with
+// reverse_dns).
+func reverseDNSPanel() *table.PanelBuilder {
+	return tablePanel("Reverse DNS (reverse_dns)",
+		"Modules with reverse_dns: true look up the PTR names of the address probed. FCrDNS: a PTR name resolves back to the address (receiving hosts check this of mail senders). Banner matches: the greeting names a PTR name. No row: the lookup failed or the module does not look.",
+		tableQuery("A", `probe_smtp_fcrdns{`+sel()+`}`),
+		tableQuery("B", `probe_smtp_banner_matches_ptr{`+sel()+`}`),
+		tableQuery("C", `probe_smtp_ptr_info{`+sel()+`}`),
+		tableQuery("D", `probe_smtp_banner_hostname_info{`+sel()+`}`)).
+		WithTransformation(transformation("merge", map[string]any{})).
+		WithTransformation(organize(
+			[]string{"Time", "job", "__name__", "Value #C", "Value #D"},
+			map[string]string{
+				"instance": "target", "Value #A": "FCrDNS", "Value #B": "greeting matches PTR",
+				"ptr": "PTR name", "hostname": "greeting name",
+			},
+			"instance", "module", "Value #A", "Value #B", "ptr", "hostname")).
+		OverrideByName("FCrDNS", []dashboard.DynamicConfigValue{cellTypeProp("color-background"), prop("mappings", yesNo())}).
+		OverrideByName("greeting matches PTR", []dashboard.DynamicConfigValue{
+			cellTypeProp("color-background"), prop("mappings", boolMapping("no", "orange", "yes", "green")),
+		}).
+		OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
+		Span(24).Height(8)
 }

@@ -36,6 +36,7 @@ var reasonWords = []struct{ Reason, Text, Color string }{
 	{"dane_failed", "DANE: no TLSA record matches", "red"},
 	{"dane_bogus", "DANE: TLSA lookup not validated", "red"},
 	{"dane_missing", "DANE required, no TLSA records", "red"},
+	{"legacy_tls_accepted", "accepts TLS 1.0/1.1", "orange"},
 }
 
 // warningMapping is the value mapping of a warning reason: the same words,
