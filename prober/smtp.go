@@ -54,6 +54,10 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if r := module.NetResolver(); r != nil {
+		// The module's dns.server answers its host names too.
+		opts.Resolver = r
+	}
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}

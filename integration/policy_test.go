@@ -1,0 +1,214 @@
+package integration
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The DANE and MTA-STS tests run against testbed/dnssec.sh: signed zones
+// served by NSD, Unbound validating them, nginx serving MTA-STS policies,
+// and the Postfix test bed whose certificates the TLSA records pin. They
+// have an exporter of their own, whose modules ask that Unbound.
+
+var (
+	policyOnce sync.Once
+	policyEnv  map[string]string
+	policyExp  *exporterProcess
+	policyErr  error
+)
+
+func needPolicyBed(t *testing.T) (map[string]string, *exporterProcess) {
+	t.Helper()
+	tb, _ := needTestbed(t)
+	policyOnce.Do(func() { policyEnv, policyExp, policyErr = setupPolicy(tb) })
+	if policyErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("DNSSEC test bed unavailable under CI=true: %v", policyErr)
+		}
+		t.Skipf("DNSSEC test bed unavailable (run as root, or start it with `bash testbed/dnssec.sh start`): %v", policyErr)
+	}
+	return policyEnv, policyExp
+}
+
+func setupPolicy(tb *testbed) (map[string]string, *exporterProcess, error) {
+	dir := os.Getenv("TESTBED_DNSSEC_DIR")
+	if dir == "" {
+		dir = "/var/tmp/smtp_exporter-dnssec"
+	}
+	if os.Getuid() == 0 {
+		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", "dnssec.sh"), "start")
+		cmd.Env = append(os.Environ(), "TESTBED_DNSSEC_DIR="+dir, "TESTBED_DIR="+tb.get("TESTBED_DIR"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, nil, fmt.Errorf("testbed/dnssec.sh start: %v\n%s", err, out)
+		}
+	}
+	env, err := readEnv(filepath.Join(dir, "dnssec.env"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("not root and no running DNSSEC test bed: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "smtp_exporter-policy")
+	if err != nil {
+		return nil, nil, err
+	}
+	bin, err := buildExporter(tmp)
+	if err != nil {
+		return nil, nil, err
+	}
+	exp, err := startExporter(bin, tmp, policyConfig(tb, env))
+	if err != nil {
+		return nil, nil, err
+	}
+	return env, exp, nil
+}
+
+const policyTimeout = 5 * time.Second
+
+func policyModules(tb *testbed, env map[string]string) []testbedModule {
+	dns := "dns: {server: " + env["TESTBED_DNSSEC_RESOLVER"] + "}"
+	ca := "tls_config: {ca_file: " + tb.get("TESTBED_CA_FILE") + "}"
+	return []testbedModule{
+		{"pol_dane", []string{"tls: opportunistic", "dane: check", dns, ca}},
+		{"pol_dane_required", []string{"tls: opportunistic", "dane: required", dns, ca}},
+		// starttls makes a certificate that does not verify a failure, unless DANE validates it.
+		{"pol_dane_starttls", []string{"tls: starttls", "dane: check", dns, ca}},
+		{"pol_starttls", []string{"tls: starttls", dns, ca}},
+	}
+}
+
+func policyConfig(tb *testbed, env map[string]string) string {
+	s := "modules:\n"
+	for _, m := range policyModules(tb, env) {
+		s += "  " + m.name + ":\n    timeout: " + policyTimeout.String() + "\n"
+		for _, f := range m.fields {
+			s += "    " + f + "\n"
+		}
+	}
+	return s
+}
+
+// probeMetrics scrapes /probe of the policy exporter.
+func probeMetrics(t *testing.T, exp *exporterProcess, target, module string) (metrics, string) {
+	t.Helper()
+	u := fmt.Sprintf("http://%s/probe?target=%s&module=%s", exp.addr, url.QueryEscape(target), module)
+	text := scrape(t, u)
+	return parseMetrics(t, text), text
+}
+
+func TestDANEThroughProbe(t *testing.T) {
+	env, exp := needPolicyBed(t)
+	tb, _ := needTestbed(t)
+	mail := env["TESTBED_DNSSEC_MAIL_HOST"]
+	at := func(port string) string { return mail + ":" + tb.port(port) }
+	cases := []struct {
+		name, target, module string
+		status               string
+		success              bool
+		reason               string // "" on success
+		secure               bool
+		match                []string // usage, selector, matching_type of the matched record
+		verified             float64  // probe_tls_certificate_verified; -1: no TLS
+		records              map[string]float64
+	}{
+		{"DANE-EE 3 1 1 of the valid certificate", at("SMTP"), "pol_dane", "validated", true, "", true, []string{"3", "1", "1"}, 1, map[string]float64{"3": 1}},
+		{"DANE-TA 2 1 1 of the test CA's intermediate", at("ALT2525"), "pol_dane", "validated", true, "", true, []string{"2", "1", "1"}, 1, map[string]float64{"2": 1}},
+		{"a wrong digest", at("SUBMISSION"), "pol_dane", "failed", false, "dane_failed", true, nil, 1, map[string]float64{"3": 1}},
+		{"usage 1 only", at("TLS12"), "pol_dane", "unusable", true, "", true, nil, 1, map[string]float64{"1": 1}},
+		{"usage 1 only, DANE required", at("TLS12"), "pol_dane_required", "unusable", false, "dane_missing", true, nil, 1, map[string]float64{"1": 1}},
+		{"DANE-TA with an expired leaf", at("EXPIRED"), "pol_dane", "failed", false, "dane_failed", true, nil, 0, map[string]float64{"2": 1}},
+		{"DANE-EE ignores the certificate's names", at("WRONGHOST"), "pol_dane", "validated", true, "", true, []string{"3", "1", "1"}, 0, map[string]float64{"3": 1}},
+		{"self-signed, vouched for by 3 1 1", at("DANESELF"), "pol_dane", "validated", true, "", true, []string{"3", "1", "1"}, 0, map[string]float64{"3": 1}},
+		{"self-signed under tls: starttls, DANE validated", at("DANESELF"), "pol_dane_starttls", "validated", true, "", true, []string{"3", "1", "1"}, 0, map[string]float64{"3": 1}},
+		{"usable records and no STARTTLS", at("NOTLS"), "pol_dane", "failed", false, "dane_failed", true, nil, -1, map[string]float64{"3": 1}},
+		{"no TLSA records, securely denied", at("EXPIRING"), "pol_dane", "none", true, "", true, nil, 1, nil},
+		{"no TLSA records, DANE required", at("EXPIRING"), "pol_dane_required", "none", false, "dane_missing", true, nil, 1, nil},
+		{"a broken signature", env["TESTBED_DNSSEC_BOGUS_HOST"] + ":" + tb.port("SMTP"), "pol_dane", "bogus", false, "dane_bogus", false, nil, 0, nil},
+		{"an unsigned zone", env["TESTBED_DNSSEC_INSECURE_HOST"] + ":" + tb.port("SMTP"), "pol_dane", "insecure", true, "", false, nil, 0, nil},
+		{"an unsigned zone, DANE required", env["TESTBED_DNSSEC_INSECURE_HOST"] + ":" + tb.port("SMTP"), "pol_dane_required", "insecure", false, "dane_missing", false, nil, 0, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, text := probeMetrics(t, exp, tc.target, tc.module)
+			fail := func(format string, args ...any) {
+				t.Helper()
+				t.Errorf(format+"\n%s", append(args, text)...)
+			}
+			if v, _ := m.value("probe_success"); v != boolFloat(tc.success) {
+				fail("probe_success %v, want %v", v, tc.success)
+			}
+			for _, s := range []string{"none", "insecure", "bogus", "unusable", "validated", "failed"} {
+				v, ok := m.value("probe_smtp_dane_status", "status="+s)
+				if !ok || v != boolFloat(s == tc.status) {
+					fail("probe_smtp_dane_status{status=%q} = %v (present %v), want status %s", s, v, ok, tc.status)
+				}
+			}
+			for _, r := range []string{"dane_failed", "dane_bogus", "dane_missing"} {
+				if v, ok := m.value("probe_smtp_failure", "reason="+r); !ok || v != boolFloat(r == tc.reason) {
+					fail("probe_smtp_failure{reason=%q} = %v (present %v), want the reason %q", r, v, ok, tc.reason)
+				}
+			}
+			if v, ok := m.value("probe_smtp_dane_dnssec_secure"); !ok || v != boolFloat(tc.secure) {
+				fail("probe_smtp_dane_dnssec_secure %v, want %v", v, tc.secure)
+			}
+			for _, u := range []string{"0", "1", "2", "3"} {
+				if v, ok := m.value("probe_smtp_dane_records", "usage="+u); !ok || v != tc.records[u] {
+					fail("probe_smtp_dane_records{usage=%s} = %v, want %v", u, v, tc.records[u])
+				}
+			}
+			if tc.match != nil {
+				if v, ok := m.value("probe_smtp_dane_match_info", "usage="+tc.match[0], "selector="+tc.match[1], "matching_type="+tc.match[2]); !ok || v != 1 {
+					fail("no probe_smtp_dane_match_info for %v", tc.match)
+				}
+			} else if _, ok := m["probe_smtp_dane_match_info"]; ok {
+				fail("probe_smtp_dane_match_info without a match")
+			}
+			v, ok := m.value("probe_tls_certificate_verified")
+			switch {
+			case tc.verified < 0 && ok:
+				fail("probe_tls_certificate_verified present without TLS")
+			case tc.verified >= 0 && (!ok || v != tc.verified):
+				fail("probe_tls_certificate_verified %v, want %v", v, tc.verified)
+			}
+		})
+	}
+
+	// Without DANE, the self-signed listener fails a starttls module: it is
+	// DANE that lets it pass above.
+	m, text := probeMetrics(t, exp, at("DANESELF"), "pol_starttls")
+	if v, _ := m.value("probe_success"); v != 0 {
+		t.Errorf("the self-signed listener passed tls: starttls without DANE:\n%s", text)
+	}
+	if v, _ := m.value("probe_smtp_failure", "reason=cert_untrusted"); v != 1 {
+		t.Errorf("want cert_untrusted:\n%s", text)
+	}
+	if _, ok := m["probe_smtp_dane_status"]; ok {
+		t.Errorf("DANE series from a module with dane off:\n%s", text)
+	}
+}
+
+// TestDANEDebugOutput: the debug page shows the TLSA records, what matched
+// and why the others did not.
+func TestDANEDebugOutput(t *testing.T) {
+	env, exp := needPolicyBed(t)
+	tb, _ := needTestbed(t)
+	u := fmt.Sprintf("http://%s/probe?target=%s&module=pol_dane&debug=true", exp.addr, url.QueryEscape(env["TESTBED_DNSSEC_MAIL_HOST"]+":"+tb.port("SUBMISSION")))
+	out := scrape(t, u)
+	for _, want := range []string{
+		"DANE (RFC 7672), module dane: check",
+		"TLSA name:   _" + tb.port("SUBMISSION") + "._tcp." + env["TESTBED_DNSSEC_MAIL_HOST"],
+		"DNSSEC:      secure (the resolver set the AD bit)",
+		"status:      failed",
+		"3 1 1 " + strings.Repeat("0", 64),
+		"no match (DANE-EE): does not match the leaf certificate",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debug output lacks %q:\n%s", want, out)
+		}
+	}
+}
