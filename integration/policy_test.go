@@ -46,7 +46,7 @@ func setupPolicy(tb *testbed) (map[string]string, *exporterProcess, error) {
 		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", "dnssec.sh"), "start")
 		cmd.Env = append(os.Environ(), "TESTBED_DNSSEC_DIR="+dir, "TESTBED_DIR="+tb.get("TESTBED_DIR"))
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, nil, fmt.Errorf("testbed/dnssec.sh start: %v\n%s", err, out)
+			return nil, nil, fmt.Errorf("testbed/dnssec.sh start: %w\n%s", err, out)
 		}
 	}
 	env, err := readEnv(filepath.Join(dir, "dnssec.env"))
