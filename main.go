@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 
@@ -60,6 +61,18 @@ func run(args []string) int {
 	probeTimeout := probeCmd.Flag("timeout", "Probe timeout (default: the module's).").Duration()
 	probeOutput := probeCmd.Flag("output", "Output format: text for people, json for scripts.").Default(probecli.OutputText).Enum(probecli.OutputText, probecli.OutputJSON)
 	probeTarget := probeCmd.Arg("target", "host:port, or host with --module.").Required().String()
+	if slices.Contains(args, "probe") {
+		// `probe --help` lists what the probe command reads, not the
+		// server's flags (they still parse, and are ignored).
+		for _, name := range []string{
+			"config.check", "timeout-offset", "history.limit", "probe.max-concurrent",
+			"web.listen-address", "web.config.file", "web.systemd-socket",
+		} {
+			if f := app.GetFlag(name); f != nil {
+				f.Hidden()
+			}
+		}
+	}
 	command, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
@@ -92,6 +105,11 @@ func run(args []string) int {
 
 	sc := config.NewSafeConfig(*configFile, builtinConfig, prometheus.DefaultRegisterer)
 	if err := sc.Reload(); err != nil {
+		if *configCheck {
+			// Every error on a line of its own, each naming module and field.
+			fmt.Fprintf(os.Stderr, "%s: invalid configuration:\n%s\n", exporterName, err)
+			return 1
+		}
 		logger.Error("Invalid configuration", "err", err)
 		return 1
 	}

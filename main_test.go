@@ -43,6 +43,8 @@ func TestConfigCheck(t *testing.T) {
 	good := filepath.Join(dir, "good.yml")
 	bad := filepath.Join(dir, "bad.yml")
 	write(t, good, "modules:\n  m:\n    tls: none\n")
+	several := filepath.Join(dir, "several.yml")
+	write(t, several, "modules:\n  a:\n    tls: x\n  b:\n    bogus: 1\n  c:\n    port: 70000\n")
 	write(t, bad, "modules:\n  m:\n    tls: sometimes\n")
 	cases := []struct {
 		args     []string
@@ -51,8 +53,12 @@ func TestConfigCheck(t *testing.T) {
 	}{
 		{[]string{"--config.check"}, 0, "Config is valid"},
 		{[]string{"--config.check", "--config.file=" + good}, 0, "Config is valid"},
-		{[]string{"--config.check", "--config.file=" + bad}, 1, `module \"m\": tls: unknown mode \"sometimes\"`},
+		{[]string{"--config.check", "--config.file=" + bad}, 1, `module "m": tls: unknown mode "sometimes"`},
 		{[]string{"--config.check", "--config.file=" + filepath.Join(dir, "missing.yml")}, 1, "no such file"},
+		// Every error, each on its own line.
+		{[]string{"--config.check", "--config.file=" + several}, 1, "module \"b\": unknown field \"bogus\" (line 5)\n" +
+			"module \"a\": tls: unknown mode \"x\" (want none, opportunistic, starttls or implicit)\n" +
+			"module \"c\": port: 70000 is out of range 1-65535\n"},
 		{[]string{"--no-such-flag"}, 2, "unknown long flag"},
 		{[]string{"--probe.max-concurrent=-1"}, 2, "--probe.max-concurrent must be 0 (no limit) or more, got -1"},
 	}
@@ -203,5 +209,29 @@ func mustContain(t *testing.T, s, sub string) {
 	t.Helper()
 	if !strings.Contains(s, sub) {
 		t.Errorf("output lacks %q:\n%s", sub, s)
+	}
+}
+
+// TestProbeHelp: `probe --help` lists the flags the probe command reads,
+// not the server's.
+func TestProbeHelp(t *testing.T) {
+	got := runBinary(t, "probe", "--help")
+	out := got.stdout + got.stderr
+	if got.code != 0 {
+		t.Fatalf("exit %d:\n%s", got.code, out)
+	}
+	for _, want := range []string{"--module", "--timeout", "--output", "--config.file", "<target>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("probe --help does not show %s:\n%s", want, out)
+		}
+	}
+	for _, server := range []string{"--web.listen-address", "--history.limit", "--probe.max-concurrent", "--timeout-offset", "--config.check", "--web.config.file"} {
+		if strings.Contains(out, server) {
+			t.Errorf("probe --help shows the server flag %s:\n%s", server, out)
+		}
+	}
+	// The server's help still has them.
+	if out := runBinary(t, "--help"); !strings.Contains(out.stdout+out.stderr, "--web.listen-address") {
+		t.Errorf("--help lost the server flags:\n%s", out.stdout+out.stderr)
 	}
 }

@@ -24,6 +24,7 @@ type options struct {
 	verdictTimeout time.Duration
 	scaleProbes    int
 	scaleTimeout   time.Duration
+	hostileProbes  int
 	sustainedKinds []kind
 	sustainedStep  time.Duration
 	sustainedStart float64
@@ -46,6 +47,10 @@ func verdictModule(server string) string { return "verdict_" + modulePrefix[serv
 
 const tarpitModule = "tarpit"
 
+// hostileModule probes the worst hostile server: STARTTLS, its CA trusted,
+// pinned to a name its certificate does not hold.
+const hostileModule = "hostile"
+
 // moduleSpecs are the modules both exporters are configured with.
 func moduleSpecs(o options, ip *inProcess, pf *postfix) []moduleSpec {
 	var specs []moduleSpec
@@ -55,6 +60,7 @@ func moduleSpecs(o options, ip *inProcess, pf *postfix) []moduleSpec {
 		}
 		specs = append(specs, moduleSpec{name: verdictModule(s.server), kind: kindStartTLS, timeout: o.verdictTimeout, caFile: s.caFile, serverName: s.serverName})
 	}
+	specs = append(specs, moduleSpec{name: hostileModule, kind: kindStartTLS, timeout: o.scaleTimeout + 5*time.Second, caFile: ip.worstCA, serverName: "localhost"})
 	return append(specs, moduleSpec{name: tarpitModule, kind: kindEHLO, timeout: o.scaleTimeout})
 }
 
@@ -99,12 +105,26 @@ func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProce
 	if o.sections["scale"] {
 		for _, e := range exporters {
 			logf("scale: %s, %d probes held by a tarpit", e.name, o.scaleProbes)
-			row, err := scale(ctx, o, e, ip.tarpit)
+			tp := holder{what: "the tarpit", module: tarpitModule, addr: ip.tarpit.addr, held: ip.tarpit.open.Load, release: func() {}}
+			row, err := scale(ctx, o, e, tp, o.scaleProbes)
 			if err != nil {
 				return err
 			}
 			r.Scale = append(r.Scale, row)
 		}
+	}
+	if o.sections["hostile"] {
+		// smtp_exporter only: the row is about its bounds, and the worst
+		// server holds probes once (Release is for good).
+		e := exporters[0]
+		logf("hostile: %s, %d probes held by the worst hostile server", e.name, o.hostileProbes)
+		w := ip.worst
+		worst := holder{what: "the worst hostile server", module: hostileModule, addr: w.Addr, held: w.Held.Load, release: w.Release}
+		row, err := scale(ctx, o, e, worst, o.hostileProbes)
+		if err != nil {
+			return err
+		}
+		r.Hostile = append(r.Hostile, row)
 	}
 	if o.sections["sustained"] {
 		for _, k := range o.sustainedKinds {
@@ -280,13 +300,21 @@ func verdicts(ctx context.Context, o options, exporters []*exporter, ip *inProce
 	return rows, nil
 }
 
-// scale holds scaleProbes probes open at once in the tarpit and reads the
-// exporter's resident memory and goroutines before, during and after.
-func scale(ctx context.Context, o options, e *exporter, tp *tarpit) (ScaleRow, error) {
-	row := ScaleRow{Exporter: e.name, Probes: o.scaleProbes, Reasons: map[string]int{}}
+// holder is a server that holds probes in flight: the tarpit, or the worst
+// hostile server.
+type holder struct {
+	what, module, addr string
+	held               func() int64 // probes it holds now
+	release            func()       // lets them go on, after the measurement
+}
+
+// scale holds probes at once in a holder and reads the exporter's resident
+// memory and goroutines before, during and after.
+func scale(ctx context.Context, o options, e *exporter, h holder, probes int) (ScaleRow, error) {
+	row := ScaleRow{Exporter: e.name, Probes: probes, Reasons: map[string]int{}}
 	const goroutines = "go_goroutines"
-	if err := waitFor(ctx, 10*time.Second, func() bool { return tp.open.Load() == 0 }); err != nil {
-		return row, fmt.Errorf("tarpit still holds %d connections from before", tp.open.Load())
+	if err := waitFor(ctx, 10*time.Second, func() bool { return h.held() == 0 }); err != nil {
+		return row, fmt.Errorf("%s still holds %d connections from before", h.what, h.held())
 	}
 	before, err := readProc(e.pid)
 	if err != nil {
@@ -302,18 +330,18 @@ func scale(ctx context.Context, o options, e *exporter, tp *tarpit) (ScaleRow, e
 		return row, err
 	}
 
-	client := newClient(o.scaleProbes)
-	outcomes := make(chan outcome, o.scaleProbes)
+	client := newClient(probes)
+	outcomes := make(chan outcome, probes)
 	pctx, cancel := context.WithTimeout(ctx, o.scaleTimeout+30*time.Second)
 	defer cancel()
-	url := e.probeURL(tarpitModule, tp.addr)
-	for range o.scaleProbes {
+	url := e.probeURL(h.module, h.addr)
+	for range probes {
 		go func() { outcomes <- probe(pctx, client, url) }()
 	}
-	// Every probe sits in the tarpit; let the exporter settle, then look.
-	held := waitFor(ctx, o.scaleTimeout/2, func() bool { return tp.open.Load() >= int64(o.scaleProbes) })
+	// Every probe sits in the holder; let the exporter settle, then look.
+	held := waitFor(ctx, o.scaleTimeout/2, func() bool { return h.held() >= int64(probes) })
 	time.Sleep(min(time.Second, o.scaleTimeout/4))
-	row.HeldAtOnce = tp.open.Load()
+	row.HeldAtOnce = h.held()
 	during, err := readProc(e.pid)
 	if err != nil {
 		return row, err
@@ -323,7 +351,8 @@ func scale(ctx context.Context, o options, e *exporter, tp *tarpit) (ScaleRow, e
 		return row, err
 	}
 	row.InFlightRSSBytes, row.InFlightGoroutines = during.RSS, g[goroutines]
-	for range o.scaleProbes {
+	h.release()
+	for range probes {
 		out := <-outcomes
 		if out.err != nil {
 			row.HTTPErrors++
@@ -336,9 +365,9 @@ func scale(ctx context.Context, o options, e *exporter, tp *tarpit) (ScaleRow, e
 	}
 	row.PeakRSSBytes = after.PeakRSS
 	if held != nil {
-		return row, fmt.Errorf("%s: only %d of %d probes reached the tarpit", e.name, row.HeldAtOnce, o.scaleProbes)
+		return row, fmt.Errorf("%s: only %d of %d probes reached %s", e.name, row.HeldAtOnce, probes, h.what)
 	}
-	n := float64(o.scaleProbes)
+	n := float64(probes)
 	row.RSSPerProbeBytes = float64(row.InFlightRSSBytes-row.BaselineRSSBytes) / n
 	row.GoroutinesPerProbe = (row.InFlightGoroutines - row.BaselineGoroutines) / n
 

@@ -55,7 +55,7 @@ func inProcessExporter(t testing.TB, specs []moduleSpec) *exporter {
 // not how fast anything was.
 func TestDriverSmoke(t *testing.T) {
 	o := options{
-		sections:       map[string]bool{"cost": true, "verdict": true, "scale": true, "sustained": true},
+		sections:       map[string]bool{"cost": true, "verdict": true, "scale": true, "hostile": true, "sustained": true},
 		probes:         6,
 		rounds:         2,
 		costServers:    map[string]bool{"in-process": true},
@@ -65,6 +65,7 @@ func TestDriverSmoke(t *testing.T) {
 		verdictTimeout: time.Second,
 		scaleProbes:    20,
 		scaleTimeout:   2 * time.Second,
+		hostileProbes:  5,
 		sustainedKinds: []kind{kindStartTLS},
 		sustainedStep:  500 * time.Millisecond,
 		sustainedStart: 10,
@@ -116,6 +117,14 @@ func TestDriverSmoke(t *testing.T) {
 		t.Errorf("scale: goroutines %v idle, %v held, %v left behind", sc.BaselineGoroutines, sc.InFlightGoroutines, sc.LeftBehind)
 	}
 
+	if len(r.Hostile) != 1 {
+		t.Fatalf("got %d hostile rows, want 1", len(r.Hostile))
+	}
+	if h := r.Hostile[0]; h.HeldAtOnce != 5 || h.Reasons["cert_hostname_mismatch"] != 5 || h.HTTPErrors != 0 || h.LeftBehind != 0 {
+		t.Errorf("hostile: held %d, reasons %v, %d HTTP errors, %v goroutines left behind; want 5 held, 5 cert_hostname_mismatch",
+			h.HeldAtOnce, h.Reasons, h.HTTPErrors, h.LeftBehind)
+	}
+
 	if len(r.Sustained) != 1 || len(r.Sustained[0].Steps) != 1 || r.Sustained[0].Steps[0].Failed != 0 {
 		t.Errorf("sustained: %+v, want one step without failures", r.Sustained)
 	}
@@ -132,14 +141,14 @@ func TestDriverSmoke(t *testing.T) {
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatalf("report is not JSON: %v", err)
 	}
-	for _, key := range []string{"machine", "settings", "cost", "time_to_verdict", "scale", "sustained"} {
+	for _, key := range []string{"machine", "settings", "cost", "time_to_verdict", "scale", "hostile", "sustained"} {
 		if _, ok := back[key]; !ok {
 			t.Errorf("JSON report has no %q", key)
 		}
 	}
 	var out bytes.Buffer
 	printTables(&out, r)
-	for _, want := range []string{"Cost per probe", "Time to verdict", "Scale", "Sustained rate", "connect_refused"} {
+	for _, want := range []string{"Cost per probe", "Time to verdict", "Scale", "Hostile server", "Sustained rate", "connect_refused"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table output lacks %q:\n%s", want, out.String())
 		}

@@ -32,7 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	binary := app.Flag("exporter.binary", "Use this smtp_exporter binary instead of building one.").String()
 	blackbox := app.Flag("blackbox.binary", "blackbox_exporter to compare with; empty: none.").Default("/usr/bin/prometheus-blackbox-exporter").String()
 	testbedEnv := app.Flag("testbed.env", "The Postfix test bed's environment file (testbed/postfix.sh start writes it).").Default("/var/tmp/smtp_exporter-testbed/testbed.env").String()
-	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, sustained.").Default("cost,verdict,scale,sustained").String()
+	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, hostile, sustained.").Default("cost,verdict,scale,hostile,sustained").String()
 	probes := app.Flag("probes", "Probes per measured run of a cost row.").Default("1000").Int()
 	rounds := app.Flag("rounds", "Measured runs per exporter and cost row, alternating the exporters (A B A B).").Default("2").Int()
 	costServers := app.Flag("cost.servers", "Servers of the cost rows, comma separated: in-process, postfix.").Default("in-process,postfix").String()
@@ -42,6 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	verdictTimeout := app.Flag("verdict.timeout", "Module timeout of the time-to-verdict probes.").Default("3s").Duration()
 	scaleProbes := app.Flag("scale.probes", "Probes held open at once by the tarpit.").Default("1000").Int()
 	scaleTimeout := app.Flag("scale.timeout", "Module timeout of the tarpit probes: how long they are held.").Default("15s").Duration()
+	hostileProbes := app.Flag("hostile.probes", "Probes held in flight at once by the worst hostile server (smtp_exporter only).").Default("100").Int()
 	sustainedKinds := app.Flag("sustained.kinds", "Conversations ramped in the sustained-rate test (ehlo, starttls, implicit).").Default("ehlo,starttls").String()
 	sustainedStep := app.Flag("sustained.step", "Duration of each rate of the ramp.").Default("4s").Duration()
 	sustainedStart := app.Flag("sustained.start", "First rate of the ramp, probes per second (raised 1.5x per step).").Default("50").Float64()
@@ -59,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verdictTimeout: *verdictTimeout,
 		scaleProbes:    *scaleProbes,
 		scaleTimeout:   *scaleTimeout,
+		hostileProbes:  *hostileProbes,
 		sustainedStep:  *sustainedStep,
 		sustainedStart: *sustainedStart,
 		sustainedMax:   *sustainedMax,
@@ -66,10 +68,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, s := range strings.Split(*sections, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "cost", "verdict", "scale", "sustained":
+		case "cost", "verdict", "scale", "hostile", "sustained":
 			o.sections[s] = true
 		default:
-			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale or sustained\n", s)
+			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale, hostile or sustained\n", s)
 			return 2
 		}
 	}
@@ -204,6 +206,7 @@ func newReport(o options) *Report {
 			VerdictTimeout: Duration(o.verdictTimeout),
 			ScaleProbes:    o.scaleProbes,
 			ScaleTimeout:   Duration(o.scaleTimeout),
+			HostileProbes:  o.hostileProbes,
 			SustainedStep:  Duration(o.sustainedStep),
 		},
 	}

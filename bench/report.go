@@ -14,12 +14,14 @@ import (
 // Report is everything one run of the driver measured; it is written as
 // JSON and printed as tables.
 type Report struct {
-	Generated time.Time      `json:"generated"`
-	Machine   Machine        `json:"machine"`
-	Settings  Settings       `json:"settings"`
-	Cost      []CostRow      `json:"cost,omitempty"`
-	Verdict   []VerdictRow   `json:"time_to_verdict,omitempty"`
-	Scale     []ScaleRow     `json:"scale,omitempty"`
+	Generated time.Time    `json:"generated"`
+	Machine   Machine      `json:"machine"`
+	Settings  Settings     `json:"settings"`
+	Cost      []CostRow    `json:"cost,omitempty"`
+	Verdict   []VerdictRow `json:"time_to_verdict,omitempty"`
+	Scale     []ScaleRow   `json:"scale,omitempty"`
+	// Hostile is probes held in flight by the worst hostile server.
+	Hostile   []ScaleRow     `json:"hostile,omitempty"`
 	Sustained []SustainedRow `json:"sustained,omitempty"`
 	// Notes say what was left out and why.
 	Notes []string `json:"notes,omitempty"`
@@ -46,6 +48,7 @@ type Settings struct {
 	VerdictTimeout Duration `json:"verdict_timeout"`
 	ScaleProbes    int      `json:"scale_probes"`
 	ScaleTimeout   Duration `json:"scale_timeout"`
+	HostileProbes  int      `json:"hostile_probes"`
 	SustainedStep  Duration `json:"sustained_step"`
 }
 
@@ -256,6 +259,18 @@ func printTables(w io.Writer, r *Report) {
 				f("%.1f", s.RSSPerProbeBytes/kibibyte),
 				f("%.0f", s.BaselineGoroutines), f("%.0f", s.InFlightGoroutines), f("%.2f", s.GoroutinesPerProbe),
 				f("%.0f", s.AfterGoroutines), f("%.0f", s.LeftBehind))
+		}
+		tw.Flush()
+	}
+
+	if len(r.Hostile) > 0 {
+		fmt.Fprintln(w, "\nHostile server: probes held in flight by the worst hostile server (long replies, huge certificate, no answer to QUIT)")
+		line("exporter", "probes", "held", "RSS idle MiB", "RSS held MiB", "KiB/probe", "peak RSS MiB", "goroutines per probe", "left behind", "reasons")
+		for _, s := range r.Hostile {
+			line(s.Exporter, fmt.Sprint(s.Probes), fmt.Sprint(s.HeldAtOnce),
+				f("%.1f", float64(s.BaselineRSSBytes)/mebibyte), f("%.1f", float64(s.InFlightRSSBytes)/mebibyte),
+				f("%.1f", s.RSSPerProbeBytes/kibibyte), f("%.1f", float64(s.PeakRSSBytes)/mebibyte),
+				f("%.2f", s.GoroutinesPerProbe), f("%.0f", s.LeftBehind), fmt.Sprint(s.Reasons))
 		}
 		tw.Flush()
 	}

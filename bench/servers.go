@@ -27,6 +27,10 @@ type inProcess struct {
 	fast    targetSet
 	failing []failingServer
 	tarpit  *tarpit
+	// worst is the worst hostile server of the test suite, and worstCA the
+	// CA file that makes its certificate trusted (not for the probe's name).
+	worst   *smtptest.Worst
+	worstCA string
 }
 
 // failingServer is a server whose probes fail, for the time to verdict.
@@ -40,6 +44,7 @@ func startInProcess(tb testing.TB) *inProcess {
 	good := smtptest.ServerTLS(ca.Issue(tb, smtptest.LocalhostLeaf()))
 	stranger := smtptest.NewCA(tb)
 	untrusted := smtptest.ServerTLS(stranger.Issue(tb, smtptest.LocalhostLeaf()))
+	worstCA := smtptest.NewCA(tb)
 
 	// raw answers with greeting, then reads until the client goes, as a
 	// server that does not close on its own would.
@@ -77,7 +82,9 @@ func startInProcess(tb testing.TB) *inProcess {
 			}).Addr, "starttls_rejected"},
 			{"untrusted certificate", smtptest.NewServer(tb, smtptest.Config{StartTLS: untrusted}).Addr, "cert_untrusted"},
 		},
-		tarpit: newTarpit(tb),
+		tarpit:  newTarpit(tb),
+		worst:   smtptest.NewWorst(tb, worstCA, 5*time.Minute),
+		worstCA: worstCA.File,
 	}
 }
 

@@ -237,17 +237,16 @@ func parse(data []byte, dir string) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return nil, errors.New("config is empty: it needs a modules: section")
 	}
-	if err := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), nil); err != nil {
-		return nil, err
-	}
+	// Unknown keys do not stop the checks: --config.check lists every error.
+	keyErr := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), nil)
 	cfg := &Config{}
 	if err := doc.Content[0].Decode(cfg); err != nil {
-		return nil, fmt.Errorf("parsing YAML: %w", err)
+		return nil, errors.Join(keyErr, fmt.Errorf("parsing YAML: %w", err))
 	}
 	if dir != "" {
 		cfg.resolvePaths(dir)
 	}
-	if err := cfg.prepare(); err != nil {
+	if err := errors.Join(keyErr, cfg.prepare()); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -300,6 +299,8 @@ func (c *Config) prepare() error {
 	if len(c.Modules) == 0 {
 		return errors.New("config has no modules")
 	}
+	// Every error is collected, so that --config.check lists them all.
+	var errs []error
 	for _, name := range c.ModuleNames() {
 		m := c.Modules[name]
 		if m == nil {
@@ -307,12 +308,15 @@ func (c *Config) prepare() error {
 			c.Modules[name] = m
 		}
 		if err := m.prepare(); err != nil {
-			return fmt.Errorf("module %q: %w", name, err)
+			// One line per error, each naming the module.
+			for _, e := range splitJoined(err) {
+				errs = append(errs, fmt.Errorf("module %q: %w", name, e))
+			}
 		}
 	}
 	if c.AllowedTargets != nil {
 		if err := c.AllowedTargets.prepare(); err != nil {
-			return fmt.Errorf("allowed_targets: %w", err)
+			errs = append(errs, fmt.Errorf("allowed_targets: %w", err))
 		}
 	}
 	if c.PortModules == nil {
@@ -331,13 +335,20 @@ func (c *Config) prepare() error {
 	for _, port := range ports {
 		name := c.PortModules[port]
 		if port < 1 || port > 65535 {
-			return fmt.Errorf("port_modules: port %d is out of range 1-65535", port)
-		}
-		if _, ok := c.Modules[name]; !ok {
-			return fmt.Errorf("port_modules: port %d names module %q, which is not defined", port, name)
+			errs = append(errs, fmt.Errorf("port_modules: port %d is out of range 1-65535", port))
+		} else if _, ok := c.Modules[name]; !ok {
+			errs = append(errs, fmt.Errorf("port_modules: port %d names module %q, which is not defined", port, name))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// splitJoined returns the errors an errors.Join holds, or err alone.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 var tlsVersions = map[string]uint16{
@@ -347,31 +358,34 @@ var tlsVersions = map[string]uint16{
 	"TLS13": tls.VersionTLS13,
 }
 
+// prepare sets defaults and validates; it goes on after an error where the
+// fields are independent, so that --config.check lists every error.
 func (m *Module) prepare() error {
+	var errs []error
 	if m.Timeout == 0 {
 		m.Timeout = DefaultTimeout
 	}
 	if m.Timeout < 0 {
-		return fmt.Errorf("timeout: must be positive, got %s", m.Timeout)
+		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", m.Timeout))
 	}
 	if m.IPProtocolFallback == nil {
 		fallback := true
 		m.IPProtocolFallback = &fallback
 	}
 	if m.Port < 0 || m.Port > 65535 {
-		return fmt.Errorf("port: %d is out of range 1-65535", m.Port)
+		errs = append(errs, fmt.Errorf("port: %d is out of range 1-65535", m.Port))
 	}
 	switch m.TLS {
 	case "":
 		m.TLS = TLSOpportunistic
 	case TLSNone, TLSOpportunistic, TLSStartTLS, TLSImplicit:
 	default:
-		return fmt.Errorf("tls: unknown mode %q (want none, opportunistic, starttls or implicit)", m.TLS)
+		errs = append(errs, fmt.Errorf("tls: unknown mode %q (want none, opportunistic, starttls or implicit)", m.TLS))
 	}
 	if m.SourceIPAddress != "" {
 		addr, err := netip.ParseAddr(m.SourceIPAddress)
 		if err != nil || addr.Zone() != "" {
-			return fmt.Errorf("source_ip_address: %q is not an IP address", m.SourceIPAddress)
+			errs = append(errs, fmt.Errorf("source_ip_address: %q is not an IP address", m.SourceIPAddress))
 		}
 		m.sourceIP = addr.Unmap()
 		// The connection can only go to an address of the source's family.
@@ -384,7 +398,7 @@ func (m *Module) prepare() error {
 			m.IPProtocol = family
 		case family:
 		default:
-			return fmt.Errorf("source_ip_address: %s is not an %s address, as ip_protocol says", m.SourceIPAddress, m.IPProtocol)
+			errs = append(errs, fmt.Errorf("source_ip_address: %s is not an %s address, as ip_protocol says", m.SourceIPAddress, m.IPProtocol))
 		}
 		if *m.IPProtocolFallback {
 			// The other family cannot be reached from this address.
@@ -397,47 +411,46 @@ func (m *Module) prepare() error {
 		m.IPProtocol = "ip4"
 	case "ip4", "ip6":
 	default:
-		return fmt.Errorf("ip_protocol: unknown value %q (want ip4 or ip6)", m.IPProtocol)
+		errs = append(errs, fmt.Errorf("ip_protocol: unknown value %q (want ip4 or ip6)", m.IPProtocol))
 	}
 	if m.FailIfBannerNotMatches != "" {
 		re, err := regexp.Compile(m.FailIfBannerNotMatches)
 		if err != nil {
-			return fmt.Errorf("fail_if_banner_not_matches: %w", err)
+			errs = append(errs, fmt.Errorf("fail_if_banner_not_matches: %w", err))
 		}
 		m.bannerRegex = re
 	}
 	if m.Envelope != nil {
 		if err := m.Envelope.prepare(); err != nil {
-			return fmt.Errorf("envelope: %w", err)
+			errs = append(errs, fmt.Errorf("envelope: %w", err))
 		}
 	}
 	if m.EHLOHostname != "" && strings.ContainsAny(m.EHLOHostname, " \t\r\n") {
-		return fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname)
+		errs = append(errs, fmt.Errorf("ehlo_hostname: %q must not contain white space", m.EHLOHostname))
 	}
 	if err := m.prepareTLS(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if m.FailIfCertificateInvalid == nil {
 		fail := (m.TLS != TLSOpportunistic || m.Auth != nil) && !m.TLSConfig.InsecureSkipVerify
 		m.FailIfCertificateInvalid = &fail
 	} else if *m.FailIfCertificateInvalid && m.TLSConfig.InsecureSkipVerify {
-		return errors.New("fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them")
+		errs = append(errs, errors.New("fail_if_certificate_invalid: true contradicts tls_config.insecure_skip_verify: true; set one of them"))
 	}
 	if err := m.prepareMX(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if err := m.preparePolicy(); err != nil {
 		return err
 	}
 	if m.Auth != nil {
 		if err := m.Auth.prepare(); err != nil {
-			return fmt.Errorf("auth: %w", err)
-		}
-		if err := m.checkAuthBinding(); err != nil {
-			return fmt.Errorf("auth: %w", err)
+			errs = append(errs, fmt.Errorf("auth: %w", err))
+		} else if err := m.checkAuthBinding(); err != nil {
+			errs = append(errs, fmt.Errorf("auth: %w", err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkAuthBinding ties a module's credentials to one server. Whoever can
@@ -600,6 +613,7 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 	if node.Kind == yaml.AliasNode {
 		node = node.Alias
 	}
+	var errs []error // every unknown key, for --config.check
 	switch t.Kind() {
 	case reflect.Struct:
 		if node.Kind != yaml.MappingNode {
@@ -619,16 +633,17 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 				// "<<: *defaults" shares settings between modules; the merged
 				// mapping must itself hold only known keys.
 				if err := checkMerge(value, t, path); err != nil {
-					return err
+					errs = append(errs, err)
 				}
 				continue
 			}
 			ft, ok := fields[key.Value]
 			if !ok {
-				return fmt.Errorf("%sunknown field %q (line %d)", where(path), key.Value, key.Line)
+				errs = append(errs, fmt.Errorf("%sunknown field %q (line %d)", where(path), key.Value, key.Line))
+				continue
 			}
 			if err := checkKeys(value, ft, append(path, key.Value)); err != nil {
-				return err
+				errs = append(errs, err)
 			}
 		}
 	case reflect.Map:
@@ -637,11 +652,11 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			if err := checkKeys(node.Content[i+1], t.Elem(), append(path, node.Content[i].Value)); err != nil {
-				return err
+				errs = append(errs, err)
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkMerge checks the value of a merge key: one mapping or alias, or a

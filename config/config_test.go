@@ -27,10 +27,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-duplicate-key.yml", "parsing YAML: yaml: unmarshal errors:\n  line 4: mapping key \"tls\" already defined at line 3"},
 		{"invalid-modules-list.yml", "parsing YAML: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into map[string]*config.Module"},
 		// Unknown keys name the module, the field and the line.
-		{"invalid-top-level-key.yml", `unknown field "module" (line 1)`},
+		{"invalid-top-level-key.yml", `unknown field "module" (line 1)` + "\nconfig has no modules"},
 		{"invalid-module-field.yml", `module "submission": unknown field "tls_mode" (line 5)`},
 		{"invalid-tls-config-field.yml", `module "smtps": tls_config: unknown field "ca" (line 5)`},
-		{"invalid-auth-inline-password.yml", `module "submission": auth: unknown field "password" (line 6)`},
+		{"invalid-auth-inline-password.yml", `module "submission": auth: unknown field "password" (line 6)` + "\n" +
+			`module "submission": auth: password_file or password_env is required (passwords are not written in the config itself)`},
 		// Module fields.
 		{"invalid-tls-mode.yml", `module "smtp": tls: unknown mode "sometimes" (want none, opportunistic, starttls or implicit)`},
 		{"invalid-timeout.yml", "parsing YAML: yaml: unmarshal errors:\n  line 3: cannot unmarshal !!str `ten sec...` into time.Duration"},
@@ -254,7 +255,38 @@ func TestParseInline(t *testing.T) {
 		{"zero timeout means the default", "modules:\n  a: {timeout: 0s}\n", ""},
 		{"port 65535", "modules:\n  a: {port: 65535}\n", ""},
 		{"port 65536", "modules:\n  a: {port: 65536}\n", `module "a": port: 65536 is out of range 1-65535`},
-		{"first module in name order is reported", "modules:\n  z: {tls: bad}\n  a: {tls: worse}\n", `module "a": tls: unknown mode "worse" (want none, opportunistic, starttls or implicit)`},
+		{
+			"every module is reported, in name order", "modules:\n  z: {tls: bad}\n  a: {tls: worse}\n",
+			`module "a": tls: unknown mode "worse" (want none, opportunistic, starttls or implicit)` + "\n" +
+				`module "z": tls: unknown mode "bad" (want none, opportunistic, starttls or implicit)`,
+		},
+		{
+			"every error of a module and of the file is reported",
+			"modules:\n  a: {timeout: -1s, port: 70000, envelope: {rcpt_to: []}, fail_if_banner_not_matches: '('}\nport_modules: {2525: nosuch}\n",
+			`module "a": timeout: must be positive, got -1s` + "\n" +
+				`module "a": port: 70000 is out of range 1-65535` + "\n" +
+				`module "a": fail_if_banner_not_matches: error parsing regexp: missing closing ): ` + "`(`" + "\n" +
+				`module "a": envelope: rcpt_to: at least one address is required` + "\n" +
+				`port_modules: port 2525 names module "nosuch", which is not defined`,
+		},
+		{
+			"every unknown key is reported",
+			"modules:\n  a: {tls_mode: none, tls_config: {ca: x}}\n  b: {bogus: 1}\nextra: 1\n",
+			`module "a": unknown field "tls_mode" (line 2)` + "\n" +
+				`module "a": tls_config: unknown field "ca" (line 2)` + "\n" +
+				`module "b": unknown field "bogus" (line 3)` + "\n" +
+				`unknown field "extra" (line 4)`,
+		},
+		{"envelope expect", "modules:\n  a: {envelope: {rcpt_to: [postmaster@example.com], expect: maybe}}\n", `module "a": envelope: expect: unknown value "maybe" (want accept or reject)`},
+		{
+			"envelope address", "modules:\n  a: {envelope: {mail_from: 'a b@example.com', rcpt_to: [postmaster]}}\n",
+			`module "a": envelope: mail_from: "a b@example.com" is not an address like postmaster@example.com`,
+		},
+		{"source_ip_address", "modules:\n  a: {source_ip_address: 'mx.example.com'}\n", `module "a": source_ip_address: "mx.example.com" is not an IP address`},
+		{
+			"source_ip_address of the other family", "modules:\n  a: {source_ip_address: '192.0.2.1', ip_protocol: ip6}\n",
+			`module "a": source_ip_address: 192.0.2.1 is not an ip6 address, as ip_protocol says`,
+		},
 		{"empty port_modules", "modules:\n  smtp: {}\nport_modules: {}\n", ""},
 	}
 	for _, tc := range cases {

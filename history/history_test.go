@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -211,5 +213,74 @@ func TestLargeLimitGrowsLazily(t *testing.T) {
 	h.Add(result("mx.example:25", true))
 	if got := ids(h.Recent()); !slices.Equal(got, []uint64{1}) {
 		t.Errorf("recent %v", got)
+	}
+}
+
+// TestFilter: the landing page's history filtered by target, module and
+// result, as Prometheus' scrapes fill it within a minute.
+func TestFilter(t *testing.T) {
+	h := New(10)
+	srv := newTestPages(t, h)
+	add := func(target, module string, success bool, warn prober.Reason) {
+		r := result(target, success)
+		r.Module = module
+		if warn != "" {
+			r.Warnings = []prober.Warning{{Reason: warn, Message: "x"}}
+		}
+		h.Add(r)
+	}
+	add("mx1.example.com:25", "smtp", true, "")                            // 1
+	add("mx1.example.com:25", "smtp", true, prober.ReasonCertUntrusted)    // 2
+	add("mx2.example.com:25", "smtp", false, "")                           // 3
+	add("smtp.example.com:587", "submission", true, "")                    // 4
+	add("smtp.example.com:587", "submission", false, "")                   // 5
+	add("MX3.example.com:25", "smtp", true, prober.ReasonStartTLSRejected) // 6
+
+	cases := []struct {
+		query string
+		want  []int // probe IDs shown, newest first
+	}{
+		{"", []int{6, 5, 4, 3, 2, 1}},
+		{"?target=mx1", []int{2, 1}},
+		{"?target=mx", []int{6, 3, 2, 1}}, // any case
+		{"?module=submission", []int{5, 4}},
+		{"?result=failure", []int{5, 3}},
+		{"?result=warnings", []int{6, 2}},
+		{"?result=success", []int{4, 1}},
+		{"?target=example.com:25&module=smtp&result=warnings", []int{6, 2}},
+		{"?target=nowhere", nil},
+	}
+	rowID := regexp.MustCompile(`href="history/(\d+)"`)
+	for _, tc := range cases {
+		code, body := fetch(t, srv.URL+"/"+tc.query)
+		if code != 200 {
+			t.Errorf("%s: %d", tc.query, code)
+			continue
+		}
+		var got []int
+		for _, m := range rowID.FindAllStringSubmatch(body, -1) {
+			id, _ := strconv.Atoi(m[1])
+			got = append(got, id)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q shows %v, want %v", tc.query, got, tc.want)
+		}
+		if want := fmt.Sprintf("%d of 6 probes shown", len(tc.want)); !strings.Contains(body, want) {
+			t.Errorf("%q: the page does not say %q", tc.query, want)
+		}
+	}
+	// The form keeps what was chosen; a warning is shown with its reason.
+	_, body := fetch(t, srv.URL+"/?module=smtp&result=failure&target=%3Cb%3E")
+	for _, want := range []string{`<option value="smtp" selected>`, `<option value="failure" selected>`, `value="&lt;b&gt;"`, `show all`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("filtered page lacks %q", want)
+		}
+	}
+	_, body = fetch(t, srv.URL+"/?result=warnings")
+	if !strings.Contains(body, `<td class="warnings">warnings</td><td title="the certificate chain does not lead to a trusted root (cert_untrusted)">cert_untrusted</td>`) {
+		t.Errorf("a warning row lacks its reason:\n%s", body)
+	}
+	if code, body := fetch(t, srv.URL+"/?result=ok"); code != 400 || !strings.Contains(body, "want success, warnings or failure") {
+		t.Errorf("?result=ok: %d %s", code, body)
 	}
 }

@@ -72,9 +72,20 @@ func (p *Pages) Landing() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		data := landingData{Modules: p.modules(), Limit: p.history.Limit()}
+		q := r.URL.Query()
+		f := filter{Target: strings.TrimSpace(q.Get("target")), Module: q.Get("module"), Result: q.Get("result")}
+		switch f.Result {
+		case "", resultSuccess, resultWarnings, resultFailure:
+		default:
+			http.Error(w, fmt.Sprintf("result=%q: want success, warnings or failure (or nothing, for all)", f.Result), http.StatusBadRequest)
+			return
+		}
+		data := landingData{Modules: p.modules(), Limit: p.history.Limit(), Filter: f}
 		for _, e := range p.history.Recent() {
-			data.Rows = append(data.Rows, newRow(e))
+			data.Total++
+			if row := newRow(e); f.match(row) {
+				data.Rows = append(data.Rows, row)
+			}
 		}
 		p.serve(w, p.landing, landingTemplate, data)
 	})
@@ -120,6 +131,28 @@ func (p *Pages) serve(w http.ResponseWriter, frame [2][]byte, t *template.Templa
 	w.Write(frame[1])
 }
 
+// Results a row may have, and the history may be filtered by.
+const (
+	resultSuccess  = "success"
+	resultWarnings = "warnings" // success, with warnings
+	resultFailure  = "failure"
+)
+
+// filter narrows the history table: Target is a part of the target (any
+// case), Module a module name, Result one of the results; empty matches all.
+type filter struct {
+	Target, Module, Result string
+}
+
+func (f filter) match(r row) bool {
+	return (f.Target == "" || strings.Contains(strings.ToLower(r.Target), strings.ToLower(f.Target))) &&
+		(f.Module == "" || r.Module == f.Module) &&
+		(f.Result == "" || r.Result == f.Result)
+}
+
+// Active reports whether the filter hides anything.
+func (f filter) Active() bool { return f != filter{} }
+
 // row is one probe as the table shows it.
 type row struct {
 	ID       uint64
@@ -127,7 +160,8 @@ type row struct {
 	Target   string
 	Module   string
 	Success  bool
-	Reason   string
+	Result   string // success, warnings or failure
+	Reason   string // the failure reason, or the warnings' reasons
 	Words    string
 	Duration string
 }
@@ -135,16 +169,30 @@ type row struct {
 func newRow(e Entry) row {
 	r := e.Result
 	words, _ := report.Explain(r.Failure, r.Port)
-	return row{
+	out := row{
 		ID:       e.ID,
 		Time:     r.Start.UTC().Format("2006-01-02 15:04:05Z"),
 		Target:   r.Target,
 		Module:   r.Module,
 		Success:  r.Success,
+		Result:   resultFailure,
 		Reason:   string(r.Failure),
 		Words:    prober.Sanitize(words, 512),
 		Duration: duration(r.Duration),
 	}
+	if r.Success {
+		out.Result, out.Reason, out.Words = resultSuccess, "", ""
+		if warns := report.Warnings(r); len(warns) > 0 {
+			out.Result = resultWarnings
+			var reasons []string
+			for _, w := range r.Warnings {
+				reasons = append(reasons, string(w.Reason))
+			}
+			out.Reason = strings.Join(reasons, " ")
+			out.Words = prober.Sanitize(strings.Join(warns, "; "), 512)
+		}
+	}
+	return out
 }
 
 // duration keeps a tenth of a millisecond, which loopback probes need.
@@ -158,6 +206,8 @@ func duration(d time.Duration) string {
 type landingData struct {
 	Modules []string
 	Limit   int
+	Filter  filter
+	Total   int // probes kept, shown or not
 	Rows    []row
 }
 
@@ -174,10 +224,14 @@ table.history th, table.history td { border: 1px solid #ccc; padding: .25rem .5r
 table.history td.num { text-align: right; }
 .success { color: #2e7d32; font-weight: bold; }
 .failure { color: #c62828; font-weight: bold; }
+.warnings { color: #b26a00; font-weight: bold; }
+form.filter { margin: .5rem 0; }
 pre.report { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
 `
 
-var landingTemplate = template.Must(template.New("landing").Parse(`
+var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
+	"list": func(s ...string) []string { return s },
+}).Parse(`
 <h2>Probe a target</h2>
 <form class="probe" action="probe" method="get">
 <label for="target">Target:</label> <input type="text" id="target" name="target" placeholder="mx.example.com:25" required><br>
@@ -193,22 +247,40 @@ var landingTemplate = template.Must(template.New("landing").Parse(`
 <h2>Recent probes</h2>
 {{- if eq .Limit 0}}
 <p>The history is off (--history.limit=0).</p>
-{{- else if not .Rows}}
+{{- else if eq .Total 0}}
 <p>No probes yet. The last {{.Limit}} probes, from this form and from Prometheus, will show here.</p>
 {{- else}}
+<form class="filter" id="filter" action="" method="get">
+<label for="f-target">Target</label> <input type="text" id="f-target" name="target" value="{{.Filter.Target}}" placeholder="part of the target">
+<label for="f-module">Module</label> <select id="f-module" name="module">
+<option value="">all</option>
+{{- range .Modules}}
+<option value="{{.}}"{{if eq . $.Filter.Module}} selected{{end}}>{{.}}</option>
+{{- end}}
+</select>
+<label for="f-result">Result</label> <select id="f-result" name="result">
+<option value="">all</option>
+{{- range $r := (list "success" "warnings" "failure")}}
+<option value="{{$r}}"{{if eq $r $.Filter.Result}} selected{{end}}>{{$r}}</option>
+{{- end}}
+</select>
+<input type="submit" value="Filter">{{if .Filter.Active}} <a href="./">show all</a>{{end}}
+</form>
+<p id="shown">{{len .Rows}} of {{.Total}} probes shown.</p>
+{{- if .Rows}}
 <table class="history" id="history">
 <thead><tr><th>Time (UTC)</th><th>Target</th><th>Module</th><th>Result</th><th>Reason</th><th>Duration</th><th></th></tr></thead>
 <tbody>
 {{- range .Rows}}
 <tr>
 <td>{{.Time}}</td><td>{{.Target}}</td><td>{{.Module}}</td>
-{{- if .Success}}<td class="success">success</td><td></td>
-{{- else}}<td class="failure">failure</td><td title="{{.Words}}">{{.Reason}}</td>{{end}}
+{{- with .Result}}<td class="{{.}}">{{.}}</td>{{end}}<td title="{{.Words}}">{{.Reason}}</td>
 <td class="num">{{.Duration}}</td><td><a href="history/{{.ID}}">transcript</a></td>
 </tr>
 {{- end}}
 </tbody>
 </table>
+{{- end}}
 <p>The last {{.Limit}} probes are kept, in memory only.</p>
 {{- end}}
 `))

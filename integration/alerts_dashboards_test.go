@@ -90,7 +90,7 @@ func checkAlerts(t *testing.T, tb *testbed, prom *prometheusServer, refused, fil
 		"SMTPExporterConfigReloadFailed/warning": nil,
 		"SMTPProbeFlapping/warning":              nil,
 		"SMTPTLSVersionOutdated/warning":         nil,
-		"SMTPAuthBeforeTLS/warning":              nil,
+		"SMTPAuthBeforeTLS/warning":              {tb.addr("AUTHPLAIN")},
 		"SMTPGreetingRejected/critical":          {tb.addr("REJECT")},
 		"SMTPSlowHandshake/warning":              nil,
 		"SMTPProbeScrapeFailing/warning":         nil,
@@ -189,7 +189,7 @@ func checkDashboards(t *testing.T, tb *testbed, prom *prometheusServer, refused,
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n, matrixChecked := 0, false
 	for _, d := range ds {
 		qs, err := d.Queries()
 		if err != nil {
@@ -210,24 +210,30 @@ func checkDashboards(t *testing.T, tb *testbed, prom *prometheusServer, refused,
 			if len(got) == 0 {
 				t.Errorf("%s: no data on the test bed: %s", q.Where, expr)
 			}
-			if strings.Contains(q.Where, `"Port matrix"`) {
+			if strings.Contains(q.Where, `"Target matrix"`) {
+				matrixChecked = true
 				checkPortMatrix(t, tb, got, refused, filtered)
 			}
 		}
 	}
+	if !matrixChecked {
+		t.Error(`no "Target matrix" panel on the overview`)
+	}
 	t.Logf("%d dashboard queries evaluated", n)
 }
 
-// checkPortMatrix checks the overview's host × port cells: the query splits
-// the target into host and port and says in status what the cell shows.
+// checkPortMatrix checks the overview's target matrix: the query splits the
+// target into host and port, makes the column of port and module (one cell
+// per target and module), and says in status what the cell shows.
 func checkPortMatrix(t *testing.T, tb *testbed, cells []sample, refused, filtered string) {
 	t.Helper()
 	want := map[string]string{
-		tb.addr("SMTP"):   "up, TLS 1.3",
-		tb.addr("NOTLS"):  "starttls_not_advertised",
-		tb.addr("REJECT"): "banner_rejected",
-		refused:           "connect_refused",
-		filtered:          "connect_timeout",
+		tb.addr("SMTP"):      "up, TLS 1.3",
+		tb.addr("AUTHPLAIN"): "up, TLS 1.3",
+		tb.addr("NOTLS"):     "starttls_not_advertised",
+		tb.addr("REJECT"):    "banner_rejected",
+		refused:              "connect_refused",
+		filtered:             "connect_timeout",
 	}
 	seen := 0
 	for _, c := range cells {
@@ -235,6 +241,9 @@ func checkPortMatrix(t *testing.T, tb *testbed, cells []sample, refused, filtere
 		host, port, _ := strings.Cut(inst, ":")
 		if c.Labels["host"] != host || c.Labels["port"] != port {
 			t.Errorf("port matrix: %s split into host %q port %q", inst, c.Labels["host"], c.Labels["port"])
+		}
+		if want := port + " " + c.Labels["module"]; c.Labels["column"] != want {
+			t.Errorf("port matrix: %s (module %s) in column %q, want %q", inst, c.Labels["module"], c.Labels["column"], want)
 		}
 		if w, ok := want[inst]; ok {
 			seen++

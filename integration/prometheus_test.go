@@ -267,10 +267,11 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		"TESTBED_SUBMISSION": tb.addr("SUBMISSION"),
 		"TESTBED_ALT2525":    tb.addr("ALT2525"),
 		"TESTBED_SMTPS":      tb.addr("SMTPS"),
+		"TESTBED_AUTHPLAIN":  tb.addr("AUTHPLAIN"),
 	}), map[string]string{"smtp_exporter.rules.yml": string(rules)})
 
 	// Every probe target scraped at least three times.
-	const targets = 11
+	const targets = 12
 	waitUntil(t, 60*time.Second, "three scrapes of every target", func() error {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
 		if len(s) == targets {
@@ -282,7 +283,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	wantSuccess := map[string]float64{
 		tb.addr("SMTP"): 1, tb.addr("REJECT"): 0, refused: 0, filtered: 0,
 		tb.addr("EXPIRED"): 0, tb.addr("WRONGHOST"): 0, tb.addr("EXPIRING"): 1, tb.addr("NOTLS"): 0,
-		tb.addr("SUBMISSION"): 1, tb.addr("ALT2525"): 1, tb.addr("SMTPS"): 1,
+		tb.addr("SUBMISSION"): 1, tb.addr("ALT2525"): 1, tb.addr("SMTPS"): 1, tb.addr("AUTHPLAIN"): 1,
 	}
 	got := byInstance(prom.query(t, `probe_success`))
 	for inst, want := range wantSuccess {

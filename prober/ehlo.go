@@ -15,6 +15,13 @@ const (
 	// maxAuthMechanisms bounds the distinct SASL mechanisms kept from all
 	// the AUTH lines of one reply together (a server may send several).
 	maxAuthMechanisms = 32
+	// maxEHLOBytes bounds the parameters kept from one reply together:
+	// real servers send a few hundred bytes; 64 extensions of 32 parameters
+	// of 128 bytes would be 256 KiB.
+	maxEHLOBytes = 4096
+	// ownLineBytes: what is kept of a reply line longer than this is
+	// copied, so that a few words do not keep a 2 KB line alive.
+	ownLineBytes = 256
 )
 
 // ParseEHLO reads the extensions from a 250 reply to EHLO. The first line
@@ -32,13 +39,18 @@ func parseEHLO(reply Reply, clean func(string, int) string) *EHLOInfo {
 	}
 	if fields := strings.Fields(reply.Lines[0]); len(fields) > 0 {
 		info.Domain = clean(fields[0], maxDomainBytes)
+		if len(reply.Lines[0]) > ownLineBytes {
+			info.Domain = strings.Clone(info.Domain)
+		}
 	}
 	seenMech := map[string]bool{}
+	budget := maxEHLOBytes
 	for _, line := range reply.Lines[1:] {
 		fields := strings.Fields(line)
 		if len(fields) == 0 {
 			continue
 		}
+		long := len(line) > ownLineBytes
 		keyword := strings.ToUpper(fields[0])
 		params := fields[1:]
 		if k, v, ok := strings.Cut(keyword, "="); ok && k == "AUTH" {
@@ -49,11 +61,25 @@ func parseEHLO(reply Reply, clean func(string, int) string) *EHLOInfo {
 		if !validKeyword(keyword) {
 			continue
 		}
-		if len(params) > maxExtensionParams {
-			params = params[:maxExtensionParams]
+		n := min(len(params), maxExtensionParams)
+		if long {
+			// Own copies: the slice of fields and the words would keep the line.
+			keyword = strings.Clone(keyword)
+			params = append(make([]string, 0, n), params[:n]...)
+		} else {
+			params = params[:n:n]
 		}
 		for i, p := range params {
-			params[i] = clean(p, maxParamBytes)
+			p = clean(p, maxParamBytes)
+			if len(p) > budget {
+				params = params[:i]
+				break
+			}
+			budget -= len(p)
+			if long {
+				p = strings.Clone(p)
+			}
+			params[i] = p
 		}
 		switch keyword {
 		case "AUTH":

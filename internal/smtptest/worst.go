@@ -1,0 +1,118 @@
+package smtptest
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Worst is the most memory-hungry server of the test suite, for the bounds
+// of a probe against hostile servers and the bench's RSS row: every reply
+// has 128 lines of 2,000 bytes (what a probe accepts of a reply at most),
+// its certificate is near the largest Go's
+// TLS client takes (99 SANs of 2,000 bytes: the certificate does not
+// verify for the prober's name, and Go's HostnameError lists them all), and
+// it never answers QUIT. Hold keeps each probe in flight, in the middle of
+// the EHLO reply after STARTTLS, until Release or its duration passes.
+type Worst struct {
+	*Server
+	// Held counts connections stalled in the EHLO reply after STARTTLS.
+	Held    atomic.Int64
+	release chan struct{}
+	closed  atomic.Bool
+}
+
+// WorstLeaf is the huge certificate Worst presents, issued by ca: names
+// that are not localhost, so that it never verifies for the probe.
+func WorstLeaf() Leaf {
+	var l Leaf
+	for i := range 99 {
+		l.DNSNames = append(l.DNSNames, fmt.Sprintf("%02d-%s.example", i, strings.Repeat("x", 1980)))
+	}
+	return l
+}
+
+// NewWorst starts the worst server with a certificate from ca; hold is how
+// long each connection stalls in the EHLO reply after STARTTLS (0: not at
+// all) unless Release comes first.
+func NewWorst(t testing.TB, ca *CA, hold time.Duration) *Worst {
+	t.Helper()
+	w := &Worst{release: make(chan struct{})}
+	cfg := ServerTLS(ca.Issue(t, WorstLeaf()))
+	// Long replies: as many lines as a reply may have, each of about 2 KB,
+	// after the lines that keep the probe going (STARTTLS, AUTH).
+	long := func(code string, head ...string) string {
+		var b strings.Builder
+		for _, h := range head {
+			b.WriteString(code + "-" + h + "\r\n")
+		}
+		for i := range 127 - len(head) {
+			fmt.Fprintf(&b, "%s-%03d %s\r\n", code, i, strings.Repeat("y", 1990))
+		}
+		b.WriteString(code + " END\r\n")
+		return b.String()
+	}
+	greeting := long("220", "worst.test ESMTP")
+	ehlo := long("250", "worst.test", "STARTTLS")
+	ehloTLS := long("250", "worst.test", "AUTH PLAIN LOGIN")
+	// The last line of the EHLO reply after STARTTLS is held back.
+	cut := strings.LastIndex(ehloTLS[:len(ehloTLS)-2], "\r\n") + 2
+	w.Server = NewRawServer(t, func(c net.Conn, s *Server) {
+		c.SetDeadline(time.Now().Add(5 * time.Minute))
+		if _, err := c.Write([]byte(greeting)); err != nil {
+			return
+		}
+		r := bufio.NewReader(c)
+		expect := func(verb string) bool {
+			line, err := r.ReadString('\n')
+			return err == nil && strings.HasPrefix(strings.ToUpper(line), verb)
+		}
+		if !expect("EHLO") || !writeAll(c, ehlo) || !expect("STARTTLS") || !writeAll(c, "220 2.0.0 go ahead\r\n") {
+			return
+		}
+		tc := tls.Server(c, cfg)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		r = bufio.NewReader(tc)
+		if !expect("EHLO") || !writeAll(tc, ehloTLS[:cut]) {
+			return
+		}
+		if hold > 0 {
+			w.Held.Add(1)
+			select {
+			case <-w.release:
+			case <-time.After(hold):
+			}
+			w.Held.Add(-1)
+		}
+		if !writeAll(tc, ehloTLS[cut:]) {
+			return
+		}
+		// QUIT (or anything else) is read and never answered.
+		for {
+			if _, err := r.ReadString('\n'); err != nil {
+				return
+			}
+		}
+	})
+	t.Cleanup(w.Release)
+	return w
+}
+
+// Release lets every held connection go on.
+func (w *Worst) Release() {
+	if w.closed.CompareAndSwap(false, true) {
+		close(w.release)
+	}
+}
+
+func writeAll(c net.Conn, s string) bool {
+	_, err := c.Write([]byte(s))
+	return err == nil
+}
