@@ -63,11 +63,14 @@ var (
 // fresh registry, for every probe.
 type Collector struct {
 	result *prober.Result
+	// reasons are those of probe_smtp_failure: a pair of a domain probe
+	// has one more (target_not_allowed).
+	reasons []prober.Reason
 }
 
 // New returns the collector for one result.
 func New(result *prober.Result) *Collector {
-	return &Collector{result: result}
+	return &Collector{result: result, reasons: prober.Reasons}
 }
 
 // Describe sends every descriptor the collector may use.
@@ -108,7 +111,7 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 	}
 	gauge(ipProtocolDesc, float64(r.IPProtocol))
 
-	for _, reason := range prober.Reasons {
+	for _, reason := range c.reasons {
 		gauge(failureDesc, boolValue(r.Failure == reason), string(reason))
 	}
 	for _, reason := range prober.Reasons {

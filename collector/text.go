@@ -22,33 +22,50 @@ type metric struct {
 	order      []int    // indexes into labels, sorted by label name
 }
 
-var (
-	// metrics holds every descriptor of the package, sorted by name (the
+// family is a set of descriptors written together: those of a single
+// probe, or those of a domain probe. Within one, names are unique.
+type descSet struct {
+	// metrics holds every descriptor of the family, sorted by name (the
 	// order of the text format) once init has run.
 	metrics []*metric
-	byDesc  = map[*prometheus.Desc]*metric{}
+	byDesc  map[*prometheus.Desc]*metric
+}
+
+var (
+	single = &descSet{byDesc: map[*prometheus.Desc]*metric{}}
+	domain = &descSet{byDesc: map[*prometheus.Desc]*metric{}}
+	// metrics are the single probe's, for Describe.
+	metrics []*metric
 )
 
-// newDesc is prometheus.NewDesc for a gauge of this package, remembered
+// newDesc is prometheus.NewDesc for a gauge of a single probe, remembered
 // for Describe and WriteText. Descriptors are package variables, made
 // before init.
 func newDesc(name, help string, labels []string) *prometheus.Desc {
+	return single.add(name, help, labels)
+}
+
+func (f *descSet) add(name, help string, labels []string) *prometheus.Desc {
 	m := &metric{name: name, help: help, labels: labels}
 	for i := range labels {
 		m.order = append(m.order, i)
 	}
 	slices.SortFunc(m.order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
 	m.desc = prometheus.NewDesc(name, help, labels, nil)
-	metrics = append(metrics, m)
-	byDesc[m.desc] = m
+	f.metrics = append(f.metrics, m)
+	f.byDesc[m.desc] = m
 	return m.desc
 }
 
 func init() {
-	slices.SortFunc(metrics, func(a, b *metric) int { return strings.Compare(a.name, b.name) })
-	for i, m := range metrics {
-		m.index = i
+	addPairDescs()
+	for _, f := range []*descSet{single, domain} {
+		slices.SortFunc(f.metrics, func(a, b *metric) int { return strings.Compare(a.name, b.name) })
+		for i, m := range f.metrics {
+			m.index = i
+		}
 	}
+	metrics = single.metrics
 }
 
 type sample struct {
@@ -62,9 +79,15 @@ type sample struct {
 // It skips the registry, the protobuf copies and the goroutines, which cost
 // a plain probe more CPU than its SMTP conversation (docs/performance.md).
 func WriteText(w io.Writer, r *prober.Result) error {
+	return single.write(w, New(r).each)
+}
+
+// write writes what each emits in the text format.
+func (f *descSet) write(w io.Writer, each func(emit func(d *prometheus.Desc, v float64, labels ...string))) error {
+	metrics := f.metrics
 	samples := make([][]sample, len(metrics))
-	New(r).each(func(d *prometheus.Desc, v float64, labels ...string) {
-		m := byDesc[d]
+	each(func(d *prometheus.Desc, v float64, labels ...string) {
+		m := f.byDesc[d]
 		s := sample{value: v, labels: make([]string, len(labels))}
 		for i, j := range m.order {
 			s.labels[i] = labels[j]

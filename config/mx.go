@@ -64,10 +64,7 @@ func (m *Module) prepareMX() error {
 		}
 		r, err := resolver.New(server)
 		if err != nil {
-			if m.DNS != nil && m.DNS.Server != "" {
-				return fmt.Errorf("dns: server: %w", err)
-			}
-			return fmt.Errorf("dns: no server set and none found: %w", err)
+			return fmt.Errorf("dns: server: %w", err)
 		}
 		m.resolver = r
 		if m.DNS != nil && m.DNS.Server != "" {

@@ -125,7 +125,7 @@ func TestSafeConfigBuiltin(t *testing.T) {
 	if got, want := sc.Source(), "built-in config.example.yml"; got != want {
 		t.Errorf("Source: got %q, want %q", got, want)
 	}
-	if got, want := strings.Join(sc.Get().ModuleNames(), ","), "smtp,smtp_starttls,smtps,submission"; got != want {
+	if got, want := strings.Join(sc.Get().ModuleNames(), ","), "mx,smtp,smtp_starttls,smtps,submission"; got != want {
 		t.Errorf("modules: got %s, want %s", got, want)
 	}
 

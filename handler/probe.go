@@ -82,6 +82,10 @@ type Probe struct {
 	Limit *Limiter
 	// OnResult, when set, is handed every finished result (for the history page).
 	OnResult func(*prober.Result)
+	// DomainProber defaults to prober.ProbeDomain; OnDomainResult is
+	// OnResult for domain probes.
+	DomainProber   DomainProber
+	OnDomainResult func(*prober.DomainResult)
 }
 
 // request is a validated /probe request.
@@ -114,6 +118,10 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := h.parse(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if req.module.IsDomain() {
+		h.serveDomain(r.Context(), w, r, req)
 		return
 	}
 	result := h.run(r.Context(), req)
@@ -261,6 +269,11 @@ func parseRequest(q url.Values, cfg *config.Config) (*request, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if choice.Module.IsDomain() {
+		if err := checkDomain(target, choice.Name); err != nil {
+			return nil, err
+		}
 	}
 	target.Port = choice.Port
 	req.target, req.moduleName, req.module = target, choice.Name, choice.Module

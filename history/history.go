@@ -27,6 +27,8 @@ type Entry struct {
 	// probe's page, so it is never reused.
 	ID     uint64
 	Result *prober.Result
+	// Domain is set instead of Result for a mail-domain probe.
+	Domain *prober.DomainResult
 }
 
 // History is the last probes, oldest first; it is safe for concurrent use.
@@ -71,7 +73,19 @@ func (h *History) Add(r *prober.Result) {
 	if h.limit == 0 {
 		return
 	}
-	size := sizeOf(r) // outside the lock: the result no longer changes
+	h.add(Entry{Result: r}, sizeOf(r)) // sized outside the lock: the result no longer changes
+}
+
+// AddDomain records a finished domain probe (its pairs' results counted
+// in its size), as Add does.
+func (h *History) AddDomain(d *prober.DomainResult) {
+	if h.limit == 0 {
+		return
+	}
+	h.add(Entry{Domain: d}, sizeOf(d))
+}
+
+func (h *History) add(e Entry, size int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lastID++ // the ID is taken even when the result is too big to keep
@@ -84,7 +98,8 @@ func (h *History) Add(r *prober.Result) {
 		h.entries[0], h.sizes[0] = Entry{}, 0
 		h.entries, h.sizes = h.entries[1:], h.sizes[1:]
 	}
-	h.entries = append(h.entries, Entry{ID: h.lastID, Result: r})
+	e.ID = h.lastID
+	h.entries = append(h.entries, e)
 	h.sizes = append(h.sizes, size)
 	h.bytes += size
 }

@@ -284,3 +284,35 @@ func TestFilter(t *testing.T) {
 		t.Errorf("?result=ok: %d %s", code, body)
 	}
 }
+
+func TestPagesDomain(t *testing.T) {
+	h := New(5)
+	srv := newTestPages(t, h)
+	bad := result("mx2.example:25", false)
+	bad.Transcript = []prober.TranscriptLine{{From: "*", Text: "connecting to 192.0.2.9:25"}}
+	d := &prober.DomainResult{
+		Domain: "example.com", Module: "mx", Rule: "all", Start: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		Duration: 20 * time.Millisecond, Failure: prober.DomainAddressFailed, Error: "1 of 2 addresses failed",
+		Hosts: []prober.MXHost{{Name: "mx1.example", Preference: 10, Probed: true}, {Name: "mx2.example", Preference: 20, Probed: true}},
+		Pairs: []*prober.Pair{
+			{MX: "mx1.example", Preference: 10, Address: "192.0.2.1", Result: result("mx1.example:25", true)},
+			{MX: "mx2.example", Preference: 20, Address: "192.0.2.9", Result: bad},
+		},
+	}
+	h.AddDomain(d)
+	_, landing := fetch(t, srv.URL+"/")
+	if want := `<td>example.com</td><td>mx</td><td class="failure">failure</td><td title="some MX addresses fail">address_failed</td>`; !strings.Contains(landing, want) {
+		t.Errorf("the landing page lacks the domain row %q:\n%s", want, landing)
+	}
+	_, page := fetch(t, srv.URL+"/history/1")
+	table := strings.Index(page, "Addresses:")
+	transcript := strings.Index(page, "connecting to 192.0.2.9:25")
+	if table < 0 || transcript < table || !strings.Contains(page, "FAILED (address_failed)") {
+		t.Errorf("the domain page does not show the table, then the transcripts:\n%s", page)
+	}
+	code, body := fetch(t, srv.URL+"/history/1?format=json")
+	var back prober.DomainResult
+	if err := json.Unmarshal([]byte(body), &back); code != 200 || err != nil || back.Failure != prober.DomainAddressFailed || len(back.Pairs) != 2 {
+		t.Errorf("/history/1?format=json: %d %v %+v", code, err, back)
+	}
+}

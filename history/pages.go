@@ -110,11 +110,20 @@ func (p *Pages) Probe() http.Handler {
 			w.Header().Set("Content-Type", "application/json")
 			// The JSON quotes server text unescaped; never let it be sniffed as HTML.
 			w.Header().Set("X-Content-Type-Options", "nosniff")
-			report.JSON(w, e.Result)
+			if e.Domain != nil {
+				report.DomainJSON(w, e.Domain)
+			} else {
+				report.JSON(w, e.Result)
+			}
 			return
 		}
 		var text strings.Builder
-		report.Write(&text, e.Result, report.Options{Now: e.Result.Start})
+		if e.Domain != nil {
+			// The domain's table, then every pair's report and transcript.
+			report.WriteDomain(&text, e.Domain, report.Options{Now: e.Domain.Start})
+		} else {
+			report.Write(&text, e.Result, report.Options{Now: e.Result.Start})
+		}
 		p.serve(w, p.probe, probeTemplate, probeData{Row: newRow(e), Report: text.String()})
 	})
 }
@@ -167,6 +176,19 @@ type row struct {
 }
 
 func newRow(e Entry) row {
+	if d := e.Domain; d != nil {
+		words, _ := report.ExplainDomain(d.Failure)
+		return row{
+			ID:       e.ID,
+			Time:     d.Start.UTC().Format("2006-01-02 15:04:05Z"),
+			Target:   d.Domain,
+			Module:   d.Module,
+			Success:  d.Success,
+			Reason:   string(d.Failure),
+			Words:    prober.Sanitize(words, 512),
+			Duration: duration(d.Duration),
+		}
+	}
 	r := e.Result
 	words, _ := report.Explain(r.Failure, r.Port)
 	out := row{

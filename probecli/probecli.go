@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -67,6 +68,12 @@ func (c *Command) Run(ctx context.Context) int {
 	if err != nil {
 		return c.usageError(err)
 	}
+	if choice.Module.IsDomain() {
+		// Before the module's port is added: a domain has none of its own.
+		if err := prober.CheckDomain(target); err != nil {
+			return c.usageError(fmt.Errorf("module %q probes mail domains: %w", choice.Name, err))
+		}
+	}
 	target.Port = choice.Port
 	name, module := choice.Name, choice.Module
 	if c.Timeout < 0 {
@@ -93,6 +100,9 @@ func (c *Command) Run(ctx context.Context) int {
 		// gets no more reach than a caller of /probe.
 		opts.Policy = cfg.AllowedTargets
 	}
+	if module.IsDomain() {
+		return c.domain(ctx, target.Host, name, module, logger, opts)
+	}
 	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)
 	if result.Refused != nil {
 		return c.usageError(result.Refused)
@@ -104,6 +114,23 @@ func (c *Command) Run(ctx context.Context) int {
 		}
 	} else {
 		report.Write(c.Stdout, result, report.Options{Now: c.now(), Color: c.Color})
+	}
+	if !result.Success {
+		return ExitFailed
+	}
+	return ExitSuccess
+}
+
+// domain probes a mail domain; the exit status follows probe_success.
+func (c *Command) domain(ctx context.Context, domain, name string, module *config.Module, logger *slog.Logger, opts prober.Options) int {
+	domain = strings.TrimSuffix(domain, ".")
+	result := prober.ProbeDomain(ctx, domain, name, module, logger.With("target", domain, "module", name), opts)
+	if c.Output == OutputJSON {
+		if err := report.DomainJSON(c.Stdout, result); err != nil {
+			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)
+		}
+	} else {
+		report.WriteDomain(c.Stdout, result, report.Options{Now: c.now(), Color: c.Color})
 	}
 	if !result.Success {
 		return ExitFailed

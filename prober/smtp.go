@@ -42,6 +42,9 @@ type Options struct {
 	// dns.server or the first nameserver of /etc/resolv.conf). Only its
 	// AD bit makes an answer secure.
 	DNS *resolver.Resolver
+	// Addr, when valid, is the address connected to: the host is not
+	// resolved and names the server for TLS only (a domain probe's pair).
+	Addr netip.Addr
 }
 
 // Probe runs one SMTP conversation with target under module and returns
@@ -322,7 +325,10 @@ func (p *probe) resolve(target Target) (string, bool) {
 		return "", false
 	}
 	done := p.begin(PhaseResolve)
-	addr, err := resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
+	addr, err := p.opts.Addr, error(nil)
+	if !addr.IsValid() {
+		addr, err = resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
+	}
 	done()
 	if err != nil {
 		p.fail(ReasonResolve, err)

@@ -25,7 +25,7 @@ func TestWorstServerBounds(t *testing.T) {
 	}
 	checks := map[string]string{"error": r.Error, "verify_error": r.TLS.VerifyError}
 	for i, w := range r.Warnings {
-		checks["warning "+string(rune('0'+i))] = w
+		checks["warning "+string(rune('0'+i))] = w.Message
 	}
 	for what, s := range checks {
 		if len(s) > MaxErrorBytes {

@@ -93,6 +93,10 @@ var explanations = map[prober.Reason]explanation{
 		"the server did not accept the module's credentials",
 		"check the username and password file of the module, and the server's reply in the transcript",
 	},
+	prober.ReasonTargetNotAllowed: {
+		"not probed: the exporter's allowed_targets refuses this address",
+		"an MX record points into a network the exporter must not probe; fix the MX record, or allow the address in allowed_targets",
+	},
 	prober.ReasonTimeout: {
 		"the probe ran out of time in the middle of the conversation",
 		"the transcript shows the last step that got an answer; the server is slow or a middlebox stalls the session; a longer timeout may help",

@@ -50,14 +50,14 @@ type Resolver struct {
 }
 
 // New returns a resolver that asks server (host:port, or a host for port
-// 53). An empty server means the first nameserver of /etc/resolv.conf.
+// 53). An empty server means the first nameserver of /etc/resolv.conf, or
+// 127.0.0.1:53 when it names none, as the C and Go resolvers do.
 func New(server string) (*Resolver, error) {
 	if server == "" {
-		s, err := SystemServer(ResolvConf)
-		if err != nil {
-			return nil, err
+		server = "127.0.0.1:53"
+		if s, err := SystemServer(ResolvConf); err == nil {
+			server = s
 		}
-		server = s
 	}
 	norm, err := NormalizeServer(server)
 	if err != nil {

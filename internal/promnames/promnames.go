@@ -21,16 +21,19 @@ var FromPrometheus = []string{"up", "ALERTS", "ALERTS_FOR_STATE"}
 var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 // Probe returns every metric name a probe can emit: all the descriptors the
-// collector declares.
+// collector declares, for single targets and for mail domains.
 func Probe() []string {
 	ch := make(chan *prometheus.Desc)
 	go func() {
 		collector.New(&prober.Result{}).Describe(ch)
+		collector.NewDomain(&prober.DomainResult{}).Describe(ch)
 		close(ch)
 	}()
+	seen := map[string]bool{}
 	var names []string
 	for d := range ch {
-		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+		if m := fqName.FindStringSubmatch(d.String()); m != nil && !seen[m[1]] {
+			seen[m[1]] = true
 			names = append(names, m[1])
 		}
 	}

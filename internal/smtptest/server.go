@@ -79,6 +79,27 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, ln, handle)
+}
+
+// NewServerAt starts a well-behaved server on addr (host:port, any
+// loopback address: all of 127.0.0.0/8 is loopback on Linux, and ::1).
+func NewServerAt(t testing.TB, addr string, cfg Config) (*Server, error) {
+	return NewRawServerAt(t, addr, func(c net.Conn, s *Server) { s.converse(c, cfg) })
+}
+
+// NewRawServerAt is NewRawServer on addr; the error is the listen's, so a
+// caller can try another port.
+func NewRawServerAt(t testing.TB, addr string, handle func(net.Conn, *Server)) (*Server, error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return serve(t, ln, handle), nil
+}
+
+func serve(t testing.TB, ln net.Listener, handle func(net.Conn, *Server)) *Server {
 	s := &Server{Addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go func() {

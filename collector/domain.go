@@ -1,0 +1,127 @@
+package collector
+
+import (
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+// The series of a domain probe. probe_success, probe_duration_seconds and
+// probe_dns_lookup_time_seconds are the domain's; every other series of a
+// single probe comes once per (MX host, address) pair with the labels mx
+// and address added.
+var (
+	domainSuccessDesc = domain.add("probe_success",
+		"Whether the probe succeeded (1) or failed (0); for a mail domain, by the module's mx.success rule.", nil)
+	domainDurationDesc = domain.add("probe_duration_seconds",
+		"How long the whole probe took, in seconds.", nil)
+	domainDNSLookupDesc = domain.add("probe_dns_lookup_time_seconds",
+		"How long the domain's MX lookup took, in seconds.", nil)
+	mxInfoDesc = domain.add("probe_smtp_mx_info",
+		"An MX record of the domain (mx \".\" for a null MX; the domain itself, preference 0, for an implicit MX).",
+		[]string{"mx", "preference"})
+	mxHostsDesc = domain.add("probe_smtp_mx_hosts",
+		"How many MX hosts the domain has, those beyond mx.max_hosts included.", nil)
+	mxAddressesDesc = domain.add("probe_smtp_mx_addresses",
+		"How many (MX host, address) pairs were probed.", nil)
+	mxAddressesSuccessDesc = domain.add("probe_smtp_mx_addresses_success",
+		"How many of the probed (MX host, address) pairs succeeded.", nil)
+	mxNullDesc = domain.add("probe_smtp_mx_null",
+		"Whether the domain publishes a null MX (RFC 7505): it accepts no mail.", nil)
+	mxImplicitDesc = domain.add("probe_smtp_mx_implicit",
+		"Whether the domain has no MX records, so that it is its own mail host (RFC 5321 section 5.1).", nil)
+	domainFailureDesc = domain.add("probe_smtp_domain_failure",
+		"Why the domain probe failed: 1 for its failure reason, 0 for every other reason.", []string{"reason"})
+	addressSuccessDesc = domain.add("probe_smtp_address_success",
+		"Whether the probe of one address of one MX host succeeded (an MX host without an address has address \"\").",
+		[]string{"mx", "address"})
+
+	// pairDescs maps each single-probe descriptor to its per-pair twin.
+	pairDescs = map[*prometheus.Desc]*prometheus.Desc{}
+)
+
+// addPairDescs makes the per-pair twin of every single-probe series but
+// the three the domain reports for itself.
+func addPairDescs() {
+	for _, m := range single.metrics {
+		switch m.desc {
+		case successDesc, durationDesc, dnsLookupDesc:
+			continue
+		}
+		labels := append(append([]string(nil), m.labels...), "mx", "address")
+		pairDescs[m.desc] = domain.add(m.name, m.help, labels)
+	}
+}
+
+// DomainCollector exposes the metrics of one domain probe.
+type DomainCollector struct {
+	result *prober.DomainResult
+}
+
+// NewDomain returns the collector for one domain result.
+func NewDomain(result *prober.DomainResult) *DomainCollector {
+	return &DomainCollector{result: result}
+}
+
+// Describe sends every descriptor the collector may use.
+func (c *DomainCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range domain.metrics {
+		ch <- m.desc
+	}
+}
+
+// Collect sends the result's metrics.
+func (c *DomainCollector) Collect(ch chan<- prometheus.Metric) {
+	c.each(func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	})
+}
+
+// WriteDomainText is WriteText for a domain probe.
+func WriteDomainText(w io.Writer, r *prober.DomainResult) error {
+	return domain.write(w, NewDomain(r).each)
+}
+
+func (c *DomainCollector) each(emit func(d *prometheus.Desc, v float64, labels ...string)) {
+	r := c.result
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		for i, l := range labels {
+			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+		}
+		emit(d, v, labels...)
+	}
+	gauge(domainSuccessDesc, boolValue(r.Success))
+	gauge(domainDurationDesc, r.Duration.Seconds())
+	gauge(domainDNSLookupDesc, r.MXLookup.Seconds())
+	for _, reason := range prober.DomainReasons {
+		gauge(domainFailureDesc, boolValue(r.Failure == reason), string(reason))
+	}
+	for _, h := range r.Hosts {
+		gauge(mxInfoDesc, 1, h.Name, strconv.Itoa(int(h.Preference)))
+	}
+	if r.Null {
+		gauge(mxInfoDesc, 1, ".", "0")
+	}
+	addresses, succeeded := r.Counts()
+	gauge(mxHostsDesc, float64(len(r.Hosts)))
+	gauge(mxAddressesDesc, float64(addresses))
+	gauge(mxAddressesSuccessDesc, float64(succeeded))
+	gauge(mxNullDesc, boolValue(r.Null))
+	gauge(mxImplicitDesc, boolValue(r.Implicit))
+
+	for _, p := range r.Pairs {
+		gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, p.Address)
+		pc := &Collector{result: p.Result, reasons: prober.PairReasons}
+		pc.each(func(d *prometheus.Desc, v float64, labels ...string) {
+			twin, ok := pairDescs[d]
+			if !ok {
+				return
+			}
+			gauge(twin, v, append(labels, p.MX, p.Address)...)
+		})
+	}
+}

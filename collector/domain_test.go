@@ -1,0 +1,262 @@
+package collector
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+// domainCases are domain results built from the single golden cases: every
+// pair is an ordinary Result.
+func domainCases(t *testing.T) map[string]*prober.DomainResult {
+	t.Helper()
+	good := caseNamed(t, "starttls_success").result
+	refused := caseNamed(t, "plain_connect_refused").result
+	pair := func(mx string, pref uint16, addr string, r *prober.Result) *prober.Pair {
+		c := *r
+		c.IP, c.IPProtocol = addr, 4
+		if strings.Contains(addr, ":") {
+			c.IPProtocol = 6
+		}
+		return &prober.Pair{MX: mx, Preference: pref, Address: addr, Result: &c}
+	}
+	notAllowed := *refused
+	notAllowed.Failure, notAllowed.Error = prober.ReasonTargetNotAllowed, "refused"
+	noAddr := *refused
+	noAddr.Failure, noAddr.IP, noAddr.IPProtocol = prober.ReasonResolve, "", 0
+	base := func() *prober.DomainResult {
+		return &prober.DomainResult{
+			Domain: "example.com", Module: "mx", Rule: "all", Port: 25,
+			Start: time.Unix(1767225600, 0), Duration: 850 * time.Millisecond, MXLookup: 3 * time.Millisecond,
+			DNSServer: "127.0.0.1:53", Hosts: []prober.MXHost{}, Pairs: []*prober.Pair{},
+		}
+	}
+
+	ok := base()
+	ok.Success = true
+	ok.Hosts = []prober.MXHost{
+		{Name: "mx1.example.com", Preference: 10, Probed: true, Addresses: []string{"192.0.2.1", "2001:db8::1"}},
+		{Name: "mx2.example.com", Preference: 20, Probed: true, Addresses: []string{"192.0.2.2"}},
+	}
+	ok.Pairs = []*prober.Pair{
+		pair("mx1.example.com", 10, "192.0.2.1", good), pair("mx1.example.com", 10, "2001:db8::1", good),
+		pair("mx2.example.com", 20, "192.0.2.2", good),
+	}
+
+	failed := base()
+	failed.Failure, failed.Error = prober.DomainAddressFailed, "2 of 4 addresses failed"
+	failed.Hosts = []prober.MXHost{
+		{Name: "mx1.example.com", Preference: 10, Probed: true, Addresses: []string{"192.0.2.1"}},
+		{Name: "mx2.example.com", Preference: 20, Probed: true, Addresses: []string{"192.0.2.9", "10.0.0.1"}},
+		{Name: "mx3.example.com", Preference: 30, Probed: true, Error: "no address"},
+	}
+	failed.Pairs = []*prober.Pair{
+		pair("mx1.example.com", 10, "192.0.2.1", good), pair("mx2.example.com", 20, "192.0.2.9", refused),
+		{MX: "mx2.example.com", Preference: 20, Address: "10.0.0.1", Result: &notAllowed},
+		{MX: "mx3.example.com", Preference: 30, Result: &noAddr},
+	}
+
+	null := base()
+	null.Null, null.Failure, null.Error = true, prober.DomainNullMX, "null MX"
+
+	implicit := base()
+	implicit.Implicit, implicit.Success = true, true
+	implicit.Hosts = []prober.MXHost{{Name: "example.com", Probed: true, Addresses: []string{"192.0.2.1"}}}
+	implicit.Pairs = []*prober.Pair{pair("example.com", 0, "192.0.2.1", good)}
+
+	nx := base()
+	nx.Failure, nx.Error = prober.DomainResolve, "NXDOMAIN"
+
+	return map[string]*prober.DomainResult{
+		"domain_success": ok, "domain_address_failed": failed, "domain_null_mx": null,
+		"domain_implicit": implicit, "domain_resolve": nx,
+	}
+}
+
+func renderDomain(t *testing.T, r *prober.DomainResult) ([]*dto.MetricFamily, []byte) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(NewDomain(r)); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gathering: %v", err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mfs, buf.Bytes()
+}
+
+func TestDomainGolden(t *testing.T) {
+	for name, r := range domainCases(t) {
+		t.Run(name, func(t *testing.T) {
+			_, got := renderDomain(t, r)
+			path := filepath.Join("testdata", name+".prom")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./collector -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("output differs from %s:\n%s", path, lineDiff(string(want), string(got)))
+			}
+			var text bytes.Buffer
+			if err := WriteDomainText(&text, r); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(text.Bytes(), got) {
+				t.Errorf("WriteDomainText differs from the registry's text:\n%s", lineDiff(string(got), text.String()))
+			}
+		})
+	}
+}
+
+func TestDomainSeries(t *testing.T) {
+	cases := domainCases(t)
+	mfs, _ := renderDomain(t, cases["domain_address_failed"])
+	value := func(name string, labels ...string) float64 {
+		t.Helper()
+		mf := family(mfs, name)
+		if mf == nil {
+			t.Fatalf("no %s", name)
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue()
+		}
+		t.Fatalf("no %s%v", name, labels)
+		return 0
+	}
+	checks := []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"probe_success", nil, 0},
+		{"probe_smtp_domain_failure", []string{"reason", "address_failed"}, 1},
+		{"probe_smtp_domain_failure", []string{"reason", "resolve"}, 0},
+		{"probe_smtp_mx_hosts", nil, 3},
+		{"probe_smtp_mx_addresses", nil, 3},
+		{"probe_smtp_mx_addresses_success", nil, 1},
+		{"probe_smtp_mx_info", []string{"mx", "mx3.example.com", "preference", "30"}, 1},
+		{"probe_smtp_address_success", []string{"mx", "mx1.example.com", "address", "192.0.2.1"}, 1},
+		{"probe_smtp_address_success", []string{"mx", "mx2.example.com", "address", "192.0.2.9"}, 0},
+		{"probe_smtp_address_success", []string{"mx", "mx3.example.com", "address", ""}, 0},
+		{"probe_smtp_failure", []string{"mx", "mx2.example.com", "address", "192.0.2.9", "reason", "connect_refused"}, 1},
+		{"probe_smtp_failure", []string{"mx", "mx2.example.com", "address", "10.0.0.1", "reason", "target_not_allowed"}, 1},
+		{"probe_smtp_failure", []string{"mx", "mx1.example.com", "address", "192.0.2.1", "reason", "target_not_allowed"}, 0},
+		{"probe_smtp_failure", []string{"mx", "mx3.example.com", "address", "", "reason", "resolve"}, 1},
+		{"probe_smtp_tls", []string{"mx", "mx1.example.com", "address", "192.0.2.1"}, 1},
+		{"probe_tls_certificate_verified", []string{"mx", "mx1.example.com", "address", "192.0.2.1"}, 1},
+	}
+	for _, c := range checks {
+		if got := value(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	// Every pair carries every reason, target_not_allowed included.
+	n := 0
+	for _, m := range family(mfs, "probe_smtp_failure").GetMetric() {
+		_ = m
+		n++
+	}
+	if want := len(cases["domain_address_failed"].Pairs) * len(prober.PairReasons); n != want {
+		t.Errorf("%d probe_smtp_failure series, want %d", n, want)
+	}
+}
+
+// TestDomainStableSeries: the domain-level series are the same on every
+// domain probe, so an alert on == 0 never meets an absent series.
+func TestDomainStableSeries(t *testing.T) {
+	domainLevel := []string{
+		"probe_success", "probe_duration_seconds", "probe_dns_lookup_time_seconds",
+		"probe_smtp_mx_hosts", "probe_smtp_mx_addresses", "probe_smtp_mx_addresses_success",
+		"probe_smtp_mx_null", "probe_smtp_mx_implicit", "probe_smtp_domain_failure",
+	}
+	for name, r := range domainCases(t) {
+		mfs, _ := renderDomain(t, r)
+		for _, n := range domainLevel {
+			mf := family(mfs, n)
+			if mf == nil {
+				t.Errorf("%s: no %s", name, n)
+				continue
+			}
+			want := 1
+			if n == "probe_smtp_domain_failure" {
+				want = len(prober.DomainReasons)
+			}
+			if len(mf.GetMetric()) != want {
+				t.Errorf("%s: %d series of %s, want %d", name, len(mf.GetMetric()), n, want)
+			}
+		}
+	}
+}
+
+func TestDomainPromtool(t *testing.T) {
+	promtool := testtool.Need(t, "promtool", "promtool")
+	for name, r := range domainCases(t) {
+		_, text := renderDomain(t, r)
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("%s: promtool check metrics: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// TestDomainHelp: every help text of the domain is a whole sentence, and
+// the pairs' series are those of a single probe less the domain's own.
+func TestDomainHelp(t *testing.T) {
+	var names []string
+	for _, m := range domain.metrics {
+		if why := wholeSentence(m.help); why != "" {
+			t.Errorf("%s: help %s", m.name, why)
+		}
+		names = append(names, m.name)
+	}
+	if !slices.IsSorted(names) {
+		t.Error("domain metrics are not sorted by name")
+	}
+	for i := 1; i < len(names); i++ {
+		if names[i] == names[i-1] {
+			t.Errorf("%s twice in the domain's metrics", names[i])
+		}
+	}
+	for _, m := range single.metrics {
+		if _, ok := pairDescs[m.desc]; !ok && !slices.Contains([]string{"probe_success", "probe_duration_seconds", "probe_dns_lookup_time_seconds"}, m.name) {
+			t.Errorf("%s has no per-pair twin", m.name)
+		}
+	}
+}

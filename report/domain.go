@@ -1,0 +1,164 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+// domainExplanations say what a domain's failure means, and what to check.
+var domainExplanations = map[prober.DomainReason]explanation{
+	prober.DomainResolve: {
+		"the domain's MX records could not be looked up",
+		"check the domain's name and its DNS servers (dig MX <domain> @<server>); NXDOMAIN means the domain does not exist",
+	},
+	prober.DomainNullMX: {
+		"the domain publishes a null MX (RFC 7505): it accepts no mail",
+		"if the domain should receive mail, replace the \"MX 0 .\" record with the mail hosts",
+	},
+	prober.DomainNoAddress: {
+		"no MX host has an address: mail cannot be delivered",
+		"give the MX hosts A/AAAA records, or point the MX records at hosts that have them",
+	},
+	prober.DomainAddressFailed: {
+		"some MX addresses fail",
+		"the table shows which (MX host, address) pairs fail and why; senders retry other addresses, but a dead one delays mail",
+	},
+}
+
+// ExplainDomain returns a domain failure reason in words and a hint.
+func ExplainDomain(reason prober.DomainReason) (words, hint string) {
+	e, ok := domainExplanations[reason]
+	if !ok {
+		return string(reason), ""
+	}
+	return e.words, e.hint
+}
+
+// DomainVerdict is a domain probe in one line.
+func DomainVerdict(d *prober.DomainResult) string {
+	addrs, good := d.Counts()
+	if d.Success {
+		return fmt.Sprintf("OK: %d of %d addresses of %d MX host(s) accept mail (success: %s) in %s",
+			good, addrs, len(d.Hosts), d.Rule, d.Duration.Round(time.Millisecond))
+	}
+	words, hint := ExplainDomain(d.Failure)
+	s := fmt.Sprintf("FAILED (%s): %s", d.Failure, words)
+	if d.Failure == prober.DomainAddressFailed {
+		s = fmt.Sprintf("FAILED (%s): %d of %d addresses accept mail (success: %s)", d.Failure, good, addrs, d.Rule)
+	}
+	if hint != "" {
+		s += "; " + hint
+	}
+	return s
+}
+
+// DomainJSON writes the domain result as one indented JSON document.
+func DomainJSON(w io.Writer, d *prober.DomainResult) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(d)
+}
+
+// DomainText is WriteDomain without colour.
+func DomainText(w io.Writer, d *prober.DomainResult, now time.Time) {
+	WriteDomain(w, d, Options{Now: now})
+}
+
+// WriteDomain writes the report of a domain probe: the verdict, the MX
+// records, a table of every (MX host, address) pair, then each pair's own
+// report with its transcript, and the verdict again at the end.
+func WriteDomain(w io.Writer, d *prober.DomainResult, opts Options) {
+	if opts.Now.IsZero() {
+		opts.Now = d.Start
+	}
+	x := &writer{w: w, color: opts.Color}
+	x.line(x.bold("Probe of mail domain %s with module %s"), clean(d.Domain), clean(d.Module))
+	secure := ""
+	if d.MXSecure {
+		secure = ", DNSSEC-validated (AD)"
+	}
+	x.line("DNS server %s, MX lookup %s%s, started %s", clean(d.DNSServer), millis(d.MXLookup), secure, d.Start.UTC().Format(time.RFC3339))
+	x.domainVerdict(d)
+	for _, warn := range d.Warnings {
+		x.line("Also:    %s", x.paint(yellow, clean(warn)))
+	}
+
+	x.heading("MX records")
+	switch {
+	case d.Null:
+		x.line("  0 .   (null MX: no mail accepted)")
+	case d.Implicit:
+		x.line("  none: the domain itself is the mail host (implicit MX)")
+	case len(d.Hosts) == 0:
+		x.line("  none found")
+	}
+	for _, h := range d.Hosts {
+		note := ""
+		switch {
+		case !h.Probed:
+			note = "  (not probed: beyond max_hosts)"
+		case h.Error != "":
+			note = "  (" + clean(h.Error) + ")"
+		}
+		x.line("  %-5d %s%s", h.Preference, clean(h.Name), note)
+	}
+
+	if len(d.Pairs) > 0 {
+		x.heading("Addresses")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  MX\tPREF\tADDRESS\tVERDICT\tREASON\tTLS\tCERT DAYS LEFT\tTIME")
+		for _, p := range d.Pairs {
+			r := p.Result
+			verdict, reason := "ok", "-"
+			if !r.Success {
+				verdict = "FAILED"
+				words, _ := Explain(r.Failure, r.Port)
+				reason = fmt.Sprintf("%s: %s", r.Failure, words)
+			}
+			tlsVersion, days := "-", "-"
+			if r.TLS != nil {
+				tlsVersion = r.TLS.Version
+				if len(r.TLS.Certificates) > 0 {
+					days = fmt.Sprintf("%.1f", r.TLS.Certificates[0].NotAfter.Sub(opts.Now).Hours()/24)
+				}
+			}
+			addr := p.Address
+			if addr == "" {
+				addr = "(none)"
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(p.MX), p.Preference, addr, verdict, clean(reason),
+				tlsVersion, days, millis(r.Duration))
+		}
+		tw.Flush()
+	}
+
+	for _, p := range d.Pairs {
+		addr := p.Address
+		if addr == "" {
+			addr = "no address"
+		}
+		x.line("")
+		x.line("%s", x.bold(strings.Repeat("=", 8)+" "+clean(p.MX)+" "+addr+" "+strings.Repeat("=", 8)))
+		Write(w, p.Result, opts)
+	}
+	x.line("")
+	x.domainVerdict(d)
+}
+
+func (x *writer) domainVerdict(d *prober.DomainResult) {
+	colour := green
+	if !d.Success {
+		colour = red
+	}
+	x.line("Verdict: %s", x.paint(colour+bold, clean(DomainVerdict(d))))
+	if !d.Success && d.Error != "" {
+		x.line("Error:   %s", clean(d.Error))
+	}
+}

@@ -1,0 +1,116 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/prober"
+)
+
+// goldenDomain builds a domain result from golden single probes: a good
+// pair, a refused one, a host without an address, a host left out.
+func goldenDomain(t *testing.T) (*prober.DomainResult, []string) {
+	t.Helper()
+	e := newGoldenEnv(t)
+	var ports []string
+	run := func(name string) *prober.Result {
+		for _, tc := range goldenCases {
+			if tc.name == name {
+				r, port := runGolden(t, e, tc)
+				ports = append(ports, port)
+				return r
+			}
+		}
+		t.Fatalf("no golden case %s", name)
+		return nil
+	}
+	ok, refused := run("submission_ok"), run("connect_refused")
+	noAddr := &prober.Result{
+		Target: "mx3.example.test:25", Module: "mx", Host: "mx3.example.test", Port: 25, Failure: prober.ReasonResolve,
+		Error: "mx3.example.test has no A or AAAA records", Start: clockStart,
+		Transcript: []prober.TranscriptLine{{From: "*", Text: "not probed: resolve: mx3.example.test has no A or AAAA records"}},
+	}
+	for _, ph := range prober.Phases {
+		noAddr.Phases = append(noAddr.Phases, prober.PhaseResult{Phase: ph})
+	}
+	d := &prober.DomainResult{
+		Domain: "example.test", Module: "mx", Rule: "all", Port: 25, Start: clockStart,
+		Duration: 120 * time.Millisecond, MXLookup: 2 * time.Millisecond, DNSServer: "127.0.0.1:53",
+		Failure: prober.DomainAddressFailed, Error: "2 of 3 addresses failed (success: all): mx2.example.test 127.0.0.1: connect_refused; mx3.example.test: resolve",
+		Warnings: []string{"1 MX host(s) beyond max_hosts (3) not probed: mx4.example.test"},
+		Hosts: []prober.MXHost{
+			{Name: testHost, Preference: 10, Probed: true, Addresses: []string{"127.0.0.1"}},
+			{Name: "mx2.example.test", Preference: 20, Probed: true, Addresses: []string{"127.0.0.1"}},
+			{Name: "mx3.example.test", Preference: 30, Probed: true, Error: "mx3.example.test has no A or AAAA records"},
+			{Name: "mx4.example.test", Preference: 40},
+		},
+		Pairs: []*prober.Pair{
+			{MX: testHost, Preference: 10, Address: "127.0.0.1", Result: ok},
+			{MX: "mx2.example.test", Preference: 20, Address: "127.0.0.1", Result: refused},
+			{MX: "mx3.example.test", Preference: 30, Result: noAddr},
+		},
+	}
+	return d, ports
+}
+
+func TestDomainGolden(t *testing.T) {
+	d, ports := goldenDomain(t)
+	normalise := func(s string) string {
+		for _, port := range ports {
+			s = strings.ReplaceAll(s, ":"+port, ":"+goldenPort)
+			s = strings.ReplaceAll(s, `"port": "`+port+`"`, `"port": "`+goldenPort+`"`)
+		}
+		return s
+	}
+	var text, js bytes.Buffer
+	DomainText(&text, d, clockStart)
+	if err := DomainJSON(&js, d); err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, filepath.Join("testdata", "domain_address_failed.txt"), normalise(text.String()))
+	compareGolden(t, filepath.Join("testdata", "domain_address_failed.json"), normalise(js.String()))
+	for _, out := range []string{text.String(), js.String()} {
+		smtptest.AssertNoSecret(t, out, "domain", testPassword)
+	}
+	var back prober.DomainResult
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Pairs) != 3 || back.Pairs[1].Result.Failure != prober.ReasonConnectRefused {
+		t.Errorf("the JSON does not read back as a DomainResult: %v", err)
+	}
+	// The table comes first, then every pair's transcript.
+	s := text.String()
+	table := strings.Index(s, "Addresses:")
+	for _, want := range []string{"submission_ok", "connect_refused: connection refused", "(none)", "mx4.example.test  (not probed: beyond max_hosts)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the report does not say %q", want)
+		}
+	}
+	if first := strings.Index(s, "Transcript:"); table < 0 || first < table {
+		t.Errorf("the table does not come before the transcripts")
+	}
+	if n := strings.Count(s, "Transcript:"); n != 3 {
+		t.Errorf("%d transcripts, want 3", n)
+	}
+}
+
+func TestDomainVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		d    *prober.DomainResult
+		want string
+	}{
+		{&prober.DomainResult{Failure: prober.DomainNullMX}, "FAILED (null_mx): the domain publishes a null MX (RFC 7505): it accepts no mail"},
+		{&prober.DomainResult{Failure: prober.DomainResolve}, "FAILED (resolve): the domain's MX records could not be looked up"},
+		{&prober.DomainResult{Failure: prober.DomainNoAddress}, "FAILED (no_address): no MX host has an address"},
+		{&prober.DomainResult{Success: true, Rule: "any", Hosts: []prober.MXHost{{}}, Pairs: []*prober.Pair{
+			{Address: "192.0.2.1", Result: &prober.Result{Success: true}}, {Address: "192.0.2.2", Result: &prober.Result{}},
+		}}, "OK: 1 of 2 addresses of 1 MX host(s) accept mail (success: any)"},
+	} {
+		if got := DomainVerdict(tc.d); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("verdict %q, want %q...", got, tc.want)
+		}
+	}
+}
