@@ -178,12 +178,17 @@ type row struct {
 func newRow(e Entry) row {
 	if d := e.Domain; d != nil {
 		words, _ := report.ExplainDomain(d.Failure)
+		res := resultFailure
+		if d.Success {
+			res = resultSuccess
+		}
 		return row{
 			ID:       e.ID,
 			Time:     d.Start.UTC().Format("2006-01-02 15:04:05Z"),
 			Target:   d.Domain,
 			Module:   d.Module,
 			Success:  d.Success,
+			Result:   res,
 			Reason:   string(d.Failure),
 			Words:    prober.Sanitize(words, 512),
 			Duration: duration(d.Duration),
