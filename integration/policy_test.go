@@ -79,6 +79,8 @@ func policyModules(tb *testbed, env map[string]string) []testbedModule {
 		// starttls makes a certificate that does not verify a failure, unless DANE validates it.
 		{"pol_dane_starttls", []string{"tls: starttls", "dane: check", dns, ca}},
 		{"pol_starttls", []string{"tls: starttls", dns, ca}},
+		// Mail domains of policy.test, their MX on the Postfix test bed's port 25 stand-in.
+		{"pol_mx", []string{"port: " + tb.port("SMTP"), "tls: opportunistic", "dane: check", "mta_sts: true", "mx: {max_hosts: 10}", dns, ca}},
 	}
 }
 
@@ -211,4 +213,101 @@ func TestDANEDebugOutput(t *testing.T) {
 			t.Errorf("debug output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+func TestMTASTSThroughProbe(t *testing.T) {
+	env, exp := needPolicyBed(t)
+	mail := env["TESTBED_DNSSEC_MAIL_HOST"]
+	zone := env["TESTBED_DNSSEC_POLICY_ZONE"]
+	certNotAfter := env["TESTBED_DNSSEC_POLICY_CERT_NOT_AFTER"]
+	type want struct {
+		success            bool
+		reason             string // domain failure reason, "" on success
+		record, fetch      bool
+		mode               string // "" without a policy
+		maxAge             float64
+		mx                 string
+		match, compliant   bool
+		tlsrpt, certExpiry bool
+	}
+	cases := map[string]want{
+		"enforce":     {true, "", true, true, "enforce", 86400, mail, true, true, true, true},
+		"testing":     {true, "", true, true, "testing", 604800, mail, true, true, false, true},
+		"broken":      {false, "mta_sts_invalid", true, false, "", 0, mail, false, false, false, true},
+		"violation":   {false, "mta_sts_violation", true, true, "enforce", 86400, mail, false, false, false, true},
+		"badcert":     {false, "mta_sts_violation", true, true, "enforce", 86400, "mx2." + zone, true, false, false, true},
+		"unreachable": {false, "mta_sts_invalid", true, false, "", 0, mail, false, false, false, false},
+		"plain":       {true, "", false, false, "", 0, mail, false, false, false, false},
+	}
+	for name, w := range cases {
+		t.Run(name, func(t *testing.T) {
+			m, text := probeMetrics(t, exp, name+"."+zone, "pol_mx")
+			fail := func(format string, args ...any) {
+				t.Helper()
+				t.Errorf(format+"\n%s", append(args, text)...)
+			}
+			check := func(series string, want float64, labels ...string) {
+				t.Helper()
+				if v, ok := m.value(series, labels...); !ok || v != want {
+					fail("%s%v = %v (present %v), want %v", series, labels, v, ok, want)
+				}
+			}
+			check("probe_success", boolFloat(w.success))
+			for _, r := range []string{"mta_sts_invalid", "mta_sts_violation", "address_failed", "resolve"} {
+				check("probe_smtp_domain_failure", boolFloat(r == w.reason), "reason="+r)
+			}
+			check("probe_smtp_mta_sts_record_valid", boolFloat(w.record))
+			check("probe_smtp_mta_sts_policy_fetch_success", boolFloat(w.fetch))
+			for _, md := range []string{"enforce", "testing", "none"} {
+				check("probe_smtp_mta_sts_mode", boolFloat(md == w.mode), "mode="+md)
+			}
+			check("probe_smtp_mta_sts_max_age_seconds", w.maxAge)
+			check("probe_smtp_mta_sts_mx_match", boolFloat(w.match), "mx="+w.mx)
+			check("probe_smtp_mta_sts_compliant", boolFloat(w.compliant), "mx="+w.mx, "address=127.0.0.1")
+			check("probe_smtp_tlsrpt_record_valid", boolFloat(w.tlsrpt))
+			v, ok := m.value("probe_smtp_mta_sts_policy_cert_expiry_timestamp_seconds")
+			switch {
+			case ok != w.certExpiry:
+				fail("policy certificate expiry present %v, want %v", ok, w.certExpiry)
+			case ok && fmt.Sprint(v) != fmt.Sprint(parseFloat(t, certNotAfter)):
+				fail("policy certificate expiry %v, want %s", v, certNotAfter)
+			}
+			if w.mx == mail {
+				// DANE per pair: port 25's stand-in has a matching 3 1 1 record.
+				check("probe_smtp_dane_status", 1, "mx="+mail, "address=127.0.0.1", "status=validated")
+			}
+		})
+	}
+}
+
+// TestMTASTSDebugOutput: the domain's debug page shows the record, the
+// policy and each MX host's compliance.
+func TestMTASTSDebugOutput(t *testing.T) {
+	env, exp := needPolicyBed(t)
+	zone := env["TESTBED_DNSSEC_POLICY_ZONE"]
+	out := scrape(t, fmt.Sprintf("http://%s/probe?target=violation.%s&module=pol_mx&debug=true", exp.addr, zone))
+	for _, want := range []string{
+		"MTA-STS (RFC 8461)",
+		"record:  v=STSv1; id=20261202Tviolation",
+		"policy:  https://mta-sts.violation." + zone + "/.well-known/mta-sts.txt fetched",
+		"mode:    enforce, max_age 86400 s, mx mx.elsewhere.test",
+		"MX " + env["TESTBED_DNSSEC_MAIL_HOST"] + " matches no mx pattern",
+		"DOES NOT COMPLY",
+		"TLS-RPT (RFC 8460)",
+		"FAILED (mta_sts_violation)",
+		"DANE (RFC 7672), module dane: check",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debug output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func parseFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	var f float64
+	if _, err := fmt.Sscan(s, &f); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return f
 }
