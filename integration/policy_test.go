@@ -311,3 +311,105 @@ func parseFloat(t *testing.T, s string) float64 {
 	}
 	return f
 }
+
+// TestPolicyInPrometheus: a real Prometheus scrapes the DANE targets and the
+// MTA-STS domains through the exporter, and the alert expressions of
+// alerts/smtp_exporter.rules.yml pick exactly the broken ones.
+func TestPolicyInPrometheus(t *testing.T) {
+	env, exp := needPolicyBed(t)
+	tb, _ := needTestbed(t)
+	mail := env["TESTBED_DNSSEC_MAIL_HOST"]
+	zone := env["TESTBED_DNSSEC_POLICY_ZONE"]
+	at := func(port string) string { return mail + ":" + tb.port(port) }
+	bogus := env["TESTBED_DNSSEC_BOGUS_HOST"] + ":" + tb.port("SMTP")
+	insecure := env["TESTBED_DNSSEC_INSECURE_HOST"] + ":" + tb.port("SMTP")
+	job := func(name, module string, targets ...string) string {
+		return fmt.Sprintf(`  - job_name: %s
+    metrics_path: /probe
+    params: {module: [%s]}
+    static_configs:
+      - targets: ["%s"]
+    relabel_configs:
+      - {source_labels: [__address__], target_label: __param_target}
+      - {source_labels: [__param_target], target_label: instance}
+      - {source_labels: [__param_module], target_label: module}
+      - {target_label: __address__, replacement: %s}
+`, name, module, strings.Join(targets, `", "`), exp.addr)
+	}
+	var domains []string
+	for _, d := range []string{"enforce", "testing", "broken", "violation", "badcert", "unreachable", "plain"} {
+		domains = append(domains, d+"."+zone)
+	}
+	cfg := "global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}\nscrape_configs:\n" +
+		job("dane", "pol_dane", at("SMTP"), at("ALT2525"), at("SUBMISSION"), at("TLS12"), at("DANESELF"), at("EXPIRING"), bogus, insecure) +
+		job("dane_required", "pol_dane_required", at("TLS12"), at("SMTP")) +
+		job("mx", "pol_mx", domains...)
+	prom := startPrometheus(t, cfg, nil)
+
+	instancesOf := func(q string) (map[string]bool, error) {
+		s, err := prom.tryQuery(q)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]bool{}
+		for _, x := range s {
+			out[x.Labels["instance"]] = true
+		}
+		return out, nil
+	}
+	expect := func(what, q string, want ...string) {
+		t.Helper()
+		waitUntil(t, 60*time.Second, what, func() error {
+			got, err := instancesOf(q)
+			if err != nil {
+				return err
+			}
+			if len(got) != len(want) {
+				return fmt.Errorf("%s: %v, want %v", q, got, want)
+			}
+			for _, w := range want {
+				if !got[w] {
+					return fmt.Errorf("%s: %v, want %v", q, got, want)
+				}
+			}
+			return nil
+		})
+	}
+	// Every target scraped, every status seen where it belongs.
+	expect("every DANE and domain target scraped", `up == 1`, append([]string{at("SMTP"), at("ALT2525"), at("SUBMISSION"), at("TLS12"), at("DANESELF"), at("EXPIRING"), bogus, insecure}, domains...)...)
+	expect("validated", `probe_smtp_dane_status{job="dane",status="validated"} == 1`, at("SMTP"), at("ALT2525"), at("DANESELF"))
+	expect("failed", `probe_smtp_dane_status{job="dane",status="failed"} == 1`, at("SUBMISSION"))
+	expect("unusable", `probe_smtp_dane_status{job="dane",status="unusable"} == 1`, at("TLS12"))
+	expect("none", `probe_smtp_dane_status{job="dane",status="none"} == 1`, at("EXPIRING"))
+	expect("bogus", `probe_smtp_dane_status{job="dane",status="bogus"} == 1`, bogus)
+	expect("insecure", `probe_smtp_dane_status{job="dane",status="insecure"} == 1`, insecure)
+	expect("dane_failed", `probe_smtp_failure{reason="dane_failed"} == 1`, at("SUBMISSION"))
+	expect("dane_bogus", `probe_smtp_failure{reason="dane_bogus"} == 1`, bogus)
+	expect("dane_missing", `probe_smtp_failure{reason="dane_missing"} == 1`, at("TLS12"))
+	expect("DANE per MX pair", `probe_smtp_dane_status{job="mx",status="validated",mx="`+mail+`"} == 1`, "enforce."+zone, "testing."+zone, "broken."+zone, "violation."+zone, "unreachable."+zone, "plain."+zone)
+	expect("mta_sts_invalid", `probe_smtp_domain_failure{reason="mta_sts_invalid"} == 1`, "broken."+zone, "unreachable."+zone)
+	expect("mta_sts_violation", `probe_smtp_domain_failure{reason="mta_sts_violation"} == 1`, "violation."+zone, "badcert."+zone)
+	expect("enforce mode", `probe_smtp_mta_sts_mode{mode="enforce"} == 1`, "enforce."+zone, "violation."+zone, "badcert."+zone)
+	expect("TLS-RPT", `probe_smtp_tlsrpt_record_valid == 1`, "enforce."+zone)
+
+	// The alert expressions (without their for:) select exactly these.
+	want := map[string][]string{
+		"SMTPDANEMismatch":                    {at("SUBMISSION")},
+		"SMTPDNSSECBogus":                     {bogus},
+		"SMTPMTASTSViolation":                 {"violation." + zone, "badcert." + zone},
+		"SMTPMTASTSPolicyUnreachable":         {"broken." + zone, "unreachable." + zone},
+		"SMTPMTASTSPolicyCertificateExpiring": nil,
+	}
+	seen := 0
+	for _, r := range readAlertRules(t) {
+		w, ok := want[r.Alert]
+		if !ok {
+			continue
+		}
+		seen++
+		expect(r.Alert, r.Expr, w...)
+	}
+	if seen != len(want) {
+		t.Errorf("found %d of the %d policy alerts in the rule file", seen, len(want))
+	}
+}
