@@ -22,7 +22,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build test lint image image-test prometheusrule schemas
+.PHONY: all build test test-short lint fmt image image-test prometheusrule schemas
 
 all: lint test build
 
@@ -34,10 +34,19 @@ build:
 test:
 	$(GO) test -race ./...
 
+# The unit tests in under a minute, as any user, with nothing installed: the
+# soak, bench smoke, binary builds, browser and integration tests skip.
+test-short:
+	$(GO) test -short ./...
+
+# golangci-lint, pinned and installed by the script; .golangci.yml says what
+# it checks (govet and gofumpt included).
 lint:
-	@unformatted="$$(gofmt -l .)"; \
-	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
-	$(GO) vet ./...
+	scripts/lint.sh
+
+# Rewrite the files as gofumpt and gci want them.
+fmt:
+	scripts/lint.sh fmt
 
 # The container image, built with buildah (no Docker engine, no network);
 # see docs/deployment.md.

@@ -23,6 +23,9 @@ const chromiumPath = "/usr/bin/chromium"
 // where there is none; under CI=true a missing Chromium is a failure.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping the browser test (headless Chromium)")
+	}
 	if _, err := exec.LookPath(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("Chromium is missing under CI=true (scripts/test.sh installs it as root with testbed/deps.sh): %v", err)
@@ -62,7 +65,7 @@ func TestBrowserProbeFormAndHistory(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "config.yml")
 	write(t, cfgFile, "modules:\n  plain:\n    tls: none\n    timeout: 5s\n  fake_mx:\n    tls: opportunistic\n    timeout: 5s\n    ehlo_hostname: browser-prober.test\n")
-	base := startExporter(t, "--config.file="+cfgFile).base
+	base := startExporter(t, "--config.file="+cfgFile).URL
 
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,7 @@ const exporterName = "smtp_exporter"
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	versionFromBuild()
 	app := kingpin.New(exporterName, "Probes SMTP ports (25, 465, 587, 2525) and exports what it finds for Prometheus.")
 	configFile := app.Flag("config.file", "Module configuration file. Without it, the built-in modules (config.example.yml) are used.").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
@@ -51,6 +53,7 @@ func run(args []string) int {
 	historyMaxBytes := app.Flag("history.max-bytes", "Memory the recent probes of the landing page may take, oldest evicted first (as well as --history.limit), e.g. 8MiB.").Default("8MiB").Bytes()
 	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("500").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
+	shutdownTimeout := app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long probes in flight may take to finish before the exporter exits anyway.").Default("10s").Duration()
 	logConfig := &promslog.Config{}
 	flag.AddFlags(app, logConfig)
 	app.Version(version.Print(exporterName))
@@ -65,7 +68,7 @@ func run(args []string) int {
 		// `probe --help` lists what the probe command reads, not the
 		// server's flags (they still parse, and are ignored).
 		for _, name := range []string{
-			"config.check", "timeout-offset", "history.limit", "probe.max-concurrent",
+			"config.check", "timeout-offset", "history.limit", "history.max-bytes", "probe.max-concurrent",
 			"web.listen-address", "web.config.file", "web.systemd-socket",
 		} {
 			if f := app.GetFlag(name); f != nil {
@@ -100,6 +103,10 @@ func run(args []string) int {
 	}
 	if *historyMaxBytes < 0 {
 		fmt.Fprintf(os.Stderr, "%s: --history.max-bytes must be 0 or more\n", exporterName)
+		return 2
+	}
+	if *shutdownTimeout < 0 {
+		fmt.Fprintf(os.Stderr, "%s: --web.shutdown-timeout must be 0 or more, got %s\n", exporterName, *shutdownTimeout)
 		return 2
 	}
 
@@ -156,9 +163,38 @@ func run(args []string) int {
 	mux.Handle("/history/", pages.Probe())
 
 	server := newHTTPServer(mux, defaultServerLimits, func() *config.Config { return sc.Get() })
-	if err := web.ListenAndServe(server, webFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	stopping, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(server, webFlags, logger) }()
+	select {
+	case err := <-served:
+		// It never started (the port is taken, a bad web config).
 		logger.Error("HTTP server stopped", "err", err)
 		return 1
+	case <-stopping.Done():
+	}
+	stop() // a second signal ends the process at once
+	return shutdown(server, served, *shutdownTimeout, logger)
+}
+
+// shutdown stops accepting connections and lets the probes in flight
+// finish, for timeout at most: a probe cut off then is a failed scrape,
+// which a restart would have caused anyway. Closing idle keep-alive
+// connections tells Prometheus to reconnect (to the next instance).
+func shutdown(server *http.Server, served <-chan error, timeout time.Duration, logger *slog.Logger) int {
+	logger.Info("Shutting down: no new connections; waiting for the probes in flight", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := server.Shutdown(ctx); err != nil {
+		// Closing the connections cancels the probes' contexts.
+		server.Close()
+		logger.Warn("Shut down: probes still running at the timeout were cut off", "timeout", timeout, "err", err)
+	} else {
+		logger.Info("Shut down: every probe in flight was answered")
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("HTTP server stopped", "err", err)
 	}
 	return 0
 }

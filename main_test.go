@@ -1,40 +1,26 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 // These tests build and run the real binary: flags, config check, reloads
-// by SIGHUP and /-/reload, and the routes, as an operator meets them.
-
-var binary string
+// by SIGHUP and /-/reload, and the routes, as an operator meets them. The
+// binary is built once, by the first test that needs it (testtool.Binary).
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "smtp_exporter-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "smtp_exporter")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the exporter: %v\n%s", err, out)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testtool.Cleanup()
 	os.Exit(code)
 }
 
@@ -80,7 +66,7 @@ func TestServeProbeAndReload(t *testing.T) {
 	write(t, cfgFile, "modules:\n  first:\n    tls: none\n    timeout: 5s\n")
 
 	exp := startExporter(t, "--config.file="+cfgFile, "--log.level=debug")
-	cmd, base, logs := exp.cmd, exp.base, exp.logs
+	cmd, base, logs := exp.Cmd, exp.URL, exp.logs
 
 	body := get(t, base+"/probe?module=first&target="+srv.Addr, 200)
 	mustContain(t, body, "probe_success 1")
@@ -109,30 +95,11 @@ func TestServeProbeAndReload(t *testing.T) {
 
 	// A bad query is a 400 that says what is wrong.
 	mustContain(t, get(t, base+"/probe?module=nope&target="+srv.Addr, 400), `unknown module "nope"`)
-	cmd.Process.Kill()
-	cmd.Wait()
+	exp.Stop()
 	if strings.Contains(logs.String(), "Secret-Value-77") {
 		t.Error("the logs show the password")
 	}
 	mustContain(t, logs.String(), "Config reload failed; keeping the previous config")
-}
-
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func write(t *testing.T, path, content string) {
@@ -140,28 +107,6 @@ func write(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func waitUp(t *testing.T, url string) {
-	t.Helper()
-	waitFor(t, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
 }
 
 // waitFor polls cond for up to ten seconds; it bounds waiting, not speed.
@@ -177,16 +122,11 @@ func waitFor(t *testing.T, cond func() bool) {
 
 func get(t *testing.T, url string, wantCode int) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	code, body := testtool.Get(t, url)
+	if code != wantCode {
+		t.Fatalf("GET %s: %d, want %d: %s", url, code, wantCode, body)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != wantCode {
-		t.Fatalf("GET %s: %d, want %d: %s", url, resp.StatusCode, wantCode, b)
-	}
-	return string(b)
+	return body
 }
 
 type response struct {

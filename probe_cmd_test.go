@@ -2,36 +2,29 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
-// exporterProcess is the binary serving on loopback for one test.
+// exporterProcess is the binary serving on loopback for one test, with
+// its logs.
 type exporterProcess struct {
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:PORT
-	logs *syncBuffer
+	*testtool.Process
+	logs *testtool.SyncBuffer
 }
 
 // startExporter runs the server with args; it stops when the test ends.
 func startExporter(t *testing.T, args ...string) *exporterProcess {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(binary, append(args, "--web.listen-address="+addr)...)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	p := &exporterProcess{cmd: cmd, base: "http://" + addr, logs: logs}
-	waitUp(t, p.base+"/-/healthy")
-	return p
+	logs := &testtool.SyncBuffer{}
+	return &exporterProcess{testtool.StartExporter(t, testtool.Binary(t), logs, args...), logs}
 }
 
 type cmdResult struct {
@@ -41,12 +34,12 @@ type cmdResult struct {
 
 func runBinary(t *testing.T, args ...string) cmdResult {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	var stdout, stderr syncBuffer
+	cmd := exec.Command(testtool.Binary(t), args...)
+	var stdout, stderr testtool.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
@@ -144,31 +137,31 @@ func TestPasswordNeverShown(t *testing.T) {
 		"/config", "/metrics", "/",
 		"/history/1", "/history/2", "/history/1?format=json",
 	} {
-		outputs[path] = get(t, exp.base+path, 200)
+		outputs[path] = get(t, exp.URL+path, 200)
 	}
 	// Servers that quote the credentials back, in PLAIN's base64 payload
 	// and in clear text; with both modules.
 	for _, q := range []string{"module=sub&target=" + echoPlain.Addr, "module=env&target=" + echoLogin.Addr} {
 		for _, debug := range []string{"", "&debug=true"} {
-			body := get(t, exp.base+"/probe?"+q+debug, 200)
+			body := get(t, exp.URL+"/probe?"+q+debug, 200)
 			mustContain(t, body, `probe_smtp_failure{reason="auth_failed"} 1`)
 			outputs["/probe?"+q+debug] = body
 		}
 	}
-	outputs["/history/4"] = get(t, exp.base+"/history/4", 200)
+	outputs["/history/4"] = get(t, exp.URL+"/history/4", 200)
 	// The echo was dropped: after the credentials, only the codes are kept.
 	mustContain(t, outputs["/probe?module=sub&target="+echoPlain.Addr+"&debug=true"], "S: 535 5.7.8\n")
 	// The password written into the config is refused, without repeating it.
 	bad := filepath.Join(dir, "bad.yml")
 	write(t, bad, config+"  inline:\n    tls: starttls\n    tls_config: {server_name: localhost}\n    auth: {username: u, password: "+password+"}\n")
 	write(t, cfgFile, config+"  inline:\n    tls: starttls\n    tls_config: {server_name: localhost}\n    auth: {username: u, password: "+password+"}\n")
-	reload := post(t, exp.base+"/-/reload")
+	reload := post(t, exp.URL+"/-/reload")
 	if reload.code != 500 || !strings.Contains(reload.body, `module "inline": auth: unknown field "password"`) {
 		t.Errorf("/-/reload of a config with the password in it: %d %q", reload.code, reload.body)
 	}
 	outputs["/-/reload"] = reload.body
 	check := runBinary(t, "--config.check", "--config.file="+bad)
-	mustContain(t, check.stderr, `unknown field \"password\"`)
+	mustContain(t, check.stderr, `unknown field "password"`)
 	outputs["--config.check"] = check.stdout + check.stderr
 	outputs["server log"] = exp.logs.String()
 

@@ -95,13 +95,13 @@ func TestRedactionAttacks(t *testing.T) {
 			module := fmt.Sprintf("attack%d_%s", i, mech)
 			name := a.name + " " + mech
 			q := "/probe?module=" + module + "&target=" + addrs[module]
-			outputs[name+": metrics"] = get(t, exp.base+q, 200)
-			outputs[name+": debug=true"] = get(t, exp.base+q+"&debug=true", 200)
+			outputs[name+": metrics"] = get(t, exp.URL+q, 200)
+			outputs[name+": debug=true"] = get(t, exp.URL+q+"&debug=true", 200)
 			mustContain(t, outputs[name+": debug=true"], `probe_smtp_failure{reason="`+a.want+`"} 1`)
 			for range 2 {
 				id++
-				outputs[name+": history HTML"] += get(t, fmt.Sprintf("%s/history/%d", exp.base, id), 200)
-				outputs[name+": history JSON"] += get(t, fmt.Sprintf("%s/history/%d?format=json", exp.base, id), 200)
+				outputs[name+": history HTML"] += get(t, fmt.Sprintf("%s/history/%d", exp.URL, id), 200)
+				outputs[name+": history JSON"] += get(t, fmt.Sprintf("%s/history/%d?format=json", exp.URL, id), 200)
 			}
 			for _, output := range []string{"text", "json"} {
 				got := runBinary(t, "probe", "--config.file="+cfgFile, "--module="+module, "--log.level=debug", "--output="+output, addrs[module])
@@ -113,9 +113,9 @@ func TestRedactionAttacks(t *testing.T) {
 			}
 		}
 	}
-	outputs["/"] = get(t, exp.base+"/", 200)
-	outputs["/config"] = get(t, exp.base+"/config", 200)
-	outputs["/metrics"] = get(t, exp.base+"/metrics", 200)
+	outputs["/"] = get(t, exp.URL+"/", 200)
+	outputs["/config"] = get(t, exp.URL+"/config", 200)
+	outputs["/metrics"] = get(t, exp.URL+"/metrics", 200)
 	outputs["server log"] = exp.logs.String()
 
 	needles := secretNeedles(attackUser, pw)

@@ -250,7 +250,7 @@ func runbookAnchors(t *testing.T) map[string]bool {
 	}
 	anchors := map[string]bool{}
 	drop := regexp.MustCompile(`[^a-z0-9 _-]`)
-	for _, line := range strings.Split(string(b), "\n") {
+	for line := range strings.SplitSeq(string(b), "\n") {
 		if h, ok := strings.CutPrefix(line, "## "); ok {
 			anchors[strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(strings.TrimSpace(h)), ""), " ", "-")] = true
 		}

@@ -51,6 +51,11 @@ const tarpitModule = "tarpit"
 // pinned to a name its certificate does not hold.
 const hostileModule = "hostile"
 
+// hostileTimeout is the hostile module's timeout: its conversations are
+// long (a 200 KB certificate to parse and verify, 256 KB replies), so
+// filling it takes longer than filling the tarpit.
+func hostileTimeout(o options) time.Duration { return 4 * o.scaleTimeout }
+
 // moduleSpecs are the modules both exporters are configured with.
 func moduleSpecs(o options, ip *inProcess, pf *postfix) []moduleSpec {
 	var specs []moduleSpec
@@ -60,7 +65,7 @@ func moduleSpecs(o options, ip *inProcess, pf *postfix) []moduleSpec {
 		}
 		specs = append(specs, moduleSpec{name: verdictModule(s.server), kind: kindStartTLS, timeout: o.verdictTimeout, caFile: s.caFile, serverName: s.serverName})
 	}
-	specs = append(specs, moduleSpec{name: hostileModule, kind: kindStartTLS, timeout: o.scaleTimeout + 5*time.Second, caFile: ip.worstCA, serverName: "localhost"})
+	specs = append(specs, moduleSpec{name: hostileModule, kind: kindStartTLS, timeout: hostileTimeout(o), caFile: ip.worstCA, serverName: "localhost"})
 	return append(specs, moduleSpec{name: tarpitModule, kind: kindEHLO, timeout: o.scaleTimeout})
 }
 
@@ -105,7 +110,7 @@ func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProce
 	if o.sections["scale"] {
 		for _, e := range exporters {
 			logf("scale: %s, %d probes held by a tarpit", e.name, o.scaleProbes)
-			tp := holder{what: "the tarpit", module: tarpitModule, addr: ip.tarpit.addr, held: ip.tarpit.open.Load, release: func() {}}
+			tp := holder{what: "the tarpit", module: tarpitModule, addr: ip.tarpit.addr, timeout: o.scaleTimeout, held: ip.tarpit.open.Load, release: func() {}}
 			row, err := scale(ctx, o, e, tp, o.scaleProbes)
 			if err != nil {
 				return err
@@ -116,10 +121,14 @@ func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProce
 	if o.sections["hostile"] {
 		// smtp_exporter only: the row is about its bounds, and the worst
 		// server holds probes once (Release is for good).
+		if o.sections["cost"] || o.sections["scale"] || o.sections["sustained"] {
+			r.Notes = append(r.Notes, "the hostile row was measured in the same exporter process after other sections: "+
+				"its idle RSS includes the heap they grew, which the held probes reuse; run --sections hostile alone for its figure")
+		}
 		e := exporters[0]
 		logf("hostile: %s, %d probes held by the worst hostile server", e.name, o.hostileProbes)
 		w := ip.worst
-		worst := holder{what: "the worst hostile server", module: hostileModule, addr: w.Addr, held: w.Held.Load, release: w.Release}
+		worst := holder{what: "the worst hostile server", module: hostileModule, addr: w.Addr, timeout: hostileTimeout(o), held: w.Held.Load, release: w.Release}
 		row, err := scale(ctx, o, e, worst, o.hostileProbes)
 		if err != nil {
 			return err
@@ -304,8 +313,9 @@ func verdicts(ctx context.Context, o options, exporters []*exporter, ip *inProce
 // hostile server.
 type holder struct {
 	what, module, addr string
-	held               func() int64 // probes it holds now
-	release            func()       // lets them go on, after the measurement
+	timeout            time.Duration // the module's: probes are held up to half of it
+	held               func() int64  // probes it holds now
+	release            func()        // lets them go on, after the measurement
 }
 
 // scale holds probes at once in a holder and reads the exporter's resident
@@ -332,15 +342,15 @@ func scale(ctx context.Context, o options, e *exporter, h holder, probes int) (S
 
 	client := newClient(probes)
 	outcomes := make(chan outcome, probes)
-	pctx, cancel := context.WithTimeout(ctx, o.scaleTimeout+30*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, h.timeout+30*time.Second)
 	defer cancel()
 	url := e.probeURL(h.module, h.addr)
 	for range probes {
 		go func() { outcomes <- probe(pctx, client, url) }()
 	}
 	// Every probe sits in the holder; let the exporter settle, then look.
-	held := waitFor(ctx, o.scaleTimeout/2, func() bool { return h.held() >= int64(probes) })
-	time.Sleep(min(time.Second, o.scaleTimeout/4))
+	held := waitFor(ctx, h.timeout/2, func() bool { return h.held() >= int64(probes) })
+	time.Sleep(min(time.Second, h.timeout/4))
 	row.HeldAtOnce = h.held()
 	during, err := readProc(e.pid)
 	if err != nil {

@@ -54,6 +54,9 @@ func inProcessExporter(t testing.TB, specs []moduleSpec) *exporter {
 // without paying for a real benchmark. It checks what the driver reports,
 // not how fast anything was.
 func TestDriverSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the bench driver's smoke test (every section, real probes)")
+	}
 	o := options{
 		sections:       map[string]bool{"cost": true, "verdict": true, "scale": true, "hostile": true, "sustained": true},
 		probes:         6,

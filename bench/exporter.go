@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 // kind is the conversation a module holds, the same for both exporters.
@@ -94,53 +95,24 @@ type exporter struct {
 	version string
 }
 
-// startProcess runs an exporter binary and waits until it answers /-/healthy.
-func startProcess(name, dir string, argv []string, addr string) (*exporter, error) {
-	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.Create(logPath)
+// startProcess runs an exporter binary on a free loopback port and waits
+// until it answers /-/healthy; its output goes to dir/NAME.log.
+func startProcess(name, dir string, argv []string) (*exporter, error) {
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
+	defer logFile.Close() // the child has its own descriptor
+	p, err := testtool.Start(argv[0], logFile, argv[1:]...)
+	if err != nil {
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
-	e := &exporter{
+	return &exporter{
 		name: name,
-		base: "http://" + addr,
-		pid:  cmd.Process.Pid,
-		stop: func() {
-			cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				cmd.Process.Kill()
-				<-exited
-			}
-		},
-	}
-	client := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("%s exited before serving (%v); log in %s", name, err, logPath)
-		default:
-		}
-		if resp, err := client.Get(e.base + "/-/healthy"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return e, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			e.stop()
-			return nil, fmt.Errorf("%s did not come up on %s; log in %s", name, addr, logPath)
-		}
-	}
+		base: p.URL,
+		pid:  p.Cmd.Process.Pid,
+		stop: func() { p.Interrupt(5 * time.Second) },
+	}, nil
 }
 
 // probeURL is the /probe request for one target and module.
@@ -182,27 +154,6 @@ func (e *exporter) gauges(names ...string) (map[string]float64, error) {
 	return got, sc.Err()
 }
 
-// freeAddr returns a loopback address nothing listens on right now.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// buildExporter builds smtp_exporter from the repository at repo.
-func buildExporter(repo, dir string) (string, error) {
-	bin := filepath.Join(dir, "smtp_exporter")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = repo
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build in %s: %v\n%s", repo, err, out)
-	}
-	return bin, nil
-}
-
 // startExporters starts smtp_exporter and, when blackbox is not empty,
 // blackbox_exporter, both configured with specs.
 func startExporters(ctx context.Context, bin, blackbox, dir string, specs []moduleSpec, oursArgs ...string) ([]*exporter, error) {
@@ -221,11 +172,7 @@ func startExporters(ctx context.Context, bin, blackbox, dir string, specs []modu
 	if err != nil {
 		return fail(err)
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return fail(err)
-	}
-	ours, err := startProcess("smtp_exporter", dir, append([]string{bin, "--config.file=" + cfg, "--web.listen-address=" + addr}, oursArgs...), addr)
+	ours, err := startProcess("smtp_exporter", dir, append([]string{bin, "--config.file=" + cfg}, oursArgs...))
 	if err != nil {
 		return fail(err)
 	}
@@ -238,10 +185,7 @@ func startExporters(ctx context.Context, bin, blackbox, dir string, specs []modu
 	if err != nil {
 		return fail(err)
 	}
-	if addr, err = freeAddr(); err != nil {
-		return fail(err)
-	}
-	bb, err := startProcess("blackbox_exporter", dir, []string{blackbox, "--config.file=" + cfg, "--web.listen-address=" + addr}, addr)
+	bb, err := startProcess("blackbox_exporter", dir, []string{blackbox, "--config.file=" + cfg})
 	if err != nil {
 		return fail(err)
 	}

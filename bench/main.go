@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -66,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		sustainedMax:   *sustainedMax,
 		log:            stderr,
 	}
-	for _, s := range strings.Split(*sections, ",") {
+	for s := range strings.SplitSeq(*sections, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "cost", "verdict", "scale", "hostile", "sustained":
 			o.sections[s] = true
@@ -75,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	for _, c := range strings.Split(*concurrency, ",") {
+	for c := range strings.SplitSeq(*concurrency, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 {
 			fmt.Fprintf(stderr, "bench: bad concurrency %q in --concurrency; use whole numbers of at least 1\n", c)
@@ -91,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.costServers = map[string]bool{}
-	for _, s := range strings.Split(*costServers, ",") {
+	for s := range strings.SplitSeq(*costServers, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "in-process", "postfix":
 			o.costServers[s] = true
@@ -103,12 +106,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	h, err := newHarness()
+	// The in-process servers come from internal/smtptest, as in the tests.
+	h, err := smtptest.NewEnv()
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
-	defer h.close()
+	defer h.Close()
 	report, err := benchProcesses(ctx, o, h, *repo, *binary, *blackbox, *testbedEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
@@ -127,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func parseKinds(list string, stderr io.Writer) ([]kind, bool) {
 	var kinds []kind
-	for _, k := range strings.Split(list, ",") {
+	for k := range strings.SplitSeq(list, ",") {
 		switch k := kind(strings.TrimSpace(k)); k {
 		case kindEHLO, kindStartTLS, kindImplicit:
 			kinds = append(kinds, k)
@@ -145,7 +149,7 @@ const defaultMaxConcurrent = 500
 
 // benchProcesses starts the servers and the exporter processes and runs
 // the benchmark against them.
-func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, blackbox, testbedEnv string) (*Report, error) {
+func benchProcesses(ctx context.Context, o options, h *smtptest.Env, repo, binary, blackbox, testbedEnv string) (*Report, error) {
 	r := newReport(o)
 	ip := startInProcess(h)
 	pf, why := findPostfix(testbedEnv)
@@ -161,7 +165,7 @@ func benchProcesses(ctx context.Context, o options, h *harness, repo, binary, bl
 	if binary == "" {
 		fmt.Fprintln(o.log, "building smtp_exporter")
 		var err error
-		if binary, err = buildExporter(repo, h.TempDir()); err != nil {
+		if binary, err = testtool.Build(repo, h.TempDir()); err != nil {
 			return nil, err
 		}
 		r.Machine.Commit = commandOutput(ctx, "git", "-C", repo, "rev-parse", "--short", "HEAD")
@@ -214,7 +218,7 @@ func newReport(o options) *Report {
 
 func cpuModel() string {
 	data, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(data), "\n") {
+	for l := range strings.SplitSeq(string(data), "\n") {
 		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
 			return strings.TrimSpace(v)
 		}

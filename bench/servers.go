@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
@@ -39,7 +38,7 @@ type failingServer struct {
 	want       string // smtp_exporter's failure reason
 }
 
-func startInProcess(tb testing.TB) *inProcess {
+func startInProcess(tb smtptest.T) *inProcess {
 	ca := smtptest.NewCA(tb)
 	good := smtptest.ServerTLS(ca.Issue(tb, smtptest.LocalhostLeaf()))
 	stranger := smtptest.NewCA(tb)
@@ -95,7 +94,7 @@ type tarpit struct {
 	open atomic.Int64
 }
 
-func newTarpit(tb testing.TB) *tarpit {
+func newTarpit(tb smtptest.T) *tarpit {
 	t := &tarpit{}
 	t.addr = smtptest.NewRawServer(tb, func(c net.Conn, _ *smtptest.Server) {
 		t.open.Add(1)

@@ -625,20 +625,20 @@ func descName(d *prometheus.Desc) string {
 // lineDiff shows the lines only in want (-) and only in got (+).
 func lineDiff(want, got string) string {
 	inWant := map[string]int{}
-	for _, l := range strings.Split(want, "\n") {
+	for l := range strings.SplitSeq(want, "\n") {
 		inWant[l]++
 	}
 	inGot := map[string]int{}
-	for _, l := range strings.Split(got, "\n") {
+	for l := range strings.SplitSeq(got, "\n") {
 		inGot[l]++
 	}
 	var b strings.Builder
-	for _, l := range strings.Split(want, "\n") {
+	for l := range strings.SplitSeq(want, "\n") {
 		if inGot[l] == 0 {
 			b.WriteString("- " + l + "\n")
 		}
 	}
-	for _, l := range strings.Split(got, "\n") {
+	for l := range strings.SplitSeq(got, "\n") {
 		if inWant[l] == 0 {
 			b.WriteString("+ " + l + "\n")
 		}

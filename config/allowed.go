@@ -160,7 +160,7 @@ func ValidHostname(name string) bool {
 			return false
 		}
 		for _, c := range label {
-			if c != '-' && c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
 				return false
 			}
 		}

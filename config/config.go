@@ -168,8 +168,8 @@ type Secret string
 // exporter shows (the prober uses it too).
 const Redacted = "<redacted>"
 
-// String, GoString, MarshalYAML and MarshalJSON show the marker, never
-// the value, whichever way a secret is printed.
+// String shows the marker, never the value; so do GoString, MarshalYAML
+// and MarshalJSON, whichever way a secret is printed.
 func (s Secret) String() string { return Redacted }
 
 // GoString is String for %#v.
@@ -238,7 +238,7 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, errors.New("config is empty: it needs a modules: section")
 	}
 	// Unknown keys do not stop the checks: --config.check lists every error.
-	keyErr := checkKeys(doc.Content[0], reflect.TypeOf(Config{}), nil)
+	keyErr := checkKeys(doc.Content[0], reflect.TypeFor[Config](), nil)
 	cfg := &Config{}
 	if err := doc.Content[0].Decode(cfg); err != nil {
 		return nil, errors.Join(keyErr, fmt.Errorf("parsing YAML: %w", err))
@@ -607,7 +607,7 @@ func (a *Auth) prepare() error {
 // field for. yaml.v3's KnownFields does not reach into nested decoding, and
 // its message names a Go type instead of the module, so we check ourselves.
 func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
-	for t.Kind() == reflect.Ptr {
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if node.Kind == yaml.AliasNode {
@@ -620,9 +620,8 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 			return nil // a type error, which Decode reports
 		}
 		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		for f := range t.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 			if tag != "" && tag != "-" {
 				fields[tag] = f.Type
 			}
@@ -679,11 +678,12 @@ func where(path []string) string {
 		return ""
 	}
 	if path[0] == "modules" && len(path) > 1 {
-		s := fmt.Sprintf("module %q: ", path[1])
+		var b strings.Builder
+		fmt.Fprintf(&b, "module %q: ", path[1])
 		for _, p := range path[2:] {
-			s += p + ": "
+			b.WriteString(p + ": ")
 		}
-		return s
+		return b.String()
 	}
 	return strings.Join(path, ": ") + ": "
 }

@@ -381,7 +381,7 @@ func TestSecretsHidden(t *testing.T) {
 		"%+v":               fmt.Sprintf("%+v", auth),
 		"%#v":               fmt.Sprintf("%#v", auth),
 		"%+v of the value":  fmt.Sprintf("%+v", *auth),
-		"%s of the value":   fmt.Sprintf("%s", *auth),
+		"%s of the value":   (*auth).String(),
 		"%+v of the module": fmt.Sprintf("%+v", *cfg.Modules["submission"]),
 		"%v of the secret":  fmt.Sprintf("%v %s %q %#v", auth.Password(), auth.Password(), auth.Password(), auth.Password()),
 		"slog":              logs.String(),

@@ -176,11 +176,11 @@ func TestSafeConfigConcurrentReload(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := 0; i < 50; i++ {
+		for range 50 {
 			sc.Reload()
 		}
 	}()
-	for i := 0; i < 200; i++ {
+	for range 200 {
 		if sc.Get().Modules["m"] == nil {
 			t.Fatal("a reader saw a config without its module")
 		}

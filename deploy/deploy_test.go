@@ -109,6 +109,12 @@ func documents(t *testing.T, path string) []map[string]any {
 
 // TestKustomizationListsEveryManifest keeps the kustomization and the
 // directory in step, so no manifest escapes validation or deployment.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testtool.Cleanup()
+	os.Exit(code)
+}
+
 func TestKustomizationListsEveryManifest(t *testing.T) {
 	k := readKustomization(t)
 	onDisk, err := filepath.Glob(filepath.Join(manifestDir, "*.yaml"))
@@ -388,13 +394,8 @@ func configMapConfig(t *testing.T) string {
 // the ConfigMap's config, with the Secret's password file where the
 // Deployment mounts it (moved to a temporary directory).
 func TestConfigMapPassesConfigCheck(t *testing.T) {
+	bin := testtool.Binary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "smtp_exporter")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 
 	mountPath, secretKey := credentialsMount(t)
 	secret := documents(t, filepath.Join(manifestDir, "secret.yaml"))[0]
@@ -582,7 +583,7 @@ func TestDockerfileBasePinned(t *testing.T) {
 		t.Fatal(err)
 	}
 	var base string
-	for _, line := range strings.Split(string(b), "\n") {
+	for line := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "ARG BASE="); ok {
 			base = v
 		}

@@ -239,7 +239,7 @@ func TestShardingConfigs(t *testing.T) {
 	// the keep regexes, the files must be the same.
 	normalize := func(s string, shard int) string {
 		var lines []string
-		for _, l := range strings.Split(s, "\n") {
+		for l := range strings.SplitSeq(s, "\n") {
 			if strings.HasPrefix(strings.TrimSpace(l), "#") {
 				continue
 			}

@@ -22,7 +22,7 @@ func ShowConfig(sc *config.SafeConfig) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write(data)
+		_, _ = w.Write(data) // a failed write means the client left: nobody to tell
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -105,9 +106,7 @@ func newProbe(t *testing.T, doc string, fake *fakeProber) (*Probe, *prometheus.R
 
 func serve(h http.Handler, method, query string, header http.Header) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, "/probe?"+query, nil)
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
+	maps.Copy(req.Header, header)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
@@ -454,7 +453,7 @@ func gatherText(t *testing.T, reg prometheus.Gatherer) string {
 func parseText(t *testing.T, text string) map[string]float64 {
 	t.Helper()
 	samples := map[string]float64{}
-	for _, line := range strings.Split(text, "\n") {
+	for line := range strings.SplitSeq(text, "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}

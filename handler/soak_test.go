@@ -42,6 +42,9 @@ import (
 //
 //	SMTP_EXPORTER_SOAK_PROBES=100000 go test -race -run TestSoak -v ./handler/
 func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the soak (thousands of probes with reloads)")
+	}
 	probes := envInt(t, "SMTP_EXPORTER_SOAK_PROBES", 2000)
 	concurrency := envInt(t, "SMTP_EXPORTER_SOAK_CONCURRENCY", 64)
 	// A little below the clients' concurrency, so that some requests meet the limit.
@@ -313,7 +316,7 @@ func measure(t *testing.T) usage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
+	for line := range strings.SplitSeq(string(status), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
 			continue

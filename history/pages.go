@@ -111,9 +111,9 @@ func (p *Pages) Probe() http.Handler {
 			// The JSON quotes server text unescaped; never let it be sniffed as HTML.
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			if e.Domain != nil {
-				report.DomainJSON(w, e.Domain)
+				_ = report.DomainJSON(w, e.Domain) // a failed write means the client left
 			} else {
-				report.JSON(w, e.Result)
+				_ = report.JSON(w, e.Result) // a failed write means the client left: nobody to tell
 			}
 			return
 		}
@@ -135,9 +135,9 @@ func (p *Pages) serve(w http.ResponseWriter, frame [2][]byte, t *template.Templa
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(frame[0])
-	w.Write(body.Bytes())
-	w.Write(frame[1])
+	page := make([]byte, 0, len(frame[0])+body.Len()+len(frame[1]))
+	page = append(append(append(page, frame[0]...), body.Bytes()...), frame[1]...)
+	_, _ = w.Write(page) // a failed write means the client left: nobody to tell
 }
 
 // Results a row may have, and the history may be filtered by.

@@ -93,12 +93,18 @@ func checkAlerts(t *testing.T, tb *testbed, prom *prometheusServer, refused, fil
 		"SMTPAuthBeforeTLS/warning":              {tb.addr("AUTHPLAIN")},
 		"SMTPGreetingRejected/critical":          {tb.addr("REJECT")},
 		"SMTPSlowHandshake/warning":              nil,
-		"SMTPProbeScrapeFailing/warning":         nil,
+		"SMTPProbeScrapeFailing/warning":         {tb.addr("NOTLS")}, // smtp_by_port: no module for its port
 		// Mail domains: this Prometheus scrapes no domain (TestDomainAlerts does).
 		"SMTPMXAddressFailing/warning":       nil,
 		"SMTPMXAllAddressesFailing/critical": nil,
 		"SMTPDomainAcceptsNoMail/critical":   nil,
 		"SMTPDomainMXLookupFailing/warning":  nil,
+		// DANE and MTA-STS: no module of this Prometheus checks them (TestPolicyInPrometheus does).
+		"SMTPDANEMismatch/critical":                   nil,
+		"SMTPDNSSECBogus/critical":                    nil,
+		"SMTPMTASTSViolation/critical":                nil,
+		"SMTPMTASTSPolicyUnreachable/warning":         nil,
+		"SMTPMTASTSPolicyCertificateExpiring/warning": nil,
 	}
 	rules := readAlertRules(t)
 	for _, r := range rules {
@@ -232,13 +238,16 @@ func checkDashboards(t *testing.T, tb *testbed, prom *prometheusServer, refused,
 // per target and module), and says in status what the cell shows.
 func checkPortMatrix(t *testing.T, tb *testbed, cells []sample, refused, filtered string) {
 	t.Helper()
-	want := map[string]string{
-		tb.addr("SMTP"):      "up, TLS 1.3",
-		tb.addr("AUTHPLAIN"): "up, TLS 1.3",
-		tb.addr("NOTLS"):     "starttls_not_advertised",
-		tb.addr("REJECT"):    "banner_rejected",
-		refused:              "connect_refused",
-		filtered:             "connect_timeout",
+	// By target and module ("" in smtp_by_port, where the port chose it).
+	want := map[[2]string]string{
+		{tb.addr("SMTP"), "tb_smtp"}:      "up, TLS 1.3",
+		{tb.addr("SMTP"), ""}:             "up, TLS 1.3",
+		{tb.addr("AUTHPLAIN"), "tb_smtp"}: "up, TLS 1.3",
+		{tb.addr("NOTLS"), "tb_starttls"}: "starttls_not_advertised",
+		{tb.addr("NOTLS"), ""}:            "scrape failed",
+		{tb.addr("REJECT"), "tb_smtp"}:    "banner_rejected",
+		{refused, "tb_smtp"}:              "connect_refused",
+		{filtered, "tb_smtp"}:             "connect_timeout",
 	}
 	seen := 0
 	for _, c := range cells {
@@ -250,7 +259,7 @@ func checkPortMatrix(t *testing.T, tb *testbed, cells []sample, refused, filtere
 		if want := port + " " + c.Labels["module"]; c.Labels["column"] != want {
 			t.Errorf("port matrix: %s (module %s) in column %q, want %q", inst, c.Labels["module"], c.Labels["column"], want)
 		}
-		if w, ok := want[inst]; ok {
+		if w, ok := want[[2]string{inst, c.Labels["module"]}]; ok {
 			seen++
 			if c.Labels["status"] != w {
 				t.Errorf("port matrix: %s status %q, want %q", inst, c.Labels["status"], w)

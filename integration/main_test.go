@@ -10,7 +10,6 @@ package integration
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +24,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 var (
@@ -57,6 +58,9 @@ func (tb *testbed) unix(key string) float64 {
 // skips the test; under CI=true it fails instead of skipping.
 func needTestbed(t *testing.T) (*testbed, *exporterProcess) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping the integration test (real Postfix and Prometheus test bed)")
+	}
 	setupOnce.Do(func() { bed, exporter, setupErr = setup() })
 	if setupErr != nil {
 		if os.Getenv("CI") == "true" {
@@ -76,7 +80,7 @@ func setup() (*testbed, *exporterProcess, error) {
 		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", "postfix.sh"), "start")
 		cmd.Env = append(os.Environ(), "TESTBED_DIR="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, nil, fmt.Errorf("testbed/postfix.sh start: %v\n%s", err, out)
+			return nil, nil, fmt.Errorf("testbed/postfix.sh start: %w\n%s", err, out)
 		}
 	}
 	env, err := readEnv(filepath.Join(dir, "testbed.env"))
@@ -84,11 +88,11 @@ func setup() (*testbed, *exporterProcess, error) {
 		return nil, nil, fmt.Errorf("not root and no running test bed: %w", err)
 	}
 	tb := &testbed{env: env}
-	if conn, err := net.DialTimeout("tcp", tb.addr("SMTP"), 2*time.Second); err != nil {
+	conn, err := net.DialTimeout("tcp", tb.addr("SMTP"), 2*time.Second)
+	if err != nil {
 		return nil, nil, fmt.Errorf("test bed is not listening: %w", err)
-	} else {
-		conn.Close()
 	}
+	conn.Close()
 	exp, err := setupExporter(tb)
 	if err != nil {
 		return nil, nil, err
@@ -119,10 +123,9 @@ func readEnv(path string) (map[string]string, error) {
 
 // exporterProcess is the real binary, serving the test bed's modules.
 type exporterProcess struct {
-	addr    string
+	*testtool.Process
 	bin     string
 	logFile string
-	cmd     *exec.Cmd
 }
 
 // moduleTimeout is the timeout of every test-bed module; the filtered port
@@ -174,17 +177,10 @@ func renderModules(modules []testbedModule) string {
 	return s
 }
 
-func exporterConfig(tb *testbed) string { return renderModules(testbedModules(tb)) }
-
-// buildExporter compiles the exporter into dir.
-func buildExporter(dir string) (string, error) {
-	bin := filepath.Join(dir, "smtp_exporter")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the exporter: %v\n%s", err, out)
-	}
-	return bin, nil
+// exporterConfig maps the SMTP listener's port to tb_smtp, for requests
+// without a module (Prometheus' smtp_by_port job).
+func exporterConfig(tb *testbed) string {
+	return renderModules(testbedModules(tb)) + "port_modules:\n  " + tb.port("SMTP") + ": tb_smtp\n"
 }
 
 // startExporter runs bin with config (the file's text) in dir on a free
@@ -195,38 +191,17 @@ func startExporter(bin, dir, config string, args ...string) (*exporterProcess, e
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	logFile, err := os.Create(filepath.Join(dir, "exporter.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	args = append([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--log.level=debug"}, args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	args = append([]string{"--config.file=" + cfg, "--log.level=debug"}, args...)
+	p, err := testtool.Start(bin, logFile, args...)
+	if err != nil {
 		return nil, err
 	}
-	exp := &exporterProcess{addr: addr, bin: bin, logFile: logFile.Name(), cmd: cmd}
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/-/healthy"); err == nil {
-			resp.Body.Close()
-			return exp, nil
-		}
-		if time.Now().After(deadline) {
-			exp.stop()
-			log, _ := os.ReadFile(logFile.Name())
-			return nil, fmt.Errorf("exporter did not come up on %s; its log:\n%s", addr, log)
-		}
-	}
-}
-
-func (e *exporterProcess) stop() {
-	e.cmd.Process.Kill()
-	e.cmd.Wait()
+	return &exporterProcess{Process: p, bin: bin, logFile: logFile.Name()}, nil
 }
 
 func setupExporter(tb *testbed) (*exporterProcess, error) {
@@ -234,7 +209,7 @@ func setupExporter(tb *testbed) (*exporterProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	bin, err := buildExporter(dir)
+	bin, err := testtool.Build(repoRoot, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -244,33 +219,22 @@ func setupExporter(tb *testbed) (*exporterProcess, error) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if exporter != nil {
-		exporter.stop()
+		exporter.Stop()
+	}
+	if policyExp != nil {
+		policyExp.Stop()
 	}
 	os.Exit(code)
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // scrape fetches a URL and returns its body.
 func scrape(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	code, body := testtool.Get(t, url)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, code, body)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
-	}
-	return string(body)
+	return body
 }
 
 // metrics is a parsed exposition.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 // The DANE and MTA-STS tests run against testbed/dnssec.sh: signed zones
@@ -57,7 +59,7 @@ func setupPolicy(tb *testbed) (map[string]string, *exporterProcess, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	bin, err := buildExporter(tmp)
+	bin, err := testtool.Build(repoRoot, tmp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -98,7 +100,7 @@ func policyConfig(tb *testbed, env map[string]string) string {
 // probeMetrics scrapes /probe of the policy exporter.
 func probeMetrics(t *testing.T, exp *exporterProcess, target, module string) (metrics, string) {
 	t.Helper()
-	u := fmt.Sprintf("http://%s/probe?target=%s&module=%s", exp.addr, url.QueryEscape(target), module)
+	u := fmt.Sprintf("http://%s/probe?target=%s&module=%s", exp.Addr, url.QueryEscape(target), module)
 	text := scrape(t, u)
 	return parseMetrics(t, text), text
 }
@@ -199,7 +201,7 @@ func TestDANEThroughProbe(t *testing.T) {
 func TestDANEDebugOutput(t *testing.T) {
 	env, exp := needPolicyBed(t)
 	tb, _ := needTestbed(t)
-	u := fmt.Sprintf("http://%s/probe?target=%s&module=pol_dane&debug=true", exp.addr, url.QueryEscape(env["TESTBED_DNSSEC_MAIL_HOST"]+":"+tb.port("SUBMISSION")))
+	u := fmt.Sprintf("http://%s/probe?target=%s&module=pol_dane&debug=true", exp.Addr, url.QueryEscape(env["TESTBED_DNSSEC_MAIL_HOST"]+":"+tb.port("SUBMISSION")))
 	out := scrape(t, u)
 	for _, want := range []string{
 		"DANE (RFC 7672), module dane: check",
@@ -285,7 +287,7 @@ func TestMTASTSThroughProbe(t *testing.T) {
 func TestMTASTSDebugOutput(t *testing.T) {
 	env, exp := needPolicyBed(t)
 	zone := env["TESTBED_DNSSEC_POLICY_ZONE"]
-	out := scrape(t, fmt.Sprintf("http://%s/probe?target=violation.%s&module=pol_mx&debug=true", exp.addr, zone))
+	out := scrape(t, fmt.Sprintf("http://%s/probe?target=violation.%s&module=pol_mx&debug=true", exp.Addr, zone))
 	for _, want := range []string{
 		"MTA-STS (RFC 8461)",
 		"record:  v=STSv1; id=20261202Tviolation",
@@ -334,7 +336,7 @@ func TestPolicyInPrometheus(t *testing.T) {
       - {source_labels: [__param_target], target_label: instance}
       - {source_labels: [__param_module], target_label: module}
       - {target_label: __address__, replacement: %s}
-`, name, module, strings.Join(targets, `", "`), exp.addr)
+`, name, module, strings.Join(targets, `", "`), exp.Addr)
 	}
 	var domains []string
 	for _, d := range []string{"enforce", "testing", "broken", "violation", "badcert", "unreachable", "plain"} {

@@ -264,7 +264,7 @@ func filteredAddr(t *testing.T) string {
 
 func checkProbe(t *testing.T, exp *exporterProcess, tb *testbed, tc probeCase) metrics {
 	t.Helper()
-	u := fmt.Sprintf("http://%s/probe?target=%s&module=%s", exp.addr, url.QueryEscape(tc.target), tc.module)
+	u := fmt.Sprintf("http://%s/probe?target=%s&module=%s", exp.Addr, url.QueryEscape(tc.target), tc.module)
 	text := scrape(t, u)
 	m := parseMetrics(t, text)
 	success, _ := m.value("probe_success")

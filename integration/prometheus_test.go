@@ -69,7 +69,7 @@ func startPrometheus(t *testing.T, config string, files map[string]string) *prom
 	if out, err := exec.Command(promtool, "check", "config", cfgFile).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
 	}
-	addr, err := freeAddr()
+	addr, err := testtool.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func startPrometheus(t *testing.T, config string, files map[string]string) *prom
 		}
 		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == http.StatusOK {
 				return p
 			}
 		}
@@ -143,10 +143,10 @@ func (p *prometheusServer) tryAPI(path string, v any) error {
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
-		return fmt.Errorf("GET %s: %d %v %s %s", path, resp.StatusCode, err, r.Error, body)
+		return fmt.Errorf("GET %s: %d %v %s %s", path, resp.StatusCode, err, r.Error, body) //nolint:errorlint // err may be nil: the status said no
 	}
 	if err := json.Unmarshal(r.Data, v); err != nil {
-		return fmt.Errorf("GET %s: %v %s", path, err, body)
+		return fmt.Errorf("GET %s: %w %s", path, err, body)
 	}
 	return nil
 }
@@ -255,7 +255,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		t.Fatal(err)
 	}
 	prom := startPrometheus(t, testbedPrometheusConfig(t, map[string]string{
-		"EXPORTER":           exp.addr,
+		"EXPORTER":           exp.Addr,
 		"TESTBED_SMTP":       tb.addr("SMTP"),
 		"TESTBED_REJECT":     tb.addr("REJECT"),
 		"TESTBED_REFUSED":    refused,
@@ -271,7 +271,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	}), map[string]string{"smtp_exporter.rules.yml": string(rules)})
 
 	// Every probe target scraped at least three times.
-	const targets = 12
+	const targets = 13 // SMTP twice: in smtp and in smtp_by_port
 	waitUntil(t, 60*time.Second, "three scrapes of every target", func() error {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 3`)
 		if len(s) == targets {
@@ -381,9 +381,9 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	tb, exp := needTestbed(t)
 	promtool := testtool.Need(t, "promtool", "promtool")
 	for name, u := range map[string]string{
-		"probe (STARTTLS, AUTH)": "http://" + exp.addr + "/probe?module=tb_submission&target=" + tb.addr("SUBMISSION"),
-		"probe (refused)":        "http://" + exp.addr + "/probe?module=tb_smtp&target=127.0.0.1:9",
-		"metrics":                "http://" + exp.addr + "/metrics",
+		"probe (STARTTLS, AUTH)": "http://" + exp.Addr + "/probe?module=tb_submission&target=" + tb.addr("SUBMISSION"),
+		"probe (refused)":        "http://" + exp.Addr + "/probe?module=tb_smtp&target=127.0.0.1:9",
+		"metrics":                "http://" + exp.Addr + "/metrics",
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := scrape(t, u)

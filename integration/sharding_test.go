@@ -136,9 +136,9 @@ func TestShardingAcrossPrometheusServers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(exp.stop)
+		t.Cleanup(exp.Stop)
 		exporters[i] = exp
-		cfg := shardConfig(t, i, exp.addr)
+		cfg := shardConfig(t, i, exp.Addr)
 		for file := range files {
 			if !strings.Contains(cfg, "files: ["+file+"]") {
 				t.Fatalf("prometheus-shard-%d.yml does not read %s", i, file)
@@ -240,9 +240,7 @@ func TestShardingAcrossPrometheusServers(t *testing.T) {
 	// The probes were real: what each shard stored is what the test bed says.
 	success := map[string]float64{}
 	for _, p := range proms {
-		for inst, v := range byInstance(p.query(t, `probe_success`)) {
-			success[inst] = v
-		}
+		maps.Copy(success, byInstance(p.query(t, `probe_success`)))
 	}
 	for target, v := range map[string]float64{
 		tb.addr("SMTP"): 1, tb.addr("REJECT"): 0, tb.addr("SMTPS"): 1, tb.addr("SUBMISSION"): 1, tb.addr("ALT2525"): 1,

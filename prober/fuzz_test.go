@@ -87,7 +87,7 @@ func FuzzParseEHLO(f *testing.F) {
 		if info.SizeLimit < 0 {
 			t.Fatalf("size limit %d", info.SizeLimit)
 		}
-		for _, line := range strings.Split(text, "\n") {
+		for line := range strings.SplitSeq(text, "\n") {
 			checkClean(t, "sanitized line", Sanitize(line, 64), 64)
 		}
 	})
@@ -119,10 +119,10 @@ func FuzzParseTarget(f *testing.F) {
 }
 
 // checkClean fails unless s is valid UTF-8 without control characters and
-// at most max bytes plus the ellipsis Sanitize appends.
-func checkClean(t *testing.T, what, s string, max int) {
+// at most limit bytes plus the ellipsis Sanitize appends.
+func checkClean(t *testing.T, what, s string, limit int) {
 	t.Helper()
-	if !utf8.ValidString(s) || len(s) > max+len("…") {
+	if !utf8.ValidString(s) || len(s) > limit+len("…") {
 		t.Fatalf("%s %q: invalid UTF-8 or %d bytes", what, s, len(s))
 	}
 	for _, r := range s {

@@ -29,10 +29,12 @@ func TestHostileServers(t *testing.T) {
 	localhost := smtptest.LocalhostLeaf()
 	chain := ca.IssueChain(t, 49, localhost) // 50 certificates with the leaf
 	manySANs := localhost
-	for i := range 5000 {
+	// 1,200 names, about 28 KB: what the TLS handshake limit (32 KiB) lets in.
+	for i := range 1200 {
 		manySANs.DNSNames = append(manySANs.DNSNames, fmt.Sprintf("host-%04d.example.com", i))
 	}
 	sanCert := ca.Issue(t, manySANs)
+	bigCert := ca.Issue(t, smtptest.WorstLeaf(200))
 	caFile := "tls_config: {ca_file: " + ca.File + "}"
 	// The system roots are loaded once per process, on first use; that
 	// must not count against the first probe that verifies against them.
@@ -140,7 +142,7 @@ func TestHostileServers(t *testing.T) {
 			maxAlloc: 2 << 20,
 		},
 		{
-			name:   "a certificate with 5000 names",
+			name:   "a certificate with 1200 names",
 			module: "{tls: starttls, timeout: 5s, " + caFile + "}",
 			server: func(t *testing.T) string {
 				return smtptest.NewServer(t, smtptest.Config{StartTLS: smtptest.ServerTLS(sanCert)}).Addr
@@ -149,6 +151,20 @@ func TestHostileServers(t *testing.T) {
 			check: func(t *testing.T, r *prober.Result) {
 				if n := len(r.TLS.Certificates[0].SANs); n != 64 {
 					t.Errorf("%d names reported, want the first 64", n)
+				}
+			},
+		},
+		{
+			name:   "a certificate past the handshake limit",
+			module: "{tls: starttls, timeout: 5s, " + caFile + "}",
+			server: func(t *testing.T) string {
+				return smtptest.NewServer(t, smtptest.Config{StartTLS: smtptest.ServerTLS(bigCert)}).Addr
+			},
+			want:     prober.ReasonTLSHandshakeFailed,
+			maxAlloc: 2 << 20, // the fake server's sending of 200 KB included
+			check: func(t *testing.T, r *prober.Result) {
+				if !strings.Contains(r.Error, "more than 32 KiB during the TLS handshake") {
+					t.Errorf("error %q does not say the handshake was too large", r.Error)
 				}
 			},
 		},

@@ -86,7 +86,7 @@ func TestParseEHLO(t *testing.T) {
 
 func TestParseEHLOBounds(t *testing.T) {
 	lines := []string{"flood.test"}
-	for i := 0; i < 1000; i++ {
+	for i := range 1000 {
 		lines = append(lines, fmt.Sprintf("X-EXT%d %s", i, strings.Repeat("p ", 100)))
 	}
 	lines = append(lines, "AUTH "+strings.Repeat("MECH ", 10)+"\xff\xfe")

@@ -16,7 +16,7 @@ const Redacted = config.Redacted
 // cannot make one result (or a history of them) large: Go's HostnameError
 // alone lists every SAN of a certificate.
 const (
-	// MaxErrorBytes caps Error, each of Warnings and TLS.VerifyError.
+	// MaxErrorBytes caps Error, each of Warnings, AlsoFailed and TLS.VerifyError.
 	MaxErrorBytes = 512
 	// MaxLabelBytes caps a label value made of server-controlled text.
 	MaxLabelBytes = 1024

@@ -15,6 +15,10 @@ import (
 const (
 	MaxReplyLineBytes = 2048
 	MaxReplyLines     = 128
+	// MaxReplyBytes bounds one reply's text, all lines together: a probe
+	// in flight holds the reply it is reading, and 128 lines of 2 KB
+	// would be 256 KB of it. Real replies are well under 1 KB.
+	MaxReplyBytes = 16 << 10
 )
 
 // Reply is one SMTP reply: a code and the text of each line.
@@ -53,9 +57,11 @@ func protocolErrorQuoting(before, text, after string) error {
 
 // ReadReply reads one (possibly multi-line) reply from r. Each raw line is
 // passed to onLine, for the transcript. It never buffers more than the
-// reader's size per line nor more than MaxReplyLines lines.
+// reader's size per line nor more than MaxReplyLines lines and
+// MaxReplyBytes bytes.
 func ReadReply(r *bufio.Reader, onLine func(string)) (Reply, error) {
 	var reply Reply
+	size := 0
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -82,6 +88,9 @@ func ReadReply(r *bufio.Reader, onLine func(string)) (Reply, error) {
 		}
 		if len(reply.Lines) >= MaxReplyLines {
 			return reply, protocolErrorf("reply has more than %d lines", MaxReplyLines)
+		}
+		if size += len(text); size > MaxReplyBytes {
+			return reply, protocolErrorf("reply longer than %d bytes", MaxReplyBytes)
 		}
 	}
 }
@@ -157,7 +166,7 @@ func parseReplyLine(line string) (code int, more bool, text string, err error) {
 	if len(line) < 3 {
 		return 0, false, "", protocolErrorQuoting("malformed reply line", line, "")
 	}
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		c := line[i]
 		if c < '0' || c > '9' {
 			return 0, false, "", protocolErrorQuoting("malformed reply line", line, ": no reply code")

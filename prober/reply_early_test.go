@@ -56,8 +56,7 @@ func TestReadReplyDecidesEarly(t *testing.T) {
 				}
 				return
 			}
-			var perr *ProtocolError
-			if !errors.As(err, &perr) {
+			if _, ok := errors.AsType[*ProtocolError](err); !ok {
 				t.Fatalf("err = %v, want a protocol error before reading further", err)
 			}
 			if err.Error() != tc.wantErr {

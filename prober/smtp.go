@@ -158,6 +158,7 @@ func (p *probe) ioFail(err error, timeoutReason Reason, doing string) {
 // warn records a problem that the module's settings keep from failing the
 // probe; the conversation goes on.
 func (p *probe) warn(reason Reason, err error) {
+	err = p.dropServerText(err)
 	p.warnings = append(p.warnings, problem{reason, err})
 	p.note("warning: %s: %v", reason, err)
 }
@@ -167,6 +168,15 @@ func (p *probe) flag(reason Reason, err error) {
 	err = p.dropServerText(err)
 	p.soft = append(p.soft, problem{reason, err})
 	p.note("problem: %s: %v", reason, err)
+}
+
+// said is a reply as an error quotes it: "535 5.7.8 text", or once the
+// credentials have been sent only its codes (see codeOnly).
+func (p *probe) said(r Reply) string {
+	if p.credsSent {
+		return replyStatus(r)
+	}
+	return fmt.Sprintf("%d %s", r.Code, r.Text())
 }
 
 // dropServerText keeps an error that quotes the server out of the result
@@ -388,13 +398,14 @@ func (p *probe) banner() bool {
 	case reply.Code == 220:
 		if re := p.module.BannerRegex(); re != nil {
 			if text := strings.Join(reply.Lines, "\n"); !re.MatchString(text) {
-				p.flag(ReasonBannerMismatch, fmt.Errorf("greeting %q does not match fail_if_banner_not_matches %q",
+				// Not %q for the greeting: escaping would hide a secret from redaction.
+				p.flag(ReasonBannerMismatch, fmt.Errorf("greeting \"%s\" does not match fail_if_banner_not_matches %q",
 					text, re.String()))
 			}
 		}
 		return true
 	case reply.Code >= 400:
-		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %d %s", reply.Code, reply.Text()))
+		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %s", p.said(reply)))
 		p.quit()
 	default:
 		p.fail(ReasonProtocolError, fmt.Errorf("unexpected greeting code %d", reply.Code))
@@ -412,7 +423,7 @@ func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 		return nil, false
 	}
 	if reply.Code != 250 {
-		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %d %s", reply.Code, reply.Text()))
+		p.fail(ReasonEHLORejected, fmt.Errorf("EHLO answered with %s", p.said(reply)))
 		p.quit()
 		return nil, false
 	}
@@ -439,7 +450,7 @@ func (p *probe) startTLS(host string) tlsOutcome {
 		return tlsFailed
 	}
 	if reply.Code != 220 {
-		err := fmt.Errorf("STARTTLS answered with %d %s", reply.Code, reply.Text())
+		err := fmt.Errorf("STARTTLS answered with %s", p.said(reply))
 		if p.module.TLS == config.TLSOpportunistic {
 			p.warn(ReasonStartTLSRejected, err)
 			return tlsPlain
@@ -469,8 +480,10 @@ func (p *probe) handshake(host string) tlsOutcome {
 		cfg.ServerName = "" // IP addresses are not sent as SNI
 	}
 	done := p.begin(PhaseTLSHandshake)
-	tlsConn := tls.Client(p.conn, cfg)
+	limit := &handshakeLimit{Conn: p.conn}
+	tlsConn := tls.Client(limit, cfg)
 	err := tlsConn.HandshakeContext(p.ctx)
+	limit.done = true
 	done()
 	if err != nil {
 		reason := ReasonTLSHandshakeFailed
@@ -502,8 +515,11 @@ func (p *probe) handshake(host string) tlsOutcome {
 
 	chain, reason, err := verifyChain(state.PeerCertificates, p.module.Roots(), serverName, p.opts.Now())
 	if err != nil {
+		// Cleaned (and so capped) once, here: the error of a certificate
+		// with many long names is as long as all of them, and would
+		// otherwise be kept whole until the probe ends.
 		info.VerifyError = p.clean(err.Error(), MaxErrorBytes)
-		err = fmt.Errorf("certificate: %w", err)
+		err = errors.New("certificate: " + info.VerifyError)
 		switch {
 		case p.module.TLSConfig.InsecureSkipVerify:
 			p.warn(reason, fmt.Errorf("%w (not failing the probe: insecure_skip_verify)", err))
@@ -633,7 +649,7 @@ func (p *probe) envelope() {
 	}
 	if reply.Code/100 != 2 {
 		// With expect: reject too: the relay test never reached RCPT.
-		p.flag(ReasonMailRejected, fmt.Errorf("MAIL FROM:<%s> answered with %d %s", env.MailFrom, reply.Code, reply.Text()))
+		p.flag(ReasonMailRejected, fmt.Errorf("MAIL FROM:<%s> answered with %s", env.MailFrom, p.said(reply)))
 		p.rset()
 		return
 	}
@@ -656,10 +672,10 @@ func (p *probe) recipients(env *config.Envelope) bool {
 		accepted := reply.Code/100 == 2
 		switch {
 		case env.Expect == config.ExpectAccept && !accepted:
-			p.flag(ReasonRcptRejected, fmt.Errorf("RCPT TO:<%s> answered with %d %s", rcpt, reply.Code, reply.Text()))
+			p.flag(ReasonRcptRejected, fmt.Errorf("RCPT TO:<%s> answered with %s", rcpt, p.said(reply)))
 		case env.Expect == config.ExpectReject && accepted:
-			p.flag(ReasonRelayAccepted, fmt.Errorf("RCPT TO:<%s> accepted with %d %s: the server would relay for this recipient",
-				rcpt, reply.Code, reply.Text()))
+			p.flag(ReasonRelayAccepted, fmt.Errorf("RCPT TO:<%s> accepted with %s: the server would relay for this recipient",
+				rcpt, p.said(reply)))
 		}
 	}
 	return true

@@ -41,7 +41,7 @@ func mustTarget(t testing.TB, s string) Target {
 
 func indent(s, prefix string) string {
 	var b strings.Builder
-	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+	for l := range strings.SplitSeq(strings.TrimSpace(s), "\n") {
 		b.WriteString(prefix + strings.TrimSpace(l) + "\n")
 	}
 	return b.String()

@@ -27,6 +27,9 @@ func TestWorstServerBounds(t *testing.T) {
 	for i, w := range r.Warnings {
 		checks["warning "+string(rune('0'+i))] = w.Message
 	}
+	for i, f := range r.AlsoFailed {
+		checks["also failed "+string(rune('0'+i))] = f
+	}
 	for what, s := range checks {
 		if len(s) > MaxErrorBytes {
 			t.Errorf("%s is %d bytes, over %d", what, len(s), MaxErrorBytes)

@@ -159,7 +159,7 @@ func runGolden(t *testing.T, e *goldenEnv, tc goldenCase) (*prober.Result, strin
 	}
 	fields := strings.ReplaceAll(tc.module, "PASSWORD_FILE", e.passwordFile)
 	doc := "modules:\n  " + tc.name + ":\n    ehlo_hostname: prober.example.test\n    tls_config: {ca_file: " + e.ca.File + ", server_name: " + testHost + "}\n"
-	for _, l := range strings.Split(fields, "\n") {
+	for l := range strings.SplitSeq(fields, "\n") {
 		doc += "    " + strings.TrimSpace(l) + "\n"
 	}
 	cfg, err := config.Parse([]byte(doc))

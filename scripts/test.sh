@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: static checks, unit tests, and the integration tests
+# The whole test suite: lint, unit tests, and the integration tests
 # against a real Postfix and a real Prometheus started on loopback.
 #
 # Run as root on Debian 12 (it installs what the integration tests need with
@@ -11,12 +11,8 @@ export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo /root/g
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "gofmt and go vet"
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.build/*'))
-if [ -n "$unformatted" ]; then
-  echo "gofmt would change:"; echo "$unformatted"; exit 1
-fi
-go vet ./...
+step "lint (scripts/lint.sh: golangci-lint with .golangci.yml, govet and gofumpt included)"
+bash scripts/lint.sh
 
 if [ "$(id -u)" = 0 ] && [ "${SKIP_TESTBED:-0}" != 1 ]; then
   step "installing the test tools (Prometheus, Chromium, nftables) and starting the Postfix test bed"

@@ -144,13 +144,13 @@ func skipString(s string, i int) int {
 	return i
 }
 
-// skipTo returns the index after the first close outside strings, from i.
-func skipTo(s string, i int, close byte) int {
+// skipTo returns the index after the first closing byte outside strings, from i.
+func skipTo(s string, i int, closing byte) int {
 	for i++; i < len(s); {
 		switch s[i] {
 		case '"', '\'', '`':
 			i = skipString(s, i)
-		case close:
+		case closing:
 			return i + 1
 		default:
 			i++

@@ -17,7 +17,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -30,12 +29,12 @@ type CA struct {
 }
 
 // NewCA creates a CA valid from an hour ago for ten years.
-func NewCA(t testing.TB) *CA {
+func NewCA(t T) *CA {
 	t.Helper()
 	return newCA(t, newKey(t), time.Now().Add(-time.Hour), time.Now().Add(10*365*24*time.Hour))
 }
 
-func newCA(t testing.TB, key crypto.Signer, notBefore, notAfter time.Time) *CA {
+func newCA(t T, key crypto.Signer, notBefore, notAfter time.Time) *CA {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -71,12 +70,12 @@ type Leaf struct {
 }
 
 // Issue signs a server certificate and returns it with its key, for tls.Config.
-func (ca *CA) Issue(t testing.TB, leaf Leaf) tls.Certificate {
+func (ca *CA) Issue(t T, leaf Leaf) tls.Certificate {
 	t.Helper()
 	return ca.issue(t, leaf, newKey(t))
 }
 
-func (ca *CA) issue(t testing.TB, leaf Leaf, key crypto.Signer) tls.Certificate {
+func (ca *CA) issue(t T, leaf Leaf, key crypto.Signer) tls.Certificate {
 	t.Helper()
 	if leaf.NotBefore.IsZero() {
 		leaf.NotBefore = time.Now().Add(-time.Hour)
@@ -118,7 +117,7 @@ func LocalhostLeaf() Leaf {
 	return Leaf{DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
+func newKey(t T) *ecdsa.PrivateKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

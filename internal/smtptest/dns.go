@@ -6,13 +6,12 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"testing"
 )
 
 // NewResolver starts a DNS server on loopback that knows only hosts (names
 // without the trailing dot) and answers NXDOMAIN for anything else, and
 // returns a resolver that asks it, so tests never reach a real DNS server.
-func NewResolver(t testing.TB, hosts map[string][]netip.Addr) *net.Resolver {
+func NewResolver(t T, hosts map[string][]netip.Addr) *net.Resolver {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

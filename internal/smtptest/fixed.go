@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
-	"testing"
 	"time"
 )
 
@@ -16,7 +15,7 @@ import (
 
 // NewFixedCA creates a CA whose key and certificate are the same on every
 // run, valid from notBefore to notAfter.
-func NewFixedCA(t testing.TB, notBefore, notAfter time.Time) *CA {
+func NewFixedCA(t T, notBefore, notAfter time.Time) *CA {
 	t.Helper()
 	return newCA(t, fixedKey("smtptest fixed root CA"), notBefore, notAfter)
 }
@@ -24,7 +23,7 @@ func NewFixedCA(t testing.TB, notBefore, notAfter time.Time) *CA {
 // IssueFixed is Issue with a key derived from the leaf's serial, so the same
 // Leaf from the same fixed CA gives the same certificate. leaf.NotBefore and
 // leaf.NotAfter must be set: the defaults follow the real clock.
-func (ca *CA) IssueFixed(t testing.TB, leaf Leaf) tls.Certificate {
+func (ca *CA) IssueFixed(t T, leaf Leaf) tls.Certificate {
 	t.Helper()
 	if leaf.NotBefore.IsZero() || leaf.NotAfter.IsZero() {
 		t.Fatal("IssueFixed needs fixed NotBefore and NotAfter")

@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -127,7 +126,7 @@ func ResetMidHandshake(starttls bool) func(net.Conn, *Server) {
 
 // IssueChain issues leaf under a chain of depth intermediate CAs below ca,
 // and returns it with the whole chain (leaf first, as a server sends it).
-func (ca *CA) IssueChain(t testing.TB, depth int, leaf Leaf) tls.Certificate {
+func (ca *CA) IssueChain(t T, depth int, leaf Leaf) tls.Certificate {
 	t.Helper()
 	parent, parentKey := ca.Cert, ca.Key
 	var intermediates [][]byte

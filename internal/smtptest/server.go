@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -38,6 +37,9 @@ type Config struct {
 	// AuthEcho makes a refused AUTH quote the credentials back, in base64
 	// and decoded, as a hostile server may to get them into logs.
 	AuthEcho bool
+	// Hold, when set, holds every connection before the greeting until it
+	// is closed, like a tarpit that greets in the end (30 seconds at most).
+	Hold <-chan struct{}
 	// MailReply replaces the reply to MAIL FROM (default 250).
 	MailReply string
 	// Recipients, when set, are the replies to RCPT TO by address; an
@@ -67,13 +69,13 @@ type Server struct {
 }
 
 // NewServer starts a well-behaved server; it stops when the test ends.
-func NewServer(t testing.TB, cfg Config) *Server {
+func NewServer(t T, cfg Config) *Server {
 	return NewRawServer(t, func(c net.Conn, s *Server) { s.converse(c, cfg) })
 }
 
 // NewRawServer starts a server that hands each connection to handle, for
 // misbehaviour; it stops when the test ends.
-func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
+func NewRawServer(t T, handle func(net.Conn, *Server)) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,13 +86,13 @@ func NewRawServer(t testing.TB, handle func(net.Conn, *Server)) *Server {
 
 // NewServerAt starts a well-behaved server on addr (host:port, any
 // loopback address: all of 127.0.0.0/8 is loopback on Linux, and ::1).
-func NewServerAt(t testing.TB, addr string, cfg Config) (*Server, error) {
+func NewServerAt(t T, addr string, cfg Config) (*Server, error) {
 	return NewRawServerAt(t, addr, func(c net.Conn, s *Server) { s.converse(c, cfg) })
 }
 
 // NewRawServerAt is NewRawServer on addr; the error is the listen's, so a
 // caller can try another port.
-func NewRawServerAt(t testing.TB, addr string, handle func(net.Conn, *Server)) (*Server, error) {
+func NewRawServerAt(t T, addr string, handle func(net.Conn, *Server)) (*Server, error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -99,11 +101,9 @@ func NewRawServerAt(t testing.TB, addr string, handle func(net.Conn, *Server)) (
 	return serve(t, ln, handle), nil
 }
 
-func serve(t testing.TB, ln net.Listener, handle func(net.Conn, *Server)) *Server {
+func serve(t T, ln net.Listener, handle func(net.Conn, *Server)) *Server {
 	s := &Server{Addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -116,9 +116,7 @@ func serve(t testing.TB, ln net.Listener, handle func(net.Conn, *Server)) *Serve
 			}
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
+			s.wg.Go(func() {
 				defer func() {
 					c.Close()
 					s.mu.Lock()
@@ -126,9 +124,9 @@ func serve(t testing.TB, ln net.Listener, handle func(net.Conn, *Server)) *Serve
 					s.mu.Unlock()
 				}()
 				handle(c, s)
-			}()
+			})
 		}
-	}()
+	})
 	t.Cleanup(s.Close)
 	return s
 }
@@ -189,6 +187,13 @@ func (s *Server) converse(c net.Conn, cfg Config) {
 	greeting := cfg.Greeting
 	if greeting == "" {
 		greeting = "220 fake.test ESMTP smtptest\r\n"
+	}
+	if cfg.Hold != nil {
+		select {
+		case <-cfg.Hold:
+		case <-time.After(30 * time.Second):
+			return
+		}
 	}
 	if _, err := c.Write([]byte(greeting)); err != nil {
 		return

@@ -7,17 +7,15 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
 // Worst is the most memory-hungry server of the test suite, for the bounds
-// of a probe against hostile servers and the bench's RSS row: every reply
-// has 128 lines of 2,000 bytes (what a probe accepts of a reply at most),
-// its certificate is near the largest Go's
-// TLS client takes (99 SANs of 2,000 bytes: the certificate does not
-// verify for the prober's name, and Go's HostnameError lists them all), and
-// it never answers QUIT. Hold keeps each probe in flight, in the middle of
+// of a probe against hostile servers and the bench's RSS row: each reply
+// is as long as a probe accepts (prober.MaxReplyBytes, in lines of 2,000
+// bytes), its certificate as large as the probe's TLS handshake limit lets
+// in (28 KB of long names that do not verify for the probe's name, so that
+// Go's HostnameError lists them all), and it never answers QUIT. Hold keeps each probe in flight, in the middle of
 // the EHLO reply after STARTTLS, until Release or its duration passes.
 type Worst struct {
 	*Server
@@ -27,12 +25,13 @@ type Worst struct {
 	closed  atomic.Bool
 }
 
-// WorstLeaf is the huge certificate Worst presents, issued by ca: names
-// that are not localhost, so that it never verifies for the probe.
-func WorstLeaf() Leaf {
+// WorstLeaf is a certificate of about kb kilobytes of names of 2,000 bytes,
+// none of them localhost, so that it never verifies for the probe and Go's
+// HostnameError lists them all.
+func WorstLeaf(kb int) Leaf {
 	var l Leaf
-	for i := range 99 {
-		l.DNSNames = append(l.DNSNames, fmt.Sprintf("%02d-%s.example", i, strings.Repeat("x", 1980)))
+	for i := range kb / 2 {
+		l.DNSNames = append(l.DNSNames, fmt.Sprintf("%03d-%s.example", i, strings.Repeat("x", 1980)))
 	}
 	return l
 }
@@ -40,10 +39,10 @@ func WorstLeaf() Leaf {
 // NewWorst starts the worst server with a certificate from ca; hold is how
 // long each connection stalls in the EHLO reply after STARTTLS (0: not at
 // all) unless Release comes first.
-func NewWorst(t testing.TB, ca *CA, hold time.Duration) *Worst {
+func NewWorst(t T, ca *CA, hold time.Duration) *Worst {
 	t.Helper()
 	w := &Worst{release: make(chan struct{})}
-	cfg := ServerTLS(ca.Issue(t, WorstLeaf()))
+	cfg := ServerTLS(ca.Issue(t, WorstLeaf(28)))
 	// Long replies: as many lines as a reply may have, each of about 2 KB,
 	// after the lines that keep the probe going (STARTTLS, AUTH).
 	long := func(code string, head ...string) string {
@@ -51,7 +50,8 @@ func NewWorst(t testing.TB, ca *CA, hold time.Duration) *Worst {
 		for _, h := range head {
 			b.WriteString(code + "-" + h + "\r\n")
 		}
-		for i := range 127 - len(head) {
+		// 7 lines of 2,000 bytes and the rest: just under 16 KiB of text.
+		for i := range 7 {
 			fmt.Fprintf(&b, "%s-%03d %s\r\n", code, i, strings.Repeat("y", 1990))
 		}
 		b.WriteString(code + " END\r\n")

@@ -1,7 +1,10 @@
-// Package testtool finds the external programs that tests run (promtool,
-// kubeconform, systemd-analyze), installing a missing one with
-// scripts/install-deploy-tools.sh. Without the program a test skips, except
-// under CI=true, where every check must run and a missing tool fails.
+// Package testtool holds what tests share beyond fake servers: the external
+// programs they run (promtool, kubeconform, systemd-analyze), installed
+// with scripts/install-deploy-tools.sh when missing, and the exporter
+// binary, built once per package and started on a free loopback port.
+// Without a program a test skips, except under CI=true, where every check
+// must run and a missing tool fails; with -short nothing is installed or
+// built, and those tests skip.
 package testtool
 
 import (
@@ -27,6 +30,9 @@ func Need(t testing.TB, name, installArg string) string {
 	t.Helper()
 	if p := find(name); p != "" {
 		return p
+	}
+	if testing.Short() {
+		t.Skipf("-short: %s is not installed, and -short installs nothing (scripts/install-deploy-tools.sh %s does)", name, installArg)
 	}
 	out, err := exec.Command("bash", filepath.Join(RepoRoot(), "scripts", "install-deploy-tools.sh"), installArg).CombinedOutput()
 	if p := find(name); p != "" {
