@@ -90,7 +90,8 @@ func domainCases(t *testing.T) map[string]*prober.DomainResult {
 		Policy: &mtasts.Policy{Version: "STSv1", Mode: mtasts.ModeEnforce, MX: []string{"mx1.example.com"}, MaxAge: 604800},
 		MX:     []prober.MTASTSHost{{Host: "mx1.example.com", Pattern: "mx1.example.com", Match: true}, {Host: "mx2.example.com"}},
 		Pairs: []prober.MTASTSPair{
-			{MX: "mx1.example.com", Address: "192.0.2.1", Compliant: true}, {MX: "mx1.example.com", Address: "2001:db8::1", Compliant: true},
+			{MX: "mx1.example.com", Address: "192.0.2.1", Compliant: true},
+			{MX: "mx1.example.com", Address: "2001:db8::1", Compliant: true},
 			{MX: "mx2.example.com", Address: "192.0.2.2", Why: "the MX host matches no mx pattern"},
 		},
 		TLSRPT: "v=TLSRPTv1; rua=mailto:tlsrpt@example.com", TLSRPTValid: true, TLSRPTRUA: []string{"mailto:tlsrpt@example.com"},
