@@ -22,7 +22,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build test test-short lint fmt image image-test prometheusrule schemas
+.PHONY: all build test test-short lint fmt image image-test prometheusrule generate schemas
 
 all: lint test build
 
@@ -60,6 +60,12 @@ image-test:
 # Regenerate deploy/kubernetes/prometheusrule.yaml from alerts/.
 prometheusrule:
 	scripts/gen-prometheusrule.sh > deploy/kubernetes/prometheusrule.yaml
+
+# Regenerate every generated operator file: the dashboards' JSON (from
+# internal/dashgen), the PrometheusRule and the Grafana-managed rules (from
+# alerts/smtp_exporter.rules.yml). Tests fail when one is out of date.
+generate: prometheusrule
+	$(GO) generate ./dashboards ./alerts
 
 # Regenerate the JSON schemas kubeconform validates the manifests against.
 schemas:

@@ -67,12 +67,10 @@ func run(args []string) int {
 	if slices.Contains(args, "probe") {
 		// `probe --help` lists what the probe command reads, not the
 		// server's flags (they still parse, and are ignored).
-		for _, name := range []string{
-			"config.check", "timeout-offset", "history.limit", "history.max-bytes", "probe.max-concurrent",
-			"web.listen-address", "web.config.file", "web.systemd-socket",
-		} {
-			if f := app.GetFlag(name); f != nil {
-				f.Hidden()
+		probeReads := []string{"help", "version", "config.file", "log.level", "log.format"}
+		for _, f := range app.Model().Flags {
+			if !slices.Contains(probeReads, f.Name) {
+				app.GetFlag(f.Name).Hidden()
 			}
 		}
 	}

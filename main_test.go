@@ -165,7 +165,7 @@ func TestProbeHelp(t *testing.T) {
 			t.Errorf("probe --help does not show %s:\n%s", want, out)
 		}
 	}
-	for _, server := range []string{"--web.listen-address", "--history.limit", "--probe.max-concurrent", "--timeout-offset", "--config.check", "--web.config.file"} {
+	for _, server := range []string{"--web.listen-address", "--history.limit", "--probe.max-concurrent", "--timeout-offset", "--config.check", "--web.config.file", "--history.max-bytes"} {
 		if strings.Contains(out, server) {
 			t.Errorf("probe --help shows the server flag %s:\n%s", server, out)
 		}

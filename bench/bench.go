@@ -60,7 +60,7 @@ func hostileTimeout(o options) time.Duration { return 4 * o.scaleTimeout }
 func moduleSpecs(o options, ip *inProcess, pf *postfix) []moduleSpec {
 	var specs []moduleSpec
 	for _, s := range targetSets(ip, pf) {
-		for _, k := range []kind{kindEHLO, kindStartTLS, kindImplicit} {
+		for _, k := range []kind{kindEHLO, kindStartTLS, kindImplicit, kindPosture} {
 			specs = append(specs, moduleSpec{name: moduleName(s.server, k), kind: k, timeout: costTimeout, caFile: s.caFile, serverName: s.serverName})
 		}
 		specs = append(specs, moduleSpec{name: verdictModule(s.server), kind: kindStartTLS, timeout: o.verdictTimeout, caFile: s.caFile, serverName: s.serverName})

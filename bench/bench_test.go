@@ -62,7 +62,7 @@ func TestDriverSmoke(t *testing.T) {
 		probes:         6,
 		rounds:         2,
 		costServers:    map[string]bool{"in-process": true},
-		costKinds:      []kind{kindEHLO, kindStartTLS, kindImplicit},
+		costKinds:      []kind{kindEHLO, kindStartTLS, kindImplicit, kindPosture},
 		concurrency:    []int{2},
 		verdictRuns:    1,
 		verdictTimeout: time.Second,
@@ -82,8 +82,8 @@ func TestDriverSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if len(r.Cost) != 3 {
-		t.Fatalf("got %d cost rows, want 3 (ehlo, starttls, implicit)", len(r.Cost))
+	if len(r.Cost) != 4 {
+		t.Fatalf("got %d cost rows, want 4 (ehlo, starttls, implicit, posture)", len(r.Cost))
 	}
 	for _, c := range r.Cost {
 		s := c.Exporters[ours]
@@ -180,6 +180,7 @@ func TestModuleConfigs(t *testing.T) {
 		{name: "e", kind: kindEHLO, timeout: time.Second},
 		{name: "s", kind: kindStartTLS, timeout: 2 * time.Second, caFile: ca, serverName: "mx.test"},
 		{name: "i", kind: kindImplicit, timeout: 3 * time.Second, caFile: ca, serverName: "mx.test"},
+		{name: "p", kind: kindPosture, timeout: 2 * time.Second, caFile: ca, serverName: "mx.test"},
 	}
 	cfg, err := config.Parse([]byte(oursConfig(specs)))
 	if err != nil {
@@ -193,8 +194,12 @@ func TestModuleConfigs(t *testing.T) {
 		{"e", config.TLSNone, time.Second},
 		{"s", config.TLSStartTLS, 2 * time.Second},
 		{"i", config.TLSImplicit, 3 * time.Second},
+		{"p", config.TLSStartTLS, 2 * time.Second},
 	} {
 		m := cfg.Modules[c.name]
+		if m != nil && m.TLSPosture != (c.name == "p") {
+			t.Errorf("module %s: tls_posture %v", c.name, m.TLSPosture)
+		}
 		if m == nil || m.TLS != c.tls || m.Timeout != c.timeout || m.EHLOHostname != ehloHostname {
 			t.Errorf("module %s: %+v, want tls %s, timeout %s", c.name, m, c.tls, c.timeout)
 		}
@@ -233,6 +238,7 @@ func TestModuleConfigs(t *testing.T) {
 		"e": "^220  | " + ehlo + " | ^250  | QUIT | ^221 ",
 		"s": "^220  | " + ehlo + " | ^250[- ]STARTTLS | STARTTLS | ^220  +starttls | " + ehlo + " | ^250  | QUIT | ^221 ",
 		"i": "^220  | " + ehlo + " | ^250  | QUIT | ^221 ",
+		"p": "^220  | " + ehlo + " | ^250[- ]STARTTLS | STARTTLS | ^220  +starttls | " + ehlo + " | ^250  | QUIT | ^221 ",
 	} {
 		if got := steps(name); got != want {
 			t.Errorf("blackbox module %s:\n got %s\nwant %s", name, got, want)
@@ -259,7 +265,7 @@ func BenchmarkProbeHandler(b *testing.B) {
 	o := options{verdictTimeout: time.Second, scaleTimeout: time.Second}
 	e := inProcessExporter(b, moduleSpecs(o, ip, nil))
 	client := newClient(1)
-	for _, k := range []kind{kindEHLO, kindStartTLS, kindImplicit} {
+	for _, k := range []kind{kindEHLO, kindStartTLS, kindImplicit, kindPosture} {
 		b.Run(string(k), func(b *testing.B) {
 			url := e.probeURL(moduleName(ip.fast.server, k), ip.fast.addr[k])
 			b.ReportAllocs()

@@ -24,6 +24,11 @@ const (
 	kindEHLO     kind = "ehlo"     // greeting, EHLO, QUIT
 	kindStartTLS kind = "starttls" // greeting, EHLO, STARTTLS, handshake, EHLO, QUIT
 	kindImplicit kind = "implicit" // handshake, greeting, EHLO, QUIT
+	// kindPosture is starttls with tls_posture: three more connections,
+	// each to a STARTTLS handshake (TLS 1.0 only, TLS 1.1 only, weak
+	// suites). blackbox_exporter has no such checks and holds the starttls
+	// conversation, so its ratio says what the checks add.
+	kindPosture kind = "posture"
 )
 
 // ehloHostname is what both exporters say in EHLO.
@@ -43,8 +48,11 @@ func oursConfig(specs []moduleSpec) string {
 	var b strings.Builder
 	b.WriteString("modules:\n")
 	for _, m := range specs {
-		tls := map[kind]string{kindEHLO: "none", kindStartTLS: "starttls", kindImplicit: "implicit"}[m.kind]
+		tls := map[kind]string{kindEHLO: "none", kindStartTLS: "starttls", kindImplicit: "implicit", kindPosture: "starttls"}[m.kind]
 		fmt.Fprintf(&b, "  %s:\n    timeout: %s\n    tls: %s\n    ehlo_hostname: %s\n", m.name, m.timeout, tls, ehloHostname)
+		if m.kind == kindPosture {
+			b.WriteString("    tls_posture: true\n")
+		}
 		if m.kind != kindEHLO {
 			fmt.Fprintf(&b, "    tls_config: {ca_file: %q, server_name: %q}\n", m.caFile, m.serverName)
 		}
@@ -71,7 +79,7 @@ func blackboxConfig(specs []moduleSpec) string {
 		step := func(s string) { b.WriteString("        - " + s + "\n") }
 		step(`expect: "^220 "`)
 		step(`send: "EHLO ` + ehloHostname + `"`)
-		if m.kind == kindStartTLS {
+		if m.kind == kindStartTLS || m.kind == kindPosture {
 			step(`expect: "^250[- ]STARTTLS"`)
 			step(`send: "STARTTLS"`)
 			step("expect: \"^220 \"\n          starttls: true")

@@ -39,14 +39,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	probes := app.Flag("probes", "Probes per measured run of a cost row.").Default("1000").Int()
 	rounds := app.Flag("rounds", "Measured runs per exporter and cost row, alternating the exporters (A B A B).").Default("2").Int()
 	costServers := app.Flag("cost.servers", "Servers of the cost rows, comma separated: in-process, postfix.").Default("in-process,postfix").String()
-	costKinds := app.Flag("cost.kinds", "Conversations of the cost rows, comma separated: ehlo, starttls, implicit.").Default("ehlo,starttls,implicit").String()
+	costKinds := app.Flag("cost.kinds", "Conversations of the cost rows, comma separated: ehlo, starttls, implicit, posture (starttls with tls_posture).").Default("ehlo,starttls,implicit,posture").String()
 	concurrency := app.Flag("concurrency", "Probes in flight during the cost runs, comma separated.").Default("8,64").String()
 	verdictRuns := app.Flag("verdict.runs", "Probes per exporter and failure for the time to verdict.").Default("5").Int()
 	verdictTimeout := app.Flag("verdict.timeout", "Module timeout of the time-to-verdict probes.").Default("3s").Duration()
 	scaleProbes := app.Flag("scale.probes", "Probes held open at once by the tarpit.").Default("1000").Int()
 	scaleTimeout := app.Flag("scale.timeout", "Module timeout of the tarpit probes: how long they are held.").Default("15s").Duration()
 	hostileProbes := app.Flag("hostile.probes", "Probes held in flight at once by the worst hostile server (smtp_exporter only).").Default("100").Int()
-	sustainedKinds := app.Flag("sustained.kinds", "Conversations ramped in the sustained-rate test (ehlo, starttls, implicit).").Default("ehlo,starttls").String()
+	sustainedKinds := app.Flag("sustained.kinds", "Conversations ramped in the sustained-rate test (ehlo, starttls, implicit, posture).").Default("ehlo,starttls").String()
 	sustainedStep := app.Flag("sustained.step", "Duration of each rate of the ramp.").Default("4s").Duration()
 	sustainedStart := app.Flag("sustained.start", "First rate of the ramp, probes per second (raised 1.5x per step).").Default("50").Float64()
 	sustainedMax := app.Flag("sustained.max", "Highest rate tried, probes per second.").Default("6000").Float64()
@@ -133,10 +133,10 @@ func parseKinds(list string, stderr io.Writer) ([]kind, bool) {
 	var kinds []kind
 	for k := range strings.SplitSeq(list, ",") {
 		switch k := kind(strings.TrimSpace(k)); k {
-		case kindEHLO, kindStartTLS, kindImplicit:
+		case kindEHLO, kindStartTLS, kindImplicit, kindPosture:
 			kinds = append(kinds, k)
 		default:
-			fmt.Fprintf(stderr, "bench: unknown kind %q; use ehlo, starttls or implicit\n", k)
+			fmt.Fprintf(stderr, "bench: unknown kind %q; use ehlo, starttls, implicit or posture\n", k)
 			return nil, false
 		}
 	}

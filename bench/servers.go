@@ -63,6 +63,7 @@ func startInProcess(tb smtptest.T) *inProcess {
 				kindEHLO:     smtptest.NewServer(tb, smtptest.Config{}).Addr,
 				kindStartTLS: smtptest.NewServer(tb, smtptest.Config{StartTLS: good}).Addr,
 				kindImplicit: smtptest.NewServer(tb, smtptest.Config{Implicit: good}).Addr,
+				kindPosture:  smtptest.NewServer(tb, smtptest.Config{StartTLS: good}).Addr,
 			},
 		},
 		failing: []failingServer{
@@ -145,6 +146,7 @@ func findPostfix(envFile string) (*postfix, string) {
 				kindEHLO:     addr("SMTP"),
 				kindStartTLS: addr("SMTP"),
 				kindImplicit: addr("SMTPS"),
+				kindPosture:  addr("SMTP"),
 			},
 		},
 		reject:    addr("REJECT"),

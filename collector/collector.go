@@ -57,6 +57,36 @@ var (
 		[]string{"fingerprint_sha256", "subject", "issuer", "subjectalternative", "serialnumber"})
 	certVerifiedDesc = newDesc("probe_tls_certificate_verified",
 		"Whether the certificate chain leads to a trusted root and matches the host name.", nil)
+	leafNotBeforeDesc = newDesc("probe_ssl_leaf_not_before_timestamp_seconds",
+		"When the server's leaf certificate became valid, in seconds since the Unix epoch.", nil)
+	leafKeyBitsDesc = newDesc("probe_ssl_leaf_key_bits",
+		"The size of the leaf certificate's public key in bits, by key type (rsa, ecdsa, ed25519).", []string{"type"})
+	leafSignatureDesc = newDesc("probe_ssl_leaf_signature_algorithm_info",
+		"The algorithm the leaf certificate is signed with (SHA256-RSA, ECDSA-SHA384, SHA1-RSA, ...).", []string{"algorithm"})
+	chainCertificatesDesc = newDesc("probe_ssl_chain_certificates",
+		"How many certificates the server presented, leaf included.", nil)
+	ocspStapledDesc = newDesc("probe_tls_ocsp_stapled",
+		"Whether the server stapled an OCSP response to the handshake.", nil)
+	ocspValidDesc = newDesc("probe_tls_ocsp_response_valid",
+		"Whether the stapled OCSP response parsed, answers for the leaf and is signed by its issuer; an invalid response's status is not reported.", nil)
+	ocspStatusDesc = newDesc("probe_tls_ocsp_status",
+		"The leaf's status in the stapled OCSP response: 1 for the status given, 0 for the others (all 0 when the response is not valid).", []string{"status"})
+	ptrInfoDesc = newDesc("probe_smtp_ptr_info",
+		"A PTR name of the address connected to (reverse_dns).", []string{"ptr"})
+	fcrdnsDesc = newDesc("probe_smtp_fcrdns",
+		"Whether a PTR name of the address connected to resolves back to it (forward-confirmed reverse DNS; reverse_dns).", nil)
+	bannerHostnameDesc = newDesc("probe_smtp_banner_hostname_info",
+		"The name the server gives in its greeting, sanitized and capped (reverse_dns).", []string{"hostname"})
+	bannerMatchesPTRDesc = newDesc("probe_smtp_banner_matches_ptr",
+		"Whether the name in the greeting is a PTR name of the address connected to (reverse_dns).", nil)
+	legacyVersionDesc = newDesc("probe_tls_legacy_version_accepted",
+		"Whether the server completed a handshake with a client offering only this TLS version (tls_posture; absent when the check was not conclusive).", []string{"version"})
+	weakCipherAcceptedDesc = newDesc("probe_tls_weak_cipher_accepted",
+		"Whether the server completed a TLS 1.2 handshake with a client offering only weak cipher suites (tls_posture; absent when the check was not conclusive).", nil)
+	weakCipherInfoDesc = newDesc("probe_tls_weak_cipher_info",
+		"The weak cipher suite the server chose when offered only weak ones.", []string{"cipher"})
+	ocspNextUpdateDesc = newDesc("probe_tls_ocsp_next_update_timestamp_seconds",
+		"When the stapled OCSP response says fresher information will be available, in seconds since the Unix epoch.", nil)
 )
 
 // Collector exposes the metrics of one probe result. Make a fresh one, in a
@@ -164,6 +194,47 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 			leaf := t.Certificates[0]
 			gauge(lastChainInfoDesc, 1, leaf.FingerprintSHA256, leaf.Subject, leaf.Issuer,
 				strings.Join(leaf.SANs, ","), leaf.SerialNumber)
+			gauge(leafNotBeforeDesc, float64(leaf.NotBefore.Unix()))
+			gauge(leafKeyBitsDesc, float64(leaf.KeyBits), leaf.KeyType)
+			gauge(leafSignatureDesc, 1, leaf.SignatureAlgorithm)
+		}
+		gauge(chainCertificatesDesc, float64(t.ChainCertificates))
+		gauge(ocspStapledDesc, boolValue(t.OCSP != nil))
+		if o := t.OCSP; o != nil {
+			gauge(ocspValidDesc, boolValue(o.Valid))
+			for _, st := range prober.OCSPStatuses {
+				gauge(ocspStatusDesc, boolValue(o.Status == st), st)
+			}
+			if !o.NextUpdate.IsZero() {
+				gauge(ocspNextUpdateDesc, float64(o.NextUpdate.Unix()))
+			}
+		}
+	}
+	if rd := r.ReverseDNS; rd != nil {
+		if r.BannerHostname != "" {
+			gauge(bannerHostnameDesc, 1, r.BannerHostname)
+		}
+		if rd.Conclusive {
+			for _, n := range rd.PTR {
+				gauge(ptrInfoDesc, 1, n)
+			}
+			gauge(fcrdnsDesc, boolValue(rd.FCrDNS))
+			if r.BannerHostname != "" {
+				gauge(bannerMatchesPTRDesc, boolValue(rd.BannerMatchesPTR))
+			}
+		}
+	}
+	for _, c := range r.Posture {
+		if !c.Conclusive {
+			continue
+		}
+		if c.Check == prober.CheckWeakCiphers {
+			gauge(weakCipherAcceptedDesc, boolValue(c.Accepted))
+			if c.Accepted {
+				gauge(weakCipherInfoDesc, 1, c.Cipher)
+			}
+		} else {
+			gauge(legacyVersionDesc, boolValue(c.Accepted), c.Check)
 		}
 	}
 }

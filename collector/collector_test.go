@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/smtp-exporter/smtp_exporter/dane"
+	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
@@ -79,6 +79,7 @@ var (
 		FingerprintSHA256: "6b1f2a0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a",
 		NotBefore:         time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
 		NotAfter:          expiry,
+		KeyType:           "ecdsa", KeyBits: 256, SignatureAlgorithm: "SHA256-RSA",
 	}
 	intermediate = prober.CertInfo{
 		Subject:           "CN=Example Test CA,O=Example",
@@ -88,6 +89,7 @@ var (
 		NotBefore:         time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 		NotAfter:          caExpiry,
 		IsCA:              true,
+		KeyType:           "rsa", KeyBits: 2048, SignatureAlgorithm: "SHA256-RSA",
 	}
 	expiredLeaf = prober.CertInfo{
 		Subject:           "CN=old.example.net",
@@ -97,6 +99,7 @@ var (
 		FingerprintSHA256: "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
 		NotBefore:         time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 		NotAfter:          expiredAt,
+		KeyType:           "rsa", KeyBits: 1024, SignatureAlgorithm: "SHA1-RSA",
 	}
 
 	plainEHLO = &prober.EHLOInfo{Domain: "mx.example.net", Extensions: []prober.Extension{
@@ -113,13 +116,19 @@ var (
 		Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", ServerName: "mx.example.net",
 		Certificates: []prober.CertInfo{leaf, intermediate}, Verified: true,
 		VerifiedChain:  []prober.CertInfo{leaf, intermediate},
-		EarliestExpiry: expiry, LastChainExpiry: expiry,
+		EarliestExpiry: expiry, LastChainExpiry: expiry, ChainCertificates: 2,
+		OCSP: &prober.OCSPInfo{
+			Valid: true, Status: prober.OCSPGood,
+			ProducedAt: time.Date(2025, 5, 31, 0, 0, 0, 0, time.UTC),
+			ThisUpdate: time.Date(2025, 5, 31, 0, 0, 0, 0, time.UTC),
+			NextUpdate: time.Date(2025, 6, 7, 0, 0, 0, 0, time.UTC),
+		},
 	}
 	expiredTLS12 = &prober.TLSInfo{
 		Version: "TLS 1.2", Cipher: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", ServerName: "old.example.net",
 		Certificates: []prober.CertInfo{expiredLeaf}, Verified: false,
 		VerifyError:    "x509: certificate has expired or is not yet valid",
-		EarliestExpiry: expiredAt, LastChainExpiry: expiredAt,
+		EarliestExpiry: expiredAt, LastChainExpiry: expiredAt, ChainCertificates: 1,
 	}
 )
 
@@ -176,6 +185,9 @@ func goldenCases() []goldenCase {
 	r.EHLO, r.Encrypted = authEHLO, true
 	tls12 := *verifiedTLS13
 	tls12.Version, tls12.Cipher = "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	// A stapled response whose signature does not check: stapled and
+	// invalid, no status believed.
+	tls12.OCSP = &prober.OCSPInfo{Error: "invalid response: ocsp: bad OCSP signature: crypto/rsa: verification error"}
 	r.TLS = &tls12
 	add("implicit_tls_success", "smtps", r)
 
@@ -281,6 +293,37 @@ func goldenCases() []goldenCase {
 	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
 	r.DANE = &prober.DANEResult{Mode: "check", Result: dane.Result{Detail: "not checked"}}
 	add("dane_not_checked", "smtp_dane", r)
+
+	// TLS posture: the legacy checks conclusive (TLS 1.0 accepted), the
+	// weak cipher check accepted; fail_if_legacy_tls_accepted failed it.
+	r = base("smtp_posture", false, prober.ReasonLegacyTLSAccepted, ms(140))
+	r.Error = "the server still accepts TLS 1.0"
+	r.Phases = startTLSPhases(ms(25), 0)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, verifiedTLS13
+	r.Posture = []prober.PostureCheck{
+		{Check: prober.CheckTLS10, Conclusive: true, Accepted: true, Version: "TLS 1.0", Cipher: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", Duration: ms(30)},
+		{Check: prober.CheckTLS11, Conclusive: true, Error: "remote error: tls: protocol version not supported", Duration: ms(20)},
+		{Check: prober.CheckWeakCiphers, Conclusive: true, Accepted: true, Version: "TLS 1.2", Cipher: "TLS_RSA_WITH_3DES_EDE_CBC_SHA", Duration: ms(30)},
+	}
+	r.BannerHostname = "mx.example.net"
+	r.ReverseDNS = &prober.ReverseDNSInfo{Conclusive: true, PTR: []string{"dyn-192-0-2-25.isp.example"}}
+	add("posture_legacy_accepted", "smtp_posture", r)
+
+	// Reverse DNS confirmed, and the greeting names the PTR name.
+	r = base("smtp_posture", true, "", ms(60))
+	r.Phases = startTLSPhases(ms(25), 0)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, verifiedTLS13
+	r.BannerHostname = "mx.example.net"
+	r.ReverseDNS = &prober.ReverseDNSInfo{
+		Conclusive: true, PTR: []string{"mx.example.net"}, ConfirmedPTR: []string{"mx.example.net"},
+		FCrDNS: true, BannerMatchesPTR: true,
+	}
+	r.Posture = []prober.PostureCheck{
+		{Check: prober.CheckTLS10, Conclusive: true, Error: "remote error: tls: protocol version not supported"},
+		{Check: prober.CheckTLS11, Conclusive: true, Error: "remote error: tls: protocol version not supported"},
+		{Check: prober.CheckWeakCiphers, Conclusive: true, Error: "remote error: tls: handshake failure"},
+	}
+	add("reverse_dns_confirmed", "smtp_posture", r)
 
 	return cases
 }
@@ -402,7 +445,19 @@ var (
 	tlsFamilies = map[string]bool{
 		"probe_tls_version_info": true, "probe_tls_cipher_info": true, "probe_tls_certificate_verified": true,
 		"probe_ssl_earliest_cert_expiry": true, "probe_ssl_last_chain_expiry_timestamp_seconds": true,
-		"probe_ssl_last_chain_info": true,
+		"probe_ssl_last_chain_info": true, "probe_ssl_leaf_not_before_timestamp_seconds": true,
+		"probe_ssl_leaf_key_bits": true, "probe_ssl_leaf_signature_algorithm_info": true,
+		"probe_ssl_chain_certificates": true, "probe_tls_ocsp_stapled": true,
+	}
+	// ocspFamilies follow a stapled OCSP response (the next update a valid
+	// one), the posture families conclusive tls_posture checks, PTR names
+	// a conclusive reverse DNS lookup.
+	ocspFamilies = map[string]bool{
+		"probe_tls_legacy_version_accepted": true, "probe_tls_weak_cipher_accepted": true,
+		"probe_tls_weak_cipher_info":    true,
+		"probe_smtp_ptr_info":           true,
+		"probe_tls_ocsp_response_valid": true, "probe_tls_ocsp_status": true,
+		"probe_tls_ocsp_next_update_timestamp_seconds": true,
 	}
 	ehloFamilies = map[string]bool{"probe_smtp_extension_info": true, "probe_smtp_auth_mechanism_info": true}
 	// The record that matched exists only when one did.
@@ -421,7 +476,7 @@ func TestStableSeries(t *testing.T) {
 			mfs, _ := render(t, tc.result)
 			var series []string
 			for _, mf := range mfs {
-				if tlsFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] || matchFamilies[mf.GetName()] {
+				if tlsFamilies[mf.GetName()] || ocspFamilies[mf.GetName()] || ehloFamilies[mf.GetName()] || matchFamilies[mf.GetName()] {
 					continue
 				}
 				for _, m := range mf.GetMetric() {
@@ -532,9 +587,7 @@ func TestPromtool(t *testing.T) {
 	promtool := testtool.Need(t, "promtool", "promtool")
 	for _, tc := range goldenCases() {
 		_, text := render(t, tc.result)
-		cmd := exec.Command(promtool, "check", "metrics")
-		cmd.Stdin = bytes.NewReader(text)
-		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		if out, err := promlint.Check(promtool, text); err != nil || out != "" {
 			t.Errorf("%s: promtool check metrics: %v\n%s", tc.name, err, out)
 		}
 	}

@@ -67,6 +67,15 @@ type Module struct {
 	Auth                *Auth         `yaml:"auth,omitempty"`
 	FailIfAuthBeforeTLS bool          `yaml:"fail_if_auth_before_tls"`
 	FailIfNoAuth        bool          `yaml:"fail_if_no_auth"`
+	// TLSPosture adds, after the conversation, one short connection per
+	// check that offers only TLS 1.0, only TLS 1.1, or TLS 1.2 with only
+	// weak cipher suites, and stops after the handshake.
+	TLSPosture              bool `yaml:"tls_posture"`
+	FailIfLegacyTLSAccepted bool `yaml:"fail_if_legacy_tls_accepted"`
+	// ReverseDNS looks up the PTR names of the address connected to and
+	// whether one resolves back to it (FCrDNS), and compares them with the
+	// name in the greeting.
+	ReverseDNS bool `yaml:"reverse_dns"`
 	// MX makes the module's targets mail domains (see mx.go).
 	MX *MX `yaml:"mx,omitempty"`
 	// DNS sends every lookup of the module to one server.
@@ -430,6 +439,12 @@ func (m *Module) prepare() error {
 	}
 	if err := m.prepareTLS(); err != nil {
 		errs = append(errs, err)
+	}
+	if m.TLSPosture && m.TLS == TLSNone {
+		return errors.New("tls_posture: the checks need TLS; set tls to opportunistic, starttls or implicit")
+	}
+	if m.FailIfLegacyTLSAccepted && !m.TLSPosture {
+		return errors.New("fail_if_legacy_tls_accepted: needs tls_posture: true, which runs the legacy TLS checks")
 	}
 	if m.FailIfCertificateInvalid == nil {
 		fail := (m.TLS != TLSOpportunistic || m.Auth != nil) && !m.TLSConfig.InsecureSkipVerify

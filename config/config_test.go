@@ -60,6 +60,9 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-auth-no-username.yml", `module "submission": auth: username is required`},
 		{"invalid-auth-password-file-missing.yml", `module "submission": auth: password_file: open testdata/no-such-password: no such file or directory`},
 		{"invalid-auth-password-env-unset.yml", `module "submission": auth: password_env: environment variable SMTP_EXPORTER_CONFIG_TEST_UNSET is not set`},
+		// TLS posture.
+		{"invalid-tls-posture-tls-none.yml", `module "smtp": tls_posture: the checks need TLS; set tls to opportunistic, starttls or implicit`},
+		{"invalid-fail-if-legacy-without-posture.yml", `module "smtp": fail_if_legacy_tls_accepted: needs tls_posture: true, which runs the legacy TLS checks`},
 		// port_modules.
 		{"invalid-port-modules-undefined.yml", `port_modules: port 587 names module "submission", which is not defined`},
 		{"invalid-port-modules-range.yml", `port_modules: port 0 is out of range 1-65535`},
@@ -141,6 +144,8 @@ func TestLoadMinimalDefaults(t *testing.T) {
 		{"fail_if_no_auth", m.FailIfNoAuth, false},
 		// Opportunistic: a bad certificate is a warning, as for a sending MTA.
 		{"fail_if_certificate_invalid", m.CertificateInvalidFails(), false},
+		{"tls_posture", m.TLSPosture, false},
+		{"reverse_dns", m.ReverseDNS, false},
 		{"roots (nil: system pool)", m.Roots() == nil, true},
 		// Old servers must be seen (and reported), not fail the handshake.
 		{"min TLS version", m.ClientTLS("x").MinVersion, uint16(tls.VersionTLS10)},
@@ -188,6 +193,9 @@ func TestLoadFull(t *testing.T) {
 		{"password", m.Auth.Password().Reveal(), fixturePassword},
 		{"fail_if_auth_before_tls", m.FailIfAuthBeforeTLS, true},
 		{"fail_if_no_auth", m.FailIfNoAuth, true},
+		{"tls_posture", m.TLSPosture, true},
+		{"fail_if_legacy_tls_accepted", m.FailIfLegacyTLSAccepted, true},
+		{"reverse_dns", m.ReverseDNS, true},
 		{"smtps tls", cfg.Modules["smtps"].TLS, TLSImplicit},
 		{"starttls: a bad certificate fails", m.CertificateInvalidFails(), true},
 		{"insecure_skip_verify: a bad certificate warns", cfg.Modules["smtps"].CertificateInvalidFails(), false},

@@ -1,6 +1,8 @@
 // Package dashboards holds the Grafana dashboards (*.json, importable as
 // they are) and reads the PromQL out of them, so that the dashboard tests
-// here and the end-to-end test in integration/ check every query.
+// here and the end-to-end test in integration/ check every query. The JSON
+// is generated: internal/dashgen builds the dashboards in Go with Grafana's
+// foundation SDK, and `go generate ./dashboards` writes them here.
 package dashboards
 
 import (

@@ -160,7 +160,7 @@ func TestVariables(t *testing.T) {
 			}
 			// The drill-down shows one target; everywhere else "All" must
 			// match every value (module may be empty: the port chose it).
-			wantMulti := !(name == "instance" && d.UID == "smtp-exporter-target")
+			wantMulti := name != "instance" || d.UID != "smtp-exporter-target"
 			if v.Multi != wantMulti || v.IncludeAll != wantMulti {
 				t.Errorf("%s: variable %s: multi %v includeAll %v, want %v", d.File, name, v.Multi, v.IncludeAll, wantMulti)
 			}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
@@ -489,10 +489,8 @@ func checkHelp(t *testing.T, reg prometheus.Gatherer) {
 func promtoolCheck(t *testing.T, text string) {
 	t.Helper()
 	promtool := testtool.Need(t, "promtool", "promtool")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	out, err := cmd.CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+	out, err := promlint.Check(promtool, []byte(text))
+	if err != nil || out != "" {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }

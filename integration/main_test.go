@@ -162,6 +162,10 @@ func testbedModules(tb *testbed) []testbedModule {
 		{"tb_source_ip", []string{"tls: none", "source_ip_address: 127.0.0.2"}},
 		{"tb_banner", []string{"tls: none", `fail_if_banner_not_matches: '^mail\.testbed\.local ESMTP'`}},
 		{"tb_banner_other", []string{"tls: none", `fail_if_banner_not_matches: '^mx9\.example\.net '`}},
+		{"tb_posture", []string{"tls: starttls", "tls_posture: true", tls}},
+		{"tb_posture_fail", []string{"tls: starttls", "tls_posture: true", "fail_if_legacy_tls_accepted: true", tls}},
+		{"tb_posture_implicit", []string{"tls: implicit", "tls_posture: true", tls}},
+		{"tb_reverse_dns", []string{"tls: opportunistic", "reverse_dns: true", "dns: {server: \"" + testDNSServer() + "\"}", tls}},
 	}
 }
 

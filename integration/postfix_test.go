@@ -112,6 +112,45 @@ func postfixCases(tb *testbed) []probeCase {
 			warnings: []string{"auth_before_tls"},
 		},
 		{
+			// Debian 12's Postfix as configured out of the box still takes
+			// TLS 1.0 and 1.1 and RSA key exchange with CBC.
+			name: "posture of the default listener", target: tb.addr("SMTP"), module: "tb_posture",
+			want: map[string]float64{
+				`probe_tls_version_info{version=TLS 1.3}`:            1,
+				`probe_tls_legacy_version_accepted{version=TLS 1.0}`: 1, `probe_tls_legacy_version_accepted{version=TLS 1.1}`: 1,
+				"probe_tls_weak_cipher_accepted": 1, "probe_ssl_leaf_key_bits{type=rsa}": 2048,
+				"probe_ssl_leaf_signature_algorithm_info{algorithm=SHA256-RSA}": 1, "probe_tls_ocsp_stapled": 0,
+			},
+		},
+		{
+			name: "posture over implicit TLS", target: tb.addr("SMTPS"), module: "tb_posture_implicit",
+			want: map[string]float64{
+				`probe_tls_legacy_version_accepted{version=TLS 1.0}`: 1, `probe_tls_legacy_version_accepted{version=TLS 1.1}`: 1,
+			},
+		},
+		{
+			name: "TLS 1.2 at most, still accepting TLS 1.0 and 1.1", target: tb.addr("LEGACYTLS"), module: "tb_posture_fail",
+			reason: "legacy_tls_accepted",
+			want: map[string]float64{
+				`probe_tls_version_info{version=TLS 1.2}`:            1,
+				`probe_tls_legacy_version_accepted{version=TLS 1.0}`: 1, `probe_tls_legacy_version_accepted{version=TLS 1.1}`: 1,
+				"probe_tls_weak_cipher_accepted": 1,
+			},
+		},
+		{
+			name: "TLS 1.3 only: nothing legacy, nothing weak", target: tb.addr("TLS13ONLY"), module: "tb_posture_fail",
+			want: map[string]float64{
+				`probe_tls_version_info{version=TLS 1.3}`:            1,
+				`probe_tls_legacy_version_accepted{version=TLS 1.0}`: 0, `probe_tls_legacy_version_accepted{version=TLS 1.1}`: 0,
+				"probe_tls_weak_cipher_accepted": 0,
+			},
+			absent: []string{"probe_tls_weak_cipher_info"},
+		},
+		{
+			name: "posture off: no posture series", target: tb.addr("LEGACYTLS"), module: "tb_starttls",
+			absent: []string{"probe_tls_legacy_version_accepted", "probe_tls_weak_cipher_accepted"},
+		},
+		{
 			name: "554 greeting", target: tb.addr("REJECT"), module: "tb_smtp", reason: "banner_rejected",
 			want: map[string]float64{`probe_smtp_reply_code{phase=banner}`: 554},
 		},

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
@@ -387,9 +388,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := scrape(t, u)
-			cmd := exec.Command(promtool, "check", "metrics")
-			cmd.Stdin = strings.NewReader(body)
-			if out, err := cmd.CombinedOutput(); err != nil {
+			if out, err := promlint.Check(promtool, []byte(body)); err != nil || out != "" {
 				t.Errorf("promtool check metrics: %v\n%s", err, out)
 			}
 		})

@@ -46,9 +46,9 @@ func newMailNet(t *testing.T, addrs []string, handles map[string]func(net.Conn, 
 			var s *smtptest.Server
 			hostport := net.JoinHostPort(a, portStr)
 			if h := handles[a]; h != nil {
-				s, err = smtptest.NewRawServerAt(t, hostport, h)
+				s, err = smtptest.NewRawServerOn(t, hostport, h)
 			} else {
-				s, err = smtptest.NewServerAt(t, hostport, cfg)
+				s, err = smtptest.NewServerOn(t, hostport, cfg)
 			}
 			if err != nil {
 				ok = false

@@ -39,6 +39,7 @@ const (
 	ReasonRcptRejected          Reason = "rcpt_rejected"
 	ReasonRelayAccepted         Reason = "relay_accepted"
 	ReasonBannerMismatch        Reason = "banner_mismatch"
+	ReasonLegacyTLSAccepted     Reason = "legacy_tls_accepted"
 )
 
 // Reasons lists every failure reason in a fixed order, so that every probe
@@ -51,6 +52,7 @@ var Reasons = []Reason{
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
 	ReasonMailRejected, ReasonRcptRejected, ReasonRelayAccepted, ReasonBannerMismatch,
 	ReasonDANEFailed, ReasonDANEBogus, ReasonDANEMissing,
+	ReasonLegacyTLSAccepted,
 }
 
 // Phase is one step of the conversation.
@@ -133,6 +135,17 @@ type Result struct {
 	// DANE is the DANE check of the session (nil: the module's dane is
 	// off, or the target is an address).
 	DANE *DANEResult `json:"dane,omitempty"`
+
+	// BannerHostname is the name the server gave in its greeting (the
+	// first word after 220), sanitized and capped; empty when none.
+	BannerHostname string `json:"banner_hostname,omitempty"`
+	// ReverseDNS is what DNS says of the address connected to (module
+	// setting reverse_dns); nil when not looked up.
+	ReverseDNS *ReverseDNSInfo `json:"reverse_dns,omitempty"`
+
+	// Posture holds the TLS posture checks (module setting tls_posture),
+	// one extra connection each; nil when they did not run.
+	Posture []PostureCheck `json:"posture,omitempty"`
 
 	Transcript []TranscriptLine `json:"transcript"`
 }
@@ -222,6 +235,38 @@ type TLSInfo struct {
 	// LastChainExpiry is the soonest NotAfter in the verified chain, or in
 	// the presented chain when none verified.
 	LastChainExpiry time.Time `json:"last_chain_expiry"`
+	// ChainCertificates counts the certificates the server presented
+	// (Certificates holds at most the first 16).
+	ChainCertificates int `json:"chain_certificates"`
+	// OCSP is the OCSP response stapled to the handshake; nil when none was.
+	OCSP *OCSPInfo `json:"ocsp,omitempty"`
+}
+
+// OCSP certificate statuses, as the probe_tls_ocsp_status label says them.
+const (
+	OCSPGood    = "good"
+	OCSPRevoked = "revoked"
+	OCSPUnknown = "unknown"
+)
+
+// OCSPStatuses lists every status in a fixed order (stable series).
+var OCSPStatuses = []string{OCSPGood, OCSPRevoked, OCSPUnknown}
+
+// OCSPInfo is what a stapled OCSP response says about the leaf.
+type OCSPInfo struct {
+	// Valid says the response parsed, answers for the leaf and its
+	// signature verifies against the leaf's issuer. Only a valid response's
+	// status is reported: a forged or mangled one says nothing.
+	Valid bool `json:"valid"`
+	// Error says why the response is not valid.
+	Error string `json:"error,omitempty"`
+	// Status is good, revoked or unknown (empty when not valid).
+	Status     string    `json:"status,omitempty"`
+	ProducedAt time.Time `json:"produced_at,omitzero"`
+	ThisUpdate time.Time `json:"this_update,omitzero"`
+	// NextUpdate is when the responder promises fresher news (zero: none given).
+	NextUpdate time.Time `json:"next_update,omitzero"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
 }
 
 // CertInfo describes one certificate.
@@ -234,6 +279,41 @@ type CertInfo struct {
 	NotBefore         time.Time `json:"not_before"`
 	NotAfter          time.Time `json:"not_after"`
 	IsCA              bool      `json:"is_ca"`
+	// KeyType is rsa, ecdsa, ed25519, or the Go name of another algorithm;
+	// KeyBits the key's size (the modulus for RSA, the curve for ECDSA).
+	KeyType string `json:"key_type"`
+	KeyBits int    `json:"key_bits,omitempty"`
+	// SignatureAlgorithm is how the issuer signed it, in Go's spelling
+	// (SHA256-RSA, ECDSA-SHA384, SHA1-RSA, Ed25519, ...).
+	SignatureAlgorithm string `json:"signature_algorithm"`
+}
+
+// Posture checks, in the order they run. The legacy ones are named as the
+// probe_tls_legacy_version_accepted version label says them.
+const (
+	CheckTLS10       = "TLS 1.0"
+	CheckTLS11       = "TLS 1.1"
+	CheckWeakCiphers = "weak ciphers"
+)
+
+// LegacyVersions are the checks of probe_tls_legacy_version_accepted.
+var LegacyVersions = []string{CheckTLS10, CheckTLS11}
+
+// PostureCheck is one extra connection that offers the server something
+// it should refuse and stops after the handshake.
+type PostureCheck struct {
+	Check string `json:"check"`
+	// Conclusive says the server answered the ClientHello: it accepted or
+	// refused it. A check that could not get that far (the connection,
+	// the greeting or STARTTLS failed, or time ran out) says nothing.
+	Conclusive bool `json:"conclusive"`
+	Accepted   bool `json:"accepted"`
+	// Version and Cipher are what the server chose, when it accepted.
+	Version string `json:"version,omitempty"`
+	Cipher  string `json:"cipher,omitempty"`
+	// Error is why the server refused, or why the check was not conclusive.
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // TranscriptLine is one line of the conversation: C (client), S (server) or
@@ -242,6 +322,37 @@ type TranscriptLine struct {
 	At   time.Duration `json:"at_ns"`
 	From string        `json:"from"`
 	Text string        `json:"text"`
+	// Check names the posture check whose extra connection the line
+	// belongs to; empty for the main conversation.
+	Check string `json:"check,omitempty"`
+}
+
+// ReverseDNSInfo is the reverse DNS of the address connected to.
+type ReverseDNSInfo struct {
+	// Conclusive says DNS answered the PTR query (names, or none exist);
+	// false when it failed or timed out, and then the rest says nothing.
+	Conclusive bool `json:"conclusive"`
+	// PTR are the address's PTR names, lower case, without the trailing
+	// dot, sanitized, at most 10.
+	PTR []string `json:"ptr,omitempty"`
+	// ConfirmedPTR are the PTR names that resolve back to the address
+	// (forward-confirmed reverse DNS).
+	ConfirmedPTR []string `json:"confirmed_ptr,omitempty"`
+	// FCrDNS says at least one PTR name resolves back to the address.
+	FCrDNS bool `json:"fcrdns"`
+	// BannerMatchesPTR says the greeting's name is one of the PTR names.
+	BannerMatchesPTR bool   `json:"banner_matches_ptr"`
+	Error            string `json:"error,omitempty"`
+}
+
+// PostureCheck returns the result of one posture check, nil when it did not run.
+func (r *Result) PostureCheck(check string) *PostureCheck {
+	for i := range r.Posture {
+		if r.Posture[i].Check == check {
+			return &r.Posture[i]
+		}
+	}
+	return nil
 }
 
 // Phase returns the result of one phase.

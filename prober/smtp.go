@@ -38,6 +38,9 @@ type Options struct {
 	Now func() time.Time
 	// Policy, when set, may refuse the target before any connection.
 	Policy TargetPolicy
+	// ReverseResolver looks up PTR names for reverse_dns (nil: DNS when
+	// set, else the module's dns server when it sets one, else Resolver).
+	ReverseResolver ReverseResolver
 	// DNS answers the TLSA questions of DANE (nil: the module's resolver,
 	// dns.server or the first nameserver of /etc/resolv.conf). Only its
 	// AD bit makes an answer secure.
@@ -117,7 +120,8 @@ type probe struct {
 	password config.Secret // the module's password, read once per probe
 	secrets  []string      // the password's forms, for redact
 
-	tlsVersion uint16 // the negotiated TLS version (0: no TLS)
+	reverse    func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
+	tlsVersion uint16                 // the negotiated TLS version (0: no TLS)
 	// credsSent is set once the credentials went out: from then on only
 	// reply codes of what the server says are kept (see codeOnly).
 	credsSent bool
@@ -227,7 +231,16 @@ func (p *probe) run(target Target) {
 		p.fail(ReasonResolve, fmt.Errorf("target %q has no port to dial", p.res.Target))
 		return
 	}
+	p.session(target)
+	if p.reverse != nil {
+		p.finishReverseDNS(p.reverse())
+	}
+	p.posture(target)
+}
 
+// session holds the main conversation: one connection, or two when an
+// opportunistic module falls back to clear text.
+func (p *probe) session(target Target) {
 	dest, ok := p.resolve(target)
 	if !ok || !p.dial(dest) {
 		return
@@ -352,6 +365,9 @@ func (p *probe) resolve(target Target) (string, bool) {
 	if !p.allowAddr(target.Host, addr) {
 		return "", false
 	}
+	if p.module.ReverseDNS {
+		p.reverse = p.startReverseDNS(addr)
+	}
 	return netip.AddrPortFrom(addr, uint16(target.Port)).String(), true
 }
 
@@ -403,6 +419,7 @@ func (p *probe) banner() bool {
 					text, re.String()))
 			}
 		}
+		p.res.BannerHostname = p.bannerHostname(reply)
 		return true
 	case reply.Code >= 400:
 		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %s", p.said(reply)))
@@ -471,14 +488,7 @@ func (p *probe) startTLS(host string) tlsOutcome {
 // handshake runs the TLS handshake, then verifies the certificate chain
 // itself so that a bad certificate is still captured with its dates.
 func (p *probe) handshake(host string) tlsOutcome {
-	serverName := p.module.TLSConfig.ServerName
-	if serverName == "" {
-		serverName = host
-	}
-	cfg := p.module.ClientTLS(serverName)
-	if _, err := netip.ParseAddr(serverName); err == nil {
-		cfg.ServerName = "" // IP addresses are not sent as SNI
-	}
+	cfg, serverName := p.clientTLS(host)
 	done := p.begin(PhaseTLSHandshake)
 	limit := &handshakeLimit{Conn: p.conn}
 	tlsConn := tls.Client(limit, cfg)
@@ -514,6 +524,16 @@ func (p *probe) handshake(host string) tlsOutcome {
 	p.note("TLS handshake done: %s, %s", info.Version, info.Cipher)
 
 	chain, reason, err := verifyChain(state.PeerCertificates, p.module.Roots(), serverName, p.opts.Now())
+	if len(state.OCSPResponse) > 0 && len(state.PeerCertificates) > 0 {
+		leaf := state.PeerCertificates[0]
+		info.OCSP = checkOCSP(state.OCSPResponse, leaf, findIssuer(leaf, chain, state.PeerCertificates))
+		info.OCSP.Error = p.clean(info.OCSP.Error, MaxErrorBytes)
+		if info.OCSP.Valid {
+			p.note("stapled OCSP response: %s, next update %s", info.OCSP.Status, ocspTimeString(info.OCSP.NextUpdate))
+		} else {
+			p.note("stapled OCSP response not valid: %s", info.OCSP.Error)
+		}
+	}
 	if err != nil {
 		// Cleaned (and so capped) once, here: the error of a certificate
 		// with many long names is as long as all of them, and would
@@ -535,6 +555,20 @@ func (p *probe) handshake(host string) tlsOutcome {
 	info.LastChainExpiry = earliestExpiry(chain)
 	p.note("certificate verified for %s", serverName)
 	return tlsDone
+}
+
+// clientTLS returns the module's TLS client config for host and the name
+// the certificate is checked against.
+func (p *probe) clientTLS(host string) (*tls.Config, string) {
+	serverName := p.module.TLSConfig.ServerName
+	if serverName == "" {
+		serverName = host
+	}
+	cfg := p.module.ClientTLS(serverName)
+	if _, err := netip.ParseAddr(serverName); err == nil {
+		cfg.ServerName = "" // IP addresses are not sent as SNI
+	}
+	return cfg, serverName
 }
 
 // authenticate tries the configured credentials with PLAIN or LOGIN.
@@ -748,10 +782,17 @@ func (p *probe) note(format string, args ...any) {
 	p.transcript("*", fmt.Sprintf(format, args...))
 }
 
-func (p *probe) transcript(from, text string) {
+func (p *probe) transcript(from, text string) { p.transcriptFor("", from, text) }
+
+// transcriptFor adds a line of the connection of check ("": the main one).
+func (p *probe) transcriptFor(check, from, text string) {
 	text = p.clean(text, maxTranscriptLineBytes)
 	if p.logger.Enabled(p.ctx, slog.LevelDebug) { // spares the arguments' allocations
-		p.logger.Debug("SMTP", "from", from, "line", text)
+		if check != "" {
+			p.logger.Debug("SMTP", "check", check, "from", from, "line", text)
+		} else {
+			p.logger.Debug("SMTP", "from", from, "line", text)
+		}
 	}
 	switch n := len(p.res.Transcript); {
 	case n > maxTranscriptLines || p.transcriptBytes > maxTranscriptBytes:
@@ -763,7 +804,7 @@ func (p *probe) transcript(from, text string) {
 		return
 	}
 	p.transcriptBytes += len(text)
-	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
+	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text, Check: check})
 }
 
 // unwrapOpError drops the "dial tcp 1.2.3.4:25:" prefix that the error

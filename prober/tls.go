@@ -1,6 +1,10 @@
 package prober
 
 import (
+	"crypto/dsa" //nolint:staticcheck // only to name the key of an old certificate
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -74,6 +78,7 @@ func describeTLS(state tls.ConnectionState, clean func(string, int) string) *TLS
 		}
 		info.Certificates = append(info.Certificates, describeCert(c, clean))
 	}
+	info.ChainCertificates = len(state.PeerCertificates)
 	info.EarliestExpiry = earliestExpiry(state.PeerCertificates)
 	info.LastChainExpiry = info.EarliestExpiry
 	return info
@@ -110,14 +115,16 @@ func earliestExpiry(certs []*x509.Certificate) time.Time {
 func describeCert(c *x509.Certificate, clean func(string, int) string) CertInfo {
 	sum := sha256.Sum256(c.Raw)
 	info := CertInfo{
-		Subject:           clean(c.Subject.String(), maxNameBytes),
-		Issuer:            clean(c.Issuer.String(), maxNameBytes),
-		SerialNumber:      strings.ToLower(c.SerialNumber.Text(16)),
-		FingerprintSHA256: hex.EncodeToString(sum[:]),
-		NotBefore:         c.NotBefore.UTC(),
-		NotAfter:          c.NotAfter.UTC(),
-		IsCA:              c.IsCA,
+		Subject:            clean(c.Subject.String(), maxNameBytes),
+		Issuer:             clean(c.Issuer.String(), maxNameBytes),
+		SerialNumber:       strings.ToLower(c.SerialNumber.Text(16)),
+		FingerprintSHA256:  hex.EncodeToString(sum[:]),
+		NotBefore:          c.NotBefore.UTC(),
+		NotAfter:           c.NotAfter.UTC(),
+		IsCA:               c.IsCA,
+		SignatureAlgorithm: c.SignatureAlgorithm.String(),
 	}
+	info.KeyType, info.KeyBits = keyFacts(c.PublicKey)
 	add := func(s string) bool {
 		if len(info.SANs) >= maxSANsReported {
 			return false
@@ -141,6 +148,21 @@ func describeCert(c *x509.Certificate, clean func(string, int) string) CertInfo 
 		}
 	}
 	return info
+}
+
+// keyFacts names a public key's algorithm and size.
+func keyFacts(pub any) (string, int) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return "rsa", k.N.BitLen()
+	case *ecdsa.PublicKey:
+		return "ecdsa", k.Curve.Params().BitSize
+	case ed25519.PublicKey:
+		return "ed25519", 256
+	case *dsa.PublicKey: //nolint:staticcheck // reported, not used: DSA keys still turn up on old servers
+		return "dsa", k.P.BitLen()
+	}
+	return "unknown", 0
 }
 
 func tlsVersionName(v uint16) string {

@@ -91,6 +91,8 @@ func Write(w io.Writer, r *prober.Result, opts Options) {
 	}
 	x.tls(r, opts.Now)
 	x.dane(r)
+	x.posture(r)
+	x.reverseDNS(r)
 
 	x.heading("Transcript")
 	for _, l := range r.Transcript {
@@ -103,7 +105,12 @@ func Write(w io.Writer, r *prober.Result, opts Options) {
 		default:
 			from = x.paint(dim, "* ")
 		}
-		x.line("  %10s %s %s", "+"+millis(l.At), from, clean(l.Text))
+		text := clean(l.Text)
+		if l.Check != "" {
+			// An extra connection of a posture check.
+			text = x.paint(dim, "["+l.Check+"]") + " " + text
+		}
+		x.line("  %10s %s %s", "+"+millis(l.At), from, text)
 	}
 	x.line("")
 	x.verdict(r)
@@ -200,6 +207,103 @@ func (x *writer) tls(r *prober.Result, now time.Time) {
 		x.line("      valid:    %s to %s, %s", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), x.daysLeft(c, now))
 		x.line("      serial:   %s", c.SerialNumber)
 		x.line("      sha256:   %s", c.FingerprintSHA256)
+		x.line("      key:      %s", x.keyText(c))
+		x.line("      signed:   %s", x.signatureText(c))
+	}
+	if n := t.ChainCertificates; n > len(t.Certificates) {
+		x.line("  (%d certificates presented, the first %d shown)", n, len(t.Certificates))
+	}
+	switch o := t.OCSP; {
+	case o == nil:
+		x.line("  OCSP:        none stapled")
+	case !o.Valid:
+		x.line("  OCSP:        %s: %s", x.paint(red, "stapled, NOT valid (status ignored)"), clean(o.Error))
+	default:
+		status := o.Status
+		switch o.Status {
+		case prober.OCSPGood:
+			status = x.paint(green, status)
+		case prober.OCSPRevoked:
+			status = x.paint(red, "REVOKED at "+o.RevokedAt.UTC().Format(time.RFC3339))
+		default:
+			status = x.paint(yellow, status)
+		}
+		next := "no next update given"
+		if !o.NextUpdate.IsZero() {
+			next = "next update " + o.NextUpdate.UTC().Format(time.RFC3339)
+		}
+		x.line("  OCSP:        stapled, signed by the issuer: %s, %s", status, next)
+	}
+}
+
+// keyText is a certificate's key, flagged when it is weak.
+func (x *writer) keyText(c prober.CertInfo) string {
+	s := c.KeyType
+	if c.KeyBits > 0 {
+		s = fmt.Sprintf("%s %d bits", c.KeyType, c.KeyBits)
+	}
+	if c.KeyType == "rsa" && c.KeyBits < 2048 {
+		return x.paint(red, s+" (weak: under 2048)")
+	}
+	return s
+}
+
+// signatureText is a certificate's signature algorithm, flagged when weak.
+func (x *writer) signatureText(c prober.CertInfo) string {
+	a := c.SignatureAlgorithm
+	if strings.Contains(a, "SHA1") || strings.HasPrefix(a, "MD") {
+		return x.paint(red, a+" (weak: no client trusts it)")
+	}
+	return a
+}
+
+// posture lists the TLS posture checks (tls_posture).
+func (x *writer) posture(r *prober.Result) {
+	if r.Posture == nil {
+		return
+	}
+	x.heading("TLS posture (extra connections)")
+	for _, c := range r.Posture {
+		var s string
+		switch {
+		case !c.Conclusive:
+			s = x.paint(yellow, "not conclusive") + ": " + clean(c.Error)
+		case c.Accepted:
+			s = x.paint(red, "ACCEPTED") + fmt.Sprintf(" (%s, %s)", c.Version, c.Cipher)
+		default:
+			s = x.paint(green, "refused") + ": " + clean(c.Error)
+		}
+		x.line("  %-13s %s", c.Check+":", s)
+	}
+}
+
+// reverseDNS shows what DNS says of the address (reverse_dns).
+func (x *writer) reverseDNS(r *prober.Result) {
+	d := r.ReverseDNS
+	if d == nil {
+		return
+	}
+	x.heading("Reverse DNS")
+	if !d.Conclusive {
+		x.line("  %s: %s", x.paint(yellow, "not conclusive"), clean(d.Error))
+	} else {
+		ptr := "none"
+		if len(d.PTR) > 0 {
+			ptr = clean(strings.Join(d.PTR, ", "))
+		}
+		x.line("  PTR of %s: %s", r.IP, ptr)
+		if d.FCrDNS {
+			x.line("  FCrDNS:      %s (%s resolves back)", x.paint(green, "yes"), clean(strings.Join(d.ConfirmedPTR, ", ")))
+		} else {
+			x.line("  FCrDNS:      %s", x.paint(red, "no: no PTR name resolves back to the address"))
+		}
+	}
+	if r.BannerHostname != "" {
+		match := ""
+		if d.Conclusive {
+			match = ", " + map[bool]string{true: "one of the PTR names", false: x.paint(yellow, "not a PTR name")}[d.BannerMatchesPTR]
+		}
+		x.line("  greeting name: %s%s", clean(r.BannerHostname), match)
 	}
 }
 

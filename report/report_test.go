@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
@@ -54,6 +56,7 @@ type goldenEnv struct {
 	ca           *smtptest.CA
 	valid        *tls.Config
 	expired      *tls.Config
+	legacy       *tls.Config // also TLS 1.0 and 1.1, with a CBC suite
 	resolver     *net.Resolver
 	passwordFile string
 }
@@ -82,6 +85,14 @@ func newGoldenEnv(t *testing.T) *goldenEnv {
 			DNSNames: []string{testHost}, Serial: 1002,
 			NotBefore: time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC),
 		}),
+		legacy: func() *tls.Config {
+			cfg := serverTLS(smtptest.Leaf{
+				DNSNames: []string{testHost}, Serial: 1003, Key: smtptest.FixedECDSAKey(t, "legacy"),
+				NotBefore: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC),
+			})
+			cfg.CipherSuites = append(cfg.CipherSuites, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA)
+			return cfg
+		}(),
 		resolver:     smtptest.NewResolver(t, map[string][]netip.Addr{testHost: {netip.MustParseAddr("127.0.0.1")}}),
 		passwordFile: pw,
 	}
@@ -94,6 +105,9 @@ type goldenCase struct {
 	// server returns the address of what the probe talks to.
 	server func(t *testing.T, e *goldenEnv) string
 	want   prober.Reason
+	// reverse are the records of the DNS server the reverse_dns lookups
+	// ask (the system's resolver would read /etc/hosts for 127.0.0.1).
+	reverse []string
 }
 
 var goldenCases = []goldenCase{
@@ -135,6 +149,18 @@ var goldenCases = []goldenCase{
 		want: prober.ReasonBannerRejected,
 	},
 	{
+		name:   "posture_reverse_dns",
+		module: "tls: starttls\ntls_posture: true\nreverse_dns: true",
+		server: func(t *testing.T, e *goldenEnv) string {
+			return smtptest.NewServer(t, smtptest.Config{StartTLS: e.legacy, Greeting: "220 " + testHost + " ESMTP smtptest\r\n"}).Addr
+		},
+		reverse: []string{
+			"1.0.0.127.in-addr.arpa. 300 IN PTR " + testHost + ".",
+			"1.0.0.127.in-addr.arpa. 300 IN PTR other.example.test.",
+			testHost + ". 300 IN A 127.0.0.1",
+		},
+	},
+	{
 		name:   "connect_refused",
 		module: "tls: opportunistic",
 		server: func(t *testing.T, e *goldenEnv) string { return smtptest.RefusedAddr(t) },
@@ -170,8 +196,15 @@ func runGolden(t *testing.T, e *goldenEnv, tc goldenCase) (*prober.Result, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := prober.Probe(context.Background(), target, tc.name, cfg.Modules[tc.name], nil,
-		prober.Options{Resolver: e.resolver, Now: tickingClock()})
+	opts := prober.Options{Resolver: e.resolver, Now: tickingClock()}
+	if len(tc.reverse) > 0 {
+		res, err := resolver.New(dnstest.Start(t, tc.reverse...).Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.ReverseResolver = prober.DNSReverseResolver{R: res}
+	}
+	r := prober.Probe(context.Background(), target, tc.name, cfg.Modules[tc.name], nil, opts)
 	if r.Failure != tc.want {
 		t.Fatalf("failure %q (%s), want %q", r.Failure, r.Error, tc.want)
 	}
@@ -374,5 +407,52 @@ func TestVerdict(t *testing.T) {
 		if got := Verdict(tc.r); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// The certificate facts and the stapled OCSP response in the TLS section:
+// weak key and signature flagged, a revoked status, an invalid response
+// shown as such and its status ignored.
+func TestReportCertificateFacts(t *testing.T) {
+	leaf := prober.CertInfo{
+		Subject: "CN=old.example.test", Issuer: "CN=CA", KeyType: "rsa", KeyBits: 1024, SignatureAlgorithm: "SHA1-RSA",
+		NotBefore: clockStart.Add(-time.Hour), NotAfter: clockStart.Add(24 * time.Hour),
+	}
+	for _, tc := range []struct {
+		name string
+		ocsp *prober.OCSPInfo
+		want []string
+	}{
+		{"none", nil, []string{"OCSP:        none stapled"}},
+		{
+			"revoked", &prober.OCSPInfo{Valid: true, Status: prober.OCSPRevoked, RevokedAt: clockStart.Add(-time.Hour)},
+			[]string{"REVOKED at 2026-03-01T11:00:00Z", "no next update given"},
+		},
+		{
+			"good", &prober.OCSPInfo{Valid: true, Status: prober.OCSPGood, NextUpdate: clockStart.Add(48 * time.Hour)},
+			[]string{"signed by the issuer: good, next update 2026-03-03T12:00:00Z"},
+		},
+		{
+			"bad signature", &prober.OCSPInfo{Error: "invalid response: bad OCSP signature"},
+			[]string{"stapled, NOT valid (status ignored): invalid response: bad OCSP signature"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &prober.Result{
+				Target: "old.example.test:25", Start: clockStart, EHLO: &prober.EHLOInfo{},
+				TLS: &prober.TLSInfo{Version: "TLS 1.2", Certificates: []prober.CertInfo{leaf}, ChainCertificates: 1, OCSP: tc.ocsp},
+			}
+			for _, ph := range prober.Phases {
+				r.Phases = append(r.Phases, prober.PhaseResult{Phase: ph})
+			}
+			var b bytes.Buffer
+			Write(&b, r, Options{Now: clockStart})
+			want := append([]string{"key:      rsa 1024 bits (weak: under 2048)", "signed:   SHA1-RSA (weak: no client trusts it)"}, tc.want...)
+			for _, w := range want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("report lacks %q:\n%s", w, b.String())
+				}
+			}
+		})
 	}
 }

@@ -97,6 +97,10 @@ var explanations = map[prober.Reason]explanation{
 		"not probed: the exporter's allowed_targets refuses this address",
 		"an MX record points into a network the exporter must not probe; fix the MX record, or allow the address in allowed_targets",
 	},
+	prober.ReasonLegacyTLSAccepted: {
+		"the server still accepts TLS 1.0 or 1.1 from a client that offers nothing newer",
+		"turn the old protocols off (Postfix: smtpd_tls_protocols = >=TLSv1.2; see docs/runbooks.md) and confirm with openssl s_client -tls1",
+	},
 	prober.ReasonTimeout: {
 		"the probe ran out of time in the middle of the conversation",
 		"the transcript shows the last step that got an answer; the server is slow or a middlebox stalls the session; a longer timeout may help",

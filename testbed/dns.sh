@@ -40,7 +40,7 @@ ENV_FILE=$DIR/dns.env
 MARKER=$DIR/.smtp_exporter-testbed-dns
 
 # The zones served, in order. zone_<name with dots as _> prints each one's records.
-ZONES=(domains.test testbed.local)
+ZONES=(domains.test testbed.local 0.0.127.in-addr.arpa)
 
 # The Postfix test bed's certificate names mail.testbed.local (and localhost, 127.0.0.1, ::1): MX
 # records that must pass point there, so the MX host name is also the TLS server name.
@@ -114,6 +114,14 @@ zone_testbed_local() {
 	echo "mail IN A 127.0.0.1"
 	[ "$v6" = 1 ] && echo "mail IN AAAA ::1"
 	return 0
+}
+
+# 0.0.127.in-addr.arpa: reverse DNS of the loopback addresses (reverse_dns):
+#   127.0.0.1  mail.testbed.local, which resolves back to it and is the Postfix greeting's name
+#   127.0.0.9  dead-end.testbed.local, which has no address (no FCrDNS)
+zone_0_0_127_in-addr_arpa() {
+	echo "1 IN PTR $MAIL_OK."
+	echo "9 IN PTR dead-end.testbed.local."
 }
 
 # zone_text ZONE: the whole zone file.
@@ -205,10 +213,18 @@ stop_instance() {
 	kill "$(head -n 1 "$PID_FILE" | tr -d ' ')" 2>/dev/null || true
 	local i
 	for i in $(seq 1 100); do
-		running || return 0
+		running || break
 		sleep 0.1
 	done
-	tb_die "NSD did not stop (pid file $PID_FILE)"
+	running && tb_die "NSD did not stop (pid file $PID_FILE)"
+	# The main process exits before its server children have closed the
+	# sockets; a start right after would find the port taken. Wait for the
+	# children of this configuration too.
+	for i in $(seq 1 100); do
+		pgrep -f "^nsd -c $CONF\$" >/dev/null || return 0
+		sleep 0.1
+	done
+	tb_die "NSD's server processes did not exit ($CONF)"
 }
 
 lock() {

@@ -65,6 +65,8 @@ LISTENERS=(
 	"ENVELOPE 10040"
 	"FQDNHELO 10041"
 	"DANESELF 10050"
+	"LEGACYTLS 10150"
+	"TLS13ONLY 10151"
 )
 LEAVES=(valid expired wronghost expiring)
 
@@ -397,6 +399,9 @@ testbed_tls12_protocols = >=TLSv1, <=TLSv1.2
 transport_maps = inline:{ postmaster@testbed.local=discard: }
 testbed_envelope_relay = check_recipient_access inline:{ postmaster@testbed.local=OK }, reject_unauth_destination
 testbed_envelope_senders = check_sender_access inline:{ blocked@testbed.local=REJECT }
+testbed_tls13_protocols = >=TLSv1.3
+# Debian 12's OpenSSL 3 refuses TLS 1.0 and 1.1 above security level 0.
+testbed_legacy_cipherlist = ALL:@SECLEVEL=0
 
 # SASL through Cyrus sasldb, configured in $SASL/smtpd.conf; enabled per listener.
 smtpd_sasl_type = cyrus
@@ -466,6 +471,18 @@ EOF
 127.0.0.1:10031 $srv
   -o syslog_name=testbed/expiring
   -o smtpd_tls_chain_files=$PKI/expiring.chain.pem
+# STARTTLS, TLS 1.2 at most, and still TLS 1.0 and 1.1 and weak ciphers (tls_posture).
+127.0.0.1:10150 $srv
+  -o syslog_name=testbed/legacytls
+  -o smtpd_tls_protocols=\$testbed_tls12_protocols
+  -o smtpd_tls_mandatory_protocols=\$testbed_tls12_protocols
+  -o tls_medium_cipherlist=\$testbed_legacy_cipherlist
+  -o tls_high_cipherlist=\$testbed_legacy_cipherlist
+# STARTTLS, TLS 1.3 only.
+127.0.0.1:10151 $srv
+  -o syslog_name=testbed/tls13only
+  -o smtpd_tls_protocols=\$testbed_tls13_protocols
+  -o smtpd_tls_mandatory_protocols=\$testbed_tls13_protocols
 # 554 greeting to every client.
 127.0.0.1:10032 $srv
   -o syslog_name=testbed/reject

@@ -9,6 +9,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -32,6 +33,22 @@ type CA struct {
 func NewCA(t T) *CA {
 	t.Helper()
 	return newCA(t, newKey(t), time.Now().Add(-time.Hour), time.Now().Add(10*365*24*time.Hour))
+}
+
+// NewRSACA is NewCA with an RSA key of bits, for SHA1-RSA signatures.
+func NewRSACA(t T, bits int) *CA {
+	t.Helper()
+	return newCA(t, RSAKey(t, bits), time.Now().Add(-time.Hour), time.Now().Add(10*365*24*time.Hour))
+}
+
+// RSAKey makes an RSA key of bits (1024 at least: Go refuses smaller ones).
+func RSAKey(t T, bits int) *rsa.PrivateKey {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 func newCA(t T, key crypto.Signer, notBefore, notAfter time.Time) *CA {
@@ -67,11 +84,19 @@ type Leaf struct {
 	NotBefore time.Time // zero: an hour ago
 	NotAfter  time.Time // zero: in 90 days
 	Serial    int64     // zero: 2
+	// Key is the leaf's key (nil: a fresh ECDSA P-256 key), for weak RSA keys.
+	Key crypto.Signer
+	// SignatureAlgorithm is how the CA signs it (zero: Go's choice for the
+	// CA's key), for SHA-1 signatures.
+	SignatureAlgorithm x509.SignatureAlgorithm
 }
 
 // Issue signs a server certificate and returns it with its key, for tls.Config.
 func (ca *CA) Issue(t T, leaf Leaf) tls.Certificate {
 	t.Helper()
+	if leaf.Key != nil {
+		return ca.issue(t, leaf, leaf.Key)
+	}
 	return ca.issue(t, leaf, newKey(t))
 }
 
@@ -99,12 +124,18 @@ func (ca *CA) issue(t T, leaf Leaf, key crypto.Signer) tls.Certificate {
 		NotAfter:     leaf.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+
+		SignatureAlgorithm: leaf.SignatureAlgorithm,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	parsed, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: parsed}
 }
 
 // ServerTLS returns a server TLS config presenting cert.

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -13,6 +15,24 @@ import (
 // returns a resolver that asks it, so tests never reach a real DNS server.
 func NewResolver(t T, hosts map[string][]netip.Addr) *net.Resolver {
 	t.Helper()
+	return NewZoneResolver(t, Zone{Hosts: hosts})
+}
+
+// Zone is what NewZoneResolver's DNS server knows.
+type Zone struct {
+	// Hosts maps names (no trailing dot) to their A and AAAA addresses.
+	Hosts map[string][]netip.Addr
+	// PTR maps addresses to their PTR names (no trailing dot).
+	PTR map[netip.Addr][]string
+	// ServFail lists names (reverse names included, as
+	// 1.0.0.127.in-addr.arpa) answered SERVFAIL.
+	ServFail []string
+}
+
+// NewZoneResolver is NewResolver with PTR records and failures.
+func NewZoneResolver(t T, zone Zone) *net.Resolver {
+	t.Helper()
+	hosts := zone.Hosts
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,8 +45,8 @@ func NewResolver(t T, hosts map[string][]netip.Addr) *net.Resolver {
 			if err != nil {
 				return
 			}
-			if resp := answerDNS(buf[:n], hosts); resp != nil {
-				pc.WriteTo(resp, from)
+			if resp := answerDNS(buf[:n], hosts, zone); resp != nil {
+				_, _ = pc.WriteTo(resp, from) // a lost answer is a retry for the client
 			}
 		}
 	}()
@@ -41,7 +61,7 @@ func NewResolver(t T, hosts map[string][]netip.Addr) *net.Resolver {
 }
 
 // answerDNS builds the reply to a single-question query.
-func answerDNS(q []byte, hosts map[string][]netip.Addr) []byte {
+func answerDNS(q []byte, hosts map[string][]netip.Addr, zone Zone) []byte {
 	if len(q) < 12 || binary.BigEndian.Uint16(q[4:6]) != 1 {
 		return nil
 	}
@@ -65,6 +85,17 @@ func answerDNS(q []byte, hosts map[string][]netip.Addr) []byte {
 
 	addrs, known := hosts[name]
 	var answers [][]byte
+	for a, names := range zone.PTR {
+		if reverseName(a) != name {
+			continue
+		}
+		known = true
+		for _, n := range names {
+			if qtype == 12 {
+				answers = append(answers, wireName(n))
+			}
+		}
+	}
 	for _, a := range addrs {
 		switch {
 		case qtype == 1 && a.Is4():
@@ -78,7 +109,11 @@ func answerDNS(q []byte, hosts map[string][]netip.Addr) []byte {
 	resp := make([]byte, 12, 512)
 	copy(resp[0:2], q[0:2])
 	flags := uint16(0x8180) // response, recursion desired and available
-	if !known {
+	switch {
+	case slices.Contains(zone.ServFail, name):
+		flags |= 2 // SERVFAIL
+		answers = nil
+	case !known:
 		flags |= 3 // NXDOMAIN
 	}
 	binary.BigEndian.PutUint16(resp[2:4], flags)
@@ -94,4 +129,33 @@ func answerDNS(q []byte, hosts map[string][]netip.Addr) []byte {
 		resp = append(resp, rdata...)
 	}
 	return resp
+}
+
+// reverseName is the in-addr.arpa or ip6.arpa name of a.
+func reverseName(a netip.Addr) string {
+	a = a.Unmap()
+	var labels []string
+	if a.Is4() {
+		b := a.As4()
+		for i := 3; i >= 0; i-- {
+			labels = append(labels, strconv.Itoa(int(b[i])))
+		}
+		return strings.Join(labels, ".") + ".in-addr.arpa"
+	}
+	b := a.As16()
+	const hex = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		labels = append(labels, string(hex[b[i]&0xf]), string(hex[b[i]>>4]))
+	}
+	return strings.Join(labels, ".") + ".ip6.arpa"
+}
+
+// wireName encodes a domain name as DNS labels, uncompressed.
+func wireName(name string) []byte {
+	var b []byte
+	for l := range strings.SplitSeq(strings.TrimSuffix(name, "."), ".") {
+		b = append(b, byte(len(l)))
+		b = append(b, l...)
+	}
+	return append(b, 0)
 }

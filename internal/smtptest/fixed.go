@@ -1,7 +1,9 @@
 package smtptest
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
@@ -28,7 +30,22 @@ func (ca *CA) IssueFixed(t T, leaf Leaf) tls.Certificate {
 	if leaf.NotBefore.IsZero() || leaf.NotAfter.IsZero() {
 		t.Fatal("IssueFixed needs fixed NotBefore and NotAfter")
 	}
+	if leaf.Key != nil {
+		return ca.issue(t, leaf, leaf.Key)
+	}
 	return ca.issue(t, leaf, fixedKey(fmt.Sprintf("leaf %d", leaf.Serial)))
+}
+
+// FixedECDSAKey is a P-256 key that is the same on every run, for a
+// fixed certificate a TLS 1.0 client can use (Ed25519 needs TLS 1.2).
+func FixedECDSAKey(t T, name string) *ecdsa.PrivateKey {
+	t.Helper()
+	d := sha256.Sum256([]byte("smtp_exporter test ECDSA key: " + name))
+	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 func fixedKey(name string) ed25519.PrivateKey {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,22 +78,38 @@ func NewServer(t T, cfg Config) *Server {
 // misbehaviour; it stops when the test ends.
 func NewRawServer(t T, handle func(net.Conn, *Server)) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return NewRawServerAt(t, "127.0.0.1", handle)
+}
+
+// NewServerAt is NewServer on another loopback address (127.0.0.2, ...),
+// for tests of what DNS says about the address: 127.0.0.1 has names in
+// /etc/hosts, which Go's resolver reads before asking DNS.
+func NewServerAt(t T, ip string, cfg Config) *Server {
+	return NewRawServerAt(t, ip, func(c net.Conn, s *Server) { s.converse(c, cfg) })
+}
+
+// NewRawServerAt is NewRawServer on another loopback address.
+func NewRawServerAt(t T, ip string, handle func(net.Conn, *Server)) *Server {
+	t.Helper()
+	if a, err := netip.ParseAddr(ip); err != nil || !a.IsLoopback() {
+		t.Fatalf("test servers listen on loopback only, not %q", ip)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return serve(t, ln, handle)
 }
 
-// NewServerAt starts a well-behaved server on addr (host:port, any
+// NewServerOn starts a well-behaved server on addr (host:port, any
 // loopback address: all of 127.0.0.0/8 is loopback on Linux, and ::1).
-func NewServerAt(t T, addr string, cfg Config) (*Server, error) {
-	return NewRawServerAt(t, addr, func(c net.Conn, s *Server) { s.converse(c, cfg) })
+func NewServerOn(t T, addr string, cfg Config) (*Server, error) {
+	return NewRawServerOn(t, addr, func(c net.Conn, s *Server) { s.converse(c, cfg) })
 }
 
-// NewRawServerAt is NewRawServer on addr; the error is the listen's, so a
+// NewRawServerOn is NewRawServer on addr; the error is the listen's, so a
 // caller can try another port.
-func NewRawServerAt(t T, addr string, handle func(net.Conn, *Server)) (*Server, error) {
+func NewRawServerOn(t T, addr string, handle func(net.Conn, *Server)) (*Server, error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -171,6 +188,10 @@ func (s *Server) record(line string) {
 	s.seen = append(s.seen, line)
 	s.mu.Unlock()
 }
+
+// Converse plays the well-behaved server of cfg on one connection of a raw
+// server, for servers that treat some connections differently.
+func (s *Server) Converse(c net.Conn, cfg Config) { s.converse(c, cfg) }
 
 // converse plays a friendly SMTP server until QUIT or an error.
 func (s *Server) converse(c net.Conn, cfg Config) {
