@@ -113,6 +113,7 @@ func (c *DomainCollector) each(emit func(d *prometheus.Desc, v float64, labels .
 	gauge(mxNullDesc, boolValue(r.Null))
 	gauge(mxImplicitDesc, boolValue(r.Implicit))
 
+	mtaSTSSeries(r, gauge)
 	for _, p := range r.Pairs {
 		gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, p.Address)
 		pc := &Collector{result: p.Result, reasons: prober.PairReasons}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+	"github.com/smtp-exporter/smtp_exporter/mtasts"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -79,9 +80,26 @@ func domainCases(t *testing.T) map[string]*prober.DomainResult {
 	nx := base()
 	nx.Failure, nx.Error = prober.DomainResolve, "NXDOMAIN"
 
+	// MTA-STS in enforce mode, whose patterns leave out mx2.
+	sts := base()
+	*sts = *ok
+	sts.Success, sts.Failure, sts.Error = false, prober.DomainMTASTSViolation, "MTA-STS policy in enforce mode: senders do not deliver to mx2.example.com"
+	sts.MTASTS = &prober.MTASTSResult{
+		Record: "v=STSv1; id=20260101", RecordID: "20260101", RecordFound: true, RecordValid: true, RecordSecure: true,
+		Fetch:  &mtasts.Fetch{URL: mtasts.PolicyURL("example.com"), StatusCode: 200, ContentType: "text/plain", CertNotAfter: time.Unix(1775001600, 0)},
+		Policy: &mtasts.Policy{Version: "STSv1", Mode: mtasts.ModeEnforce, MX: []string{"mx1.example.com"}, MaxAge: 604800},
+		MX:     []prober.MTASTSHost{{Host: "mx1.example.com", Pattern: "mx1.example.com", Match: true}, {Host: "mx2.example.com"}},
+		Pairs: []prober.MTASTSPair{
+			{MX: "mx1.example.com", Address: "192.0.2.1", Compliant: true},
+			{MX: "mx1.example.com", Address: "2001:db8::1", Compliant: true},
+			{MX: "mx2.example.com", Address: "192.0.2.2", Why: "the MX host matches no mx pattern"},
+		},
+		TLSRPT: "v=TLSRPTv1; rua=mailto:tlsrpt@example.com", TLSRPTValid: true, TLSRPTRUA: []string{"mailto:tlsrpt@example.com"},
+	}
+
 	return map[string]*prober.DomainResult{
 		"domain_success": ok, "domain_address_failed": failed, "domain_null_mx": null,
-		"domain_implicit": implicit, "domain_resolve": nx,
+		"domain_implicit": implicit, "domain_resolve": nx, "domain_mta_sts_violation": sts,
 	}
 }
 
@@ -228,6 +246,8 @@ func TestDomainPromtool(t *testing.T) {
 	promtool := testtool.Need(t, "promtool", "promtool")
 	for name, r := range domainCases(t) {
 		_, text := renderDomain(t, r)
+		// promlint.Check, as for single probes: it knows the lints that do
+		// not apply (probe_ssl_leaf_key_bits is in bits on purpose).
 		if out, err := promlint.Check(promtool, text); err != nil || out != "" {
 			t.Errorf("%s: promtool check metrics: %v\n%s", name, err, out)
 		}

@@ -229,6 +229,9 @@ func TestMain(m *testing.M) {
 	if dnsExp != nil {
 		dnsExp.Stop()
 	}
+	if policyExp != nil {
+		policyExp.Stop()
+	}
 	os.Exit(code)
 }
 

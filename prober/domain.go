@@ -42,7 +42,10 @@ const (
 )
 
 // DomainReasons lists every domain failure reason, for stable series.
-var DomainReasons = []DomainReason{DomainResolve, DomainNullMX, DomainNoAddress, DomainAddressFailed}
+var DomainReasons = []DomainReason{
+	DomainResolve, DomainNullMX, DomainNoAddress, DomainAddressFailed,
+	DomainMTASTSInvalid, DomainMTASTSViolation,
+}
 
 // MaxDomainConcurrency bounds the lookups and conversations of one domain
 // probe running at once.
@@ -82,6 +85,10 @@ type DomainResult struct {
 	// Pairs are the probed (host, address) pairs in the order of Hosts,
 	// each host's IPv4 addresses before its IPv6 ones.
 	Pairs []*Pair `json:"pairs"`
+
+	// MTASTS is the MTA-STS and TLS-RPT check (nil: the module's mta_sts
+	// is off).
+	MTASTS *MTASTSResult `json:"mta_sts,omitempty"`
 }
 
 // MXHost is one MX record and what its address questions found.
@@ -154,7 +161,14 @@ func ProbeDomain(ctx context.Context, domain, moduleName string, module *config.
 	if module.MX != nil {
 		d.res.Rule = module.MX.Success
 	}
+	var mtaSTS func() *MTASTSResult
+	if module.MTASTS && module.Resolver() != nil {
+		mtaSTS = d.startMTASTS(module.Resolver())
+	}
 	d.run()
+	if mtaSTS != nil {
+		d.finishMTASTS(mtaSTS())
+	}
 	d.res.Duration = opts.Now().Sub(d.res.Start)
 	r := d.res
 	if r.Failure == "" {

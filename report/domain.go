@@ -29,6 +29,14 @@ var domainExplanations = map[prober.DomainReason]explanation{
 		"some MX addresses fail",
 		"the table shows which (MX host, address) pairs fail and why; senders retry other addresses, but a dead one delays mail",
 	},
+	prober.DomainMTASTSInvalid: {
+		"the domain publishes an MTA-STS record, but no usable policy",
+		"check the policy by hand (curl -sv https://mta-sts.<domain>/.well-known/mta-sts.txt): HTTP 200, text/plain, a certificate valid for mta-sts.<domain>, no redirect; senders keep their cached policy until max_age runs out",
+	},
+	prober.DomainMTASTSViolation: {
+		"the MTA-STS policy is in enforce mode, and an MX host or its certificate does not comply: MTA-STS senders do not deliver to it",
+		"add the MX host to the policy's mx lines (and change the record's id), or give the MX a certificate valid for its name with TLS 1.2 or later",
+	},
 }
 
 // ExplainDomain returns a domain failure reason in words and a hint.
@@ -145,6 +153,8 @@ func WriteDomain(w io.Writer, d *prober.DomainResult, opts Options) {
 		}
 		tw.Flush()
 	}
+
+	x.mtaSTS(d)
 
 	for _, p := range d.Pairs {
 		addr := p.Address
