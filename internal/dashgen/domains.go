@@ -14,6 +14,8 @@ var domainReasonWords = []struct{ Reason, Text, Color string }{
 	{"null_mx", "null MX: accepts no mail", "red"},
 	{"no_address", "no MX host has an address", "red"},
 	{"address_failed", "MX addresses failing", "orange"},
+	{"mta_sts_invalid", "MTA-STS record without a usable policy", "orange"},
+	{"mta_sts_violation", "MTA-STS enforce: an MX does not comply", "red"},
 }
 
 // DomainReasonsInWords returns the domain failure reasons put in words.
@@ -125,5 +127,43 @@ func domains() *dashboard.DashboardBuilder {
 			DisplayMode(common.BarGaugeDisplayModeBasic).
 			Unit("none").Min(0).Decimals(0).
 			Thresholds(thresholds("red")).
-			Span(24).Height(6))
+			Span(24).Height(6)).
+		// MTA-STS (RFC 8461) and TLS-RPT (RFC 8460), for modules with
+		// mta_sts: true; empty otherwise.
+		WithRow(row("MTA-STS and TLS-RPT")).
+		WithPanel(tablePanel("MTA-STS policy per domain", "Per domain: the _mta-sts record valid, the policy fetched, its mode, its max_age, and the TLS-RPT record valid. Senders enforce an enforce-mode policy; a record whose policy cannot be fetched leaves them on their cached copy.",
+			tableQuery("A", `probe_smtp_mta_sts_record_valid{`+sel()+`}`),
+			tableQuery("B", `probe_smtp_mta_sts_policy_fetch_success{`+sel()+`}`),
+			tableQuery("C", `probe_smtp_mta_sts_mode{`+sel()+`} == 1`),
+			tableQuery("D", `probe_smtp_mta_sts_max_age_seconds{`+sel()+`}`),
+			tableQuery("E", `probe_smtp_tlsrpt_record_valid{`+sel()+`}`)).
+			WithTransformation(transformation("merge", map[string]any{})).
+			WithTransformation(organize([]string{"Time", "job", "__name__", "Value #C"},
+				map[string]string{"instance": "domain", "Value #A": "record valid", "Value #B": "policy fetched", "Value #D": "max_age", "Value #E": "TLS-RPT valid"},
+				"instance", "module", "Value #A", "Value #B", "mode", "Value #D", "Value #E")).
+			OverrideByName("record valid", []dashboard.DynamicConfigValue{prop("mappings", yesNo()), cellTypeProp("color-background")}).
+			OverrideByName("policy fetched", []dashboard.DynamicConfigValue{prop("mappings", yesNo()), cellTypeProp("color-background")}).
+			OverrideByName("TLS-RPT valid", []dashboard.DynamicConfigValue{prop("mappings", yesNo()), cellTypeProp("color-background")}).
+			OverrideByName("max_age", []dashboard.DynamicConfigValue{prop("unit", "s")}).
+			Span(24).Height(8)).
+		WithPanel(tablePanel("MTA-STS compliance per MX address", "Per (MX host, address): whether it complies with the domain's policy (its MX host matches a policy pattern and it offered TLS 1.2 or later with a certificate valid for its name). In enforce mode, senders skip a host that does not comply.",
+			tableQuery("A", `probe_smtp_mta_sts_compliant{`+sel()+`}`),
+			tableQuery("B", `probe_smtp_mta_sts_mx_match{`+sel()+`}`)).
+			WithTransformation(transformation("merge", map[string]any{})).
+			WithTransformation(organize([]string{"Time", "job", "__name__"},
+				map[string]string{"instance": "domain", "mx": "MX host", "Value #A": "compliant", "Value #B": "MX matches a pattern"},
+				"instance", "mx", "address", "module", "Value #B", "Value #A")).
+			OverrideByName("compliant", []dashboard.DynamicConfigValue{prop("mappings", yesNo()), cellTypeProp("color-background")}).
+			OverrideByName("MX matches a pattern", []dashboard.DynamicConfigValue{prop("mappings", yesNo()), cellTypeProp("color-background")}).
+			Span(16).Height(8)).
+		WithPanel(tablePanel("MTA-STS policy host certificate", "Days until the certificate of mta-sts.DOMAIN expires: once it has, senders cannot refresh the policy.",
+			tableQuery("A", `(probe_smtp_mta_sts_policy_cert_expiry_timestamp_seconds{`+sel()+`} - time()) / 86400`)).
+			WithTransformation(organize([]string{"Time", "__name__", "job"}, map[string]string{"instance": "domain", "Value": "days left"},
+				"instance", "module", "Value")).
+			OverrideByName("days left", []dashboard.DynamicConfigValue{
+				prop("thresholds", expiryThresholds()),
+				cellTypeProp("color-background"),
+				prop("decimals", 1),
+			}).
+			Span(8).Height(8))
 }
