@@ -452,6 +452,9 @@ scrape_configs:
 			t.Fatal(err)
 		}
 		for _, q := range qs {
+			if isMTASTSQuery(q.Expr) {
+				continue // these domains have no MTA-STS: TestPolicyInPrometheus holds those panels to data
+			}
 			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
 			if err != nil {
 				t.Errorf("%s: %v", q.Where, err)
@@ -490,4 +493,10 @@ scrape_configs:
 		}
 		return fmt.Errorf("not among %d alerts", len(alerts.Alerts))
 	})
+}
+
+// isMTASTSQuery tells the domains dashboard's MTA-STS and TLS-RPT queries,
+// which only domains with an MTA-STS record (the policy test bed) answer.
+func isMTASTSQuery(expr string) bool {
+	return strings.Contains(expr, "probe_smtp_mta_sts_") || strings.Contains(expr, "probe_smtp_tlsrpt_")
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtp-exporter/smtp_exporter/dashboards"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
@@ -413,5 +414,42 @@ func TestPolicyInPrometheus(t *testing.T) {
 	}
 	if seen != len(want) {
 		t.Errorf("found %d of the %d policy alerts in the rule file", seen, len(want))
+	}
+
+	// The domains dashboard's MTA-STS and TLS-RPT panels show these domains.
+	ds, err := dashboards.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range ds {
+		if d.UID != domainsDashboard {
+			continue
+		}
+		qs, err := d.Queries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if !isMTASTSQuery(q.Expr) {
+				continue
+			}
+			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
+			if err != nil {
+				t.Errorf("%s: %v", q.Where, err)
+				continue
+			}
+			n++
+			waitUntil(t, 30*time.Second, q.Where, func() error {
+				got, err := prom.tryQuery(expr)
+				if err == nil && len(got) == 0 {
+					err = fmt.Errorf("no data on the MTA-STS domains: %s", expr)
+				}
+				return err
+			})
+		}
+	}
+	if n == 0 {
+		t.Errorf("the domains dashboard has no MTA-STS query")
 	}
 }
