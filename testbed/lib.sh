@@ -65,3 +65,29 @@ tb_wait_tcp() {
 		sleep 0.1
 	done
 }
+
+# tb_clean: removes the test bed's directory $DIR (only when it carries
+# $MARKER, so that a mistyped DIR never removes anything else), after cmd_stop.
+tb_clean() {
+	tb_require_root
+	[ -d "$DIR" ] || return 0
+	[ -e "$MARKER" ] || tb_die "$DIR has no $MARKER; not removing it"
+	cmd_stop
+	rm -rf -- "$DIR"
+	tb_log "removed $DIR"
+}
+
+# tb_main COMMAND: the command line every test bed script shares; the script
+# defines cmd_start, cmd_stop, cmd_status and cmd_env.
+tb_main() {
+	case "${1:-start}" in
+	start) cmd_start ;;
+	stop) cmd_stop ;;
+	restart) cmd_stop && cmd_start ;;
+	status) cmd_status ;;
+	env) cmd_env ;;
+	clean) tb_clean ;;
+	-h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
+	*) tb_die "unknown command '$1' (start|stop|restart|status|env|clean)" ;;
+	esac
+}

@@ -712,22 +712,4 @@ cmd_env() {
 	cat "$ENV_FILE"
 }
 
-cmd_clean() {
-	tb_require_root
-	[ -d "$DIR" ] || return 0
-	[ -e "$MARKER" ] || tb_die "$DIR has no $MARKER; not removing it"
-	cmd_stop
-	rm -rf -- "$DIR"
-	tb_log "removed $DIR"
-}
-
-case "${1:-start}" in
-start) cmd_start ;;
-stop) cmd_stop ;;
-restart) cmd_stop && cmd_start ;;
-status) cmd_status ;;
-env) cmd_env ;;
-clean) cmd_clean ;;
--h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
-*) tb_die "unknown command '$1' (start|stop|restart|status|env|clean)" ;;
-esac
+tb_main "$@"
