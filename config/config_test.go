@@ -345,6 +345,12 @@ func TestExampleConfig(t *testing.T) {
 				tc.module, m.IPProtocol, m.IPFallback(), m.ClientTLS("x").MinVersion)
 		}
 	}
+	// The mx module checks a mail domain the way senders judge it: DANE,
+	// MTA-STS and reverse DNS (issues 13, 14 and 15).
+	if mx := cfg.Modules["mx"]; mx == nil || mx.MX == nil || mx.Port != 25 || mx.TLS != TLSOpportunistic ||
+		mx.DANE != DANECheck || !mx.MTASTS || !mx.ReverseDNS {
+		t.Errorf("module mx: %+v; want a domain module on port 25, opportunistic TLS, dane: check, mta_sts and reverse_dns", mx)
+	}
 	for port, want := range map[int]string{25: "smtp", 465: "smtps", 587: "submission", 2525: "submission"} {
 		if got := cfg.PortModules[port]; got != want {
 			t.Errorf("port %d: module %q, want %q", port, got, want)
