@@ -452,8 +452,8 @@ scrape_configs:
 			t.Fatal(err)
 		}
 		for _, q := range qs {
-			if isMTASTSQuery(q.Expr) {
-				continue // these domains have no MTA-STS: TestPolicyInPrometheus holds those panels to data
+			if isPolicyQuery(q.Expr) {
+				continue // no DANE or MTA-STS here: TestPolicyInPrometheus holds those panels to data
 			}
 			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
 			if err != nil {
@@ -495,8 +495,9 @@ scrape_configs:
 	})
 }
 
-// isMTASTSQuery tells the domains dashboard's MTA-STS and TLS-RPT queries,
-// which only domains with an MTA-STS record (the policy test bed) answer.
-func isMTASTSQuery(expr string) bool {
-	return strings.Contains(expr, "probe_smtp_mta_sts_") || strings.Contains(expr, "probe_smtp_tlsrpt_")
+// isPolicyQuery tells the domains dashboard's DANE, MTA-STS and TLS-RPT
+// queries, which only the policy test bed's domains answer.
+func isPolicyQuery(expr string) bool {
+	return strings.Contains(expr, "probe_smtp_mta_sts_") || strings.Contains(expr, "probe_smtp_tlsrpt_") ||
+		strings.Contains(expr, "probe_smtp_dane_")
 }

@@ -416,7 +416,7 @@ func TestPolicyInPrometheus(t *testing.T) {
 		t.Errorf("found %d of the %d policy alerts in the rule file", seen, len(want))
 	}
 
-	// The domains dashboard's MTA-STS and TLS-RPT panels show these domains.
+	// The domains dashboard's DANE, MTA-STS and TLS-RPT panels show these domains.
 	ds, err := dashboards.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -431,7 +431,7 @@ func TestPolicyInPrometheus(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, q := range qs {
-			if !isMTASTSQuery(q.Expr) {
+			if !isPolicyQuery(q.Expr) {
 				continue
 			}
 			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
@@ -443,13 +443,13 @@ func TestPolicyInPrometheus(t *testing.T) {
 			waitUntil(t, 30*time.Second, q.Where, func() error {
 				got, err := prom.tryQuery(expr)
 				if err == nil && len(got) == 0 {
-					err = fmt.Errorf("no data on the MTA-STS domains: %s", expr)
+					err = fmt.Errorf("no data on the policy domains: %s", expr)
 				}
 				return err
 			})
 		}
 	}
 	if n == 0 {
-		t.Errorf("the domains dashboard has no MTA-STS query")
+		t.Errorf("the domains dashboard has no DANE or MTA-STS query")
 	}
 }

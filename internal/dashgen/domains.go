@@ -165,5 +165,25 @@ func domains() *dashboard.DashboardBuilder {
 				cellTypeProp("color-background"),
 				prop("decimals", 1),
 			}).
-			Span(8).Height(8))
+			Span(8).Height(8)).
+		// DANE (RFC 7672) per MX address, for modules with dane: check or
+		// required; empty otherwise.
+		WithRow(row("DANE")).
+		WithPanel(tablePanel("DANE status per MX address", "Per (MX host, address): the DANE status of its TLS session. failed (no TLSA record matches) and bogus (the TLSA answer does not validate) mean DANE-validating senders defer mail to it now; validated is good; none, insecure and unusable mean DANE does not apply.",
+			tableQuery("A", `probe_smtp_dane_status{`+sel(`mx!=""`)+`} == 1`)).
+			WithTransformation(organize([]string{"Time", "Value", "__name__", "job"},
+				map[string]string{"instance": "domain", "mx": "MX host", "status": "DANE"},
+				"instance", "mx", "address", "module", "status")).
+			OverrideByName("DANE", []dashboard.DynamicConfigValue{
+				prop("mappings", []dashboard.ValueMapping{valueMapping(map[string]dashboard.ValueMappingResult{
+					"validated": result("validated", "green", 0),
+					"failed":    result("failed: senders defer", "red", 1),
+					"bogus":     result("bogus: senders defer", "red", 2),
+					"unusable":  result("unusable records", "yellow", 3),
+					"insecure":  result("insecure (no DNSSEC)", "text", 4),
+					"none":      result("none", "text", 5),
+				})}),
+				cellTypeProp("color-background"),
+			}).
+			Span(24).Height(8))
 }
