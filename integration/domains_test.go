@@ -49,22 +49,30 @@ func needDomainDNS(t *testing.T) (*testbed, map[string]string, *exporterProcess)
 }
 
 func setupDNS(tb *testbed) (map[string]string, *exporterProcess, error) {
-	dir := os.Getenv("TESTBED_DNS_DIR")
+	return startBed("dns.sh", "TESTBED_DNS_DIR", "/var/tmp/smtp_exporter-dns", "dns.env", nil,
+		func(env map[string]string) string { return domainConfig(tb, env) })
+}
+
+// startBed starts (as root) a test bed script of testbed/ with its state in
+// the directory named by dirVar (default def), reads the environment file it
+// writes there, and starts an exporter on the config made from it.
+func startBed(script, dirVar, def, envFile string, extraEnv []string, config func(env map[string]string) string) (map[string]string, *exporterProcess, error) {
+	dir := os.Getenv(dirVar)
 	if dir == "" {
-		dir = "/var/tmp/smtp_exporter-dns"
+		dir = def
 	}
 	if os.Getuid() == 0 {
-		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", "dns.sh"), "start")
-		cmd.Env = append(os.Environ(), "TESTBED_DNS_DIR="+dir)
+		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", script), "start")
+		cmd.Env = append(append(os.Environ(), dirVar+"="+dir), extraEnv...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, nil, fmt.Errorf("testbed/dns.sh start: %w\n%s", err, out)
+			return nil, nil, fmt.Errorf("testbed/%s start: %w\n%s", script, err, out)
 		}
 	}
-	env, err := readEnv(filepath.Join(dir, "dns.env"))
+	env, err := readEnv(filepath.Join(dir, envFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("not root and no running DNS test bed: %w", err)
+		return nil, nil, fmt.Errorf("not root and no running test bed of %s: %w", script, err)
 	}
-	tmp, err := os.MkdirTemp("", "smtp_exporter-domains")
+	tmp, err := os.MkdirTemp("", "smtp_exporter-"+strings.TrimSuffix(script, ".sh"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -72,7 +80,7 @@ func setupDNS(tb *testbed) (map[string]string, *exporterProcess, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	exp, err := startExporter(bin, tmp, domainConfig(tb, env))
+	exp, err := startExporter(bin, tmp, config(env))
 	if err != nil {
 		return nil, nil, err
 	}

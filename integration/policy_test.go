@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/dashboards"
-	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
 )
 
 // The DANE and MTA-STS tests run against testbed/dnssec.sh: signed zones
@@ -41,34 +38,9 @@ func needPolicyBed(t *testing.T) (map[string]string, *exporterProcess) {
 }
 
 func setupPolicy(tb *testbed) (map[string]string, *exporterProcess, error) {
-	dir := os.Getenv("TESTBED_DNSSEC_DIR")
-	if dir == "" {
-		dir = "/var/tmp/smtp_exporter-dnssec"
-	}
-	if os.Getuid() == 0 {
-		cmd := exec.Command("bash", filepath.Join(repoRoot, "testbed", "dnssec.sh"), "start")
-		cmd.Env = append(os.Environ(), "TESTBED_DNSSEC_DIR="+dir, "TESTBED_DIR="+tb.get("TESTBED_DIR"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, nil, fmt.Errorf("testbed/dnssec.sh start: %w\n%s", err, out)
-		}
-	}
-	env, err := readEnv(filepath.Join(dir, "dnssec.env"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("not root and no running DNSSEC test bed: %w", err)
-	}
-	tmp, err := os.MkdirTemp("", "smtp_exporter-policy")
-	if err != nil {
-		return nil, nil, err
-	}
-	bin, err := testtool.Build(repoRoot, tmp)
-	if err != nil {
-		return nil, nil, err
-	}
-	exp, err := startExporter(bin, tmp, policyConfig(tb, env))
-	if err != nil {
-		return nil, nil, err
-	}
-	return env, exp, nil
+	return startBed("dnssec.sh", "TESTBED_DNSSEC_DIR", "/var/tmp/smtp_exporter-dnssec", "dnssec.env",
+		[]string{"TESTBED_DIR=" + tb.get("TESTBED_DIR")},
+		func(env map[string]string) string { return policyConfig(tb, env) })
 }
 
 const policyTimeout = 5 * time.Second
