@@ -123,6 +123,11 @@ func TestPromtoolTestRules(t *testing.T) {
 // TestPromtoolTestRulesCanFail proves the unit tests hold the rules to their
 // exact behaviour: each mutation of the rule file must fail them.
 func TestPromtoolTestRulesCanFail(t *testing.T) {
+	if testing.Short() {
+		// Four more full promtool runs (a minute on two cores) that only
+		// prove the rule tests can fail; the full suite keeps them.
+		t.Skip("-short: the mutation runs of the rule tests are left to the full suite")
+	}
 	promtool := testtool.Need(t, "promtool", "promtool")
 	orig, err := os.ReadFile(rulesFile)
 	if err != nil {
