@@ -331,8 +331,14 @@ func goldenCases() []goldenCase {
 // render gathers the collector's metrics for one result in the text format.
 func render(t *testing.T, r *prober.Result) ([]*dto.MetricFamily, []byte) {
 	t.Helper()
+	return renderCollector(t, New(r))
+}
+
+// renderCollector gathers one collector's metrics in the text format.
+func renderCollector(t *testing.T, c prometheus.Collector) ([]*dto.MetricFamily, []byte) {
+	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(New(r)); err != nil {
+	if err := reg.Register(c); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

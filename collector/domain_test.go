@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
@@ -105,21 +103,7 @@ func domainCases(t *testing.T) map[string]*prober.DomainResult {
 
 func renderDomain(t *testing.T, r *prober.DomainResult) ([]*dto.MetricFamily, []byte) {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(NewDomain(r)); err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gathering: %v", err)
-	}
-	var buf bytes.Buffer
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return mfs, buf.Bytes()
+	return renderCollector(t, NewDomain(r))
 }
 
 func TestDomainGolden(t *testing.T) {
