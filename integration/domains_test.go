@@ -446,38 +446,18 @@ scrape_configs:
 		return nil
 	})
 	// Every query of the domains dashboard returns data on these domains.
-	ds, err := dashboards.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, d := range ds {
-		if d.UID != domainsDashboard {
-			continue
-		}
-		qs, err := d.Queries()
+	queries := domainsDashboardQueries(t, func(expr string) bool {
+		return !isPolicyQuery(expr) // no DANE or MTA-STS here: TestPolicyInPrometheus holds those panels to data
+	})
+	for where, expr := range queries {
+		got, err := prom.tryQuery(expr)
 		if err != nil {
-			t.Fatal(err)
-		}
-		for _, q := range qs {
-			if isPolicyQuery(q.Expr) {
-				continue // no DANE or MTA-STS here: TestPolicyInPrometheus holds those panels to data
-			}
-			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
-			if err != nil {
-				t.Errorf("%s: %v", q.Where, err)
-				continue
-			}
-			n++
-			got, err := prom.tryQuery(expr)
-			if err != nil {
-				t.Errorf("%s: %v", q.Where, err)
-			} else if len(got) == 0 {
-				t.Errorf("%s: no data on the domains: %s", q.Where, expr)
-			}
+			t.Errorf("%s: %v", where, err)
+		} else if len(got) == 0 {
+			t.Errorf("%s: no data on the domains: %s", where, expr)
 		}
 	}
-	if n == 0 {
+	if len(queries) == 0 {
 		t.Errorf("no dashboard %s", domainsDashboard)
 	}
 
@@ -508,4 +488,36 @@ scrape_configs:
 func isPolicyQuery(expr string) bool {
 	return strings.Contains(expr, "probe_smtp_mta_sts_") || strings.Contains(expr, "probe_smtp_tlsrpt_") ||
 		strings.Contains(expr, "probe_smtp_dane_")
+}
+
+// domainsDashboardQueries returns the domains dashboard's queries that keep
+// accepts, with the dashboard's variables substituted, by where they stand.
+func domainsDashboardQueries(t *testing.T, keep func(expr string) bool) map[string]string {
+	t.Helper()
+	ds, err := dashboards.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, d := range ds {
+		if d.UID != domainsDashboard {
+			continue
+		}
+		qs, err := d.Queries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if !keep(q.Expr) {
+				continue
+			}
+			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
+			if err != nil {
+				t.Errorf("%s: %v", q.Where, err)
+				continue
+			}
+			out[q.Where] = expr
+		}
+	}
+	return out
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/smtp-exporter/smtp_exporter/dashboards"
 )
 
 // The DANE and MTA-STS tests run against testbed/dnssec.sh: signed zones
@@ -389,39 +387,17 @@ func TestPolicyInPrometheus(t *testing.T) {
 	}
 
 	// The domains dashboard's DANE, MTA-STS and TLS-RPT panels show these domains.
-	ds, err := dashboards.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, d := range ds {
-		if d.UID != domainsDashboard {
-			continue
-		}
-		qs, err := d.Queries()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, q := range qs {
-			if !isPolicyQuery(q.Expr) {
-				continue
+	queries := domainsDashboardQueries(t, isPolicyQuery)
+	for where, expr := range queries {
+		waitUntil(t, 30*time.Second, where, func() error {
+			got, err := prom.tryQuery(expr)
+			if err == nil && len(got) == 0 {
+				err = fmt.Errorf("no data on the policy domains: %s", expr)
 			}
-			expr, err := dashboards.Substitute(q.Expr, dashboards.TestValues)
-			if err != nil {
-				t.Errorf("%s: %v", q.Where, err)
-				continue
-			}
-			n++
-			waitUntil(t, 30*time.Second, q.Where, func() error {
-				got, err := prom.tryQuery(expr)
-				if err == nil && len(got) == 0 {
-					err = fmt.Errorf("no data on the policy domains: %s", expr)
-				}
-				return err
-			})
-		}
+			return err
+		})
 	}
-	if n == 0 {
+	if len(queries) == 0 {
 		t.Errorf("the domains dashboard has no DANE or MTA-STS query")
 	}
 }

@@ -22,15 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=testbed/lib.sh
 . "$HERE/lib.sh"
 
-DIR=${TESTBED_DNS_DIR:-/var/tmp/smtp_exporter-dns}
-case "$DIR" in
-/*) ;;
-*) tb_die "TESTBED_DNS_DIR must be an absolute path: $DIR" ;;
-esac
-case "$DIR" in
-*[[:space:]\$\'\"\\]* | / | //*) tb_die "TESTBED_DNS_DIR must not be / nor contain spaces, quotes, \$ or \\: $DIR" ;;
-esac
-DIR=${DIR%/}
+DIR=$(tb_state_dir TESTBED_DNS_DIR /var/tmp/smtp_exporter-dns)
 PORT=${TESTBED_DNS_PORT:-10053}
 ZONEDIR=$DIR/zones
 CONF=$DIR/nsd.conf

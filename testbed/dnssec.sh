@@ -31,15 +31,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=testbed/lib.sh
 . "$HERE/lib.sh"
 
-DIR=${TESTBED_DNSSEC_DIR:-/var/tmp/smtp_exporter-dnssec}
-case "$DIR" in
-/*) ;;
-*) tb_die "TESTBED_DNSSEC_DIR must be an absolute path: $DIR" ;;
-esac
-case "$DIR" in
-*[[:space:]\$\'\"\\]* | / | //*) tb_die "TESTBED_DNSSEC_DIR must not be / nor contain spaces, quotes, \$ or \\: $DIR" ;;
-esac
-DIR=${DIR%/}
+DIR=$(tb_state_dir TESTBED_DNSSEC_DIR /var/tmp/smtp_exporter-dnssec)
 PF_DIR=${TESTBED_DIR:-/var/tmp/smtp_exporter-testbed}
 PKI=$PF_DIR/pki
 AUTH_PORT=${TESTBED_DNSSEC_AUTH_PORT:-10054}

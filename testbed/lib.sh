@@ -91,3 +91,18 @@ tb_main() {
 	*) tb_die "unknown command '$1' (start|stop|restart|status|env|clean)" ;;
 	esac
 }
+
+# tb_state_dir VAR DEFAULT: prints the test bed's state directory, from the
+# environment variable VAR or DEFAULT, refused unless it is an absolute path
+# that clean can remove safely (not /, no spaces, quotes, $ or \).
+tb_state_dir() {
+	local var=$1 dir=${!1:-$2}
+	case "$dir" in
+	/*) ;;
+	*) tb_die "$var must be an absolute path: $dir" ;;
+	esac
+	case "$dir" in
+	*[[:space:]\$\'\"\\]* | / | //*) tb_die "$var must not be / nor contain spaces, quotes, \$ or \\: $dir" ;;
+	esac
+	printf '%s\n' "${dir%/}"
+}

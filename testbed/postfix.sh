@@ -20,15 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=testbed/lib.sh
 . "$HERE/lib.sh"
 
-DIR=${TESTBED_DIR:-/var/tmp/smtp_exporter-testbed}
-case "$DIR" in
-/*) ;;
-*) tb_die "TESTBED_DIR must be an absolute path: $DIR" ;;
-esac
-case "$DIR" in
-*[[:space:]\$\'\"\\]* | / | //*) tb_die "TESTBED_DIR must not be / nor contain spaces, quotes, \$ or \\: $DIR" ;;
-esac
-DIR=${DIR%/}
+DIR=$(tb_state_dir TESTBED_DIR /var/tmp/smtp_exporter-testbed)
 
 ETC=$DIR/etc
 QUEUE=$DIR/queue
