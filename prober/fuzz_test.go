@@ -22,7 +22,7 @@ func FuzzReadReply(f *testing.F) {
 		r := bufio.NewReaderSize(bytes.NewReader(data), MaxReplyLineBytes)
 		for range 64 {
 			lines := 0
-			reply, err := ReadReply(r, func(string) { lines++ })
+			reply, err := ReadReply(r, func(l string) string { lines++; return l })
 			if lines > MaxReplyLines {
 				t.Fatalf("%d lines read for one reply", lines)
 			}

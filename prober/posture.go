@@ -170,7 +170,7 @@ func (p *probe) postureCheck(dest netip.AddrPort, host string, spec postureSpec)
 func (p *probe) postureStartTLS(conn net.Conn, check string) error {
 	r := bufio.NewReaderSize(conn, MaxReplyLineBytes)
 	read := func() (Reply, error) {
-		return ReadReply(r, func(l string) { p.transcriptFor(check, "S", l) })
+		return p.readReplyOf(check, r)
 	}
 	send := func(line string) (Reply, error) {
 		p.transcriptFor(check, "C", line)

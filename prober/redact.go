@@ -84,19 +84,41 @@ func CapLabel(s string) string { return capText(s, MaxLabelBytes) }
 
 // sanitizeText replaces invalid UTF-8 and control characters with U+FFFD.
 func sanitizeText(s string) string {
-	if printableASCII(s) {
+	if !needsSanitizing(s) {
 		return s // what servers send almost always: no copy needed
 	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if unsafeRune(r) {
 			r = '\uFFFD'
 		}
 		b.WriteRune(r)
 	}
 	return b.String()
 }
+
+// needsSanitizing says whether s holds invalid UTF-8 or a control character.
+// Text that went through clean already (cut marker and all) does not, so
+// cleaning it again costs no copy.
+func needsSanitizing(s string) bool {
+	for i := 0; i < len(s); {
+		if c := s[i]; c >= 0x20 && c < 0x7f {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || unsafeRune(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// unsafeRune: C0 and C1 controls and DEL, which would move a terminal's
+// cursor or break a log line.
+func unsafeRune(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
 
 // capText cuts s to at most limit bytes, marker included, at a character
 // boundary. The cut is a copy: a slice would keep the whole string (a 240 KB
@@ -113,15 +135,6 @@ func capText(s string, limit int) string {
 		n = 0
 	}
 	return strings.Clone(s[:n]) + cutMarker
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // codeOnly is what the transcript keeps of a server line once credentials

@@ -19,6 +19,10 @@ const (
 	// in flight holds the reply it is reading, and 128 lines of 2 KB
 	// would be 256 KB of it. Real replies are well under 1 KB.
 	MaxReplyBytes = 16 << 10
+	// MaxKeptReplyBytes bounds the text a Reply holds: lines past it, but
+	// the last, are read and left out (the transcript says so). Nothing
+	// real comes near it: a long EHLO reply is 500 bytes.
+	MaxKeptReplyBytes = 4 << 10
 )
 
 // Reply is one SMTP reply: a code and the text of each line.
@@ -55,13 +59,16 @@ func protocolErrorQuoting(before, text, after string) error {
 	return &ProtocolError{Msg: before + ` "` + sanitizeText(text) + `"` + after, Bare: before + after}
 }
 
-// ReadReply reads one (possibly multi-line) reply from r. Each raw line is
-// passed to onLine, for the transcript. It never buffers more than the
-// reader's size per line nor more than MaxReplyLines lines and
-// MaxReplyBytes bytes.
-func ReadReply(r *bufio.Reader, onLine func(string)) (Reply, error) {
+// ReadReply reads one (possibly multi-line) reply from r. Each line read
+// is passed to keep, which returns what the reply holds of it (nil keeps
+// every line as read): the probe cleans and cuts lines there and copies them
+// to its transcript, so that a reply of long lines costs what is kept, not
+// what was read. It never buffers more than the reader's size per line,
+// reads more than MaxReplyLines lines and MaxReplyBytes bytes, nor holds
+// more than MaxKeptReplyBytes.
+func ReadReply(r *bufio.Reader, keep func(line string) string) (Reply, error) {
 	var reply Reply
-	size := 0
+	lines, size, kept := 0, 0, 0
 	for {
 		line, err := readLine(r)
 		if err != nil {
@@ -70,26 +77,30 @@ func ReadReply(r *bufio.Reader, onLine func(string)) (Reply, error) {
 			}
 			return reply, err
 		}
-		if onLine != nil {
-			onLine(line)
+		read := len(line)
+		if keep != nil {
+			line = keep(line)
 		}
 		code, more, text, err := parseReplyLine(line)
 		if err != nil {
 			return reply, err
 		}
-		if reply.Lines == nil {
+		if lines++; lines == 1 {
 			reply.Code = code
 		} else if code != reply.Code {
 			return reply, protocolErrorf("reply code changed from %d to %d within one reply", reply.Code, code)
 		}
-		reply.Lines = append(reply.Lines, text)
 		if !more {
+			reply.Lines = append(reply.Lines, text)
 			return reply, nil
 		}
-		if len(reply.Lines) >= MaxReplyLines {
+		if kept += len(text); kept <= MaxKeptReplyBytes || len(reply.Lines) == 0 {
+			reply.Lines = append(reply.Lines, text)
+		}
+		if lines >= MaxReplyLines {
 			return reply, protocolErrorf("reply has more than %d lines", MaxReplyLines)
 		}
-		if size += len(text); size > MaxReplyBytes {
+		if size += read - min(read, 4); size > MaxReplyBytes {
 			return reply, protocolErrorf("reply longer than %d bytes", MaxReplyBytes)
 		}
 	}

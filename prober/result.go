@@ -271,9 +271,12 @@ type OCSPInfo struct {
 
 // CertInfo describes one certificate.
 type CertInfo struct {
-	Subject           string    `json:"subject"`
-	Issuer            string    `json:"issuer"`
-	SANs              []string  `json:"sans,omitempty"`
+	Subject string   `json:"subject"`
+	Issuer  string   `json:"issuer"`
+	SANs    []string `json:"sans,omitempty"`
+	// SANsNotReported counts the names past the bounds on what a result
+	// keeps (64 a certificate, 4 KiB in all).
+	SANsNotReported   int       `json:"sans_not_reported,omitempty"`
 	SerialNumber      string    `json:"serial_number"`
 	FingerprintSHA256 string    `json:"fingerprint_sha256"`
 	NotBefore         time.Time `json:"not_before"`

@@ -490,10 +490,10 @@ func (p *probe) startTLS(host string) tlsOutcome {
 func (p *probe) handshake(host string) tlsOutcome {
 	cfg, serverName := p.clientTLS(host)
 	done := p.begin(PhaseTLSHandshake)
-	limit := &handshakeLimit{Conn: p.conn}
-	tlsConn := tls.Client(limit, cfg)
+	reads := &tlsReads{Conn: p.conn}
+	tlsConn := tls.Client(reads, cfg)
 	err := tlsConn.HandshakeContext(p.ctx)
-	limit.done = true
+	reads.done = true
 	done()
 	if err != nil {
 		reason := ReasonTLSHandshakeFailed
@@ -538,7 +538,7 @@ func (p *probe) handshake(host string) tlsOutcome {
 		// Cleaned (and so capped) once, here: the error of a certificate
 		// with many long names is as long as all of them, and would
 		// otherwise be kept whole until the probe ends.
-		info.VerifyError = p.clean(err.Error(), MaxErrorBytes)
+		info.VerifyError = p.clean(verifyErrorText(err), MaxErrorBytes)
 		err = errors.New("certificate: " + info.VerifyError)
 		switch {
 		case p.module.TLSConfig.InsecureSkipVerify:
@@ -756,18 +756,69 @@ func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
 }
 
 func (p *probe) readReply(phase Phase) (Reply, error) {
-	reply, err := ReadReply(p.r, func(l string) {
-		if p.credsSent {
-			l = codeOnly(l)
-		}
-		p.transcript("S", l)
-	})
+	reply, err := p.readReplyOf("", p.r)
 	if err == nil {
 		if ph := p.res.Phase(phase); ph != nil {
 			ph.ReplyCode = reply.Code
 		}
 	}
 	return reply, err
+}
+
+// readReplyOf reads a reply on the connection of check ("": the main one)
+// and adds its lines to the transcript.
+func (p *probe) readReplyOf(check string, r *bufio.Reader) (Reply, error) {
+	t := replyTranscript{p: p, check: check}
+	reply, err := ReadReply(r, t.keep)
+	t.end()
+	return reply, err
+}
+
+// maxReplyTranscriptBytes is how much of one reply the transcript shows.
+// Real replies are well under 1 KiB; of a longer one it shows the first
+// lines and the last, and says how many it left out, so that a server's
+// long replies cannot push the rest of the conversation out of the
+// transcript (nor keep kilobytes of it per probe in flight).
+const maxReplyTranscriptBytes = 2 << 10
+
+// replyTranscript is what the transcript shows of one reply.
+type replyTranscript struct {
+	p                    *probe
+	check                string
+	shown                int  // bytes of the reply shown
+	cut                  bool // lines are left out until the last one
+	leftOut, leftOutSize int  // lines left out and their bytes as read
+}
+
+// keep is ReadReply's keep: it returns the line cleaned and cut at
+// maxTranscriptLineBytes (RFC 5321 allows 512 octets a line), one copy
+// shared by the reply and the transcript, whatever the server sent. Once
+// credentials have been sent the transcript shows only the line's codes.
+func (t *replyTranscript) keep(raw string) string {
+	line := t.p.clean(raw, maxTranscriptLineBytes)
+	last := len(line) < 4 || line[3] != '-'
+	if !last && (t.cut || t.shown+len(line) > maxReplyTranscriptBytes) {
+		t.cut = true
+		t.leftOut++
+		t.leftOutSize += len(raw)
+		return line
+	}
+	t.end()
+	t.shown += len(line)
+	if t.p.credsSent {
+		t.p.transcriptFor(t.check, "S", codeOnly(line))
+	} else {
+		t.p.transcriptFor(t.check, "S", line)
+	}
+	return line
+}
+
+// end says which lines were left out, if any, where they were.
+func (t *replyTranscript) end() {
+	if t.leftOut > 0 {
+		t.p.transcriptFor(t.check, "*", fmt.Sprintf("%d more lines of this reply (%d bytes) left out of the transcript", t.leftOut, t.leftOutSize))
+		t.leftOut, t.leftOutSize = 0, 0
+	}
 }
 
 // begin marks a phase as reached and returns the function that ends its timing.

@@ -22,7 +22,46 @@ const (
 	maxCertsReported = 16
 	maxSANsReported  = 64
 	maxNameBytes     = 256
+	// maxSANBytesReported bounds the names of all the certificates one
+	// probe reports: 64 names of 256 bytes in each of 16 certificates would
+	// be 256 KiB, where a real leaf's names take a few hundred bytes.
+	maxSANBytesReported = 4 << 10
 )
+
+// verifyErrorText is the text of a chain verification error, built no
+// longer than a result keeps of it when Go's would be long: its
+// HostnameError lists every name of the certificate, which from a hostile
+// server is 28 KB of names, built three times over on the way. Only whole
+// names are listed, so that redaction, which comes after, sees each one.
+func verifyErrorText(err error) string {
+	var h x509.HostnameError
+	if !errors.As(err, &h) || h.Certificate == nil || len(h.Certificate.DNSNames) == 0 {
+		return err.Error()
+	}
+	names := h.Certificate.DNSNames
+	total := 0
+	for _, n := range names {
+		total += len(n) + 2
+	}
+	if total <= 2*MaxErrorBytes {
+		return err.Error()
+	}
+	var b strings.Builder
+	b.WriteString("x509: certificate is valid for ")
+	listed := 0
+	for _, n := range names {
+		if b.Len()+len(n) > 2*MaxErrorBytes {
+			continue
+		}
+		if listed > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(n)
+		listed++
+	}
+	fmt.Fprintf(&b, " and %d more names, not %s", len(names)-listed, h.Host)
+	return b.String()
+}
 
 // verifyChain checks the presented chain against roots (nil: the system
 // pool) and the host name, as crypto/tls would have, and says which of the
@@ -72,11 +111,12 @@ func describeTLS(state tls.ConnectionState, clean func(string, int) string) *TLS
 		Cipher:     tls.CipherSuiteName(state.CipherSuite),
 		ServerName: state.ServerName,
 	}
+	budget := maxSANBytesReported
 	for i, c := range state.PeerCertificates {
 		if i >= maxCertsReported {
 			break
 		}
-		info.Certificates = append(info.Certificates, describeCert(c, clean))
+		info.Certificates = append(info.Certificates, describeCert(c, clean, &budget))
 	}
 	info.ChainCertificates = len(state.PeerCertificates)
 	info.EarliestExpiry = earliestExpiry(state.PeerCertificates)
@@ -89,12 +129,13 @@ func describeTLS(state tls.ConnectionState, clean func(string, int) string) *TLS
 // intermediates), which are the same certificates.
 func describeChain(chain, presented []*x509.Certificate, described []CertInfo, clean func(string, int) string) []CertInfo {
 	infos := make([]CertInfo, 0, min(len(chain), maxCertsReported))
+	budget := maxSANBytesReported // for the roots: the trust store's, not the server's
 	for _, c := range chain[:cap(infos)] {
 		i := slices.Index(presented, c)
 		if i >= 0 && i < len(described) {
 			infos = append(infos, described[i])
 		} else {
-			infos = append(infos, describeCert(c, clean))
+			infos = append(infos, describeCert(c, clean, &budget))
 		}
 	}
 	return infos
@@ -112,7 +153,7 @@ func earliestExpiry(certs []*x509.Certificate) time.Time {
 
 // describeCert describes c; clean sanitizes, redacts and caps its
 // server-chosen names.
-func describeCert(c *x509.Certificate, clean func(string, int) string) CertInfo {
+func describeCert(c *x509.Certificate, clean func(string, int) string, sanBudget *int) CertInfo {
 	sum := sha256.Sum256(c.Raw)
 	info := CertInfo{
 		Subject:            clean(c.Subject.String(), maxNameBytes),
@@ -125,27 +166,24 @@ func describeCert(c *x509.Certificate, clean func(string, int) string) CertInfo 
 		SignatureAlgorithm: c.SignatureAlgorithm.String(),
 	}
 	info.KeyType, info.KeyBits = keyFacts(c.PublicKey)
-	add := func(s string) bool {
-		if len(info.SANs) >= maxSANsReported {
-			return false
+	add := func(s string) {
+		if len(info.SANs) < maxSANsReported {
+			if s = clean(s, maxNameBytes); len(s) <= *sanBudget {
+				*sanBudget -= len(s)
+				info.SANs = append(info.SANs, s)
+				return
+			}
 		}
-		info.SANs = append(info.SANs, clean(s, maxNameBytes))
-		return true
+		info.SANsNotReported++
 	}
 	for _, n := range c.DNSNames {
-		if !add(n) {
-			break
-		}
+		add(n)
 	}
 	for _, ip := range c.IPAddresses {
-		if !add(net.IP(ip).String()) {
-			break
-		}
+		add(net.IP(ip).String())
 	}
 	for _, e := range c.EmailAddresses {
-		if !add(e) {
-			break
-		}
+		add(e)
 	}
 	return info
 }

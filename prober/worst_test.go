@@ -9,8 +9,8 @@ import (
 )
 
 // TestWorstServerBounds: against the most hostile server of the suite
-// (longest replies, a 200 KB certificate whose verification error lists 99
-// names of 2,000 bytes, no answer to QUIT) every server-controlled part of
+// (longest replies, a 28 KB certificate whose verification error lists 99
+// names of 280 bytes, no answer to QUIT) every server-controlled part of
 // the result stays within its cap, and the result as a whole stays small.
 func TestWorstServerBounds(t *testing.T) {
 	ca := smtptest.NewCA(t)
@@ -37,6 +37,16 @@ func TestWorstServerBounds(t *testing.T) {
 	}
 	if len(r.TLS.VerifyError) < MaxErrorBytes-8 {
 		t.Errorf("verify_error is %d bytes: the huge error was expected to be cut", len(r.TLS.VerifyError))
+	}
+	sans, notReported := 0, 0
+	for _, c := range r.TLS.Certificates {
+		for _, n := range c.SANs {
+			sans += len(n)
+		}
+		notReported += c.SANsNotReported
+	}
+	if sans > maxSANBytesReported || notReported == 0 {
+		t.Errorf("names: %d bytes reported (at most %d), %d not reported (want some)", sans, maxSANBytesReported, notReported)
 	}
 	text := 0
 	for _, l := range r.Transcript {

@@ -202,7 +202,11 @@ func (x *writer) tls(r *prober.Result, now time.Time) {
 		x.line("  [%d] subject:  %s", i, clean(c.Subject))
 		x.line("      issuer:   %s", clean(c.Issuer))
 		if len(c.SANs) > 0 {
-			x.line("      SANs:     %s", clean(strings.Join(c.SANs, ", ")))
+			more := ""
+			if c.SANsNotReported > 0 {
+				more = fmt.Sprintf(" (and %d more)", c.SANsNotReported)
+			}
+			x.line("      SANs:     %s%s", clean(strings.Join(c.SANs, ", ")), more)
 		}
 		x.line("      valid:    %s to %s, %s", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), x.daysLeft(c, now))
 		x.line("      serial:   %s", c.SerialNumber)

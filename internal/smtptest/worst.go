@@ -12,11 +12,12 @@ import (
 
 // Worst is the most memory-hungry server of the test suite, for the bounds
 // of a probe against hostile servers and the bench's RSS row: each reply
-// is as long as a probe accepts (prober.MaxReplyBytes, in lines of 2,000
+// is as long as a probe accepts (prober.MaxReplyBytes, in lines of 500
 // bytes), its certificate as large as the probe's TLS handshake limit lets
 // in (28 KB of long names that do not verify for the probe's name, so that
-// Go's HostnameError lists them all), and it never answers QUIT. Hold keeps each probe in flight, in the middle of
-// the EHLO reply after STARTTLS, until Release or its duration passes.
+// Go's HostnameError lists them all), and it never answers QUIT. Hold keeps
+// each probe in flight, in the middle of the EHLO reply after STARTTLS,
+// until Release or its duration passes.
 type Worst struct {
 	*Server
 	// Held counts connections stalled in the EHLO reply after STARTTLS.
@@ -25,13 +26,15 @@ type Worst struct {
 	closed  atomic.Bool
 }
 
-// WorstLeaf is a certificate of about kb kilobytes of names of 2,000 bytes,
-// none of them localhost, so that it never verifies for the probe and Go's
-// HostnameError lists them all.
+// WorstLeaf is a certificate of about kb kilobytes of 99 long names, none
+// of them localhost: it never verifies for the probe, Go's HostnameError
+// lists them all (it only counts 100 or more), and they are more than a
+// result keeps.
 func WorstLeaf(kb int) Leaf {
+	const names = 99
 	var l Leaf
-	for i := range kb / 2 {
-		l.DNSNames = append(l.DNSNames, fmt.Sprintf("%03d-%s.example", i, strings.Repeat("x", 1980)))
+	for i := range names {
+		l.DNSNames = append(l.DNSNames, fmt.Sprintf("%03d-%s.example", i, strings.Repeat("x", kb*1000/names-12)))
 	}
 	return l
 }
@@ -43,16 +46,17 @@ func NewWorst(t T, ca *CA, hold time.Duration) *Worst {
 	t.Helper()
 	w := &Worst{release: make(chan struct{})}
 	cfg := ServerTLS(ca.Issue(t, WorstLeaf(28)))
-	// Long replies: as many lines as a reply may have, each of about 2 KB,
+	// Long replies: as many bytes as a reply may have,
 	// after the lines that keep the probe going (STARTTLS, AUTH).
 	long := func(code string, head ...string) string {
 		var b strings.Builder
 		for _, h := range head {
 			b.WriteString(code + "-" + h + "\r\n")
 		}
-		// 7 lines of 2,000 bytes and the rest: just under 16 KiB of text.
-		for i := range 7 {
-			fmt.Fprintf(&b, "%s-%03d %s\r\n", code, i, strings.Repeat("y", 1990))
+		// 31 lines of 500 bytes and the rest: just under 16 KiB of text,
+		// in lines a probe keeps whole (it cuts lines at RFC 5321's 512).
+		for i := range 31 {
+			fmt.Fprintf(&b, "%s-%03d %s\r\n", code, i, strings.Repeat("y", 490))
 		}
 		b.WriteString(code + " END\r\n")
 		return b.String()
