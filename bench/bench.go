@@ -139,7 +139,8 @@ func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProce
 		e := exporters[0]
 		logf("hostile: %s, %d probes held by the worst hostile server", e.name, o.hostileProbes)
 		w := ip.worst
-		worst := holder{what: "the worst hostile server", module: hostileModule, addr: w.Addr, timeout: hostileTimeout(o), held: w.Held.Load, release: w.Release}
+		worst := holder{what: "the worst hostile server", module: hostileModule, addr: w.Addr, timeout: hostileTimeout(o), held: w.Held.Load, release: w.Release,
+			first: ip.worstFree.Addr}
 		row, err := scale(ctx, o, e, worst, o.hostileProbes)
 		if err != nil {
 			return err
@@ -327,6 +328,12 @@ type holder struct {
 	timeout            time.Duration // the module's: probes are held up to half of it
 	held               func() int64  // probes it holds now
 	release            func()        // lets them go on, after the measurement
+	// first, when set, is the same server without the hold: one probe of
+	// it comes before the idle figures, so that what an exporter spends
+	// once (its first TLS handshake and certificate parse, the garbage
+	// collector's 4 MiB minimum heap) is not counted per probe. The row
+	// keeps the RSS from before it.
+	first string
 }
 
 // scale holds probes at once in a holder and reads the exporter's resident
@@ -337,7 +344,22 @@ func scale(ctx context.Context, o options, e *exporter, h holder, probes int) (S
 	if err := waitFor(ctx, 10*time.Second, func() bool { return h.held() == 0 }); err != nil {
 		return row, fmt.Errorf("%s still holds %d connections from before", h.what, h.held())
 	}
+	if h.first != "" {
+		fresh, err := readProc(e.pid)
+		if err != nil {
+			return row, err
+		}
+		row.FreshRSSBytes = fresh.RSS
+		if out := probe(ctx, newClient(1), e.probeURL(h.module, h.first)); out.err != nil {
+			return row, fmt.Errorf("the first probe of %s: %w", h.what, out.err)
+		}
+	}
 	before, err := readProc(e.pid)
+	if err != nil {
+		return row, err
+	}
+	memory := []string{"go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes"}
+	idleMemory, err := e.gauges(memory...)
 	if err != nil {
 		return row, err
 	}
@@ -367,7 +389,7 @@ func scale(ctx context.Context, o options, e *exporter, h holder, probes int) (S
 	if err != nil {
 		return row, err
 	}
-	g, err := e.gauges(goroutines)
+	g, err := e.gauges(append(memory, goroutines)...)
 	if err != nil {
 		return row, err
 	}
@@ -390,6 +412,8 @@ func scale(ctx context.Context, o options, e *exporter, h holder, probes int) (S
 	}
 	n := float64(probes)
 	row.RSSPerProbeBytes = float64(row.InFlightRSSBytes-row.BaselineRSSBytes) / n
+	row.HeapPerProbeBytes = (g[memory[0]] - idleMemory[memory[0]]) / n
+	row.StackPerProbeBytes = (g[memory[1]] - idleMemory[memory[1]]) / n
 	row.GoroutinesPerProbe = (row.InFlightGoroutines - row.BaselineGoroutines) / n
 
 	// Idle keep-alive connections hold a goroutine each in the server: they

@@ -140,6 +140,12 @@ func TestDriverSmoke(t *testing.T) {
 		t.Errorf("hostile: held %d, reasons %v, %d HTTP errors, %v goroutines left behind; want 5 held, 5 cert_hostname_mismatch",
 			h.HeldAtOnce, h.Reasons, h.HTTPErrors, h.LeftBehind)
 	}
+	// A first probe came before the idle figures; the held probes' stacks
+	// and heap show in the exporter's own memstats.
+	if h := r.Hostile[0]; h.FreshRSSBytes <= 0 || h.StackPerProbeBytes <= 0 || h.HeapPerProbeBytes <= 0 {
+		t.Errorf("hostile: fresh RSS %d, %.0f bytes of stack and %.0f of heap per probe; want all above zero",
+			h.FreshRSSBytes, h.StackPerProbeBytes, h.HeapPerProbeBytes)
+	}
 
 	if len(r.Sustained) != 1 || len(r.Sustained[0].Steps) != 1 || r.Sustained[0].Steps[0].Failed != 0 {
 		t.Errorf("sustained: %+v, want one step without failures", r.Sustained)

@@ -120,13 +120,21 @@ type VerdictStats struct {
 
 // ScaleRow is one exporter holding many probes open at once.
 type ScaleRow struct {
-	Exporter           string         `json:"exporter"`
-	Probes             int            `json:"probes"`
-	HeldAtOnce         int64          `json:"held_at_once"`
-	BaselineRSSBytes   int64          `json:"baseline_rss_bytes"`
-	InFlightRSSBytes   int64          `json:"in_flight_rss_bytes"`
-	PeakRSSBytes       int64          `json:"peak_rss_bytes"`
-	RSSPerProbeBytes   float64        `json:"rss_per_probe_bytes"`
+	Exporter         string  `json:"exporter"`
+	Probes           int     `json:"probes"`
+	HeldAtOnce       int64   `json:"held_at_once"`
+	BaselineRSSBytes int64   `json:"baseline_rss_bytes"`
+	InFlightRSSBytes int64   `json:"in_flight_rss_bytes"`
+	PeakRSSBytes     int64   `json:"peak_rss_bytes"`
+	RSSPerProbeBytes float64 `json:"rss_per_probe_bytes"`
+	// FreshRSSBytes is the RSS before the first probe of the row's kind,
+	// when one comes before BaselineRSSBytes (see holder.first).
+	FreshRSSBytes int64 `json:"fresh_rss_bytes,omitempty"`
+	// HeapPerProbeBytes and StackPerProbeBytes split the RSS per probe by
+	// the exporter's own go_memstats: heap spans in use (live objects and
+	// garbage not yet collected) and goroutine stacks.
+	HeapPerProbeBytes  float64        `json:"heap_inuse_per_probe_bytes"`
+	StackPerProbeBytes float64        `json:"stack_per_probe_bytes"`
 	BaselineGoroutines float64        `json:"baseline_goroutines"`
 	InFlightGoroutines float64        `json:"in_flight_goroutines"`
 	GoroutinesPerProbe float64        `json:"goroutines_per_probe"`
@@ -294,11 +302,12 @@ func printTables(w io.Writer, r *Report) {
 
 	if len(r.Hostile) > 0 {
 		fmt.Fprintln(w, "\nHostile server: probes held in flight by the worst hostile server (long replies, huge certificate, no answer to QUIT)")
-		line("exporter", "probes", "held", "RSS idle MiB", "RSS held MiB", "KiB/probe", "peak RSS MiB", "goroutines per probe", "left behind", "reasons")
+		line("exporter", "probes", "held", "RSS fresh MiB", "after 1 probe", "held MiB", "KiB/probe", "heap KiB", "stacks KiB", "peak RSS MiB", "goroutines per probe", "left behind", "reasons")
 		for _, s := range r.Hostile {
 			line(s.Exporter, fmt.Sprint(s.Probes), fmt.Sprint(s.HeldAtOnce),
-				f("%.1f", float64(s.BaselineRSSBytes)/mebibyte), f("%.1f", float64(s.InFlightRSSBytes)/mebibyte),
-				f("%.1f", s.RSSPerProbeBytes/kibibyte), f("%.1f", float64(s.PeakRSSBytes)/mebibyte),
+				f("%.1f", float64(s.FreshRSSBytes)/mebibyte), f("%.1f", float64(s.BaselineRSSBytes)/mebibyte), f("%.1f", float64(s.InFlightRSSBytes)/mebibyte),
+				f("%.1f", s.RSSPerProbeBytes/kibibyte), f("%.1f", s.HeapPerProbeBytes/kibibyte), f("%.1f", s.StackPerProbeBytes/kibibyte),
+				f("%.1f", float64(s.PeakRSSBytes)/mebibyte),
 				f("%.2f", s.GoroutinesPerProbe), f("%.0f", s.LeftBehind), fmt.Sprint(s.Reasons))
 		}
 		tw.Flush()

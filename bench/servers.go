@@ -28,8 +28,10 @@ type inProcess struct {
 	tarpit  *tarpit
 	// worst is the worst hostile server of the test suite, and worstCA the
 	// CA file that makes its certificate trusted (not for the probe's name).
-	worst   *smtptest.Worst
-	worstCA string
+	// worstFree is the same server without the hold, for a first probe.
+	worst     *smtptest.Worst
+	worstFree *smtptest.Worst
+	worstCA   string
 }
 
 // failingServer is a server whose probes fail, for the time to verdict.
@@ -82,9 +84,10 @@ func startInProcess(tb smtptest.T) *inProcess {
 			}).Addr, "starttls_rejected"},
 			{"untrusted certificate", smtptest.NewServer(tb, smtptest.Config{StartTLS: untrusted}).Addr, "cert_untrusted"},
 		},
-		tarpit:  newTarpit(tb),
-		worst:   smtptest.NewWorst(tb, worstCA, 5*time.Minute),
-		worstCA: worstCA.File,
+		tarpit:    newTarpit(tb),
+		worst:     smtptest.NewWorst(tb, worstCA, 5*time.Minute),
+		worstFree: smtptest.NewWorst(tb, worstCA, 0),
+		worstCA:   worstCA.File,
 	}
 }
 

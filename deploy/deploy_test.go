@@ -445,8 +445,12 @@ func credentialsMount(t *testing.T) (mountPath, key string) {
 }
 
 type container struct {
-	Name  string   `yaml:"name"`
-	Args  []string `yaml:"args"`
+	Name string   `yaml:"name"`
+	Args []string `yaml:"args"`
+	Env  []struct {
+		Name  string `yaml:"name"`
+		Value string `yaml:"value"`
+	} `yaml:"env"`
 	Ports []struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
@@ -570,9 +574,31 @@ func TestDeploymentHardening(t *testing.T) {
 	if c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" {
 		t.Errorf("resources: want cpu and memory requests and a memory limit, got %+v", c.Resources)
 	}
+	// The Go runtime does not read the cgroup's limit: without a soft limit
+	// of its own, 500 probes held by a hostile server (the default
+	// --probe.max-concurrent) came within 15 MiB of a 128 MiB limit.
+	limit, soft := mebibytes(c.Resources.Limits["memory"], "Mi"), -1
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			soft = mebibytes(e.Value, "MiB")
+		}
+	}
+	if soft <= 0 || limit <= 0 || soft > limit*80/100 {
+		t.Errorf("GOMEMLIMIT is %d MiB for a memory limit of %d MiB: want one, at most 80%% of the limit", soft, limit)
+	}
 	if !slices.Contains(c.Args, "--config.file=/etc/smtp_exporter/config.yml") {
 		t.Errorf("args %v do not name the mounted config", c.Args)
 	}
+}
+
+// mebibytes reads "96MiB" (unit "MiB") or "128Mi" (unit "Mi"); -1 when it
+// is not that.
+func mebibytes(s, unit string) int {
+	n, err := strconv.Atoi(strings.TrimSuffix(s, unit))
+	if err != nil || !strings.HasSuffix(s, unit) {
+		return -1
+	}
+	return n
 }
 
 // TestDockerfileBasePinned: the image's base is a release, not a moving tag,

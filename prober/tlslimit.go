@@ -20,53 +20,89 @@ const tlsRecordHeaderLen = 5
 
 // tlsReads sits under a TLS client. Until the handshake is done it counts
 // what the server sends and fails the read that passes maxHandshakeBytes.
-// Throughout, no read goes past the end of the record being read:
-// crypto/tls fills its input buffer as far as it can, and the bytes of the
-// next record it finds there make it double the buffer, which never
+// Throughout, it hands crypto/tls no byte past the end of the record being
+// read: crypto/tls fills its input buffer as far as it can, and the bytes
+// of the next record it finds there make it double the buffer, which never
 // shrinks. Against a server that sends 16 KiB records back to back the
-// buffer reached 40 KiB where one record's 18 do.
+// buffer reached 40 KiB where one record's 18 do. What is read past a
+// record's end waits in ahead, so that a small record still takes one read
+// from the socket, header and all.
 type tlsReads struct {
 	net.Conn
 	read int  // bytes read during the handshake
 	done bool // the handshake ended: no more counting
 
+	buf      [512]byte
+	ahead    []byte // read from the socket, not handed out yet (in buf)
+	aheadErr error  // the error that came with ahead, for after it
+
 	header  [tlsRecordHeaderLen]byte
-	nheader int // bytes of the current record's header read so far
-	body    int // bytes of the current record's body still to come
+	nheader int // bytes of the current record's header handed out so far
+	body    int // bytes of the current record's body still to hand out
 }
 
 func (c *tlsReads) Read(b []byte) (int, error) {
-	if !c.done {
-		if c.read >= maxHandshakeBytes {
-			return 0, errHandshakeTooLarge
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if len(c.ahead) == 0 {
+		if err := c.aheadErr; err != nil {
+			c.aheadErr = nil
+			return 0, err
 		}
-		b = b[:min(len(b), maxHandshakeBytes-c.read)]
+		if c.nheader == tlsRecordHeaderLen && c.body >= len(c.buf) {
+			// Inside a long body: straight into b, up to the record's end.
+			n, err := c.readConn(b[:min(len(b), c.body)])
+			c.body -= n
+			if c.body == 0 {
+				c.nheader = 0
+			}
+			return n, err
+		}
+		n, err := c.readConn(c.buf[:])
+		c.ahead, c.aheadErr = c.buf[:n], err
+		if n == 0 {
+			c.aheadErr = nil
+			return 0, err
+		}
 	}
-	if c.nheader < tlsRecordHeaderLen {
-		b = b[:min(len(b), tlsRecordHeaderLen-c.nheader)]
-	} else {
-		b = b[:min(len(b), c.body)]
+	n := 0
+	for n < len(b) && len(c.ahead) > 0 {
+		k := c.body
+		if c.nheader < tlsRecordHeaderLen {
+			k = tlsRecordHeaderLen - c.nheader
+		}
+		k = min(k, len(b)-n, len(c.ahead))
+		copy(b[n:], c.ahead[:k])
+		if c.nheader < tlsRecordHeaderLen {
+			c.nheader += copy(c.header[c.nheader:], c.ahead[:k])
+			if c.nheader == tlsRecordHeaderLen {
+				c.body = int(c.header[3])<<8 | int(c.header[4])
+			}
+		} else {
+			c.body -= k
+		}
+		c.ahead = c.ahead[k:]
+		n += k
+		if c.nheader == tlsRecordHeaderLen && c.body == 0 {
+			c.nheader = 0
+			break // the record ends here
+		}
 	}
-	n, err := c.Conn.Read(b)
-	c.read += n
-	c.advance(b[:n])
-	return n, err
+	return n, nil
 }
 
-// advance follows the record framing over the bytes just read (never more
-// than the rest of one header or one body).
-func (c *tlsReads) advance(b []byte) {
-	if c.nheader < tlsRecordHeaderLen {
-		c.nheader += copy(c.header[c.nheader:], b)
-		if c.nheader == tlsRecordHeaderLen {
-			c.body = int(c.header[3])<<8 | int(c.header[4])
-		}
-	} else {
-		c.body -= len(b)
+// readConn reads from the connection, within the handshake's bound.
+func (c *tlsReads) readConn(b []byte) (int, error) {
+	if c.done {
+		return c.Conn.Read(b)
 	}
-	if c.nheader == tlsRecordHeaderLen && c.body == 0 {
-		c.nheader = 0
+	if c.read >= maxHandshakeBytes {
+		return 0, errHandshakeTooLarge
 	}
+	n, err := c.Conn.Read(b[:min(len(b), maxHandshakeBytes-c.read)])
+	c.read += n
+	return n, err
 }
 
 var errHandshakeTooLarge = fmt.Errorf("the server sent more than %d KiB during the TLS handshake (certificates of that size are not read)", maxHandshakeBytes>>10)
