@@ -141,10 +141,10 @@ func TestDriverSmoke(t *testing.T) {
 			h.HeldAtOnce, h.Reasons, h.HTTPErrors, h.LeftBehind)
 	}
 	// A first probe came before the idle figures; the held probes' stacks
-	// and heap show in the exporter's own memstats.
-	if h := r.Hostile[0]; h.FreshRSSBytes <= 0 || h.StackPerProbeBytes <= 0 || h.HeapPerProbeBytes <= 0 {
-		t.Errorf("hostile: fresh RSS %d, %.0f bytes of stack and %.0f of heap per probe; want all above zero",
-			h.FreshRSSBytes, h.StackPerProbeBytes, h.HeapPerProbeBytes)
+	// show in the exporter's own memstats. (Its heap in use need not grow
+	// with 5 probes after the other sections: a collection may come between.)
+	if h := r.Hostile[0]; h.FreshRSSBytes <= 0 || h.StackPerProbeBytes <= 0 {
+		t.Errorf("hostile: fresh RSS %d, %.0f bytes of stack per probe; want both above zero", h.FreshRSSBytes, h.StackPerProbeBytes)
 	}
 
 	if len(r.Sustained) != 1 || len(r.Sustained[0].Steps) != 1 || r.Sustained[0].Steps[0].Failed != 0 {
