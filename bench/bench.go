@@ -139,8 +139,10 @@ func runBench(ctx context.Context, o options, exporters []*exporter, ip *inProce
 		e := exporters[0]
 		logf("hostile: %s, %d probes held by the worst hostile server", e.name, o.hostileProbes)
 		w := ip.worst
-		worst := holder{what: "the worst hostile server", module: hostileModule, addr: w.Addr, timeout: hostileTimeout(o), held: w.Held.Load, release: w.Release,
-			first: ip.worstFree.Addr}
+		worst := holder{
+			what: "the worst hostile server", module: hostileModule, addr: w.Addr, timeout: hostileTimeout(o),
+			held: w.Held.Load, release: w.Release, first: ip.worstFree.Addr,
+		}
 		row, err := scale(ctx, o, e, worst, o.hostileProbes)
 		if err != nil {
 			return err

@@ -85,8 +85,10 @@ func TestReplyTranscript(t *testing.T) {
 		{
 			name: "long",
 			in:   strings.Repeat("250-"+long+"\r\n", 10) + "250 END\r\n",
-			want: []string{"S 250-" + long, "S 250-" + long, "S 250-" + long, "S 250-" + long,
-				"* 6 more lines of this reply (3024 bytes) left out of the transcript", "S 250 END"},
+			want: []string{
+				"S 250-" + long, "S 250-" + long, "S 250-" + long, "S 250-" + long,
+				"* 6 more lines of this reply (3024 bytes) left out of the transcript", "S 250 END",
+			},
 		},
 		{
 			name: "long lines cut",
