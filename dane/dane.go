@@ -131,6 +131,10 @@ func ParseRecord(s string) (Record, error) {
 
 // Lookup is what the resolver found at _PORT._tcp.HOST.
 type Lookup struct {
+	// AddressesInsecure: the host's address records (A, AAAA) were not
+	// DNSSEC-secure, so DANE does not apply and the TLSA records were not
+	// asked for (RFC 7672 §2.2.2).
+	AddressesInsecure bool
 	// Secure: the answer (records or their absence) carried the AD bit from
 	// a validating resolver.
 	Secure bool
@@ -231,6 +235,9 @@ func matches(r Record, cert *x509.Certificate) bool {
 // carry (the MX host name, and the TLSA base domain when a CNAME led
 // elsewhere; RFC 7672 §3.2.2); now is the time the leaf must be valid at.
 func Verify(l Lookup, chain []*x509.Certificate, names []string, now time.Time) Result {
+	if l.AddressesInsecure {
+		return Result{Status: StatusInsecure, Detail: "the host's address records are not DNSSEC-secure (no AD bit): DANE does not apply, its TLSA records are not looked up"}
+	}
 	if l.Bogus {
 		return Result{Status: StatusBogus, Detail: "the validating resolver could not validate the TLSA answer (SERVFAIL): DANE senders defer mail"}
 	}

@@ -109,6 +109,7 @@ func TestVerify(t *testing.T) {
 		{"bogus wins over records", Lookup{Bogus: true, Secure: true, Records: []Record{rec(t, 3, 1, 1, p.leaf)}}, chain, names, StatusBogus, -1, ""},
 		{"insecure with matching records", Lookup{Records: []Record{rec(t, 3, 1, 1, p.leaf)}}, chain, names, StatusInsecure, -1, ""},
 		{"insecure without records", Lookup{}, chain, names, StatusInsecure, -1, ""},
+		{"insecure address records win over matching records", Lookup{AddressesInsecure: true, Secure: true, Records: []Record{rec(t, 3, 1, 1, p.leaf)}}, chain, names, StatusInsecure, -1, ""},
 		{"secure denial", Lookup{Secure: true}, chain, names, StatusNone, -1, ""},
 		{"3 1 1 leaf SPKI", Lookup{Secure: true, Records: []Record{rec(t, 3, 1, 1, p.leaf)}}, chain, names, StatusValidated, 0, "matches the leaf"},
 		{"3 0 1 leaf cert", Lookup{Secure: true, Records: []Record{rec(t, 3, 0, 1, p.leaf)}}, chain, names, StatusValidated, 0, ""},

@@ -106,6 +106,10 @@ func TestDANEThroughProbe(t *testing.T) {
 		{"a broken signature", env["TESTBED_DNSSEC_BOGUS_HOST"] + ":" + tb.port("SMTP"), "pol_dane", "bogus", false, "dane_bogus", false, nil, 0, nil},
 		{"an unsigned zone", env["TESTBED_DNSSEC_INSECURE_HOST"] + ":" + tb.port("SMTP"), "pol_dane", "insecure", true, "", false, nil, 0, nil},
 		{"an unsigned zone, DANE required", env["TESTBED_DNSSEC_INSECURE_HOST"] + ":" + tb.port("SMTP"), "pol_dane_required", "insecure", false, "dane_missing", false, nil, 0, nil},
+		// Secure, matching TLSA records at a host whose address records are
+		// not secure (a CNAME into the unsigned zone): DANE does not apply,
+		// and the records are not even asked for (RFC 7672 §2.2.2).
+		{"secure TLSA, insecure address records", env["TESTBED_DNSSEC_INSECURE_ADDR_HOST"] + ":" + tb.port("SMTP"), "pol_dane", "insecure", true, "", false, nil, 0, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

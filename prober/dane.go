@@ -86,6 +86,19 @@ func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode stri
 		res:   DANEResult{Mode: mode, Name: name, Server: r.Server()},
 		names: []string{strings.ToLower(strings.TrimSuffix(host, "."))},
 	}
+	start := time.Now()
+	secure, err := addressesSecure(ctx, r, host)
+	switch {
+	case err != nil:
+		out.lookup.Bogus = true
+		out.res.LookupError = err.Error()
+		out.res.Lookup = time.Since(start)
+		return out
+	case !secure:
+		out.lookup.AddressesInsecure = true
+		out.res.Lookup = time.Since(start)
+		return out
+	}
 	ans, err := r.Query(ctx, name, dns.TypeTLSA)
 	if ans != nil {
 		out.res.Lookup = ans.Duration
@@ -126,6 +139,26 @@ func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode stri
 	return out
 }
 
+// addressesSecure says whether host's address records, A and AAAA, are
+// DNSSEC-secure, as a DANE sender asks before it looks for TLSA records
+// (RFC 7672 §2.2.2): an insecure answer, or an insecure denial, makes
+// them insecure; a failed lookup is an error (SERVFAIL from a validating
+// resolver: bogus).
+func addressesSecure(ctx context.Context, r *resolver.Resolver, host string) (bool, error) {
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		ans, err := r.Query(ctx, host, qtype)
+		switch {
+		case err == nil, resolver.IsNotFound(err):
+			if ans == nil || !ans.Secure {
+				return false, nil
+			}
+		default:
+			return false, err
+		}
+	}
+	return true, nil
+}
+
 // finishDANE waits for the lookup, decides the status against the chain
 // the server presented, and turns it into the probe's problems: a
 // validated chain excuses a WebPKI failure, as it does for a DANE sender.
@@ -142,7 +175,7 @@ func (p *probe) finishDANE() {
 	d := l.res
 	d.Result = dane.Verify(l.lookup, p.peerCerts, l.names, p.opts.Now())
 	if d.LookupError != "" {
-		d.Detail = fmt.Sprintf("the TLSA lookup failed (%s): DANE senders defer mail", d.LookupError)
+		d.Detail = fmt.Sprintf("the DNS lookup failed (%s): DANE senders defer mail", d.LookupError)
 	}
 	p.res.DANE = &d
 	p.note("DANE %s: %s", d.Status, d.Detail)

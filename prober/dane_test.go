@@ -67,6 +67,11 @@ func TestProbeDANE(t *testing.T) {
 		{"SERVFAIL is bogus", "check", smtptest.ServerTLS(leaf), []string{"3 1 1 " + spkiHex(t, leaf, 0)}, "servfail", true, dane.StatusBogus, ReasonDANEBogus, -1},
 		{"an answer to another question is bogus", "check", smtptest.ServerTLS(leaf), []string{"3 1 1 " + spkiHex(t, leaf, 0)}, "wrong", true, dane.StatusBogus, ReasonDANEBogus, -1},
 		{"usable records, no STARTTLS", "check", nil, []string{"3 1 1 " + spkiHex(t, leaf, 0)}, "secure", true, dane.StatusFailed, ReasonDANEFailed, -1},
+		// RFC 7672 §2.2.2: TLSA records count only for a host whose address
+		// records are secure; they are not even asked for otherwise.
+		{"insecure address records", "check", smtptest.ServerTLS(self), []string{"3 1 1 " + spkiHex(t, self, 0)}, "secure, address insecure", false, dane.StatusInsecure, "", -1},
+		{"insecure address records, required", "required", smtptest.ServerTLS(leaf), []string{"3 1 1 " + spkiHex(t, leaf, 0)}, "secure, address insecure", true, dane.StatusInsecure, ReasonDANEMissing, -1},
+		{"address records SERVFAIL", "check", smtptest.ServerTLS(leaf), []string{"3 1 1 " + spkiHex(t, leaf, 0)}, "secure, address servfail", true, dane.StatusBogus, ReasonDANEBogus, -1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,8 +84,18 @@ func TestProbeDANE(t *testing.T) {
 			}
 			// An empty non-terminal keeps the denial NODATA rather than NXDOMAIN for one case.
 			d.Add(t, host+". 300 IN A 127.0.0.1")
+			tlsaAsked := true
+			switch addressKnob, _ := strings.CutPrefix(tc.knob, "secure, "); addressKnob {
+			case "address insecure":
+				tlsaAsked = false
+			case "address servfail":
+				tlsaAsked = false
+				d.Set(d.ServFail, host+".")
+			default:
+				d.Set(d.Secure, host+".")
+			}
 			switch tc.knob {
-			case "secure":
+			case "secure", "secure, address insecure", "secure, address servfail":
 				d.Set(d.Secure, tlsa)
 			case "servfail":
 				d.Set(d.ServFail, tlsa)
@@ -136,8 +151,8 @@ func TestProbeDANE(t *testing.T) {
 					sawDO = sawDO || q.DO
 				}
 			}
-			if !sawDO {
-				t.Errorf("no TLSA query with the DO bit: %+v", d.Queries())
+			if sawDO != tlsaAsked {
+				t.Errorf("TLSA asked with the DO bit: %v, want %v: %+v", sawDO, tlsaAsked, d.Queries())
 			}
 		})
 	}

@@ -97,6 +97,9 @@ EOF
 #   10050 DANESELF   3 1 1 of the self-signed leaf's key         -> validated, WebPKI untrusted
 #   10028 NOTLS      3 1 1 of the valid leaf's key, no STARTTLS  -> failed
 #   10031 EXPIRING   none (secure denial)                        -> none
+# and mailcn.testbed.local, a CNAME into the unsigned insecure.test, whose 10025 has a secure
+# 3 1 1 of the valid leaf's key: its address records are insecure, so DANE does not apply
+# (RFC 7672 §2.2.2)                                               -> insecure, TLSA not asked
 zone_testbed_local() {
 	local valid inter wrong self
 	valid=$(spki_sha256 "$PKI/valid.pem")
@@ -113,6 +116,8 @@ _10026._tcp.mail IN TLSA 2 1 1 $inter
 _10027._tcp.mail IN TLSA 3 1 1 $wrong
 _10050._tcp.mail IN TLSA 3 1 1 $self
 _10028._tcp.mail IN TLSA 3 1 1 $valid
+mailcn IN CNAME mail.insecure.test.
+_10025._tcp.mailcn IN TLSA 3 1 1 $valid
 EOF
 }
 
@@ -482,6 +487,7 @@ env_text() {
 	echo "TESTBED_DNSSEC_MAIL_HOST=$MAIL"
 	echo "TESTBED_DNSSEC_BOGUS_HOST=mail.bogus.test"
 	echo "TESTBED_DNSSEC_INSECURE_HOST=mail.insecure.test"
+	echo "TESTBED_DNSSEC_INSECURE_ADDR_HOST=mailcn.testbed.local"
 	echo "TESTBED_DNSSEC_POLICY_ZONE=policy.test"
 	echo "TESTBED_DNSSEC_POLICY_ADDR=$WEB_ADDR"
 	echo "TESTBED_DNSSEC_POLICY_DEAD_ADDR=$DEAD_ADDR"
