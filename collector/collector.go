@@ -123,29 +123,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // metric one after the other. Collect and WriteText both read it.
 func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...string)) {
 	r := c.result
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		// The prober sanitizes what servers send; this is the last guard,
-		// because one invalid label value fails the whole scrape. A label
-		// of server text (a certificate's 64 SANs, joined) is capped, so
-		// that a hostile server cannot make series kilobytes long.
-		for i, l := range labels {
-			labels[i] = prober.CapLabel(strings.ToValidUTF8(l, "\uFFFD"))
-		}
-		emit(d, v, labels...)
-	}
+	g := &emitter{emit: emit}
 
-	gauge(successDesc, boolValue(r.Success))
-	gauge(durationDesc, r.Duration.Seconds())
+	g.gauge(successDesc, boolValue(r.Success))
+	g.gauge(durationDesc, r.Duration.Seconds())
 	if ph := r.Phase(prober.PhaseResolve); ph != nil {
-		gauge(dnsLookupDesc, ph.Duration.Seconds())
+		g.gauge(dnsLookupDesc, ph.Duration.Seconds())
 	}
-	gauge(ipProtocolDesc, float64(r.IPProtocol))
+	g.gauge(ipProtocolDesc, float64(r.IPProtocol))
 
 	for _, reason := range c.reasons {
-		gauge(failureDesc, boolValue(r.Failure == reason), string(reason))
+		g.gauge(failureDesc, boolValue(r.Failure == reason), string(reason))
 	}
 	for _, reason := range prober.Reasons {
-		gauge(warningDesc, boolValue(r.HasWarning(reason)), string(reason))
+		g.gauge(warningDesc, boolValue(r.HasWarning(reason)), string(reason))
 	}
 	for _, ph := range prober.Phases {
 		pr := r.Phase(ph)
@@ -153,74 +144,74 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 		if pr != nil {
 			d = pr.Duration.Seconds()
 		}
-		gauge(phaseDurationDesc, d, string(ph))
+		g.gauge(phaseDurationDesc, d, string(ph))
 	}
 	for _, ph := range prober.ReplyPhases {
 		var code float64
 		if pr := r.Phase(ph); pr != nil {
 			code = float64(pr.ReplyCode)
 		}
-		gauge(replyCodeDesc, code, string(ph))
+		g.gauge(replyCodeDesc, code, string(ph))
 	}
 
-	gauge(startTLSAdvertisedDesc, boolValue(r.StartTLSAdvertised))
-	gauge(tlsDesc, boolValue(r.Encrypted))
-	gauge(authBeforeTLSDesc, boolValue(r.AuthBeforeTLS))
+	g.gauge(startTLSAdvertisedDesc, boolValue(r.StartTLSAdvertised))
+	g.gauge(tlsDesc, boolValue(r.Encrypted))
+	g.gauge(authBeforeTLSDesc, boolValue(r.AuthBeforeTLS))
 	if r.AuthConfigured {
-		gauge(authSuccessDesc, boolValue(r.AuthSuccess))
+		g.gauge(authSuccessDesc, boolValue(r.AuthSuccess))
 	}
 
 	var size float64
 	if ehlo := r.LastEHLO(); ehlo != nil {
 		for _, ext := range ehlo.Extensions {
-			gauge(extensionDesc, 1, ext.Keyword)
+			g.gauge(extensionDesc, 1, ext.Keyword)
 		}
 		for _, mech := range ehlo.AuthMechanisms {
-			gauge(authMechanismDesc, 1, mech)
+			g.gauge(authMechanismDesc, 1, mech)
 		}
 		size = float64(ehlo.SizeLimit)
 	}
-	gauge(sizeLimitDesc, size)
+	g.gauge(sizeLimitDesc, size)
 
-	daneSeries(r.DANE, gauge)
+	daneSeries(r.DANE, g.gauge)
 
 	if t := r.TLS; t != nil {
-		gauge(tlsVersionDesc, 1, t.Version)
-		gauge(tlsCipherDesc, 1, t.Cipher)
-		gauge(certVerifiedDesc, boolValue(t.Verified))
+		g.gauge(tlsVersionDesc, 1, t.Version)
+		g.gauge(tlsCipherDesc, 1, t.Cipher)
+		g.gauge(certVerifiedDesc, boolValue(t.Verified))
 		if len(t.Certificates) > 0 {
-			gauge(earliestExpiryDesc, float64(t.EarliestExpiry.Unix()))
-			gauge(lastChainExpiryDesc, float64(t.LastChainExpiry.Unix()))
+			g.gauge(earliestExpiryDesc, float64(t.EarliestExpiry.Unix()))
+			g.gauge(lastChainExpiryDesc, float64(t.LastChainExpiry.Unix()))
 			leaf := t.Certificates[0]
-			gauge(lastChainInfoDesc, 1, leaf.FingerprintSHA256, leaf.Subject, leaf.Issuer,
+			g.gauge(lastChainInfoDesc, 1, leaf.FingerprintSHA256, leaf.Subject, leaf.Issuer,
 				strings.Join(leaf.SANs, ","), leaf.SerialNumber)
-			gauge(leafNotBeforeDesc, float64(leaf.NotBefore.Unix()))
-			gauge(leafKeyBitsDesc, float64(leaf.KeyBits), leaf.KeyType)
-			gauge(leafSignatureDesc, 1, leaf.SignatureAlgorithm)
+			g.gauge(leafNotBeforeDesc, float64(leaf.NotBefore.Unix()))
+			g.gauge(leafKeyBitsDesc, float64(leaf.KeyBits), leaf.KeyType)
+			g.gauge(leafSignatureDesc, 1, leaf.SignatureAlgorithm)
 		}
-		gauge(chainCertificatesDesc, float64(t.ChainCertificates))
-		gauge(ocspStapledDesc, boolValue(t.OCSP != nil))
+		g.gauge(chainCertificatesDesc, float64(t.ChainCertificates))
+		g.gauge(ocspStapledDesc, boolValue(t.OCSP != nil))
 		if o := t.OCSP; o != nil {
-			gauge(ocspValidDesc, boolValue(o.Valid))
+			g.gauge(ocspValidDesc, boolValue(o.Valid))
 			for _, st := range prober.OCSPStatuses {
-				gauge(ocspStatusDesc, boolValue(o.Status == st), st)
+				g.gauge(ocspStatusDesc, boolValue(o.Status == st), st)
 			}
 			if !o.NextUpdate.IsZero() {
-				gauge(ocspNextUpdateDesc, float64(o.NextUpdate.Unix()))
+				g.gauge(ocspNextUpdateDesc, float64(o.NextUpdate.Unix()))
 			}
 		}
 	}
 	if rd := r.ReverseDNS; rd != nil {
 		if r.BannerHostname != "" {
-			gauge(bannerHostnameDesc, 1, r.BannerHostname)
+			g.gauge(bannerHostnameDesc, 1, r.BannerHostname)
 		}
 		if rd.Conclusive {
 			for _, n := range rd.PTR {
-				gauge(ptrInfoDesc, 1, n)
+				g.gauge(ptrInfoDesc, 1, n)
 			}
-			gauge(fcrdnsDesc, boolValue(rd.FCrDNS))
+			g.gauge(fcrdnsDesc, boolValue(rd.FCrDNS))
 			if r.BannerHostname != "" {
-				gauge(bannerMatchesPTRDesc, boolValue(rd.BannerMatchesPTR))
+				g.gauge(bannerMatchesPTRDesc, boolValue(rd.BannerMatchesPTR))
 			}
 		}
 	}
@@ -229,14 +220,34 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 			continue
 		}
 		if c.Check == prober.CheckWeakCiphers {
-			gauge(weakCipherAcceptedDesc, boolValue(c.Accepted))
+			g.gauge(weakCipherAcceptedDesc, boolValue(c.Accepted))
 			if c.Accepted {
-				gauge(weakCipherInfoDesc, 1, c.Cipher)
+				g.gauge(weakCipherInfoDesc, 1, c.Cipher)
 			}
 		} else {
-			gauge(legacyVersionDesc, boolValue(c.Accepted), c.Check)
+			g.gauge(legacyVersionDesc, boolValue(c.Accepted), c.Check)
 		}
 	}
+}
+
+// emitter hands series on to emit with their label values made safe: the
+// prober sanitizes what servers send, and this is the last guard, because
+// one invalid label value fails the whole scrape; a label of server text (a
+// certificate's SANs, joined) is capped, so that a hostile server cannot
+// make series kilobytes long. gauge copies the values into a buffer of its
+// own, so that each call's labels stay on the caller's stack: a probe has
+// some 150 series, and they would otherwise cost an allocation each.
+type emitter struct {
+	emit   func(d *prometheus.Desc, v float64, labels ...string)
+	labels []string
+}
+
+func (e *emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	e.labels = e.labels[:0]
+	for _, l := range labels {
+		e.labels = append(e.labels, prober.CapLabel(strings.ToValidUTF8(l, "\uFFFD")))
+	}
+	e.emit(d, v, e.labels...)
 }
 
 func boolValue(b bool) float64 {

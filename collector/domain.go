@@ -3,7 +3,6 @@ package collector
 import (
 	"io"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -88,41 +87,36 @@ func WriteDomainText(w io.Writer, r *prober.DomainResult) error {
 
 func (c *DomainCollector) each(emit func(d *prometheus.Desc, v float64, labels ...string)) {
 	r := c.result
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		for i, l := range labels {
-			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
-		}
-		emit(d, v, labels...)
-	}
-	gauge(domainSuccessDesc, boolValue(r.Success))
-	gauge(domainDurationDesc, r.Duration.Seconds())
-	gauge(domainDNSLookupDesc, r.MXLookup.Seconds())
+	g := &emitter{emit: emit}
+	g.gauge(domainSuccessDesc, boolValue(r.Success))
+	g.gauge(domainDurationDesc, r.Duration.Seconds())
+	g.gauge(domainDNSLookupDesc, r.MXLookup.Seconds())
 	for _, reason := range prober.DomainReasons {
-		gauge(domainFailureDesc, boolValue(r.Failure == reason), string(reason))
+		g.gauge(domainFailureDesc, boolValue(r.Failure == reason), string(reason))
 	}
 	for _, h := range r.Hosts {
-		gauge(mxInfoDesc, 1, h.Name, strconv.Itoa(int(h.Preference)))
+		g.gauge(mxInfoDesc, 1, h.Name, strconv.Itoa(int(h.Preference)))
 	}
 	if r.Null {
-		gauge(mxInfoDesc, 1, ".", "0")
+		g.gauge(mxInfoDesc, 1, ".", "0")
 	}
 	addresses, succeeded := r.Counts()
-	gauge(mxHostsDesc, float64(len(r.Hosts)))
-	gauge(mxAddressesDesc, float64(addresses))
-	gauge(mxAddressesSuccessDesc, float64(succeeded))
-	gauge(mxNullDesc, boolValue(r.Null))
-	gauge(mxImplicitDesc, boolValue(r.Implicit))
+	g.gauge(mxHostsDesc, float64(len(r.Hosts)))
+	g.gauge(mxAddressesDesc, float64(addresses))
+	g.gauge(mxAddressesSuccessDesc, float64(succeeded))
+	g.gauge(mxNullDesc, boolValue(r.Null))
+	g.gauge(mxImplicitDesc, boolValue(r.Implicit))
 
-	mtaSTSSeries(r, gauge)
+	mtaSTSSeries(r, g.gauge)
 	for _, p := range r.Pairs {
-		gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, p.Address)
+		g.gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, p.Address)
 		pc := &Collector{result: p.Result, reasons: prober.PairReasons}
 		pc.each(func(d *prometheus.Desc, v float64, labels ...string) {
 			twin, ok := pairDescs[d]
 			if !ok {
 				return
 			}
-			gauge(twin, v, append(labels, p.MX, p.Address)...)
+			g.gauge(twin, v, append(labels, p.MX, p.Address)...)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -69,9 +70,20 @@ func init() {
 }
 
 type sample struct {
+	metric int      // index in the family's metrics
 	labels []string // in label name order
 	value  float64
 }
+
+// scratch is what one write needs besides its output, kept for the next:
+// the samples, one array for all their label values, the text.
+type scratch struct {
+	samples []sample
+	labels  []string
+	text    []byte
+}
+
+var scratches = sync.Pool{New: func() any { return &scratch{text: make([]byte, 0, 8<<10)} }}
 
 // WriteText writes the result's metrics in the Prometheus text format
 // 0.0.4, byte for byte what a registry holding the Collector would give
@@ -84,52 +96,66 @@ func WriteText(w io.Writer, r *prober.Result) error {
 
 // write writes what each emits in the text format.
 func (f *descSet) write(w io.Writer, each func(emit func(d *prometheus.Desc, v float64, labels ...string))) error {
-	metrics := f.metrics
-	samples := make([][]sample, len(metrics))
+	sc := scratches.Get().(*scratch)
+	defer func() {
+		if cap(sc.text) > 64<<10 || cap(sc.labels) > 4<<10 {
+			return // a hostile server's one large probe: not kept
+		}
+		clear(sc.labels) // no server text kept alive in the pool
+		sc.samples, sc.labels, sc.text = sc.samples[:0], sc.labels[:0], sc.text[:0]
+		scratches.Put(sc)
+	}()
 	each(func(d *prometheus.Desc, v float64, labels ...string) {
 		m := f.byDesc[d]
-		s := sample{value: v, labels: make([]string, len(labels))}
-		for i, j := range m.order {
-			s.labels[i] = labels[j]
+		start := len(sc.labels)
+		for _, j := range m.order {
+			sc.labels = append(sc.labels, labels[j])
 		}
-		samples[m.index] = append(samples[m.index], s)
+		// A three-index slice: a later append to the array must not write
+		// into this sample's values (it copies them when it grows).
+		sc.samples = append(sc.samples, sample{metric: m.index, labels: sc.labels[start:len(sc.labels):len(sc.labels)], value: v})
+	})
+	// By metric (the order of the text format), then by label values; the
+	// order each gave is kept among equals, as the registry keeps it.
+	slices.SortStableFunc(sc.samples, func(x, y sample) int {
+		if x.metric != y.metric {
+			return x.metric - y.metric
+		}
+		return slices.Compare(x.labels, y.labels)
 	})
 
-	b := make([]byte, 0, 8<<10)
-	for _, m := range metrics {
-		ss := samples[m.index]
-		if len(ss) == 0 {
-			continue
-		}
-		b = append(b, "# HELP "...)
-		b = append(b, m.name...)
-		b = append(b, ' ')
-		b = appendEscaped(b, m.help, false)
-		b = append(b, "\n# TYPE "...)
-		b = append(b, m.name...)
-		b = append(b, " gauge\n"...)
-		slices.SortStableFunc(ss, func(x, y sample) int { return slices.Compare(x.labels, y.labels) })
-		for _, s := range ss {
+	b := sc.text
+	for i, s := range sc.samples {
+		m := f.metrics[s.metric]
+		if i == 0 || sc.samples[i-1].metric != s.metric {
+			b = append(b, "# HELP "...)
 			b = append(b, m.name...)
-			for i, j := range m.order {
-				if i == 0 {
-					b = append(b, '{')
-				} else {
-					b = append(b, ',')
-				}
-				b = append(b, m.labels[j]...)
-				b = append(b, `="`...)
-				b = appendEscaped(b, s.labels[i], true)
-				b = append(b, '"')
-			}
-			if len(m.order) > 0 {
-				b = append(b, '}')
-			}
 			b = append(b, ' ')
-			b = appendFloat(b, s.value)
-			b = append(b, '\n')
+			b = appendEscaped(b, m.help, false)
+			b = append(b, "\n# TYPE "...)
+			b = append(b, m.name...)
+			b = append(b, " gauge\n"...)
 		}
+		b = append(b, m.name...)
+		for i, j := range m.order {
+			if i == 0 {
+				b = append(b, '{')
+			} else {
+				b = append(b, ',')
+			}
+			b = append(b, m.labels[j]...)
+			b = append(b, `="`...)
+			b = appendEscaped(b, s.labels[i], true)
+			b = append(b, '"')
+		}
+		if len(m.order) > 0 {
+			b = append(b, '}')
+		}
+		b = append(b, ' ')
+		b = appendFloat(b, s.value)
+		b = append(b, '\n')
 	}
+	sc.text = b
 	_, err := w.Write(b)
 	return err
 }
