@@ -110,7 +110,7 @@ func (c *DomainCollector) each(emit func(d *prometheus.Desc, v float64, labels .
 	mtaSTSSeries(r, g.gauge)
 	for _, p := range r.Pairs {
 		g.gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, p.Address)
-		pc := &Collector{result: p.Result, reasons: prober.PairReasons}
+		pc := &Collector{result: p.Result, reasons: pairReasonsByName}
 		pc.each(func(d *prometheus.Desc, v float64, labels ...string) {
 			twin, ok := pairDescs[d]
 			if !ok {

@@ -78,9 +78,10 @@ type sample struct {
 // scratch is what one write needs besides its output, kept for the next:
 // the samples, one array for all their label values, the text.
 type scratch struct {
-	samples []sample
-	labels  []string
-	text    []byte
+	samples, sorted []sample
+	ends            []int // per metric, where its samples end in sorted
+	labels          []string
+	text            []byte
 }
 
 var scratches = sync.Pool{New: func() any { return &scratch{text: make([]byte, 0, 8<<10)} }}
@@ -102,7 +103,8 @@ func (f *descSet) write(w io.Writer, each func(emit func(d *prometheus.Desc, v f
 			return // a hostile server's one large probe: not kept
 		}
 		clear(sc.labels) // no server text kept alive in the pool
-		sc.samples, sc.labels, sc.text = sc.samples[:0], sc.labels[:0], sc.text[:0]
+		clear(sc.sorted)
+		sc.samples, sc.sorted, sc.labels, sc.text = sc.samples[:0], sc.sorted[:0], sc.labels[:0], sc.text[:0]
 		scratches.Put(sc)
 	}()
 	each(func(d *prometheus.Desc, v float64, labels ...string) {
@@ -115,19 +117,36 @@ func (f *descSet) write(w io.Writer, each func(emit func(d *prometheus.Desc, v f
 		// into this sample's values (it copies them when it grows).
 		sc.samples = append(sc.samples, sample{metric: m.index, labels: sc.labels[start:len(sc.labels):len(sc.labels)], value: v})
 	})
-	// By metric (the order of the text format), then by label values; the
-	// order each gave is kept among equals, as the registry keeps it.
-	slices.SortStableFunc(sc.samples, func(x, y sample) int {
-		if x.metric != y.metric {
-			return x.metric - y.metric
+	// By metric (the order of the text format), placed by counting, then
+	// by label values within each metric; the order each gave is kept
+	// among equals, as the registry keeps it.
+	ends := append(sc.ends[:0], make([]int, len(f.metrics))...)
+	for _, s := range sc.samples {
+		ends[s.metric]++
+	}
+	sum := 0
+	for i, n := range ends {
+		ends[i], sum = sum, sum+n // where the metric's samples begin, for now
+	}
+	sorted := append(sc.sorted[:0], make([]sample, len(sc.samples))...)
+	for _, s := range sc.samples {
+		sorted[ends[s.metric]] = s
+		ends[s.metric]++ // and at the end, where they end
+	}
+	byLabels := func(x, y sample) int { return slices.Compare(x.labels, y.labels) }
+	begin := 0
+	for _, end := range ends {
+		if group := sorted[begin:end]; len(group) > 1 && !slices.IsSortedFunc(group, byLabels) {
+			slices.SortStableFunc(group, byLabels)
 		}
-		return slices.Compare(x.labels, y.labels)
-	})
+		begin = end
+	}
+	sc.ends, sc.sorted = ends, sorted
 
 	b := sc.text
-	for i, s := range sc.samples {
+	for i, s := range sorted {
 		m := f.metrics[s.metric]
-		if i == 0 || sc.samples[i-1].metric != s.metric {
+		if i == 0 || sorted[i-1].metric != s.metric {
 			b = append(b, "# HELP "...)
 			b = append(b, m.name...)
 			b = append(b, ' ')

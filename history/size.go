@@ -2,6 +2,7 @@ package history
 
 import (
 	"reflect"
+	"sync"
 	"time"
 )
 
@@ -42,7 +43,7 @@ func reached(v reflect.Value) int64 {
 			return 0
 		}
 		n := int64(v.Cap()) * int64(v.Type().Elem().Size())
-		if hasReferences(v.Type().Elem()) {
+		if layoutOf(v.Type().Elem()).refs {
 			for i := range v.Len() {
 				n += reached(v.Index(i))
 			}
@@ -50,7 +51,7 @@ func reached(v reflect.Value) int64 {
 		return n
 	case reflect.Array:
 		var n int64
-		if hasReferences(v.Type().Elem()) {
+		if layoutOf(v.Type().Elem()).refs {
 			for i := range v.Len() {
 				n += reached(v.Index(i))
 			}
@@ -58,8 +59,8 @@ func reached(v reflect.Value) int64 {
 		return n
 	case reflect.Struct:
 		var n int64
-		for _, f := range v.Fields() {
-			n += reached(f)
+		for _, i := range layoutOf(v.Type()).refFields {
+			n += reached(v.Field(i))
 		}
 		return n
 	case reflect.Map:
@@ -76,6 +77,32 @@ func reached(v reflect.Value) int64 {
 		return n
 	}
 	return 0
+}
+
+// layout is what the walk needs to know of a type, worked out once: a
+// result's walk visits the same few types hundreds of times, and asking
+// reflection for every field of every struct each time was most of its cost.
+type layout struct {
+	refs      bool  // values may refer to more memory
+	refFields []int // of a struct, the fields that may
+}
+
+var layouts sync.Map // reflect.Type to *layout
+
+func layoutOf(t reflect.Type) *layout {
+	if l, ok := layouts.Load(t); ok {
+		return l.(*layout)
+	}
+	l := &layout{refs: hasReferences(t)}
+	if t.Kind() == reflect.Struct && t != timeType {
+		for i := range t.NumField() {
+			if hasReferences(t.Field(i).Type) {
+				l.refFields = append(l.refFields, i)
+			}
+		}
+	}
+	layouts.Store(t, l)
+	return l
 }
 
 // hasReferences says whether values of t may refer to more memory, so that
