@@ -15,58 +15,6 @@ import (
 	"time"
 )
 
-// TestReadReplyKeeps: a reply holds what keep returns of each line, and no
-// more than MaxKeptReplyBytes of its lines but the last, while the limits
-// on what is read stay those of the lines as sent.
-func TestReadReplyKeeps(t *testing.T) {
-	long := strings.Repeat("y", 500)
-	cases := []struct {
-		name      string
-		in        string
-		keep      func(string) string
-		wantLines int
-		wantFirst string
-		wantLast  string
-		wantErr   string
-	}{
-		{
-			name:      "lines cut by keep",
-			in:        "250-" + strings.Repeat("x", 1500) + "\r\n250 END\r\n",
-			keep:      func(l string) string { return l[:min(len(l), 100)] },
-			wantLines: 2, wantFirst: strings.Repeat("x", 96), wantLast: "END",
-		},
-		{
-			name:      "more than MaxKeptReplyBytes: the first lines and the last",
-			in:        strings.Repeat("250-"+long+"\r\n", 20) + "250 END\r\n",
-			wantLines: MaxKeptReplyBytes/len(long) + 1, wantFirst: long, wantLast: "END",
-		},
-		{
-			name:    "the read limit counts lines as sent, not as kept",
-			in:      strings.Repeat("250-"+strings.Repeat("z", 1000)+"\r\n", 20) + "250 END\r\n",
-			keep:    func(l string) string { return l[:5] },
-			wantErr: fmt.Sprintf("reply longer than %d bytes", MaxReplyBytes),
-		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := bufio.NewReaderSize(strings.NewReader(tc.in), MaxReplyLineBytes)
-			reply, err := ReadReply(r, tc.keep)
-			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			expect(t, "lines", len(reply.Lines), tc.wantLines)
-			expect(t, "first", reply.Lines[0], tc.wantFirst)
-			expect(t, "last", reply.Lines[len(reply.Lines)-1], tc.wantLast)
-		})
-	}
-}
-
 // TestReplyTranscript: of a long reply the transcript shows the first lines
 // up to maxReplyTranscriptBytes, says how many it left out, then shows the
 // last; a short reply is shown whole.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,8 +15,10 @@ import (
 )
 
 func TestReadReply(t *testing.T) {
+	long := strings.Repeat("y", 500)
 	cases := []struct {
 		in        string
+		keep      func(string) string // nil: every line as read
 		wantCode  int
 		wantLines []string
 		wantErr   string
@@ -37,11 +40,26 @@ func TestReadReply(t *testing.T) {
 		{in: "220 " + strings.Repeat("x", MaxReplyLineBytes) + "\r\n", wantErr: fmt.Sprintf("reply line longer than %d bytes", MaxReplyLineBytes)},
 		{in: strings.Repeat("250-x\r\n", MaxReplyLines+1), wantErr: fmt.Sprintf("reply has more than %d lines", MaxReplyLines)},
 		{in: "HTTP/1.1 200 OK\r\n", wantErr: `malformed reply line "HTTP/1.1 200 OK": no reply code`},
+		// What keep returns is what the reply holds; at most
+		// MaxKeptReplyBytes of lines but the last; the read limits count
+		// the lines as sent.
+		{
+			in: "250-" + strings.Repeat("x", 1500) + "\r\n250 END\r\n", keep: func(l string) string { return l[:min(len(l), 100)] },
+			wantCode: 250, wantLines: []string{strings.Repeat("x", 96), "END"},
+		},
+		{
+			in:       strings.Repeat("250-"+long+"\r\n", 20) + "250 END\r\n",
+			wantCode: 250, wantLines: append(slices.Repeat([]string{long}, MaxKeptReplyBytes/len(long)), "END"),
+		},
+		{
+			in: strings.Repeat("250-"+strings.Repeat("z", 1000)+"\r\n", 20) + "250 END\r\n", keep: func(l string) string { return l[:5] },
+			wantErr: fmt.Sprintf("reply longer than %d bytes", MaxReplyBytes),
+		},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%.30q", tc.in), func(t *testing.T) {
 			r := bufio.NewReaderSize(strings.NewReader(tc.in), MaxReplyLineBytes)
-			reply, err := ReadReply(r, nil)
+			reply, err := ReadReply(r, tc.keep)
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
