@@ -352,7 +352,10 @@ func scale(ctx context.Context, o options, e *exporter, h holder, probes int) (S
 			return row, err
 		}
 		row.FreshRSSBytes = fresh.RSS
-		if out := probe(ctx, newClient(1), e.probeURL(h.module, h.first)); out.err != nil {
+		c := newClient(1)
+		out := probe(ctx, c, e.probeURL(h.module, h.first))
+		c.CloseIdleConnections() // its connection's goroutine is not the held probes'
+		if out.err != nil {
 			return row, fmt.Errorf("the first probe of %s: %w", h.what, out.err)
 		}
 	}
