@@ -75,19 +75,22 @@ func (p *probe) startDANE(target Target) {
 	name := "_" + strconv.Itoa(target.Port) + "._tcp." + strings.TrimSuffix(target.Host, ".")
 	ch := make(chan daneLookup, 1)
 	p.daneDone = ch
-	go func() { ch <- lookupTLSA(p.ctx, r, name, target.Host, string(p.module.DANE)) }()
+	known := p.opts.AddrsSecure
+	go func() { ch <- lookupTLSA(p.ctx, r, name, target.Host, string(p.module.DANE), known) }()
 }
 
 // lookupTLSA asks r for the TLSA records at name and classifies the answer
 // as the dane package needs it. Only the resolver's AD bit makes an answer
-// secure; SERVFAIL from a validating resolver means bogus.
-func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode string) daneLookup {
+// secure; SERVFAIL from a validating resolver means bogus. A DANE sender
+// looks for them only when host's address records are secure (RFC 7672
+// §2.2.2): known says whether they are, when the caller asked already.
+func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode string, known *bool) daneLookup {
 	out := daneLookup{
 		res:   DANEResult{Mode: mode, Name: name, Server: r.Server()},
 		names: []string{strings.ToLower(strings.TrimSuffix(host, "."))},
 	}
 	start := time.Now()
-	secure, err := addressesSecure(ctx, r, host)
+	secure, err := addressesSecure(ctx, r, host, known)
 	switch {
 	case err != nil:
 		out.lookup.Bogus = true
@@ -140,23 +143,20 @@ func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode stri
 }
 
 // addressesSecure says whether host's address records, A and AAAA, are
-// DNSSEC-secure, as a DANE sender asks before it looks for TLSA records
-// (RFC 7672 §2.2.2): an insecure answer, or an insecure denial, makes
-// them insecure; a failed lookup is an error (SERVFAIL from a validating
-// resolver: bogus).
-func addressesSecure(ctx context.Context, r *resolver.Resolver, host string) (bool, error) {
-	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		ans, err := r.Query(ctx, host, qtype)
-		switch {
-		case err == nil, resolver.IsNotFound(err):
-			if ans == nil || !ans.Secure {
-				return false, nil
-			}
-		default:
+// DNSSEC-secure (known, when the caller found out already): an insecure
+// answer or denial makes them insecure; a failed question is an error
+// (SERVFAIL from a validating resolver: bogus).
+func addressesSecure(ctx context.Context, r *resolver.Resolver, host string, known *bool) (bool, error) {
+	if known != nil {
+		return *known, nil
+	}
+	a := r.LookupAddrs(ctx, host)
+	for _, err := range []error{a.ErrA, a.ErrAAAA} {
+		if err != nil && !resolver.IsNotFound(err) {
 			return false, err
 		}
 	}
-	return true, nil
+	return a.Secure(), nil
 }
 
 // finishDANE waits for the lookup, decides the status against the chain

@@ -111,6 +111,11 @@ type Pair struct {
 	Preference uint16  `json:"preference"`
 	Address    string  `json:"address"`
 	Result     *Result `json:"result"`
+	// addrsSecure: whether the MX host's address records were
+	// DNSSEC-secure, as the fan-out found them, so that the pair's DANE
+	// check asks no more (nil when one of the questions failed: the check
+	// asks again, and says bogus if it fails again).
+	addrsSecure *bool
 }
 
 // Counts returns how many pairs had an address to probe, and how many of
@@ -280,9 +285,13 @@ func (d *domainProbe) lookupAddresses(res *resolver.Resolver, hosts []MXHost) {
 			})
 			continue
 		}
+		var secure *bool
+		if a.Partial() == nil {
+			secure = &h.Secure
+		}
 		for _, ip := range chosen {
 			h.Addresses = append(h.Addresses, ip.String())
-			d.res.Pairs = append(d.res.Pairs, &Pair{MX: h.Name, Preference: h.Preference, Address: ip.String()})
+			d.res.Pairs = append(d.res.Pairs, &Pair{MX: h.Name, Preference: h.Preference, Address: ip.String(), addrsSecure: secure})
 		}
 	}
 }
@@ -326,6 +335,7 @@ func (d *domainProbe) probePairs() {
 			opts := d.opts
 			opts.Policy = nil // asked above, for this address
 			opts.Addr = addr
+			opts.AddrsSecure = p.addrsSecure
 			logger := d.logger.With("mx", p.MX, "address", p.Address)
 			p.Result = Probe(d.ctx, d.target(p.MX), d.res.Module, d.module, logger, opts)
 		})

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	mdns "github.com/miekg/dns"
+
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/dane"
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 )
@@ -353,4 +356,42 @@ func TestProbeDNSServerForSingleTargets(t *testing.T) {
 	r := Probe(context.Background(), target, "test", module, nil, Options{})
 	expect(t, "failure", r.Failure, Reason(""))
 	expect(t, "ip", r.IP, "127.0.0.1")
+}
+
+// TestProbeDomainDANEUsesTheFanOutsAddresses: a pair's DANE check takes
+// the MX host's address security from the domain's own A/AAAA questions
+// (RFC 7672 §2.2.2): insecure here, so the status is insecure, no TLSA
+// question goes out, and the host's addresses are asked for once, not
+// once more per pair. A host whose AAAA question failed is asked again.
+func TestProbeDomainDANEUsesTheFanOutsAddresses(t *testing.T) {
+	dns := domainZone(t)
+	addrs := []string{"127.0.0.2", "127.0.0.3"}
+	dns.Add(t, "danetwo.test. 300 IN MX 10 d.danetwo.test.")
+	dns.Add(t, "danetwo.test. 300 IN MX 20 half.danetwo.test.")
+	dns.Add(t, "d.danetwo.test. 300 IN A 127.0.0.2")
+	dns.Add(t, "half.danetwo.test. 300 IN A 127.0.0.3")
+	mn := newMailNet(t, addrs, nil)
+	module := domainModule(t, dns, mn, "mx: {}\ndane: check")
+	// AAAA of half.danetwo.test fails: its pair asks again (and fails again).
+	dns.Set(dns.ServFailAAAA, "half.danetwo.test")
+	r := ProbeDomain(context.Background(), "danetwo.test", "mx", module, nil, Options{})
+	want := map[string]dane.Status{"d.danetwo.test": dane.StatusInsecure, "half.danetwo.test": dane.StatusBogus}
+	for _, p := range r.Pairs {
+		if p.Result.DANE == nil || p.Result.DANE.Status != want[p.MX] {
+			t.Errorf("%s: DANE %+v, want status %s", p.MX, p.Result.DANE, want[p.MX])
+		}
+	}
+	asked := map[string]int{}
+	for _, q := range dns.Queries() {
+		if q.Type == mdns.TypeA {
+			asked[strings.TrimSuffix(q.Name, ".")]++
+		}
+		if q.Type == mdns.TypeTLSA {
+			t.Errorf("TLSA asked for %s: the address records were not secure", q.Name)
+		}
+	}
+	expect(t, "A questions for d.danetwo.test", asked["d.danetwo.test"], 1)
+	if asked["half.danetwo.test"] < 2 {
+		t.Errorf("A questions for half.danetwo.test: %d, want the pair's own too", asked["half.danetwo.test"])
+	}
 }

@@ -48,6 +48,10 @@ type Options struct {
 	// dns.server or the first nameserver of /etc/resolv.conf). Only its
 	// AD bit makes an answer secure.
 	DNS *resolver.Resolver
+	// AddrsSecure, when set, says whether the host's address records were
+	// DNSSEC-secure, as the caller found them with DNS (a domain probe's
+	// pair); nil: DANE asks for them itself.
+	AddrsSecure *bool
 }
 
 // Probe runs one SMTP conversation with target under module and returns

@@ -33,6 +33,8 @@ type Server struct {
 	// REFUSED, or not at all.
 	ServFail map[string]bool
 	Silent   map[string]bool
+	// ServFailAAAA: names whose AAAA questions alone are answered SERVFAIL.
+	ServFailAAAA map[string]bool
 	// TruncateUDP: names whose UDP answer has the TC bit and no records;
 	// TruncateTCP: the TCP answer too.
 	TruncateUDP map[string]bool
@@ -65,7 +67,7 @@ func Start(t T, records ...string) *Server {
 	t.Helper()
 	s := &Server{
 		records:  map[string][]dns.RR{},
-		ServFail: map[string]bool{}, Silent: map[string]bool{},
+		ServFail: map[string]bool{}, Silent: map[string]bool{}, ServFailAAAA: map[string]bool{},
 		TruncateUDP: map[string]bool{}, TruncateTCP: map[string]bool{},
 		Secure: map[string]bool{}, WrongQuestion: map[string]bool{}, NoChase: map[string]bool{},
 	}
@@ -142,7 +144,7 @@ func (s *Server) handler(network string) dns.HandlerFunc {
 		m.RecursionAvailable = true
 		m.AuthenticatedData = s.Secure[name]
 		switch {
-		case s.ServFail[name]:
+		case s.ServFail[name], q.Qtype == dns.TypeAAAA && s.ServFailAAAA[name]:
 			m.Rcode = dns.RcodeServerFailure
 		case network == "udp" && s.TruncateUDP[name], network == "tcp" && s.TruncateTCP[name]:
 			m.Truncated = true
