@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -69,40 +70,60 @@ type recordConn struct {
 func (c recordConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
 // TestTLSReadsStopAtRecords: reading under a TLS client, no read crosses
-// the end of a record, whatever the reader asks for, and every byte comes
-// through in order.
+// the end of a record, whatever the socket hands over at a time and
+// whatever the reader asks for, and every byte comes through in order.
 func TestTLSReadsStopAtRecords(t *testing.T) {
 	var stream bytes.Buffer
 	var ends []int
-	for _, n := range []int{0, 1, 100, 16384, 5, 16640, 2} {
+	for _, n := range []int{0, 1, 100, 16384, 5, 511, 512, 513, 16640, 2} {
 		stream.Write([]byte{23, 3, 3, byte(n >> 8), byte(n)})
 		stream.Write(bytes.Repeat([]byte{byte(n)}, n))
 		ends = append(ends, stream.Len())
 	}
-	want := bytes.Clone(stream.Bytes())
-	c := &tlsReads{Conn: recordConn{r: &stream}, done: true}
-	var got []byte
-	buf := make([]byte, 40000)
-	for {
-		n, err := c.Read(buf)
-		start := len(got)
-		got = append(got, buf[:n]...)
-		for _, end := range ends {
-			if start < end && end < len(got) {
-				t.Fatalf("a read of bytes %d to %d crossed the record end at %d", start, len(got), end)
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	sent := stream.Bytes()
+	sockets := map[string]func(io.Reader) io.Reader{
+		"all at once":    func(r io.Reader) io.Reader { return r },
+		"a byte a time":  iotest.OneByteReader,
+		"half of it":     iotest.HalfReader,
+		"7 bytes a time": func(r io.Reader) io.Reader { return &chunkReader{r: r, n: 7} },
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("read %d bytes, want the %d sent", len(got), len(want))
+	for name, socket := range sockets {
+		for _, size := range []int{40000, 517, 3} {
+			t.Run(fmt.Sprintf("%s, reads of %d", name, size), func(t *testing.T) {
+				c := &tlsReads{Conn: recordConn{r: socket(bytes.NewReader(sent))}, done: true}
+				var got []byte
+				buf := make([]byte, size)
+				for {
+					n, err := c.Read(buf)
+					start := len(got)
+					got = append(got, buf[:n]...)
+					for _, end := range ends {
+						if start < end && end < len(got) {
+							t.Fatalf("a read of bytes %d to %d crossed the record end at %d", start, len(got), end)
+						}
+					}
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if !bytes.Equal(got, sent) {
+					t.Fatalf("read %d bytes, not the %d sent", len(got), len(sent))
+				}
+			})
+		}
 	}
 }
+
+// chunkReader hands over at most n bytes a read.
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunkReader) Read(b []byte) (int, error) { return c.r.Read(b[:min(len(b), c.n)]) }
 
 // TestTLSReadsHandshakeLimit: during the handshake the reads stop at
 // maxHandshakeBytes with an error that says why; after it, they do not.
