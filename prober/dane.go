@@ -84,27 +84,26 @@ func (p *probe) startDANE(target Target) {
 // secure; SERVFAIL from a validating resolver means bogus. A DANE sender
 // looks for them only when host's address records are secure (RFC 7672
 // §2.2.2): known says whether they are, when the caller asked already.
-func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode string, known *bool) daneLookup {
-	out := daneLookup{
+func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode string, known *bool) (out daneLookup) {
+	out = daneLookup{
 		res:   DANEResult{Mode: mode, Name: name, Server: r.Server()},
 		names: []string{strings.ToLower(strings.TrimSuffix(host, "."))},
 	}
+	// The time of every question DANE asked: addresses and TLSA.
 	start := time.Now()
+	defer func() { out.res.Lookup = time.Since(start) }()
 	secure, err := addressesSecure(ctx, r, host, known)
 	switch {
 	case err != nil:
 		out.lookup.Bogus = true
 		out.res.LookupError = err.Error()
-		out.res.Lookup = time.Since(start)
 		return out
 	case !secure:
 		out.lookup.AddressesInsecure = true
-		out.res.Lookup = time.Since(start)
 		return out
 	}
 	ans, err := r.Query(ctx, name, dns.TypeTLSA)
 	if ans != nil {
-		out.res.Lookup = ans.Duration
 		out.res.Secure = ans.Secure
 		// A CNAME at the TLSA name: the leaf may also carry the name the
 		// chain ends at, less its _port._tcp (RFC 7672 §3.2.2).
