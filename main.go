@@ -146,11 +146,11 @@ func run(args []string) int {
 	mux.Handle("/probe", probe)
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/-/healthy", handler.Healthy)
-	mux.HandleFunc("/-/reload", handler.Reload(func() error {
+	mux.Handle("/-/reload", handler.RefuseCrossSite(handler.Reload(func() error {
 		done := make(chan error)
 		reloads <- done
 		return <-done
-	}))
+	})))
 	mux.HandleFunc("/config", handler.ShowConfig(sc))
 	pages, err := history.NewPages(recent, func() []string { return sc.Get().ModuleNames() }, landingConfig())
 	if err != nil {

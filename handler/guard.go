@@ -24,9 +24,9 @@ const RefusedConcurrencyLimit = "concurrency_limit"
 func newRefusedCounter() *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smtp_exporter_probes_refused_total",
-		Help: "Probe requests refused without probing, by reason: target_not_allowed and private_address (allowed_targets, HTTP 403), concurrency_limit (--probe.max-concurrent, HTTP 503).",
+		Help: "Probe requests refused without probing, by reason: target_not_allowed and private_address (allowed_targets, HTTP 403), concurrency_limit (--probe.max-concurrent, HTTP 503), cross_site (sent by a browser for a page of another site, HTTP 403).",
 	}, []string{"reason"})
-	for _, reason := range []string{config.RefusedNotAllowed, config.RefusedPrivateAddress, RefusedConcurrencyLimit} {
+	for _, reason := range []string{config.RefusedNotAllowed, config.RefusedPrivateAddress, RefusedConcurrencyLimit, RefusedCrossSite} {
 		c.WithLabelValues(reason)
 	}
 	return c

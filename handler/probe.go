@@ -103,8 +103,14 @@ type request struct {
 // parse and validate the request (400 on any mistake), run the probe, write
 // its metrics (or the debug report).
 func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The limit comes before anything else, so that a flood beyond it costs
-	// no more than an atomic add each.
+	// The browser's word and the limit come before anything else, so that a
+	// flood costs no more than a header lookup and an atomic add each.
+	if err := crossSite(r, true); err != nil {
+		h.Metrics.refused.WithLabelValues(RefusedCrossSite).Inc()
+		h.Logger.Debug("Probe refused: sent by a page of another site", "origin", trim(r.Header.Get("Origin")), "sec_fetch_site", trim(r.Header.Get("Sec-Fetch-Site")))
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	if !h.Limit.TryAcquire() {
 		h.tooMany(w, h.Logger)
 		return
