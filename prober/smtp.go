@@ -100,6 +100,7 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 		// redaction miss the password that is sent.
 		p.password = module.Auth.Password()
 		p.secrets = secretForms(module.Auth.Username, p.password.Reveal())
+		p.codesOnly = true
 	}
 	for _, ph := range Phases {
 		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
@@ -126,9 +127,12 @@ type probe struct {
 
 	reverse    func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
 	tlsVersion uint16                 // the negotiated TLS version (0: no TLS)
-	// credsSent is set once the credentials went out: from then on only
-	// reply codes of what the server says are kept (see codeOnly).
-	credsSent bool
+	// codesOnly: the module has credentials, so of what the server says
+	// only reply codes, enhanced status codes and EHLO keywords are kept
+	// (see codeOnly), in every probe, not only once the credentials went
+	// out: a server that received the password once may quote it, split
+	// or encoded beyond what redaction finds, in the greeting of the next.
+	codesOnly bool
 	// transcriptBytes is the text the transcript holds.
 	transcriptBytes int
 
@@ -178,21 +182,21 @@ func (p *probe) flag(reason Reason, err error) {
 	p.note("problem: %s: %v", reason, err)
 }
 
-// said is a reply as an error quotes it: "535 5.7.8 text", or once the
-// credentials have been sent only its codes (see codeOnly).
+// said is a reply as an error quotes it: "535 5.7.8 text", or for a
+// module with credentials only its codes (see codeOnly).
 func (p *probe) said(r Reply) string {
-	if p.credsSent {
+	if p.codesOnly {
 		return replyStatus(r)
 	}
 	return fmt.Sprintf("%d %s", r.Code, r.Text())
 }
 
 // dropServerText keeps an error that quotes the server out of the result
-// once credentials have been sent.
+// of a module with credentials.
 func (p *probe) dropServerText(err error) error {
 	var pe *ProtocolError
-	if p.credsSent && errors.As(err, &pe) {
-		return errors.New(pe.Bare + " (the server's text is dropped after credentials were sent)")
+	if p.codesOnly && errors.As(err, &pe) {
+		return errors.New(pe.Bare + textNotKept)
 	}
 	return err
 }
@@ -418,12 +422,17 @@ func (p *probe) banner() bool {
 	case reply.Code == 220:
 		if re := p.module.BannerRegex(); re != nil {
 			if text := strings.Join(reply.Lines, "\n"); !re.MatchString(text) {
-				// Not %q for the greeting: escaping would hide a secret from redaction.
-				p.flag(ReasonBannerMismatch, fmt.Errorf("greeting \"%s\" does not match fail_if_banner_not_matches %q",
-					text, re.String()))
+				quoted := "greeting"
+				if !p.codesOnly {
+					// Not %q for the greeting: escaping would hide a secret from redaction.
+					quoted = `greeting "` + text + `"`
+				}
+				p.flag(ReasonBannerMismatch, fmt.Errorf("%s does not match fail_if_banner_not_matches %q", quoted, re.String()))
 			}
 		}
-		p.res.BannerHostname = p.bannerHostname(reply)
+		if !p.codesOnly {
+			p.res.BannerHostname = p.bannerHostname(reply)
+		}
 		return true
 	case reply.Code >= 400:
 		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %s", p.said(reply)))
@@ -448,7 +457,11 @@ func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
 		p.quit()
 		return nil, false
 	}
-	return parseEHLO(reply, p.clean), true
+	info := parseEHLO(reply, p.clean)
+	if p.codesOnly {
+		info.keywordsOnly()
+	}
+	return info, true
 }
 
 // tlsOutcome is how an attempt at TLS ended.
@@ -603,8 +616,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 	done := p.begin(PhaseAuth)
 	defer done()
 	// From here on the server may quote what it received, in any encoding
-	// or split across lines: only reply codes are kept.
-	p.credsSent = true
+	// or split across lines: only reply codes are kept (codesOnly).
 	var (
 		reply Reply
 		err   error
@@ -760,7 +772,9 @@ func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
 }
 
 func (p *probe) readReply(phase Phase) (Reply, error) {
-	reply, err := p.readReplyOf("", p.r)
+	t := replyTranscript{p: p, ehlo: phase == PhaseEHLO || phase == PhaseEHLOTLS}
+	reply, err := ReadReply(p.r, t.keep)
+	t.end()
 	if err == nil {
 		if ph := p.res.Phase(phase); ph != nil {
 			ph.ReplyCode = reply.Code
@@ -787,8 +801,11 @@ const maxReplyTranscriptBytes = 2 << 10
 
 // replyTranscript is what the transcript shows of one reply.
 type replyTranscript struct {
-	p                    *probe
-	check                string
+	p     *probe
+	check string
+	// ehlo: the reply to EHLO, whose lines after the first are keywords.
+	ehlo                 bool
+	lines                int  // lines read
 	shown                int  // bytes of the reply shown
 	cut                  bool // lines are left out until the last one
 	leftOut, leftOutSize int  // lines left out and their bytes as read
@@ -796,10 +813,12 @@ type replyTranscript struct {
 
 // keep is ReadReply's keep: it returns the line cleaned and cut at
 // maxTranscriptLineBytes (RFC 5321 allows 512 octets a line), one copy
-// shared by the reply and the transcript, whatever the server sent. Once
-// credentials have been sent the transcript shows only the line's codes.
+// shared by the reply and the transcript, whatever the server sent. For a
+// module with credentials the transcript shows only the line's codes (and
+// an EHLO line's keyword).
 func (t *replyTranscript) keep(raw string) string {
 	line := t.p.clean(raw, maxTranscriptLineBytes)
+	t.lines++
 	last := len(line) < 4 || line[3] != '-'
 	if !last && (t.cut || t.shown+len(line) > maxReplyTranscriptBytes) {
 		t.cut = true
@@ -809,8 +828,8 @@ func (t *replyTranscript) keep(raw string) string {
 	}
 	t.end()
 	t.shown += len(line)
-	if t.p.credsSent {
-		t.p.transcriptFor(t.check, "S", codeOnly(line))
+	if t.p.codesOnly {
+		t.p.transcriptFor(t.check, "S", codeOnly(line, t.ehlo && t.lines > 1))
 	} else {
 		t.p.transcriptFor(t.check, "S", line)
 	}

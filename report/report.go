@@ -164,7 +164,10 @@ func (x *writer) ehloReply(title string, e *prober.EHLOInfo) {
 	if e == nil {
 		return
 	}
-	x.heading(fmt.Sprintf("%s (server %s)", title, clean(e.Domain)))
+	if e.Domain != "" { // a module with credentials keeps no server name
+		title += " (server " + clean(e.Domain) + ")"
+	}
+	x.heading(title)
 	for _, ext := range e.Extensions {
 		x.line("  %s", clean(strings.TrimSpace(ext.Keyword+" "+strings.Join(ext.Params, " "))))
 	}
