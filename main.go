@@ -120,10 +120,12 @@ func run(args []string) int {
 	}
 	if *configCheck {
 		logger.Info("Config is valid", "config", sc.Source(), "modules", len(sc.Get().Modules))
+		logConfigWarnings(sc.Get(), logger)
 		return 0
 	}
 	logger.Info("Starting smtp_exporter", "version", version.Info(), "build_context", version.BuildContext())
 	logger.Info("Loaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
+	logConfigWarnings(sc.Get(), logger)
 	prometheus.MustRegister(versioncollector.NewCollector("smtp_exporter"))
 
 	reloads := make(chan chan error)
@@ -157,6 +159,7 @@ func run(args []string) int {
 		logger.Error("Building the landing page", "err", err)
 		return 1
 	}
+	pages.Warnings = func() []string { return sc.Get().Warnings() }
 	mux.Handle("/", pages.Landing())
 	mux.Handle("/history/", pages.Probe())
 
@@ -213,10 +216,19 @@ func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Lo
 			logger.Error("Config reload failed; keeping the previous config", "err", err)
 		} else {
 			logger.Info("Reloaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
+			logConfigWarnings(sc.Get(), logger)
 		}
 		if reply != nil {
 			reply <- err
 		}
+	}
+}
+
+// logConfigWarnings logs what a valid config should still tell its
+// operator (a DANE module trusting a resolver off this machine).
+func logConfigWarnings(cfg *config.Config, logger *slog.Logger) {
+	for _, w := range cfg.Warnings() {
+		logger.Warn("Config warning", "warning", w)
 	}
 }
 

@@ -96,10 +96,19 @@ func TestConcurrentAdds(t *testing.T) {
 
 func newTestPages(t *testing.T, h *History) *httptest.Server {
 	t.Helper()
+	return newTestPagesWarning(t, h, nil)
+}
+
+// newTestPagesWarning is newTestPages with the config's warnings.
+func newTestPagesWarning(t *testing.T, h *History, warnings []string) *httptest.Server {
+	t.Helper()
 	pages, err := NewPages(h, func() []string { return []string{"smtp", "sub<b>mission"} },
 		web.LandingConfig{Name: "SMTP Exporter", Description: "test", Version: "v0"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if warnings != nil {
+		pages.Warnings = func() []string { return warnings }
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", pages.Landing())
@@ -308,5 +317,26 @@ func TestFilter(t *testing.T) {
 	}
 	if code, body := fetch(t, srv.URL+"/?result=ok"); code != 400 || !strings.Contains(body, "want success, warnings or failure") {
 		t.Errorf("?result=ok: %d %s", code, body)
+	}
+}
+
+// The config's warnings stand above the probe form, as text; without any
+// there is no such section.
+func TestPagesConfigWarnings(t *testing.T) {
+	warn := `module "mx<b>": dane: check: DNSSEC is trusted through the AD bit of 192.0.2.53:53 (dns.server), which is not on this machine`
+	_, body := fetch(t, newTestPagesWarning(t, New(5), []string{warn}).URL+"/")
+	want := `<ul class="config-warnings" id="config-warnings">
+<li>module &#34;mx&lt;b&gt;&#34;: dane: check: DNSSEC is trusted through the AD bit of 192.0.2.53:53 (dns.server), which is not on this machine</li>
+</ul>`
+	if !strings.Contains(body, want) {
+		t.Errorf("landing page lacks the warning %q:\n%s", want, body)
+	}
+	if strings.Index(body, "config-warnings") > strings.Index(body, "Probe a target") {
+		t.Error("the warnings come after the probe form")
+	}
+	for _, w := range [][]string{nil, {}} {
+		if _, body := fetch(t, newTestPagesWarning(t, New(5), w).URL+"/"); strings.Contains(body, "Configuration warnings") {
+			t.Errorf("warnings %v: the page has a warnings section", w)
+		}
 	}
 }

@@ -22,6 +22,10 @@ const marker = "<!-- smtp_exporter:dynamic -->"
 // Pages serves the landing page (probe form and history table) and one page
 // per kept probe, in the exporter-toolkit landing page's frame.
 type Pages struct {
+	// Warnings, when set, returns what the running config should tell
+	// its operator (config.Config.Warnings), shown above the probe form.
+	Warnings func() []string
+
 	history *History
 	modules func() []string
 	// landing and probe are the toolkit's pages split at marker.
@@ -81,6 +85,9 @@ func (p *Pages) Landing() http.Handler {
 			return
 		}
 		data := landingData{Modules: p.modules(), Limit: p.history.Limit(), Filter: f}
+		if p.Warnings != nil {
+			data.Warnings = p.Warnings()
+		}
 		for _, e := range p.history.Recent() {
 			data.Total++
 			if row := newRow(e); f.match(row) {
@@ -232,11 +239,12 @@ func duration(d time.Duration) string {
 }
 
 type landingData struct {
-	Modules []string
-	Limit   int
-	Filter  filter
-	Total   int // probes kept, shown or not
-	Rows    []row
+	Warnings []string
+	Modules  []string
+	Limit    int
+	Filter   filter
+	Total    int // probes kept, shown or not
+	Rows     []row
 }
 
 type probeData struct {
@@ -253,6 +261,7 @@ table.history td.num { text-align: right; }
 .success { color: #2e7d32; font-weight: bold; }
 .failure { color: #c62828; font-weight: bold; }
 .warnings { color: #b26a00; font-weight: bold; }
+ul.config-warnings { border-left: 4px solid #b26a00; background: #fff8e1; padding: .5rem 1rem .5rem 2rem; }
 form.filter { margin: .5rem 0; }
 pre.report { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
 `
@@ -260,6 +269,14 @@ pre.report { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
 	"list": func(s ...string) []string { return s },
 }).Parse(`
+{{- if .Warnings}}
+<h2>Configuration warnings</h2>
+<ul class="config-warnings" id="config-warnings">
+{{- range .Warnings}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}
 <h2>Probe a target</h2>
 <form class="probe" action="probe" method="get">
 <label for="target">Target:</label> <input type="text" id="target" name="target" placeholder="mx.example.com:25" required><br>

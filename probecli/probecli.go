@@ -93,6 +93,9 @@ func (c *Command) Run(ctx context.Context) int {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	for _, w := range module.Warnings() {
+		logger.Warn("Config warning", "module", name, "warning", w)
+	}
 	opts := c.Options
 	if cfg.AllowedTargets != nil && opts.Policy == nil {
 		// The command obeys the config's allowed_targets as /probe does:
