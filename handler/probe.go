@@ -127,6 +127,14 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.module.IsDomain() {
+		// The domain meets the allow-list before any lookup, as a single
+		// target's name does: a name no pattern allows costs no question.
+		if req.policy != nil {
+			if err := req.policy.AllowName(req.target.Host); err != nil {
+				h.forbid(w, err, req.logger)
+				return
+			}
+		}
 		h.serveDomain(r.Context(), w, r, req)
 		return
 	}

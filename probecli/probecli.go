@@ -104,6 +104,12 @@ func (c *Command) Run(ctx context.Context) int {
 		opts.Policy = cfg.AllowedTargets
 	}
 	if module.IsDomain() {
+		if opts.Policy != nil {
+			// As /probe: the domain meets the allow-list before any lookup.
+			if err := opts.Policy.AllowName(target.Host); err != nil {
+				return c.usageError(err)
+			}
+		}
 		return c.domain(ctx, target.Host, name, module, logger, opts)
 	}
 	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)
