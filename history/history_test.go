@@ -340,3 +340,42 @@ func TestPagesConfigWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesConcurrentRenders: beyond maxConcurrentRenders probe pages in
+// the making, another is a 503 at once (with Retry-After), and a freed
+// slot serves again; the landing page is not held by it.
+func TestPagesConcurrentRenders(t *testing.T) {
+	h := New(5)
+	h.Add(result("mx.example:25", true))
+	pages, err := NewPages(h, func() []string { return []string{"smtp"} }, web.LandingConfig{Name: "SMTP Exporter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(handler http.Handler, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	for range maxConcurrentRenders {
+		pages.renders <- struct{}{} // renders in flight
+	}
+	for _, path := range []string{"/history/1", "/history/1?format=json"} {
+		rec := get(pages.Probe(), path)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "try again") {
+			t.Errorf("%s while full: %d %q, Retry-After %q", path, rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+		}
+	}
+	if rec := get(pages.Probe(), "/history/9"); rec.Code != http.StatusNotFound {
+		t.Errorf("an unknown probe while full: %d, want 404", rec.Code)
+	}
+	if rec := get(pages.Landing(), "/"); rec.Code != http.StatusOK {
+		t.Errorf("landing page while full: %d", rec.Code)
+	}
+	<-pages.renders
+	if rec := get(pages.Probe(), "/history/1"); rec.Code != http.StatusOK {
+		t.Errorf("after a render ended: %d %q", rec.Code, rec.Body)
+	}
+	if n := len(pages.renders); n != maxConcurrentRenders-1 {
+		t.Errorf("%d renders held after the page was served, want %d", n, maxConcurrentRenders-1)
+	}
+}

@@ -19,6 +19,12 @@ import (
 // marker is where the exporter-toolkit landing page gets the dynamic part.
 const marker = "<!-- smtp_exporter:dynamic -->"
 
+// maxConcurrentRenders bounds the probe pages rendered at once: a domain
+// probe's page is a report per pair, hundreds of kilobytes of text built
+// in memory, and a page is free to ask for; beyond the bound /history/ID
+// answers 503 at once rather than stack up renders.
+const maxConcurrentRenders = 4
+
 // Pages serves the landing page (probe form and history table) and one page
 // per kept probe, in the exporter-toolkit landing page's frame.
 type Pages struct {
@@ -30,13 +36,15 @@ type Pages struct {
 	modules func() []string
 	// landing and probe are the toolkit's pages split at marker.
 	landing, probe [2][]byte
+	// renders holds a token per probe page being rendered.
+	renders chan struct{}
 }
 
 // NewPages builds the pages. modules returns the names of the loaded
 // modules, asked on every request so that a reload shows at once. The
 // landing config's Form is replaced by the probe form here.
 func NewPages(h *History, modules func() []string, landing web.LandingConfig) (*Pages, error) {
-	p := &Pages{history: h, modules: modules}
+	p := &Pages{history: h, modules: modules, renders: make(chan struct{}, maxConcurrentRenders)}
 	landing.Form = web.LandingForm{}
 	landing.ExtraCSS += css
 	var err error
@@ -111,6 +119,14 @@ func (p *Pages) Probe() http.Handler {
 		e, ok := p.history.Get(id)
 		if !ok {
 			http.Error(w, fmt.Sprintf("probe %d is not in the history: only the last %d probes are kept, and only since the exporter started", id, p.history.Limit()), http.StatusNotFound)
+			return
+		}
+		select {
+		case p.renders <- struct{}{}:
+			defer func() { <-p.renders }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, fmt.Sprintf("%d probe pages are being rendered; try again in a moment", maxConcurrentRenders), http.StatusServiceUnavailable)
 			return
 		}
 		if r.URL.Query().Get("format") == "json" {
