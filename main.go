@@ -51,7 +51,7 @@ func run(args []string) int {
 	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
 	historyLimit := app.Flag("history.limit", "How many recent probes the landing page lists, with their transcripts (kept in memory; 0 turns the history off).").Default(strconv.Itoa(history.DefaultLimit)).Int()
 	historyMaxBytes := app.Flag("history.max-bytes", "Memory the recent probes of the landing page may take, oldest evicted first (as well as --history.limit), e.g. 8MiB.").Default("8MiB").Bytes()
-	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("500").Int()
+	maxConcurrent := app.Flag("probe.max-concurrent", "SMTP conversations allowed at once, across all probes: a probe of one target is one, a domain probe one per pair it is talking to. A request that finds none free is answered 503 at once; a domain probe's further pairs wait for one within its deadline. 0: no limit.").Default("500").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
 	shutdownTimeout := app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long probes in flight may take to finish before the exporter exits anyway.").Default("10s").Duration()
 	logConfig := &promslog.Config{}

@@ -39,6 +39,9 @@ func (h *Probe) serveDomain(ctx context.Context, w http.ResponseWriter, r *http.
 	if req.policy != nil {
 		opts.Policy = req.policy
 	}
+	// The request holds one slot (ServeHTTP took it); the fan-out takes
+	// one more for each further conversation.
+	opts.Slots = h.Limit.Slots()
 	domain := strings.TrimSuffix(req.target.Host, ".")
 	logger := h.Logger.With("target", domain, "module", req.moduleName)
 	probe := h.DomainProber

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/resolver"
+	"github.com/smtp-exporter/smtp_exporter/slots"
 )
 
 // Bounds on the transcript kept in a result: lines, and bytes of text in
@@ -52,6 +53,10 @@ type Options struct {
 	// DNSSEC-secure, as the caller found them with DNS (a domain probe's
 	// pair); nil: DANE asks for them itself.
 	AddrsSecure *bool
+	// Slots, when set, are the conversation slots of --probe.max-concurrent,
+	// of which the caller holds one for this probe already: a domain probe
+	// takes one more for each conversation it holds beside its first.
+	Slots *slots.Pool
 }
 
 // Probe runs one SMTP conversation with target under module and returns
