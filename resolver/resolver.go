@@ -115,6 +115,8 @@ const (
 	KindTruncated Kind = "truncated" // truncated over UDP, and TCP failed too
 	KindNetwork   Kind = "network"   // the server could not be reached
 	KindBadAnswer Kind = "bad_answer"
+	// KindBudget: not asked, the probe's question budget is spent (Budget).
+	KindBudget Kind = "budget"
 )
 
 // Error is a query that gave no usable answer.
@@ -137,6 +139,8 @@ func (e *Error) Error() string {
 		s = fmt.Sprintf("%s %s: the DNS server %s answered SERVFAIL", e.Name, e.Type, e.Server)
 	case KindTimeout:
 		s = fmt.Sprintf("%s %s: no answer from the DNS server %s in time", e.Name, e.Type, e.Server)
+	case KindBudget:
+		s = fmt.Sprintf("%s %s", e.Name, e.Type)
 	default:
 		s = fmt.Sprintf("%s %s: %s from the DNS server %s", e.Name, e.Type, e.Kind, e.Server)
 	}
@@ -323,6 +327,9 @@ func (e *truncatedError) Error() string { return "truncated over UDP, and over T
 func (e *truncatedError) Unwrap() error { return e.err }
 
 func (r *Resolver) exchangeOn(ctx context.Context, network string, m *dns.Msg) (*dns.Msg, error) {
+	if err := spend(ctx); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	c := &dns.Client{Net: network, UDPSize: udpSize}
@@ -343,6 +350,9 @@ func (r *Resolver) exchangeOn(ctx context.Context, network string, m *dns.Msg) (
 }
 
 func classifyNetErr(err error) Kind {
+	if _, ok := errors.AsType[*errBudget](err); ok {
+		return KindBudget
+	}
 	if _, ok := errors.AsType[*truncatedError](err); ok {
 		return KindTruncated
 	}
