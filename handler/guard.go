@@ -77,7 +77,7 @@ func (l *Limiter) Slots() *slots.Pool {
 	return l.pool
 }
 
-func (h *Probe) tooMany(w http.ResponseWriter, logger *slog.Logger) {
+func (h *ProbeHandler) tooMany(w http.ResponseWriter, logger *slog.Logger) {
 	h.Metrics.refused.WithLabelValues(RefusedConcurrencyLimit).Inc()
 	limit := h.Limit.Slots().Limit()
 	logger.Debug("Probe refused: too many conversations in flight", "max_concurrent", limit)
@@ -87,7 +87,7 @@ func (h *Probe) tooMany(w http.ResponseWriter, logger *slog.Logger) {
 
 // forbid answers a target the allow-list refused. It is not a probe result:
 // nothing was probed, so there are no probe metrics to return.
-func (h *Probe) forbid(w http.ResponseWriter, err error, logger *slog.Logger) {
+func (h *ProbeHandler) forbid(w http.ResponseWriter, err error, logger *slog.Logger) {
 	reason := config.RefusedNotAllowed
 	if refused, ok := errors.AsType[*config.RefusedError](err); ok {
 		reason = refused.Reason

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -112,7 +114,7 @@ func newTestPagesWarning(t *testing.T, h *History, warnings []string) *httptest.
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", pages.Landing())
-	mux.Handle("/history/", pages.Probe())
+	mux.Handle("/history/", pages.Report())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -224,13 +226,13 @@ func TestPagesDomain(t *testing.T) {
 	srv := newTestPages(t, h)
 	bad := result("mx2.example:25", false)
 	bad.Transcript = []prober.TranscriptLine{{From: "*", Text: "connecting to 192.0.2.9:25"}}
-	d := &prober.DomainResult{
+	d := &maildomain.Result{
 		Domain: "example.com", Module: "mx", Rule: "all", Start: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-		Duration: 20 * time.Millisecond, Failure: prober.DomainAddressFailed, Error: "1 of 2 addresses failed",
-		Hosts: []prober.MXHost{{Name: "mx1.example", Preference: 10, Probed: true}, {Name: "mx2.example", Preference: 20, Probed: true}},
-		Pairs: []*prober.Pair{
-			{MX: "mx1.example", Preference: 10, Address: "192.0.2.1", Result: result("mx1.example:25", true)},
-			{MX: "mx2.example", Preference: 20, Address: "192.0.2.9", Result: bad},
+		Duration: 20 * time.Millisecond, Failure: maildomain.ReasonAddressFailed, Error: "1 of 2 addresses failed",
+		Hosts: []maildomain.MXHost{{Name: "mx1.example", Preference: 10, Probed: true}, {Name: "mx2.example", Preference: 20, Probed: true}},
+		Pairs: []*maildomain.Pair{
+			{MX: "mx1.example", Preference: 10, Address: netip.MustParseAddr("192.0.2.1"), Result: result("mx1.example:25", true)},
+			{MX: "mx2.example", Preference: 20, Address: netip.MustParseAddr("192.0.2.9"), Result: bad},
 		},
 	}
 	h.AddDomain(d)
@@ -245,8 +247,8 @@ func TestPagesDomain(t *testing.T) {
 		t.Errorf("the domain page does not show the table, then the transcripts:\n%s", page)
 	}
 	code, body := fetch(t, srv.URL+"/history/1?format=json")
-	var back prober.DomainResult
-	if err := json.Unmarshal([]byte(body), &back); code != 200 || err != nil || back.Failure != prober.DomainAddressFailed || len(back.Pairs) != 2 {
+	var back maildomain.Result
+	if err := json.Unmarshal([]byte(body), &back); code != 200 || err != nil || back.Failure != maildomain.ReasonAddressFailed || len(back.Pairs) != 2 {
 		t.Errorf("/history/1?format=json: %d %v %+v", code, err, back)
 	}
 }
@@ -360,19 +362,19 @@ func TestPagesConcurrentRenders(t *testing.T) {
 		pages.renders <- struct{}{} // renders in flight
 	}
 	for _, path := range []string{"/history/1", "/history/1?format=json"} {
-		rec := get(pages.Probe(), path)
+		rec := get(pages.Report(), path)
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "try again") {
 			t.Errorf("%s while full: %d %q, Retry-After %q", path, rec.Code, rec.Body, rec.Header().Get("Retry-After"))
 		}
 	}
-	if rec := get(pages.Probe(), "/history/9"); rec.Code != http.StatusNotFound {
+	if rec := get(pages.Report(), "/history/9"); rec.Code != http.StatusNotFound {
 		t.Errorf("an unknown probe while full: %d, want 404", rec.Code)
 	}
 	if rec := get(pages.Landing(), "/"); rec.Code != http.StatusOK {
 		t.Errorf("landing page while full: %d", rec.Code)
 	}
 	<-pages.renders
-	if rec := get(pages.Probe(), "/history/1"); rec.Code != http.StatusOK {
+	if rec := get(pages.Report(), "/history/1"); rec.Code != http.StatusOK {
 		t.Errorf("after a render ended: %d %q", rec.Code, rec.Body)
 	}
 	if n := len(pages.renders); n != maxConcurrentRenders-1 {
