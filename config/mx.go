@@ -13,6 +13,15 @@ import (
 type MX struct {
 	// MaxHosts is how many MX hosts are probed, lowest preference first.
 	MaxHosts int `yaml:"max_hosts"`
+	// MaxAddresses is how many addresses of each MX host are probed, per
+	// family (IPv4, IPv6), in the order of the answer.
+	MaxAddresses int `yaml:"max_addresses"`
+	// MaxPairs is how many (MX host, address) pairs one probe holds a
+	// conversation with (or refuses, or finds without address), lowest
+	// preference first: the bound on a probe's work whatever DNS says.
+	MaxPairs int `yaml:"max_pairs"`
+	// Concurrency is how many of the pairs are probed at once.
+	Concurrency int `yaml:"concurrency"`
 	// Addresses is MXAddressesAll or MXAddressesFirst.
 	Addresses string `yaml:"addresses"`
 	// Success is MXSuccessAll, MXSuccessAny or MXSuccessPrimary.
@@ -33,6 +42,19 @@ const (
 	DefaultMXMaxHosts = 10
 	// MaxMXMaxHosts keeps one scrape from fanning out to hundreds of hosts.
 	MaxMXMaxHosts = 50
+	// DefaultMXMaxAddresses: two of each family show a host's redundancy
+	// (real MX hosts have one or two), not the 64 a hostile zone gives.
+	DefaultMXMaxAddresses = 2
+	MaxMXMaxAddresses     = 16
+	// DefaultMXMaxPairs covers a domain of 4 MX hosts with 2 addresses of
+	// each family; MaxMXMaxPairs is what one scrape may cost at most.
+	DefaultMXMaxPairs = 16
+	MaxMXMaxPairs     = 64
+	// DefaultMXConcurrency is the pairs probed at once: a domain of 2 MX
+	// hosts x 2 addresses in one round trip. Each takes a slot of
+	// --probe.max-concurrent while it runs.
+	DefaultMXConcurrency = 4
+	MaxMXConcurrency     = 16
 	// DefaultMXPort is the port of a domain module that sets none: MX hosts
 	// receive mail on 25.
 	DefaultMXPort = 25
@@ -88,6 +110,24 @@ func (m *Module) prepareMX() error {
 	}
 	if mx.MaxHosts < 1 || mx.MaxHosts > MaxMXMaxHosts {
 		return fmt.Errorf("mx: max_hosts: %d is out of range 1-%d", mx.MaxHosts, MaxMXMaxHosts)
+	}
+	if mx.MaxAddresses == 0 {
+		mx.MaxAddresses = DefaultMXMaxAddresses
+	}
+	if mx.MaxAddresses < 1 || mx.MaxAddresses > MaxMXMaxAddresses {
+		return fmt.Errorf("mx: max_addresses: %d is out of range 1-%d (addresses per MX host and family)", mx.MaxAddresses, MaxMXMaxAddresses)
+	}
+	if mx.MaxPairs == 0 {
+		mx.MaxPairs = DefaultMXMaxPairs
+	}
+	if mx.MaxPairs < 1 || mx.MaxPairs > MaxMXMaxPairs {
+		return fmt.Errorf("mx: max_pairs: %d is out of range 1-%d ((MX host, address) pairs per probe)", mx.MaxPairs, MaxMXMaxPairs)
+	}
+	if mx.Concurrency == 0 {
+		mx.Concurrency = DefaultMXConcurrency
+	}
+	if mx.Concurrency < 1 || mx.Concurrency > MaxMXConcurrency {
+		return fmt.Errorf("mx: concurrency: %d is out of range 1-%d (pairs probed at once)", mx.Concurrency, MaxMXConcurrency)
 	}
 	switch mx.Addresses {
 	case "":

@@ -253,6 +253,65 @@ func TestPagesDomain(t *testing.T) {
 	}
 }
 
+// TestPagesDomainPairPages: a domain of many pairs shows the reports of
+// eight pairs a page, behind the table of all of them, with links to the
+// other pages; a page out of range is a 400 that says which there are.
+func TestPagesDomainPairPages(t *testing.T) {
+	h := New(5)
+	srv := newTestPages(t, h)
+	d := &maildomain.Result{Domain: "many.example", Module: "mx", Rule: "all", Start: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Success: true}
+	for i := range 20 {
+		mx := fmt.Sprintf("mx%02d.many.example", i)
+		r := result(mx+":25", true)
+		r.Transcript = []prober.TranscriptLine{{From: "S", Text: "220 transcript of " + mx}}
+		d.Hosts = append(d.Hosts, maildomain.MXHost{Name: mx, Preference: uint16(i), Probed: true})
+		d.Pairs = append(d.Pairs, &maildomain.Pair{MX: mx, Preference: uint16(i), Address: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), Result: r})
+	}
+	h.AddDomain(d)
+	cases := []struct {
+		query  string
+		code   int
+		shown  []int // pairs whose transcript the page shows
+		active string
+	}{
+		{"", 200, []int{0, 7}, "<b>pairs 1-8</b>"},
+		{"?pairs=1", 200, []int{8, 15}, "<b>pairs 9-16</b>"},
+		{"?pairs=2", 200, []int{16, 19}, "<b>pairs 17-20</b>"},
+		{"?pairs=3", 400, nil, ""},
+		{"?pairs=-1", 400, nil, ""},
+		{"?pairs=x", 400, nil, ""},
+	}
+	for _, tc := range cases {
+		code, page := fetch(t, srv.URL+"/history/1"+tc.query)
+		if code != tc.code {
+			t.Errorf("%s: %d, want %d: %s", tc.query, code, tc.code, page)
+			continue
+		}
+		if code != 200 {
+			if !strings.Contains(page, "want a page of the pair reports from 0 to 2") {
+				t.Errorf("%s: %q does not say which pages there are", tc.query, page)
+			}
+			continue
+		}
+		for i := range 20 {
+			mx := fmt.Sprintf("mx%02d.many.example", i)
+			shown := strings.Contains(page, "220 transcript of "+mx)
+			if want := i >= tc.shown[0] && i <= tc.shown[1]; shown != want {
+				t.Errorf("%s: transcript of pair %d shown %v, want %v", tc.query, i, shown, want)
+			}
+			// The table lists every pair on every page.
+			if !strings.Contains(page, "  "+mx+"  ") {
+				t.Errorf("%s: the table lacks %s", tc.query, mx)
+			}
+		}
+		for _, want := range []string{tc.active, `<a href="?pairs=`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: page lacks %q", tc.query, want)
+			}
+		}
+	}
+}
+
 // TestFilter: the landing page's history filtered by target, module and
 // result, as Prometheus' scrapes fill it within a minute.
 func TestFilter(t *testing.T) {

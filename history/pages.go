@@ -25,6 +25,12 @@ const marker = "<!-- smtp_exporter:dynamic -->"
 // answers 503 at once rather than stack up renders.
 const maxConcurrentRenders = 4
 
+// pairReportsPerPage is how many pairs of a domain probe a page shows the
+// reports and transcripts of (the table of every pair heads each page):
+// a page of a domain of 64 pairs is then some tens of kilobytes, not
+// megabytes.
+const pairReportsPerPage = 8
+
 // Pages serves the landing page (probe form and history table) and one page
 // per kept probe, in the exporter-toolkit landing page's frame.
 type Pages struct {
@@ -142,13 +148,23 @@ func (p *Pages) Report() http.Handler {
 			return
 		}
 		var text strings.Builder
+		data := probeData{Row: newRow(e)}
 		if e.Domain != nil {
-			// The domain's table, then every pair's report and transcript.
-			report.WriteDomain(&text, e.Domain, report.Options{Now: e.Domain.Start})
+			// The domain's table, then the reports and transcripts of one
+			// page of its pairs.
+			page, err := pairPage(r.URL.Query().Get("pairs"), len(e.Domain.Pairs))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			report.WriteDomain(&text, e.Domain, report.Options{Now: e.Domain.Start,
+				FirstPair: page * pairReportsPerPage, PairReports: pairReportsPerPage})
+			data.PairPages = pairPages(len(e.Domain.Pairs), page)
 		} else {
 			report.Write(&text, e.Result, report.Options{Now: e.Result.Start})
 		}
-		p.serve(w, p.probe, probeTemplate, probeData{Row: newRow(e), Report: text.String()})
+		data.Report = text.String()
+		p.serve(w, p.probe, probeTemplate, data)
 	})
 }
 
@@ -266,6 +282,45 @@ type landingData struct {
 type probeData struct {
 	Row    row
 	Report string
+	// PairPages link the pages of a domain's pair reports (none when one
+	// page holds them all).
+	PairPages []pairLink
+}
+
+// pairLink is a link to one page of a domain's pair reports.
+type pairLink struct {
+	Page     int
+	Label    string // "pairs 9-16"
+	Current  bool
+	From, To int
+}
+
+// pairPage reads ?pairs=N, a page of a domain's pair reports (0: the first).
+func pairPage(v string, pairs int) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	pages := max(1, (pairs+pairReportsPerPage-1)/pairReportsPerPage)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n >= pages {
+		return 0, fmt.Errorf("pairs=%q: want a page of the pair reports from 0 to %d", prober.Sanitize(v, 32), pages-1)
+	}
+	return n, nil
+}
+
+// pairPages are the links to every page of a domain's pair reports.
+func pairPages(pairs, current int) []pairLink {
+	if pairs <= pairReportsPerPage {
+		return nil
+	}
+	var links []pairLink
+	for from := 0; from < pairs; from += pairReportsPerPage {
+		to := min(from+pairReportsPerPage, pairs)
+		page := from / pairReportsPerPage
+		links = append(links, pairLink{Page: page, Current: page == current, From: from + 1, To: to,
+			Label: fmt.Sprintf("pairs %d-%d", from+1, to)})
+	}
+	return links
 }
 
 const css = `
@@ -350,5 +405,8 @@ var probeTemplate = template.Must(template.New("probe").Parse(`
 <p><a href="../">Back to the landing page</a> · <a href="?format=json">as JSON</a></p>
 <h2>Probe {{.Row.ID}}: {{.Row.Target}} with module {{.Row.Module}},
 {{if .Row.Success}}<span class="success">success</span>{{else}}<span class="failure">{{.Row.Reason}}</span>{{end}}</h2>
+{{- if .PairPages}}
+<p id="pair-pages">Reports of the pairs:{{range .PairPages}} {{if .Current}}<b>{{.Label}}</b>{{else}}<a href="?pairs={{.Page}}">{{.Label}}</a>{{end}}{{end}}</p>
+{{- end}}
 <pre class="report" id="report">{{.Report}}</pre>
 `))

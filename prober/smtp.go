@@ -881,8 +881,10 @@ func unwrapOpError(err error) error {
 }
 
 // NotProbed is the Result of a target that was never dialed, for reason:
-// a mail domain's MX host without an address, or an address the allow-list
-// refused. It has every phase (none reached), as a probe's Result does.
+// a mail domain's MX host without an address, or a name or address the
+// allow-list refused. It is a summary, not a probe's record: the target,
+// the failure and why, no phases, no transcript, so that the pairs a
+// hostile zone makes a domain refuse cost next to nothing.
 func NotProbed(target Target, moduleName string, module *config.Module, now time.Time, reason Reason, err error) *Result {
 	r := &Result{
 		Target:         target.String(),
@@ -891,15 +893,11 @@ func NotProbed(target Target, moduleName string, module *config.Module, now time
 		Port:           target.Port,
 		Start:          now,
 		Failure:        reason,
-		Error:          err.Error(),
+		Error:          Sanitize(err.Error(), MaxErrorBytes),
 		AuthConfigured: module.Auth != nil,
-		Transcript:     []TranscriptLine{{From: "*", Text: Sanitize(fmt.Sprintf("not probed: %s: %v", reason, err), maxTranscriptBytes)}},
 	}
 	if target.Addr.IsValid() {
 		r.setAddr(target.Addr)
-	}
-	for _, ph := range Phases {
-		r.Phases = append(r.Phases, PhaseResult{Phase: ph})
 	}
 	return r
 }

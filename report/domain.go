@@ -106,7 +106,7 @@ func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
 		note := ""
 		switch {
 		case !h.Probed:
-			note = "  (not probed: beyond max_hosts)"
+			note = "  (not probed: beyond max_hosts or max_pairs)"
 		case h.Error != "":
 			note = "  (" + clean(h.Error) + ")"
 		}
@@ -151,11 +151,12 @@ func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
 
 	x.mtaSTS(d)
 
-	for _, p := range d.Pairs {
-		addr := "no address"
-		if p.Address.IsValid() {
-			addr = p.Address.String()
+	for i, p := range d.Pairs {
+		// A pair never dialed has no report beyond its row in the table.
+		if !p.Probed() || i < opts.FirstPair || opts.PairReports > 0 && i >= opts.FirstPair+opts.PairReports {
+			continue
 		}
+		addr := p.Address.String()
 		x.line("")
 		x.line("%s", x.bold(strings.Repeat("=", 8)+" "+clean(p.MX)+" "+addr+" "+strings.Repeat("=", 8)))
 		Write(w, p.Result, opts)

@@ -26,6 +26,11 @@ type Options struct {
 	Now time.Time
 	// Color adds ANSI colours, for a terminal only.
 	Color bool
+	// FirstPair and PairReports choose which pairs of a domain get their
+	// own report after the table (which lists them all): PairReports from
+	// the FirstPair-th (0: all of them), so that a page can show a domain
+	// of many pairs in parts.
+	FirstPair, PairReports int
 }
 
 // WriteJSON writes the result as one indented JSON document. Its field names are
