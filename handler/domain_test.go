@@ -62,8 +62,9 @@ func TestProbeDomainRequests(t *testing.T) {
 			"probe_success 1\n",
 			`probe_smtp_address_success{address="127.0.0.1",mx="mx.example.test"} 1`,
 			`probe_smtp_mx_info{mx="mx.example.test",preference="10"} 1`,
-			`probe_smtp_failure{address="127.0.0.1",mx="mx.example.test",reason="target_not_allowed"} 0`,
 			`probe_smtp_domain_failure{reason="address_failed"} 0`,
+			"probe_dns_queries 3\n", // MX, then A and AAAA of the MX host
+			`probe_smtp_domain_pairs_skipped{reason="max_pairs"} 0`,
 		}},
 		{"target=Example.Test.&module=mx", 200, []string{"probe_success 1\n"}},
 		{"target=null.test&module=mx", 200, []string{"probe_success 0\n", `probe_smtp_domain_failure{reason="null_mx"} 1`, "probe_smtp_mx_null 1\n"}},
