@@ -32,18 +32,11 @@ func (loopbackOnly) AllowAddr(host string, addr netip.Addr) error {
 	return fmt.Errorf("%s (%s) is not allowed: not loopback", host, addr)
 }
 
-// hostileZone is a domain of hosts MX hosts, each with perFamily A records
-// (on 127.0.H.x, loopback) and as many AAAA records (documentation
-// addresses, refused by loopbackOnly), as the attack of issue 23 had it.
+// hostileZone adds dnstest.HostileMX to dns.
 func hostileZone(t *testing.T, dns *dnstest.Server, domain string, hosts, perFamily int) {
 	t.Helper()
-	for h := range hosts {
-		name := fmt.Sprintf("h%02d.%s", h, domain)
-		dns.Add(t, fmt.Sprintf("%s. 300 IN MX %d %s.", domain, 10+h, name))
-		for i := range perFamily {
-			dns.Add(t, fmt.Sprintf("%s. 300 IN A 127.0.%d.%d", name, 10+h, i+1))
-			dns.Add(t, fmt.Sprintf("%s. 300 IN AAAA 2001:db8:%x::%x", name, h, i+1))
-		}
+	for _, r := range dnstest.HostileMX(domain, hosts, perFamily) {
+		dns.Add(t, r)
 	}
 }
 
