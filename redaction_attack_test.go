@@ -72,11 +72,13 @@ func TestRedactionAttacks(t *testing.T) {
 		}, true, "auth_failed", "", nil},
 		// Split, reversed and encoded where no redaction can know it: in
 		// the greeting, the EHLO greeting line and extension parameters.
-		{"quoted in the next probe's greeting and EHLO", func(_, _, _ string) string {
-			return "535 5.7.8 no\r\n"
-		}, false, "auth_failed",
+		{
+			"quoted in the next probe's greeting and EHLO", func(_, _, _ string) string {
+				return "535 5.7.8 no\r\n"
+			}, false, "auth_failed",
 			"220-mx.test " + pw[:half] + "\r\n220-" + string(reversed) + " " + b64([]byte(pw[1:])) + "\r\n220 " + pw[half:] + " ESMTP\r\n",
-			[]string{"SIZE 1000", "XLEAK " + pw[:half] + " " + pw[half:]}},
+			[]string{"SIZE 1000", "XLEAK " + pw[:half] + " " + pw[half:]},
+		},
 	}
 
 	dir := t.TempDir()

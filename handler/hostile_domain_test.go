@@ -229,7 +229,7 @@ allowed_targets: {cidrs: [127.0.0.0/8]}
 			defer resp.Body.Close()
 			var b strings.Builder
 			_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
-			if resp.StatusCode != 200 || !strings.Contains(b.String(), `probe_smtp_failure{address="127.0.0.2",mx="w0.`+d+`",reason="banner_timeout"} 1`) {
+			if resp.StatusCode != http.StatusOK || !strings.Contains(b.String(), `probe_smtp_failure{address="127.0.0.2",mx="w0.`+d+`",reason="banner_timeout"} 1`) {
 				t.Errorf("%s: %d, want 200 with every pair timed out:\n%s", d, resp.StatusCode, b.String())
 			}
 		})

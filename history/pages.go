@@ -157,8 +157,10 @@ func (p *Pages) Report() http.Handler {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			report.WriteDomain(&text, e.Domain, report.Options{Now: e.Domain.Start,
-				FirstPair: page * pairReportsPerPage, PairReports: pairReportsPerPage})
+			report.WriteDomain(&text, e.Domain, report.Options{
+				Now:       e.Domain.Start,
+				FirstPair: page * pairReportsPerPage, PairReports: pairReportsPerPage,
+			})
 			data.PairPages = pairPages(len(e.Domain.Pairs), page)
 		} else {
 			report.Write(&text, e.Result, report.Options{Now: e.Result.Start})
@@ -317,8 +319,10 @@ func pairPages(pairs, current int) []pairLink {
 	for from := 0; from < pairs; from += pairReportsPerPage {
 		to := min(from+pairReportsPerPage, pairs)
 		page := from / pairReportsPerPage
-		links = append(links, pairLink{Page: page, Current: page == current, From: from + 1, To: to,
-			Label: fmt.Sprintf("pairs %d-%d", from+1, to)})
+		links = append(links, pairLink{
+			Page: page, Current: page == current, From: from + 1, To: to,
+			Label: fmt.Sprintf("pairs %d-%d", from+1, to),
+		})
 	}
 	return links
 }

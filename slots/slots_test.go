@@ -10,8 +10,10 @@ import (
 
 func TestTryAcquire(t *testing.T) {
 	p := New(2)
-	if !p.TryAcquire() || !p.TryAcquire() {
-		t.Fatal("a free slot was refused")
+	for range 2 {
+		if !p.TryAcquire() {
+			t.Fatal("a free slot was refused")
+		}
 	}
 	if p.TryAcquire() {
 		t.Fatal("a third slot of two was given")

@@ -24,10 +24,14 @@ func TestDANETrustWarning(t *testing.T) {
 		{"loopback IPv6", "dane: required\ndns: {server: '[::1]:5353'}", ""},
 		{"other loopback address", "dane: check\ndns: {server: 127.0.0.53}", ""},
 		{"off with a remote server", "dane: off\ndns: {server: 192.0.2.53}", ""},
-		{"remote server", "dane: check\ndns: {server: 192.0.2.53}",
-			`module "m": dane: check: DNSSEC is trusted through the AD bit of 192.0.2.53:53 (dns.server), which is not on this machine`},
-		{"remote IPv6 server, domain module", "mx: {}\ndane: required\ndns: {server: '2001:db8::53'}",
-			`module "m": dane: required: DNSSEC is trusted through the AD bit of [2001:db8::53]:53 (dns.server)`},
+		{
+			"remote server", "dane: check\ndns: {server: 192.0.2.53}",
+			`module "m": dane: check: DNSSEC is trusted through the AD bit of 192.0.2.53:53 (dns.server), which is not on this machine`,
+		},
+		{
+			"remote IPv6 server, domain module", "mx: {}\ndane: required\ndns: {server: '2001:db8::53'}",
+			`module "m": dane: required: DNSSEC is trusted through the AD bit of [2001:db8::53]:53 (dns.server)`,
+		},
 		{"the system's resolver", "dane: check", "the first nameserver of /etc/resolv.conf"},
 	}
 	for _, tc := range cases {
