@@ -105,29 +105,23 @@ func (m *Module) prepareMX() error {
 		return nil
 	}
 	mx := m.MX
-	if mx.MaxHosts == 0 {
-		mx.MaxHosts = DefaultMXMaxHosts
-	}
-	if mx.MaxHosts < 1 || mx.MaxHosts > MaxMXMaxHosts {
-		return fmt.Errorf("mx: max_hosts: %d is out of range 1-%d", mx.MaxHosts, MaxMXMaxHosts)
-	}
-	if mx.MaxAddresses == 0 {
-		mx.MaxAddresses = DefaultMXMaxAddresses
-	}
-	if mx.MaxAddresses < 1 || mx.MaxAddresses > MaxMXMaxAddresses {
-		return fmt.Errorf("mx: max_addresses: %d is out of range 1-%d (addresses per MX host and family)", mx.MaxAddresses, MaxMXMaxAddresses)
-	}
-	if mx.MaxPairs == 0 {
-		mx.MaxPairs = DefaultMXMaxPairs
-	}
-	if mx.MaxPairs < 1 || mx.MaxPairs > MaxMXMaxPairs {
-		return fmt.Errorf("mx: max_pairs: %d is out of range 1-%d ((MX host, address) pairs per probe)", mx.MaxPairs, MaxMXMaxPairs)
-	}
-	if mx.Concurrency == 0 {
-		mx.Concurrency = DefaultMXConcurrency
-	}
-	if mx.Concurrency < 1 || mx.Concurrency > MaxMXConcurrency {
-		return fmt.Errorf("mx: concurrency: %d is out of range 1-%d (pairs probed at once)", mx.Concurrency, MaxMXConcurrency)
+	for _, b := range []struct {
+		field     *int
+		name      string
+		def, most int
+		what      string
+	}{
+		{&mx.MaxHosts, "max_hosts", DefaultMXMaxHosts, MaxMXMaxHosts, ""},
+		{&mx.MaxAddresses, "max_addresses", DefaultMXMaxAddresses, MaxMXMaxAddresses, " (addresses per MX host and family)"},
+		{&mx.MaxPairs, "max_pairs", DefaultMXMaxPairs, MaxMXMaxPairs, " ((MX host, address) pairs per probe)"},
+		{&mx.Concurrency, "concurrency", DefaultMXConcurrency, MaxMXConcurrency, " (pairs probed at once)"},
+	} {
+		if *b.field == 0 {
+			*b.field = b.def
+		}
+		if *b.field < 1 || *b.field > b.most {
+			return fmt.Errorf("mx: %s: %d is out of range 1-%d%s", b.name, *b.field, b.most, b.what)
+		}
 	}
 	switch mx.Addresses {
 	case "":

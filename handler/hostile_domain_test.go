@@ -115,42 +115,22 @@ func newHoldingNet(t *testing.T, domains []string, addrs []string, hold time.Dur
 		hn.now.Add(-1)
 		s.Converse(c, smtptest.Config{})
 	}
-	for range 20 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(addrs[0], "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		ln.Close()
-		var started []*smtptest.Server
-		for _, a := range addrs {
-			s, err := smtptest.NewRawServerOn(t, net.JoinHostPort(a, port), handle)
-			if err != nil {
-				break
-			}
-			started = append(started, s)
-		}
-		if len(started) < len(addrs) {
-			for _, s := range started {
-				s.Close()
-			}
-			continue
-		}
-		// After the servers', so that it runs first: their Close waits
-		// for the connections held.
-		t.Cleanup(func() { close(quit) })
-		hn.port, _ = strconv.Atoi(port)
-		var records []string
-		for _, d := range domains {
-			for i, a := range addrs {
-				records = append(records, fmt.Sprintf("%s. 300 IN MX %d w%d.%s.", d, 10+i, i, d), fmt.Sprintf("w%d.%s. 300 IN A %s", i, d, a))
-			}
-		}
-		hn.dns = dnstest.Start(t, records...)
-		return hn
+	port, _, err := smtptest.NewServersOnOnePort(t, addrs, func(string) func(net.Conn, *smtptest.Server) { return handle })
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no port free on every address")
-	return nil
+	// After the servers', so that it runs first: their Close waits for the
+	// connections held.
+	t.Cleanup(func() { close(quit) })
+	hn.port = port
+	var records []string
+	for _, d := range domains {
+		for i, a := range addrs {
+			records = append(records, fmt.Sprintf("%s. 300 IN MX %d w%d.%s.", d, 10+i, i, d), fmt.Sprintf("w%d.%s. 300 IN A %s", i, d, a))
+		}
+	}
+	hn.dns = dnstest.Start(t, records...)
+	return hn
 }
 
 // TestDomainProbesShareTheLimit: with --probe.max-concurrent 2, five
