@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -84,5 +85,37 @@ func TestBudgetCountsOnly(t *testing.T) {
 	// A context without a budget is not counted nor bounded.
 	if _, err := r.Query(context.Background(), "mx0.example.test", dns.TypeA); err != nil || b.Sent() != 20 {
 		t.Errorf("a lookup without the budget: %v, sent %d", err, b.Sent())
+	}
+}
+
+// TestIdleSockets: questions one after the other reuse one UDP socket; a
+// socket whose question failed (no answer in time) is not kept.
+func TestIdleSockets(t *testing.T) {
+	s := zone(t)
+	r := newResolver(t, s)
+	for range 5 {
+		if _, err := r.Query(context.Background(), "mx0.example.test", dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(r.idle); n != 1 {
+		t.Errorf("%d idle sockets after 5 questions in a row, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := r.Query(ctx, "silent.test", dns.TypeA); KindOf(err) != KindTimeout {
+		t.Fatalf("silent.test: %v", err)
+	}
+	if n := len(r.idle); n != 0 {
+		t.Errorf("%d idle sockets after a question timed out on the only one, want 0", n)
+	}
+	// At once, each question has a socket of its own; at most maxIdleUDP stay.
+	var wg sync.WaitGroup
+	for range 2 * maxIdleUDP {
+		wg.Go(func() { _, _ = r.Query(context.Background(), "mx0.example.test", dns.TypeA) })
+	}
+	wg.Wait()
+	if n := len(r.idle); n < 1 || n > maxIdleUDP {
+		t.Errorf("%d idle sockets, want 1 to %d", n, maxIdleUDP)
 	}
 }
