@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/reasons"
 	"github.com/smtp-exporter/smtp_exporter/report"
 )
 
@@ -178,7 +179,7 @@ type row struct {
 
 func newRow(e Entry) row {
 	if d := e.Domain; d != nil {
-		words, _ := report.ExplainDomain(d.Failure)
+		words, _ := reasons.ExplainDomain(d.Failure)
 		out := row{
 			ID:       e.ID,
 			Time:     d.Start.UTC().Format("2006-01-02 15:04:05Z"),
@@ -196,7 +197,7 @@ func newRow(e Entry) row {
 		return out
 	}
 	r := e.Result
-	words, _ := report.Explain(r.Failure, r.Port)
+	words, _ := reasons.Explain(r.Failure, r.Port)
 	out := row{
 		ID:       e.ID,
 		Time:     r.Start.UTC().Format("2006-01-02 15:04:05Z"),
