@@ -45,12 +45,12 @@ type Meaning struct {
 	// happens (empty: any module).
 	Only string
 	// Warns says when the reason is a warning (the probe succeeds) instead
-	// of a failure (empty: never).
+	// of a failure, completing "a warning …" (empty: never).
 	Warns string
 }
 
 // certificateWarns is when a certificate problem only warns.
-const certificateWarns = "`fail_if_certificate_invalid: false` (the default of `tls: opportunistic` without `auth`), `insecure_skip_verify: true`, or a chain DANE validated"
+const certificateWarns = "with `fail_if_certificate_invalid: false` (the default of `tls: opportunistic` without `auth`) or `insecure_skip_verify: true`, or when DANE validated the chain"
 
 // probe holds the reasons of one SMTP conversation: probe_smtp_failure and
 // probe_smtp_warning, and the pairs of a domain probe.
@@ -128,20 +128,22 @@ var probe = map[prober.Reason]Meaning{
 		Color: Red,
 		Hint:  "a 454 reply usually means the server's own TLS setup is broken (certificate or key files); check its log",
 		Only:  "`tls: starttls` or `opportunistic`",
-		Warns: "`tls: opportunistic`: the session goes on in clear text",
+		Warns: "with `tls: opportunistic`: the session goes on in clear text",
 	},
 	prober.ReasonTLSHandshakeFailed: {
 		Words: "the TLS handshake failed",
 		Short: "TLS handshake failed",
 		Color: Red,
 		Hint:  "compare the TLS versions and ciphers both sides allow (tls_config min_version) and check the server's certificate and key (openssl s_client shows the server's side)",
-		Warns: "`tls: opportunistic`: the probe reconnects and finishes in clear text, as Postfix, Exim and Sendmail do",
+		Only:  "a module with TLS (`tls` other than `none`)",
+		Warns: "with `tls: opportunistic`: the probe reconnects and finishes in clear text, as Postfix, Exim and Sendmail do",
 	},
 	prober.ReasonCertExpired: {
 		Words: "the certificate has expired or is not valid yet",
 		Short: "certificate expired",
 		Color: Red,
 		Hint:  "renew the certificate and reload the mail server; also check the clocks of both machines",
+		Only:  "a module with TLS (`tls` other than `none`)",
 		Warns: certificateWarns,
 	},
 	prober.ReasonCertUntrusted: {
@@ -149,6 +151,7 @@ var probe = map[prober.Reason]Meaning{
 		Short: "certificate untrusted",
 		Color: Red,
 		Hint:  "the server may not send its intermediate certificates, or it uses a private CA: set tls_config.ca_file in the module",
+		Only:  "a module with TLS (`tls` other than `none`)",
 		Warns: certificateWarns,
 	},
 	prober.ReasonCertHostnameMismatch: {
@@ -156,6 +159,7 @@ var probe = map[prober.Reason]Meaning{
 		Short: "certificate for another host",
 		Color: Red,
 		Hint:  "probe the name the certificate is issued for (its SANs are listed under TLS), or set tls_config.server_name",
+		Only:  "a module with TLS (`tls` other than `none`)",
 		Warns: certificateWarns,
 	},
 	prober.ReasonAuthNotAdvertised: {
@@ -284,7 +288,7 @@ var domain = map[prober.DomainReason]Meaning{
 		Color: Orange,
 		Hint:  "check the policy by hand (curl -sv https://mta-sts.<domain>/.well-known/mta-sts.txt): HTTP 200, text/plain, a certificate valid for mta-sts.<domain>, no redirect; senders keep their cached policy until max_age runs out",
 		Only:  "`mta_sts: true`",
-		Warns: "a domain that already failed for another reason (a warning of the domain)",
+		Warns: "of the domain when it already failed for another reason",
 	},
 	prober.DomainMTASTSViolation: {
 		Words: "the MTA-STS policy is in enforce mode, and an MX host or its certificate does not comply: MTA-STS senders do not deliver to it",
@@ -292,7 +296,7 @@ var domain = map[prober.DomainReason]Meaning{
 		Color: Red,
 		Hint:  "add the MX host to the policy's mx lines (and change the record's id), or give the MX a certificate valid for its name with TLS 1.2 or later",
 		Only:  "`mta_sts: true`",
-		Warns: "a policy in testing mode (\"would refuse\"), or a domain that already failed for another reason",
+		Warns: "of the domain with a policy in testing mode (\"would refuse\"), or when the domain already failed for another reason",
 	},
 }
 

@@ -37,7 +37,7 @@ type Spec struct {
 	Build func() *dashboard.DashboardBuilder
 }
 
-// All lists every dashboard, in the order of the README.
+// All lists every dashboard, in the order of docs/alerting.md.
 func All() []Spec {
 	return []Spec{
 		{"smtp-overview.json", overview},
