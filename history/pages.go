@@ -261,9 +261,10 @@ pre.report { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
 	"list": func(s ...string) []string { return s },
 }).Parse(`
-<h2>Probe a target</h2>
+<h2>Probe an SMTP port or a mail domain</h2>
+<p>A target is HOST:PORT (an SMTP port, its module chosen by the port), or a mail domain with a module that has an mx section (such as mx): every address of every MX host, DANE and MTA-STS.</p>
 <form class="probe" action="probe" method="get">
-<label for="target">Target:</label> <input type="text" id="target" name="target" placeholder="mx.example.com:25" required><br>
+<label for="target">Target:</label> <input type="text" id="target" name="target" placeholder="mx.example.com:25 or example.com" required><br>
 <label for="module">Module:</label> <select id="module" name="module">
 <option value="">chosen by the target's port</option>
 {{- range .Modules}}
