@@ -1,5 +1,6 @@
-// Package history keeps the last probes in memory and shows them on the
-// landing page: a table of the recent probes, each linking to its full
+// Package history keeps the last probes, of SMTP ports and of mail
+// domains, in memory and shows them on the landing page: a table of the
+// recent probes with their verdicts and warnings, each linking to its full
 // report, under the probe form. Memory is bounded by the number of probes
 // kept and by their size in bytes, oldest evicted first; the prober bounds
 // each result.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/reasons"
 	"github.com/smtp-exporter/smtp_exporter/report"
 )
 
@@ -178,7 +179,7 @@ type row struct {
 
 func newRow(e Entry) row {
 	if d := e.Domain; d != nil {
-		words, _ := report.ExplainDomain(d.Failure)
+		words, _ := reasons.ExplainDomain(d.Failure)
 		out := row{
 			ID:       e.ID,
 			Time:     d.Start.UTC().Format("2006-01-02 15:04:05Z"),
@@ -196,7 +197,7 @@ func newRow(e Entry) row {
 		return out
 	}
 	r := e.Result
-	words, _ := report.Explain(r.Failure, r.Port)
+	words, _ := reasons.Explain(r.Failure, r.Port)
 	out := row{
 		ID:       e.ID,
 		Time:     r.Start.UTC().Format("2006-01-02 15:04:05Z"),
@@ -260,9 +261,10 @@ pre.report { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
 	"list": func(s ...string) []string { return s },
 }).Parse(`
-<h2>Probe a target</h2>
+<h2>Probe an SMTP port or a mail domain</h2>
+<p>A target is HOST:PORT (an SMTP port, its module chosen by the port), or a mail domain with a module that has an mx section (such as mx): every address of every MX host, DANE and MTA-STS.</p>
 <form class="probe" action="probe" method="get">
-<label for="target">Target:</label> <input type="text" id="target" name="target" placeholder="mx.example.com:25" required><br>
+<label for="target">Target:</label> <input type="text" id="target" name="target" placeholder="mx.example.com:25 or example.com" required><br>
 <label for="module">Module:</label> <select id="module" name="module">
 <option value="">chosen by the target's port</option>
 {{- range .Modules}}

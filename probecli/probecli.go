@@ -1,6 +1,6 @@
-// Package probecli is the `smtp_exporter probe` command: one probe from the
-// terminal, with the same modules and config as the server, reported as text
-// for people or JSON for scripts. main only parses the flags into a Command.
+// Package probecli is the `smtp_exporter probe` command: one probe of an
+// SMTP port or of a mail domain from the terminal, with the same modules and
+// config as the server, reported as text for people or JSON for scripts. main only parses the flags into a Command.
 package probecli
 
 import (

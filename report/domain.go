@@ -9,44 +9,8 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
+	"github.com/smtp-exporter/smtp_exporter/reasons"
 )
-
-// domainExplanations say what a domain's failure means, and what to check.
-var domainExplanations = map[maildomain.Reason]explanation{
-	maildomain.ReasonResolve: {
-		"the domain's MX records could not be looked up",
-		"check the domain's name and its DNS servers (dig MX <domain> @<server>); NXDOMAIN means the domain does not exist",
-	},
-	maildomain.ReasonNullMX: {
-		"the domain publishes a null MX (RFC 7505): it accepts no mail",
-		"if the domain should receive mail, replace the \"MX 0 .\" record with the mail hosts",
-	},
-	maildomain.ReasonNoAddress: {
-		"no MX host has an address: mail cannot be delivered",
-		"give the MX hosts A/AAAA records, or point the MX records at hosts that have them",
-	},
-	maildomain.ReasonAddressFailed: {
-		"some MX addresses fail",
-		"the table shows which (MX host, address) pairs fail and why; senders retry other addresses, but a dead one delays mail",
-	},
-	maildomain.ReasonMTASTSInvalid: {
-		"the domain publishes an MTA-STS record, but no usable policy",
-		"check the policy by hand (curl -sv https://mta-sts.<domain>/.well-known/mta-sts.txt): HTTP 200, text/plain, a certificate valid for mta-sts.<domain>, no redirect; senders keep their cached policy until max_age runs out",
-	},
-	maildomain.ReasonMTASTSViolation: {
-		"the MTA-STS policy is in enforce mode, and an MX host or its certificate does not comply: MTA-STS senders do not deliver to it",
-		"add the MX host to the policy's mx lines (and change the record's id), or give the MX a certificate valid for its name with TLS 1.2 or later",
-	},
-}
-
-// ExplainDomain returns a domain failure reason in words and a hint.
-func ExplainDomain(reason maildomain.Reason) (words, hint string) {
-	e, ok := domainExplanations[reason]
-	if !ok {
-		return string(reason), ""
-	}
-	return e.words, e.hint
-}
 
 // DomainVerdict is a domain probe in one line.
 func DomainVerdict(d *maildomain.Result) string {
@@ -55,7 +19,7 @@ func DomainVerdict(d *maildomain.Result) string {
 		return fmt.Sprintf("OK: %d of %d addresses of %d MX host(s) accept mail (success: %s) in %s",
 			good, addrs, len(d.Hosts), d.Rule, d.Duration.Round(time.Millisecond))
 	}
-	words, hint := ExplainDomain(d.Failure)
+	words, hint := reasons.ExplainDomain(d.Failure)
 	s := fmt.Sprintf("FAILED (%s): %s", d.Failure, words)
 	if d.Failure == maildomain.ReasonAddressFailed {
 		s = fmt.Sprintf("FAILED (%s): %d of %d addresses accept mail (success: %s)", d.Failure, good, addrs, d.Rule)
@@ -129,7 +93,7 @@ func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
 			}
 			if !r.Success {
 				verdict = "FAILED"
-				words, _ := Explain(r.Failure, r.Port)
+				words, _ := reasons.Explain(r.Failure, r.Port)
 				reason = fmt.Sprintf("%s: %s", r.Failure, words)
 			}
 			tlsVersion, days := "-", "-"
