@@ -63,9 +63,12 @@ prometheusrule:
 
 # Regenerate every generated operator file: the dashboards' JSON (from
 # internal/dashgen), the PrometheusRule and the Grafana-managed rules (from
-# alerts/smtp_exporter.rules.yml). Tests fail when one is out of date.
+# alerts/smtp_exporter.rules.yml), and the Helm chart's copies of the rules,
+# the dashboards and config.example.yml's modules (last: it copies the
+# others). Tests fail when one is out of date.
 generate: prometheusrule
 	$(GO) generate ./dashboards ./alerts
+	$(GO) generate ./charts
 
 # Regenerate the JSON schemas kubeconform validates the manifests against.
 schemas:

@@ -64,20 +64,9 @@ func documents(t *testing.T, path string) []map[string]any {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var docs []map[string]any
-	dec := yaml.NewDecoder(f)
-	for {
-		var d map[string]any
-		err := dec.Decode(&d)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if d != nil {
-			docs = append(docs, d)
-		}
+	docs, err := testtool.YAMLDocuments(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return docs
 }
@@ -124,39 +113,16 @@ func TestManifestsValidate(t *testing.T) {
 		files = append(files, p)
 		want += len(documents(t, p))
 	}
-	results, err := kubeconform(t, files...)
-	for _, r := range results {
-		if r.Status != "statusValid" {
-			t.Errorf("%s: %s %s: %s %s", r.Filename, r.Kind, r.Name, r.Status, r.Msg)
-		}
-	}
-	if len(results) != want {
-		t.Errorf("kubeconform checked %d resources, the files hold %d", len(results), want)
-	}
-	if err != nil && !t.Failed() {
-		t.Errorf("kubeconform: %v", err)
-	}
+	testtool.KubeconformValid(t, schemaDir, want, files...)
 }
 
 // TestKubeconformRejectsMistakes proves the validation can fail: each
 // testdata/invalid-*.yaml has one mistake, named on its first line
 // ("# want: <part of the error>").
 func TestKubeconformRejectsMistakes(t *testing.T) {
-	fixtures, err := filepath.Glob("testdata/invalid-*.yaml")
-	if err != nil || len(fixtures) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	for _, f := range fixtures {
+	for _, fx := range testtool.Fixtures(t, "testdata/invalid-*.yaml", "# want: ") {
+		f, want := fx.Path, fx.Header
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, _, _ := strings.Cut(string(b), "\n")
-			want, ok := strings.CutPrefix(first, "# want: ")
-			if !ok {
-				t.Fatalf("first line %q is not '# want: ...'", first)
-			}
 			results, err := kubeconform(t, f)
 			if err == nil {
 				t.Errorf("kubeconform accepted %s", f)
