@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -38,9 +39,33 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+var helmPath struct {
+	once sync.Once
+	path string
+}
+
+// helmBin is Helm 4, the pinned build of scripts/install-deploy-tools.sh
+// when the helm on PATH is another major version: the refusals
+// TestWrongValuesRefused expects are worded by Helm 4's schema validator.
 func helmBin(t *testing.T) string {
 	t.Helper()
-	return testtool.Need(t, "helm", "helm")
+	p := testtool.Need(t, "helm", "helm")
+	helmPath.once.Do(func() {
+		helmPath.path = p
+		out, _ := exec.Command(p, "version", "--template", "{{ .Version }}").Output()
+		if strings.HasPrefix(string(out), "v4.") {
+			return
+		}
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		pinned := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "helm")
+		if _, err := os.Stat(pinned); err != nil {
+			_ = exec.Command("bash", filepath.Join(repoRoot, "scripts", "install-deploy-tools.sh"), "helm").Run()
+		}
+		if _, err := os.Stat(pinned); err == nil {
+			helmPath.path = pinned
+		}
+	})
+	return helmPath.path
 }
 
 // helmTemplate renders the chart with the values files and --set
