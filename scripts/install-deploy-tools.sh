@@ -46,8 +46,8 @@ go_tool() {
 for tool; do
 	case $tool in
 	kubeconform) go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" ;;
-	# Helm 4 from source (about 2 minutes on 2 cores with an empty build
-	# cache; nothing when it is there already).
+	# Helm 4 from source: 8 minutes of CPU with an empty build cache
+	# (docs/deployment.md); nothing when it is there already.
 	helm) go_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" ;;
 	unbound) apt_install unbound dns-root-data ;;
 	promtool | prometheus) apt_install prometheus ;;
