@@ -64,10 +64,13 @@ prometheusrule:
 
 # Regenerate every generated file: the dashboards' JSON (from
 # internal/dashgen), the PrometheusRule and the Grafana-managed rules (from
-# alerts/smtp_exporter.rules.yml), and the reason tables of docs/metrics.md
-# (from reasons/). Tests fail when one is out of date.
+# alerts/smtp_exporter.rules.yml), the reason tables of docs/metrics.md
+# (from reasons/), and the Helm chart's copies of the rules, the dashboards
+# and config.example.yml's modules (last: it copies the others). Tests fail
+# when one is out of date.
 generate: prometheusrule
 	$(GO) generate ./dashboards ./alerts ./docs
+	$(GO) generate ./charts
 
 # Regenerate the JSON schemas kubeconform validates the manifests against.
 schemas:
