@@ -27,7 +27,7 @@ func Probe() []string {
 	ch := make(chan *prometheus.Desc)
 	go func() {
 		collector.New(&prober.Result{}).Describe(ch)
-		collector.NewDomain(&maildomain.Result{}).Describe(ch)
+		collector.New(&maildomain.Result{}).Describe(ch)
 		close(ch)
 	}()
 	seen := map[string]bool{}
