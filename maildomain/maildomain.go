@@ -181,17 +181,8 @@ func (d *Result) Counts() (addresses, succeeded int) {
 // is the TLS server name. opts.AllowList is asked for every address before
 // it is dialed.
 func Probe(ctx context.Context, domain, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *Result {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, module.Timeout)
-		defer cancel()
-	}
+	ctx, cancel, logger, opts := prober.Defaults(ctx, module, logger, opts)
+	defer cancel()
 	d := &fanOut{
 		ctx: ctx, module: module, logger: logger, opts: opts,
 		dns: prober.ChooseResolvers(module, opts).DNS,
