@@ -82,7 +82,7 @@ func TestDomainGolden(t *testing.T) {
 	}
 	var back maildomain.Result
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Pairs) != 3 || back.Pairs[1].Result.Failure != prober.ReasonConnectRefused {
-		t.Errorf("the JSON does not read back as a DomainResult: %v", err)
+		t.Errorf("the JSON does not read back as a maildomain.Result: %v", err)
 	}
 	// The table comes first, then every pair's transcript.
 	s := text.String()
