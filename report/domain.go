@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -12,12 +11,17 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/reasons"
 )
 
-// DomainVerdict is a domain probe in one line.
-func DomainVerdict(d *maildomain.Result) string {
+// domainVerdict is a domain probe in one line; a success with warnings
+// says so, and of what kinds (the report's Also: lines say them in full).
+func domainVerdict(d *maildomain.Result) string {
 	addrs, good := d.Counts()
 	if d.Success {
-		return fmt.Sprintf("OK: %d of %d addresses of %d MX host(s) accept mail (success: %s) in %s",
-			good, addrs, len(d.Hosts), d.Rule, d.Duration.Round(time.Millisecond))
+		ok := "OK"
+		if kinds := d.Summary().WarningReasons; len(kinds) > 0 {
+			ok = "OK, with warnings (" + strings.Join(kinds, " ") + ")"
+		}
+		return fmt.Sprintf("%s: %d of %d addresses of %d MX host(s) accept mail (success: %s) in %s",
+			ok, good, addrs, len(d.Hosts), d.Rule, d.Duration.Round(time.Millisecond))
 	}
 	words, hint := reasons.ExplainDomain(d.Failure)
 	s := fmt.Sprintf("FAILED (%s): %s", d.Failure, words)
@@ -30,18 +34,10 @@ func DomainVerdict(d *maildomain.Result) string {
 	return s
 }
 
-// WriteDomainJSON writes the domain result as one indented JSON document.
-func WriteDomainJSON(w io.Writer, d *maildomain.Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(d)
-}
-
-// WriteDomain writes the report of a domain probe: the verdict, the MX
+// writeDomain writes the report of a domain probe: the verdict, the MX
 // records, a table of every (MX host, address) pair, then each pair's own
 // report with its transcript, and the verdict again at the end.
-func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
+func writeDomain(w io.Writer, d *maildomain.Result, opts Options) {
 	if opts.Now.IsZero() {
 		opts.Now = d.Start
 	}
@@ -52,9 +48,9 @@ func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
 		secure = ", DNSSEC-validated (AD)"
 	}
 	x.line("DNS server %s, MX lookup %s%s, started %s", clean(d.DNSServer), millis(d.MXLookup), secure, d.Start.UTC().Format(time.RFC3339))
-	x.domainVerdict(d)
+	x.verdict(d)
 	for _, warn := range d.Warnings {
-		x.line("Also:    %s", x.paint(yellow, clean(warn)))
+		x.line("Also:    %s", x.paint(yellow, clean(warn.Text)))
 	}
 
 	x.heading("MX records")
@@ -103,11 +99,7 @@ func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
 					days = fmt.Sprintf("%.1f", r.TLS.Certificates[0].NotAfter.Sub(opts.Now).Hours()/24)
 				}
 			}
-			addr := "(none)"
-			if p.Address.IsValid() {
-				addr = p.Address.String()
-			}
-			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(p.MX), p.Preference, addr, verdict, clean(reason),
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(p.MX), p.Preference, addrText(p), verdict, clean(reason),
 				tlsVersion, days, millis(r.Duration))
 		}
 		tw.Flush()
@@ -122,19 +114,29 @@ func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
 		}
 		x.line("")
 		x.line("%s", x.bold(strings.Repeat("=", 8)+" "+clean(p.MX)+" "+addr+" "+strings.Repeat("=", 8)))
-		Write(w, p.Result, opts)
+		writeTarget(w, p.Result, opts)
 	}
 	x.line("")
-	x.domainVerdict(d)
+	x.verdict(d)
 }
 
-func (x *writer) domainVerdict(d *maildomain.Result) {
-	colour := green
-	if !d.Success {
-		colour = red
+func domainWarnings(d *maildomain.Result) []string {
+	var out []string
+	for _, w := range d.Warnings {
+		out = append(out, w.Text)
 	}
-	x.line("Verdict: %s", x.paint(colour+bold, clean(DomainVerdict(d))))
-	if !d.Success && d.Error != "" {
-		x.line("Error:   %s", clean(d.Error))
+	for _, p := range d.Pairs {
+		for _, w := range targetWarnings(p.Result) {
+			out = append(out, p.MX+" "+addrText(p)+": "+w)
+		}
 	}
+	return out
+}
+
+// addrText is a pair's address as the report writes it.
+func addrText(p *maildomain.Pair) string {
+	if !p.Address.IsValid() {
+		return "(none)"
+	}
+	return p.Address.String()
 }

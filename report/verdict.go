@@ -10,11 +10,11 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/reasons"
 )
 
-// Verdict is the result in one line: success with what was found, or the
-// failure reason with its meaning and a hint.
-func Verdict(r *prober.Result) string {
+// targetVerdict is a single target's probe in one line: success with what
+// was found, or the failure reason with its meaning and a hint.
+func targetVerdict(r *prober.Result) string {
 	if r.Success {
-		if warns := Warnings(r); len(warns) > 0 {
+		if warns := targetWarnings(r); len(warns) > 0 {
 			return "OK, with warnings: " + strings.Join(warns, "; ") + ". Seen: " + summary(r)
 		}
 		return "OK: " + summary(r)
@@ -60,9 +60,10 @@ func summary(r *prober.Result) string {
 // SMTPCertificateExpiringSoon alert does.
 const certificateWarnDays = 21
 
-// Warnings lists in words what a probe found wrong without failing: its
-// warnings, a certificate within 21 days of expiry, and TLS older than 1.2.
-func Warnings(r *prober.Result) []string {
+// targetWarnings lists in words what a probe of a single target found
+// wrong without failing: its warnings, a certificate within 21 days of
+// expiry, and TLS older than 1.2.
+func targetWarnings(r *prober.Result) []string {
 	var out []string
 	for _, w := range r.Warnings {
 		words, _ := reasons.Explain(w.Reason, r.Port)

@@ -66,7 +66,7 @@ func Described(cs ...prometheus.Collector) []Metric {
 // domains (a name a domain's pairs repeat comes twice, with mx and address
 // added the second time).
 func ProbeMetrics() []Metric {
-	return Described(collector.New(&prober.Result{}), collector.NewDomain(&maildomain.Result{}))
+	return Described(collector.New(&prober.Result{}), collector.New(&maildomain.Result{}))
 }
 
 // Probe returns every metric name a probe can emit, sorted.
