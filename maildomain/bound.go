@@ -47,10 +47,10 @@ func (d *fanOut) bound() {
 	r := d.result
 	r.Error = clean(r.Error)
 	if n := len(r.Warnings); n > maxWarnings {
-		r.Warnings = append(r.Warnings[:maxWarnings-1], fmt.Sprintf("and %d more warnings", n-maxWarnings+1))
+		r.Warnings = append(r.Warnings[:maxWarnings-1], Warning{Kind: WarningMore, Text: fmt.Sprintf("and %d more warnings", n-maxWarnings+1)})
 	}
-	for i, w := range r.Warnings {
-		r.Warnings[i] = clean(w)
+	for i := range r.Warnings {
+		r.Warnings[i].Text = clean(r.Warnings[i].Text)
 	}
 	for i := range r.Hosts {
 		r.Hosts[i].Name = clean(r.Hosts[i].Name)

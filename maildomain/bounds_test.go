@@ -59,7 +59,7 @@ func TestProbeBoundsBeforeWork(t *testing.T) {
 		{
 			name: "one host of 64 + 64 addresses", hosts: 1, mx: "mx: {}",
 			pairs: 4, dialed: 2, skipAddrs: 124, questions: 1 + 3,
-			warning: "pairs_limited: 124 (MX host, address) pair(s) not probed: 124 address(es) beyond max_addresses (2 per MX host and family)",
+			warning: "124 (MX host, address) pair(s) not probed: 124 address(es) beyond max_addresses (2 per MX host and family)",
 		},
 		{
 			// The attack of issue 23: 12 MX hosts of 64 A and 64 AAAA.
@@ -70,6 +70,7 @@ func TestProbeBoundsBeforeWork(t *testing.T) {
 		{
 			name: "max_hosts 50 does not lift max_pairs", hosts: 12, mx: "mx: {max_hosts: 50, max_addresses: 16, max_pairs: 64}",
 			pairs: 64, dialed: 32, skipAddrs: 12 * 96, skipPairs: 12*32 - 64, questions: 1 + 3*12,
+			warning: "1472 (MX host, address) pair(s) not probed: 1152 address(es) beyond max_addresses (16 per MX host and family); 320 pair(s) beyond max_pairs (64)",
 		},
 		{
 			name: "max_pairs below the hosts: the rest are not looked up", hosts: 12, mx: "mx: {max_pairs: 3, max_addresses: 1}",
@@ -106,8 +107,8 @@ func TestProbeBoundsBeforeWork(t *testing.T) {
 			expect(t, "skipped beyond max_pairs", r.Skipped[SkipMaxPairs], tc.skipPairs)
 			expect(t, "DNS questions counted", r.DNSQueries, tc.questions)
 			expect(t, "DNS questions received", len(dns.Queries()), tc.questions)
-			if w := strings.Join(r.Warnings, "\n"); !strings.Contains(w, tc.warning) {
-				t.Errorf("warnings %q do not say %q", w, tc.warning)
+			if w := warningOf(r.Warnings, WarningPairsLimited); !strings.Contains(w, tc.warning) || (tc.warning != "") != (w != "") {
+				t.Errorf("pairs_limited warnings %q, want one that says %q", w, tc.warning)
 			}
 			// Lowest preference first: the pairs are of the first hosts.
 			for i, p := range r.Pairs {
@@ -164,7 +165,7 @@ func TestProbeDNSBudget(t *testing.T) {
 	if n := len(dns.Queries()); n != MaxDNSQueries {
 		t.Errorf("the DNS server received %d questions, want the budget's %d", n, MaxDNSQueries)
 	}
-	if w := strings.Join(r.Warnings, "\n"); !strings.Contains(w, "dns_budget: ") || !strings.Contains(w, "the probe's budget of 128 is spent") {
+	if w := warningOf(r.Warnings, WarningDNSBudget); !strings.Contains(w, "the probe's budget of 128 is spent") {
 		t.Errorf("warnings %q do not say the budget is spent", w)
 	}
 }
@@ -257,7 +258,7 @@ func TestProbeSlotsRunOut(t *testing.T) {
 	if r.Skipped[SkipDeadline] == 0 || len(r.Pairs)+r.Skipped[SkipDeadline] != len(addrs) {
 		t.Fatalf("%d pairs, skipped %v, want the unstarted ones skipped", len(r.Pairs), r.Skipped)
 	}
-	if w := strings.Join(r.Warnings, "\n"); !strings.Contains(w, "conversation slots (--probe.max-concurrent) were all in use") {
+	if w := warningOf(r.Warnings, WarningPairsLimited); !strings.Contains(w, "conversation slots (--probe.max-concurrent) were all in use") {
 		t.Errorf("warnings %q do not say the slots ran out", w)
 	}
 	for _, h := range r.Hosts {

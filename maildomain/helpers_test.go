@@ -61,3 +61,22 @@ func transcriptText(r *prober.Result) string {
 	}
 	return b.String()
 }
+
+func warningTexts(ws []Warning) string {
+	texts := make([]string, len(ws))
+	for i, w := range ws {
+		texts[i] = w.Text
+	}
+	return strings.Join(texts, "\n")
+}
+
+// warningOf returns the texts of the warnings of one kind.
+func warningOf(ws []Warning, kind string) string {
+	var texts []string
+	for _, w := range ws {
+		if w.Kind == kind {
+			texts = append(texts, w.Text)
+		}
+	}
+	return strings.Join(texts, "\n")
+}

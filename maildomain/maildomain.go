@@ -70,16 +70,17 @@ type Result struct {
 	Module   string        `json:"module"`
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration_ns"`
-	// Rule is the module's mx.success; Port the port of every address.
+	// Rule is the module's mx.success; Port the port of every address, a
+	// string in JSON as in a single target's result (and its pairs').
 	Rule string `json:"success_rule"`
-	Port int    `json:"port"`
+	Port int    `json:"port,string"`
 
 	Success bool   `json:"success"`
 	Failure Reason `json:"failure,omitempty"`
 	Error   string `json:"error,omitempty"`
 	// Warnings are problems that did not decide the verdict (an AAAA
 	// question that failed while A answered, MX hosts left out).
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []Warning `json:"warnings,omitempty"`
 
 	// DNSServer is the server asked; MXLookup how long the MX question took,
 	// MXSecure whether its answer was DNSSEC-validated (the AD bit).
@@ -109,6 +110,45 @@ type Result struct {
 	// MTASTS is what MTA-STS and TLS-RPT showed (nil: the module's mta_sts
 	// is off).
 	MTASTS *MTASTSResult `json:"mta_sts,omitempty"`
+}
+
+// Warning is a problem of a domain probe that did not decide its verdict.
+// In JSON it is its text alone, as the warnings field always was; Kind is
+// for tables and is not in the JSON.
+type Warning struct {
+	// Kind is one of the Warning kinds below, or the domain failure
+	// reason of an MTA-STS problem that came second to another failure.
+	Kind string
+	Text string
+}
+
+// Kinds of domain warnings.
+const (
+	// WarningMaxHosts: MX hosts beyond mx.max_hosts were not probed.
+	WarningMaxHosts = "max_hosts"
+	// WarningAddressLookup: one address question of an MX host failed
+	// while the other one answered.
+	WarningAddressLookup = "address_lookup"
+	// WarningMTASTSTesting: a policy in testing mode would refuse an MX
+	// host or a pair; in enforce mode it would fail the domain.
+	WarningMTASTSTesting = "mta_sts_testing"
+	// WarningPairsLimited: pairs were left out by max_addresses,
+	// max_pairs, or the deadline (Result.Skipped counts them).
+	WarningPairsLimited = "pairs_limited"
+	// WarningDNSBudget: the probe's DNS questions beyond MaxDNSQueries
+	// were not asked.
+	WarningDNSBudget = "dns_budget"
+	// WarningMore stands for the warnings beyond the 16 a result keeps.
+	WarningMore = "more"
+)
+
+// MarshalText writes the text alone.
+func (w Warning) MarshalText() ([]byte, error) { return []byte(w.Text), nil }
+
+// UnmarshalText reads the text; the kind is not in it.
+func (w *Warning) UnmarshalText(b []byte) error {
+	w.Text = string(b)
+	return nil
 }
 
 // SkipReason is why pairs DNS gave were left out of a probe. The values
@@ -203,17 +243,8 @@ func (d *Result) Counts() (addresses, succeeded int) {
 // MX host name and address before it is dialed; an MX target that is not
 // a host name (an escaped byte) is never looked up.
 func Probe(ctx context.Context, domain, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *Result {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, module.Timeout)
-		defer cancel()
-	}
+	ctx, cancel, logger, opts := prober.Defaults(ctx, module, logger, opts)
+	defer cancel()
 	budget := resolver.NewBudget(MaxDNSQueries)
 	ctx = resolver.WithBudget(ctx, budget)
 	// The conversations and lookups end a little before the request's
@@ -248,7 +279,7 @@ func Probe(ctx context.Context, domain, moduleName string, module *config.Module
 	r := d.result
 	r.DNSQueries = budget.Sent()
 	if n := budget.Refused(); n > 0 {
-		d.warn("dns_budget", fmt.Sprintf("%d DNS questions not asked: the probe's budget of %d is spent (the zone asks for more names than a mail domain needs)", n, budget.Limit()))
+		d.warn(WarningDNSBudget, fmt.Sprintf("%d DNS questions not asked: the probe's budget of %d is spent (the zone asks for more names than a mail domain needs)", n, budget.Limit()))
 	}
 	r.Duration = opts.Now().Sub(r.Start)
 	d.bound()
@@ -287,9 +318,8 @@ func (d *fanOut) fail(reason Reason, err error) {
 	d.result.Failure, d.result.Error = reason, err.Error()
 }
 
-// warn adds a warning of a kind (max_hosts, pairs_limited, dns_budget, ...).
 func (d *fanOut) warn(kind, text string) {
-	d.result.Warnings = append(d.result.Warnings, kind+": "+text)
+	d.result.Warnings = append(d.result.Warnings, Warning{Kind: kind, Text: text})
 }
 
 func (d *fanOut) skip(why SkipReason, n int) {
@@ -345,13 +375,13 @@ func (d *fanOut) run() {
 	mx := d.module.MX
 	probed := min(len(r.Hosts), mx.MaxHosts)
 	if left := r.Hosts[probed:]; len(left) > 0 {
-		d.warn("max_hosts", fmt.Sprintf("%d MX host(s) beyond max_hosts (%d) not probed: %s",
+		d.warn(WarningMaxHosts, fmt.Sprintf("%d MX host(s) beyond max_hosts (%d) not probed: %s",
 			len(left), mx.MaxHosts, hostNames(left)))
 	}
 	// Every host gives at least one pair: those beyond max_pairs are not
 	// even looked up.
 	if probed > mx.MaxPairs {
-		d.warn("pairs_limited", fmt.Sprintf("%d MX host(s) beyond max_pairs (%d) not looked up: %s",
+		d.warn(WarningPairsLimited, fmt.Sprintf("%d MX host(s) beyond max_pairs (%d) not looked up: %s",
 			probed-mx.MaxPairs, mx.MaxPairs, hostNames(r.Hosts[mx.MaxPairs:probed])))
 		probed = mx.MaxPairs
 	}
@@ -407,7 +437,7 @@ func (d *fanOut) lookupAddresses(hosts []MXHost) {
 		a := addrs[i]
 		h.Secure = a.Secure()
 		if err := a.Partial(); err != nil {
-			d.warn("address_lookup", fmt.Sprintf("%s: %v", h.Name, err))
+			d.warn(WarningAddressLookup, fmt.Sprintf("%s: %v", h.Name, err))
 		}
 		chosen, cut := d.choose(a.Addrs)
 		cutAddrs += cut
@@ -446,7 +476,7 @@ func (d *fanOut) lookupAddresses(hosts []MXHost) {
 		if cutPairs > 0 {
 			why = append(why, fmt.Sprintf("%d pair(s) beyond max_pairs (%d), the highest preferences", cutPairs, d.module.MX.MaxPairs))
 		}
-		d.warn("pairs_limited", fmt.Sprintf("%d (MX host, address) pair(s) not probed: %s", cutAddrs+cutPairs, strings.Join(why, "; ")))
+		d.warn(WarningPairsLimited, fmt.Sprintf("%d (MX host, address) pair(s) not probed: %s", cutAddrs+cutPairs, strings.Join(why, "; ")))
 	}
 }
 
@@ -611,7 +641,7 @@ func (d *fanOut) probePairs() {
 			host := &d.result.Hosts[h]
 			host.Addresses = slices.DeleteFunc(host.Addresses, func(a netip.Addr) bool { return !d.hasPair(host.Name, a) })
 		}
-		d.warn("pairs_limited", fmt.Sprintf("%d (MX host, address) pair(s) not probed: the probe's time was up before their turn; %s", n, why))
+		d.warn(WarningPairsLimited, fmt.Sprintf("%d (MX host, address) pair(s) not probed: the probe's time was up before their turn; %s", n, why))
 	}
 }
 
@@ -704,4 +734,27 @@ func ParseName(t prober.Target) (string, error) {
 		return "", fmt.Errorf("%q is not a domain name (no _ in a mail domain)", t.Host)
 	}
 	return strings.TrimSuffix(strings.ToLower(t.Host), "."), nil
+}
+
+// Summary implements prober.Outcome. Its warning reasons are the kinds of
+// the domain's own warnings, then its pairs' warning reasons, each once.
+func (d *Result) Summary() prober.Summary {
+	s := prober.Summary{
+		Target: d.Domain, Module: d.Module, Start: d.Start, Duration: d.Duration,
+		Success: d.Success, Failure: string(d.Failure), Error: d.Error,
+	}
+	add := func(reason string) {
+		if !slices.Contains(s.WarningReasons, reason) {
+			s.WarningReasons = append(s.WarningReasons, reason)
+		}
+	}
+	for _, w := range d.Warnings {
+		add(w.Kind)
+	}
+	for _, p := range d.Pairs {
+		for _, w := range p.Result.Warnings {
+			add(string(w.Reason))
+		}
+	}
+	return s
 }

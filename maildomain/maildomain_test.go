@@ -217,7 +217,7 @@ func TestProbe(t *testing.T) {
 			expect(t, "null", r.Null, tc.null)
 			expect(t, "implicit", r.Implicit, tc.implicit)
 			expect(t, "dns server", r.DNSServer, dns.Addr)
-			if tc.warning != "" && !strings.Contains(strings.Join(r.Warnings, "\n"), tc.warning) {
+			if tc.warning != "" && !strings.Contains(warningTexts(r.Warnings), tc.warning) {
 				t.Errorf("warnings %q do not say %q", r.Warnings, tc.warning)
 			}
 			if len(r.Pairs) != len(tc.pairs) {

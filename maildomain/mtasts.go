@@ -229,7 +229,7 @@ func (d *fanOut) finishMTASTS(m *MTASTSResult) {
 	case pol != nil && pol.Mode == mtasts.ModeEnforce && len(broken) > 0:
 		reason, err = ReasonMTASTSViolation, fmt.Errorf("MTA-STS policy in enforce mode: senders do not deliver to %s", listed(broken))
 	case pol != nil && pol.Mode == mtasts.ModeTesting && len(broken) > 0:
-		d.warn("mta_sts_testing", fmt.Sprintf("MTA-STS policy in testing mode would refuse: %s", listed(broken)))
+		d.warn(WarningMTASTSTesting, fmt.Sprintf("MTA-STS policy in testing mode would refuse: %s", listed(broken)))
 	}
 	if reason == "" {
 		return
@@ -238,7 +238,7 @@ func (d *fanOut) finishMTASTS(m *MTASTSResult) {
 		d.fail(reason, err)
 		return
 	}
-	d.warn(string(reason), err.Error())
+	d.warn(string(reason), fmt.Sprintf("%s: %v", reason, err))
 }
 
 // complies applies RFC 8461 §4 and §5 to one pair: its MX host matches a

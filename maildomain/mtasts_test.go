@@ -58,14 +58,15 @@ func TestFinishMTASTS(t *testing.T) {
 		failure Reason // set before
 		want    Reason
 		warn    string
+		kinds   string // the summary's warning reasons
 	}{
-		{"compliant", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", "", ""},
-		{"no record", &MTASTSResult{}, "", "", ""},
-		{"record without a policy", &MTASTSResult{RecordFound: true, RecordValid: true, Fetch: &mtasts.Fetch{Err: "HTTP status 404, not 200"}}, "", ReasonMTASTSInvalid, ""},
-		{"malformed record", &MTASTSResult{RecordFound: true, RecordError: "no id field", Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", ReasonMTASTSInvalid, ""},
-		{"enforce, MX not listed", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx9.example.com")}, "", ReasonMTASTSViolation, ""},
-		{"testing, MX not listed: a warning", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeTesting, "mx9.example.com")}, "", "", "testing mode would refuse"},
-		{"an address already failed", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx9.example.com")}, ReasonAddressFailed, ReasonAddressFailed, "mta_sts_violation"},
+		{"compliant", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", "", "", ""},
+		{"no record", &MTASTSResult{}, "", "", "", ""},
+		{"record without a policy", &MTASTSResult{RecordFound: true, RecordValid: true, Fetch: &mtasts.Fetch{Err: "HTTP status 404, not 200"}}, "", ReasonMTASTSInvalid, "", ""},
+		{"malformed record", &MTASTSResult{RecordFound: true, RecordError: "no id field", Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", ReasonMTASTSInvalid, "", ""},
+		{"enforce, MX not listed", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx9.example.com")}, "", ReasonMTASTSViolation, "", ""},
+		{"testing, MX not listed: a warning", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeTesting, "mx9.example.com")}, "", "", "testing mode would refuse", "mta_sts_testing"},
+		{"an address already failed", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx9.example.com")}, ReasonAddressFailed, ReasonAddressFailed, "mta_sts_violation", "mta_sts_violation"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,9 +80,11 @@ func TestFinishMTASTS(t *testing.T) {
 			if d.result.Failure != tc.want {
 				t.Errorf("failure %q (%s), want %q", d.result.Failure, d.result.Error, tc.want)
 			}
-			if w := strings.Join(d.result.Warnings, "\n"); !strings.Contains(w, tc.warn) || (tc.warn == "" && w != "") {
+			if w := warningTexts(d.result.Warnings); !strings.Contains(w, tc.warn) || (tc.warn == "" && w != "") {
 				t.Errorf("warnings %q, want %q", w, tc.warn)
 			}
+			kinds := strings.Join(d.result.Summary().WarningReasons, " ")
+			expect(t, "warning kinds", kinds, tc.kinds)
 			if tc.m.Policy != nil && (len(tc.m.MX) != 1 || len(tc.m.Pairs) != 1) {
 				t.Fatalf("MX %+v pairs %+v", tc.m.MX, tc.m.Pairs)
 			}
@@ -160,17 +163,21 @@ func TestDomainTextBounded(t *testing.T) {
 	long := strings.Repeat("\u200bx", 2000)
 	d := &fanOut{module: &config.Module{}, result: &Result{Error: long}}
 	for range 40 {
-		d.warn("address_lookup", long)
+		d.warn(WarningAddressLookup, long)
 	}
 	d.result.Hosts = []MXHost{{Name: "mx.example.com", Error: long}}
 	d.bound()
 	r := d.result
 	limit := prober.MaxErrorBytes + len("…")
-	for i, s := range append([]string{r.Error, r.Hosts[0].Error}, r.Warnings...) {
+	texts := []string{r.Error, r.Hosts[0].Error}
+	for _, w := range r.Warnings {
+		texts = append(texts, w.Text)
+	}
+	for i, s := range texts {
 		if len(s) > limit || strings.Contains(s, "\u200b") {
 			t.Errorf("text %d: %d bytes (cap %d), or a format character kept", i, len(s), limit)
 		}
 	}
 	expect(t, "warnings", len(r.Warnings), maxWarnings)
-	expect(t, "the last warning", r.Warnings[maxWarnings-1], "and 25 more warnings")
+	expect(t, "the last warning", r.Warnings[maxWarnings-1], Warning{Kind: WarningMore, Text: "and 25 more warnings"})
 }

@@ -3,46 +3,23 @@ package dashgen
 import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
+	"github.com/smtp-exporter/smtp_exporter/reasons"
 )
 
 // UIDDomains is the mail-domain dashboard's UID.
 const UIDDomains = "smtp-exporter-domains"
 
-// domainReasonWords says each domain failure reason in words.
-var domainReasonWords = []struct{ Reason, Text, Color string }{
-	{"resolve", "MX lookup failed", "red"},
-	{"null_mx", "null MX: accepts no mail", "red"},
-	{"no_address", "no MX host has an address", "red"},
-	{"address_failed", "MX addresses failing", "orange"},
-	{"mta_sts_invalid", "MTA-STS record without a usable policy", "orange"},
-	{"mta_sts_violation", "MTA-STS enforce: an MX does not comply", "red"},
-}
-
-// DomainReasonsInWords returns the domain failure reasons put in words.
-func DomainReasonsInWords() []string {
-	var out []string
-	for _, r := range domainReasonWords {
-		out = append(out, r.Reason)
-	}
-	return out
-}
-
-func domainReasonMapping() dashboard.ValueMapping {
-	m := map[string]dashboard.ValueMappingResult{}
-	for i, r := range domainReasonWords {
-		m[r.Reason] = result(r.Text, r.Color, int32(i)) //nolint:gosec // a short fixed list
-	}
-	return valueMapping(m)
-}
-
 // pairStatusMappings are the words of a pair's status: its failure reason
 // (target_not_allowed only a pair can have), or up with its TLS version.
 func pairStatusMappings() []dashboard.ValueMapping {
+	notAllowed := reasons.Of(maildomain.ReasonTargetNotAllowed)
 	return []dashboard.ValueMapping{
 		reasonMapping(),
 		valueMapping(map[string]dashboard.ValueMappingResult{
-			"target_not_allowed": result("not probed: allowed_targets refuses it", "purple", 200),
-			"up, no TLS":         result("up, no TLS", "yellow", 201),
+			string(maildomain.ReasonTargetNotAllowed): result(notAllowed.Short, string(notAllowed.Color), 200),
+			"up, no TLS": result("up, no TLS", "yellow", 201),
 		}),
 		regexMapping(`^up, (TLS 1\.[23])$`, result("up, $1", "green", 202)),
 		regexMapping(`^up, (TLS 1\.[01])$`, result("up, $1 (outdated)", "orange", 203)),
