@@ -119,3 +119,27 @@ func TestIdleSockets(t *testing.T) {
 		t.Errorf("%d idle sockets, want 1 to %d", n, maxIdleUDP)
 	}
 }
+
+// TestLostDatagram: a question whose first UDP datagram goes unanswered is
+// asked once more, on another socket, after firstTryTimeout, and both
+// messages count in the budget.
+func TestLostDatagram(t *testing.T) {
+	s := zone(t)
+	r := newResolver(t, s)
+	s.Set(s.DropFirst, "mx0.example.test")
+	b := NewBudget(0)
+	ans, err := r.Query(WithBudget(context.Background(), b), "mx0.example.test", dns.TypeA)
+	if err != nil || len(ans.Records) != 1 {
+		t.Fatalf("%v, %+v", err, ans)
+	}
+	if b.Sent() != 2 || len(s.Queries()) != 2 {
+		t.Errorf("%d messages counted, %d received; want 2 of each", b.Sent(), len(s.Queries()))
+	}
+	// Without the time for a second try, the question fails.
+	s.Set(s.DropFirst, "mx0.example.test")
+	ctx, cancel := context.WithTimeout(context.Background(), firstTryTimeout/2)
+	defer cancel()
+	if _, err := r.Query(ctx, "mx0.example.test", dns.TypeA); KindOf(err) != KindTimeout {
+		t.Errorf("with no time for a retry: %v", err)
+	}
+}

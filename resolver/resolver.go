@@ -38,6 +38,11 @@ const (
 	// DefaultTimeout bounds one exchange when the context has no earlier
 	// deadline.
 	DefaultTimeout = 5 * time.Second
+	// firstTryTimeout is how long the first UDP datagram of a question is
+	// waited for before it is sent once more: a datagram lost on a busy
+	// path (a resolver's full receive buffer) would otherwise fail the
+	// question after the whole DefaultTimeout, as stub resolvers retry.
+	firstTryTimeout = 2 * time.Second
 )
 
 // ResolvConf is where the default server is read from.
@@ -313,14 +318,19 @@ func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 	// asks for DNSSEC records, as a validating resolver needs.
 	m.AuthenticatedData = true
 	m.SetEdns0(udpSize, true)
-	resp, err := r.exchangeOn(ctx, "udp", m)
+	resp, err := r.exchangeOn(ctx, "udp", m, min(r.timeout, firstTryTimeout))
+	if err != nil && r.timeout > firstTryTimeout && isTimeoutErr(err) && ctx.Err() == nil {
+		// A lost datagram, or a slow answer: asked once more, on another
+		// socket (the first one was closed), with the rest of the time.
+		resp, err = r.exchangeOn(ctx, "udp", m, r.timeout-firstTryTimeout)
+	}
 	if err != nil {
 		return nil, false, err
 	}
 	if !resp.Truncated {
 		return resp, false, nil
 	}
-	resp, err = r.exchangeOn(ctx, "tcp", m)
+	resp, err = r.exchangeOn(ctx, "tcp", m, r.timeout)
 	if err != nil {
 		return nil, true, &truncatedError{err}
 	}
@@ -335,11 +345,11 @@ type truncatedError struct{ err error }
 func (e *truncatedError) Error() string { return "truncated over UDP, and over TCP: " + e.err.Error() }
 func (e *truncatedError) Unwrap() error { return e.err }
 
-func (r *Resolver) exchangeOn(ctx context.Context, network string, m *dns.Msg) (*dns.Msg, error) {
+func (r *Resolver) exchangeOn(ctx context.Context, network string, m *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
 	if err := spend(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c := &dns.Client{Net: network, UDPSize: udpSize}
 	conn := r.idleConn(network)
@@ -389,6 +399,12 @@ func (r *Resolver) keep(c *dns.Conn) bool {
 	default:
 		return false
 	}
+}
+
+// isTimeoutErr says an exchange ended for want of an answer in time.
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func classifyNetErr(err error) Kind {
