@@ -226,8 +226,8 @@ type DomainRateRow struct {
 	// ExporterAloneDomainsPerMin is what the exporter's CPU per domain
 	// allows on every core of the machine, were the servers elsewhere.
 	ExporterAloneDomainsPerMin float64 `json:"exporter_alone_domains_per_minute"`
-	P50MS          float64 `json:"p50_ms"`
-	P99MS          float64 `json:"p99_ms"`
+	P50MS                      float64 `json:"p50_ms"`
+	P99MS                      float64 `json:"p99_ms"`
 }
 
 // boundsSection runs the section with its own exporter process.
