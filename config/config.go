@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -53,6 +54,9 @@ type Config struct {
 	PortModules map[int]string `yaml:"port_modules,omitempty"`
 	// AllowedTargets limits what may be probed (nil: anything).
 	AllowedTargets *AllowedTargets `yaml:"allowed_targets,omitempty"`
+	// Egress are the canaries that tell a blocked port from a failing
+	// target (nil: none, and probes carry no egress state).
+	Egress *Egress `yaml:"egress,omitempty"`
 }
 
 // Module is the recipe for one kind of probe.
@@ -326,6 +330,13 @@ func (c *Config) prepare() error {
 	if c.AllowedTargets != nil {
 		if err := c.AllowedTargets.prepare(); err != nil {
 			errs = append(errs, fmt.Errorf("allowed_targets: %w", err))
+		}
+	}
+	if c.Egress != nil {
+		for _, err := range splitJoined(c.Egress.prepare()) {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("egress: %w", err))
+			}
 		}
 	}
 	if c.PortModules == nil {
@@ -666,6 +677,17 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			if err := checkKeys(node.Content[i+1], t.Elem(), append(path, node.Content[i].Value)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	case reflect.Slice:
+		if node.Kind != yaml.SequenceNode || len(path) == 0 {
+			return nil
+		}
+		// Entries are named by their index: `egress: canaries[1]: `.
+		for i, item := range node.Content {
+			at := append(slices.Clone(path[:len(path)-1]), fmt.Sprintf("%s[%d]", path[len(path)-1], i))
+			if err := checkKeys(item, t.Elem(), at); err != nil {
 				errs = append(errs, err)
 			}
 		}
