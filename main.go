@@ -28,7 +28,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/egress"
 	"github.com/smtp-exporter/smtp_exporter/handler"
 	"github.com/smtp-exporter/smtp_exporter/history"
 	"github.com/smtp-exporter/smtp_exporter/probecli"
@@ -126,8 +128,15 @@ func run(args []string) int {
 	logger.Info("Loaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
 	prometheus.MustRegister(versioncollector.NewCollector("smtp_exporter"))
 
+	// The egress canaries run on their own, whatever the scrapes, and are
+	// replaced by each reload that changes them.
+	canaries := egress.NewRunner(egress.Options{Logger: logger.With("component", "egress")})
+	canaries.Apply(sc.Get().Egress)
+	defer canaries.Stop()
+	prometheus.MustRegister(collector.NewEgress(canaries.Snapshot))
+
 	reloads := make(chan chan error)
-	go reloadLoop(sc, reloads, logger)
+	go reloadLoop(sc, reloads, logger, func(cfg *config.Config) { canaries.Apply(cfg.Egress) })
 	// Rotated password, CA and client certificate files are put into use
 	// without a reload; the goroutine lives as long as the process.
 	go sc.WatchFiles(context.Background(), config.FileCheckInterval, logger)
@@ -198,8 +207,9 @@ func shutdown(server *http.Server, served <-chan error, timeout time.Duration, l
 }
 
 // reloadLoop reloads the configuration on SIGHUP and on /-/reload, one at a
-// time; a failed reload keeps the running configuration.
-func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Logger) {
+// time; a failed reload keeps the running configuration. reloaded is handed
+// each configuration put into use.
+func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Logger, reloaded func(*config.Config)) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	for {
@@ -213,6 +223,7 @@ func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Lo
 			logger.Error("Config reload failed; keeping the previous config", "err", err)
 		} else {
 			logger.Info("Reloaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
+			reloaded(sc.Get())
 		}
 		if reply != nil {
 			reply <- err
