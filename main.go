@@ -65,6 +65,7 @@ func run(args []string) int {
 	probeModule := probeCmd.Flag("module", "Module to probe with (default: chosen by the target's port, as /probe does).").String()
 	probeTimeout := probeCmd.Flag("timeout", "Probe timeout (default: the module's).").Duration()
 	probeOutput := probeCmd.Flag("output", "Output format: text for people, json for scripts.").Default(probecli.OutputText).Enum(probecli.OutputText, probecli.OutputJSON)
+	probeEgress := probeCmd.Flag("egress", "Try the config's egress canaries for the target's port once, alongside the probe, and say whether this host may connect out to it at all (--no-egress skips them).").Default("true").Bool()
 	probeTarget := probeCmd.Arg("target", "host:port, or host with --module.").Required().String()
 	if slices.Contains(args, "probe") {
 		// `probe --help` lists what the probe command reads, not the
@@ -92,8 +93,9 @@ func run(args []string) int {
 		cmd := &probecli.Command{
 			ConfigFile: *configFile, Builtin: builtinConfig,
 			Module: *probeModule, Timeout: *probeTimeout, Output: *probeOutput, Target: *probeTarget,
-			Color:  *probeOutput == probecli.OutputText && probecli.UseColor(os.Stdout),
-			Stdout: os.Stdout, Stderr: os.Stderr, Logger: logger,
+			NoEgress: !*probeEgress,
+			Color:    *probeOutput == probecli.OutputText && probecli.UseColor(os.Stdout),
+			Stdout:   os.Stdout, Stderr: os.Stderr, Logger: logger,
 		}
 		return cmd.Run(ctx)
 	}
@@ -150,6 +152,7 @@ func run(args []string) int {
 		OnResult:       recent.Add,
 		OnDomainResult: recent.AddDomain,
 		Limit:          handler.NewLimiter(*maxConcurrent, prometheus.DefaultRegisterer),
+		Egress:         canaries.Info,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/probe", probe)

@@ -88,6 +88,8 @@ var (
 		"The weak cipher suite the server chose when offered only weak ones.", []string{"cipher"})
 	ocspNextUpdateDesc = newDesc("probe_tls_ocsp_next_update_timestamp_seconds",
 		"When the stapled OCSP response says fresher information will be available, in seconds since the Unix epoch.", nil)
+	egressOpenDesc = newDesc("probe_smtp_egress_open",
+		"Whether this host's egress canaries get through to the probe's port over its address family (0: blocked, throttled, intercepted or unknown: a failure may be the path's, not the target's); absent when no canary covers them.", nil)
 )
 
 // Collector exposes the metrics of one probe result. Make a fresh one, in a
@@ -173,6 +175,9 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 		size = float64(ehlo.SizeLimit)
 	}
 	g.gauge(sizeLimitDesc, size)
+	if r.Egress != nil {
+		g.gauge(egressOpenDesc, boolValue(r.Egress.Open()))
+	}
 
 	daneSeries(r.DANE, g.gauge)
 

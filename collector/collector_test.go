@@ -325,6 +325,20 @@ func goldenCases() []goldenCase {
 	}
 	add("reverse_dns_confirmed", "smtp_posture", r)
 
+	// A vantage with egress canaries for port 25: every probe carries their
+	// state, open or not.
+	r = base("relay", true, "", ms(18.5))
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(12), 220), ph(prober.PhaseEHLO, ms(3), 250), ph(prober.PhaseQuit, ms(1.75), 221))
+	r.EHLO = plainEHLO
+	r.Egress = &prober.EgressInfo{Port: 25, Family: "ip4", State: prober.EgressOpen, Detail: "3/3 IPv4 canaries answer"}
+	add("egress_open", "relay", r)
+
+	r = base("relay", false, prober.ReasonConnectTimeout, ms(5001))
+	r.Error = "connecting to 192.0.2.25:25: i/o timeout"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(5000), 0))
+	r.Egress = &prober.EgressInfo{Port: 25, Family: "ip4", State: prober.EgressBlocked, Detail: "3/3 IPv4 canaries time out"}
+	add("egress_blocked_connect_timeout", "relay", r)
 	return cases
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
 // Options are the parts of the runner that tests replace.
@@ -282,4 +283,19 @@ func Once(ctx context.Context, e *config.Egress, opts Options) Snapshot {
 		}
 	}
 	return tracker.Snapshot()
+}
+
+// Info is the verdict for port and family as a probe result carries it
+// (nil when no canary covers them).
+func (r *Runner) Info(port int, family string) *prober.EgressInfo {
+	v, ok := r.Verdict(port, family)
+	if !ok {
+		return nil
+	}
+	return v.Info()
+}
+
+// Info is the verdict as a probe result carries it.
+func (v Verdict) Info() *prober.EgressInfo {
+	return &prober.EgressInfo{Port: v.Port, Family: v.Family, State: string(v.State), Detail: v.Detail()}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
 // canaryPort finds a port free on 127.0.0.1 to 127.0.0.9, so that canaries
@@ -333,5 +334,24 @@ func TestOnce(t *testing.T) {
 				t.Errorf("verdicts %+v, want one, %s", s.Verdicts, tc.want)
 			}
 		})
+	}
+}
+
+// The prober names the states for the views that read a result; the names
+// must be the same.
+func TestInfoStates(t *testing.T) {
+	want := map[State]string{
+		StateOpen: prober.EgressOpen, StateBlocked: prober.EgressBlocked, StateThrottled: prober.EgressThrottled,
+		StateIntercepted: prober.EgressIntercepted, StateUnknown: prober.EgressUnknown,
+	}
+	for _, s := range States {
+		v := Verdict{Key: Key{Port: 25, Family: "ip6"}, State: s, Canaries: 2, Counted: 2, Cause: "answer"}
+		info := v.Info()
+		if info.State != want[s] || info.Port != 25 || info.Family != "ip6" || info.Detail != "2/2 IPv6 canaries answer" {
+			t.Errorf("%s: %+v", s, info)
+		}
+		if info.Open() != (s == StateOpen) {
+			t.Errorf("%s: Open() %v", s, info.Open())
+		}
 	}
 }

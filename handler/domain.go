@@ -48,6 +48,7 @@ func (h *Probe) serveDomain(ctx context.Context, w http.ResponseWriter, r *http.
 	h.Metrics.inFlight.Inc()
 	result := probe(ctx, domain, req.moduleName, req.module, logger, opts)
 	h.Metrics.inFlight.Dec()
+	h.addDomainEgress(result, req.module)
 	outcome := "failure"
 	if result.Success {
 		outcome = "success"

@@ -86,6 +86,8 @@ type Probe struct {
 	// OnResult for domain probes.
 	DomainProber   DomainProber
 	OnDomainResult func(*prober.DomainResult)
+	// Egress, when set, adds the egress canaries' state to every result.
+	Egress EgressState
 }
 
 // request is a validated /probe request.
@@ -175,6 +177,7 @@ func (h *Probe) run(ctx context.Context, req *request) *prober.Result {
 	if result.Refused != nil {
 		return result
 	}
+	h.addEgress(result, req.module)
 	outcome := "failure"
 	if result.Success {
 		outcome = "success"

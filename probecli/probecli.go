@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/egress"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 	"github.com/smtp-exporter/smtp_exporter/report"
 )
@@ -50,6 +51,10 @@ type Command struct {
 	Logger *slog.Logger
 	// Options are the prober's; tests set the resolver and clock.
 	Options prober.Options
+	// NoEgress skips the config's egress canaries; EgressOptions are the
+	// canaries' (tests dial from a network namespace).
+	NoEgress      bool
+	EgressOptions egress.Options
 }
 
 // Run probes once, writes the report and returns the exit status.
@@ -87,6 +92,8 @@ func (c *Command) Run(ctx context.Context) int {
 	if c.Timeout > 0 {
 		timeout = c.Timeout
 	}
+	// The canaries have their own timeout, not the probe's.
+	egressState := c.egressCheck(ctx, cfg, target.Port)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	logger := c.Logger
@@ -101,12 +108,13 @@ func (c *Command) Run(ctx context.Context) int {
 		opts.Policy = cfg.AllowedTargets
 	}
 	if module.IsDomain() {
-		return c.domain(ctx, target.Host, name, module, logger, opts)
+		return c.domain(ctx, target.Host, name, module, logger, opts, egressState)
 	}
 	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)
 	if result.Refused != nil {
 		return c.usageError(result.Refused)
 	}
+	result.Egress = egressState(result.Family(module.IPProtocol))
 
 	if c.Output == OutputJSON {
 		if err := report.JSON(c.Stdout, result); err != nil {
@@ -122,9 +130,14 @@ func (c *Command) Run(ctx context.Context) int {
 }
 
 // domain probes a mail domain; the exit status follows probe_success.
-func (c *Command) domain(ctx context.Context, domain, name string, module *config.Module, logger *slog.Logger, opts prober.Options) int {
+func (c *Command) domain(ctx context.Context, domain, name string, module *config.Module, logger *slog.Logger, opts prober.Options,
+	egressState func(string) *prober.EgressInfo,
+) int {
 	domain = strings.TrimSuffix(domain, ".")
 	result := prober.ProbeDomain(ctx, domain, name, module, logger.With("target", domain, "module", name), opts)
+	for _, p := range result.Pairs {
+		p.Result.Egress = egressState(p.Result.Family(module.IPProtocol))
+	}
 	if c.Output == OutputJSON {
 		if err := report.DomainJSON(c.Stdout, result); err != nil {
 			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)

@@ -147,6 +147,10 @@ type Result struct {
 	// one extra connection each; nil when they did not run.
 	Posture []PostureCheck `json:"posture,omitempty"`
 
+	// Egress is the vantage's egress state for the probe's port and
+	// family (nil: no egress canary covers them); see EgressInfo.
+	Egress *EgressInfo `json:"egress,omitempty"`
+
 	Transcript []TranscriptLine `json:"transcript"`
 }
 

@@ -178,4 +178,11 @@ func (x *writer) domainVerdict(d *prober.DomainResult) {
 	if !d.Success && d.Error != "" {
 		x.line("Error:   %s", clean(d.Error))
 	}
+	seen := map[prober.EgressInfo]bool{}
+	for _, p := range d.Pairs {
+		if e := p.Result.Egress; e != nil && !seen[*e] {
+			seen[*e] = true
+			x.egress(e)
+		}
+	}
 }

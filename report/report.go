@@ -142,6 +142,7 @@ func (x *writer) verdict(r *prober.Result) {
 	if !r.Success && r.Error != "" {
 		x.line("Error:   %s", clean(r.Error))
 	}
+	x.egress(r.Egress)
 }
 
 func (x *writer) ehlo(r *prober.Result) {
