@@ -1,6 +1,8 @@
 package prober
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -60,6 +62,21 @@ func GreetingText(r Reply) string {
 		b.WriteString(l)
 	}
 	return b.String()
+}
+
+// noStartTLS says why a session offers no STARTTLS: the server does not,
+// or a firewall's SMTP inspection on the path rewrote it.
+func (p *probe) noStartTLS(ehlo *EHLOInfo) (Reason, error) {
+	keyword := StrippedStartTLS(ehlo)
+	if keyword == "" {
+		return ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it")
+	}
+	masked := ""
+	if p.maskedGreeting {
+		masked = ", and the greeting is masked with asterisks"
+	}
+	return ReasonStartTLSStripped, fmt.Errorf("the EHLO reply has %s where STARTTLS belongs%s: "+
+		"a firewall's SMTP inspection on the path strips STARTTLS, so the session stays in clear text", keyword, masked)
 }
 
 // ClassifyDialError says why a TCP connect failed, in the words of the

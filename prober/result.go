@@ -40,6 +40,9 @@ const (
 	ReasonRelayAccepted         Reason = "relay_accepted"
 	ReasonBannerMismatch        Reason = "banner_mismatch"
 	ReasonLegacyTLSAccepted     Reason = "legacy_tls_accepted"
+	// ReasonStartTLSStripped: a middlebox rewrote STARTTLS out of the EHLO
+	// reply (see StrippedStartTLS), instead of starttls_not_advertised.
+	ReasonStartTLSStripped Reason = "starttls_stripped"
 )
 
 // Reasons lists every failure reason in a fixed order, so that every probe
@@ -52,7 +55,7 @@ var Reasons = []Reason{
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
 	ReasonMailRejected, ReasonRcptRejected, ReasonRelayAccepted, ReasonBannerMismatch,
 	ReasonDANEFailed, ReasonDANEBogus, ReasonDANEMissing,
-	ReasonLegacyTLSAccepted,
+	ReasonLegacyTLSAccepted, ReasonStartTLSStripped,
 }
 
 // Phase is one step of the conversation.

@@ -135,6 +135,8 @@ type probe struct {
 	peerCerts []*x509.Certificate // the chain the server presented, for DANE
 	daneDone  chan daneLookup     // the TLSA lookup's outcome (nil: no lookup)
 
+	maskedGreeting bool // the greeting is masked with asterisks (middlebox.go)
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // policy failures found along the way
@@ -307,10 +309,14 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 			break
 		}
 		if !p.res.StartTLSAdvertised {
+			reason, err := p.noStartTLS(ehlo)
 			if p.module.TLS == config.TLSStartTLS {
-				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
+				p.fail(reason, err)
 				p.quit()
 				return false
+			}
+			if reason == ReasonStartTLSStripped {
+				p.warn(reason, err)
 			}
 			break
 		}
@@ -424,6 +430,7 @@ func (p *probe) banner() bool {
 			}
 		}
 		p.res.BannerHostname = p.bannerHostname(reply)
+		p.maskedGreeting = MaskedGreeting(reply.Lines)
 		return true
 	case reply.Code >= 400:
 		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %s", p.said(reply)))

@@ -61,6 +61,11 @@ var explanations = map[prober.Reason]explanation{
 		"the server does not offer STARTTLS, and the module needs TLS",
 		"enable TLS on the server (Postfix: smtpd_tls_security_level = may); if it is enabled, a middlebox may strip STARTTLS from the EHLO reply",
 	},
+	prober.ReasonStartTLSStripped: {
+		"a middlebox strips STARTTLS: the EHLO reply has XXXXXXXA (or the like) where STARTTLS belongs, so the session stays in clear text",
+		"the firewall's doing, not the mail server's: an SMTP inspection between this host and the server (Cisco ASA/FTD inspect esmtp, on by default, also masks the greeting with asterisks) rewrites the session; " +
+			"ask the firewall team to turn ESMTP inspection off for this traffic (ASA: policy-map global_policy, class inspection_default, no inspect esmtp) or to let STARTTLS through, then probe again",
+	},
 	prober.ReasonStartTLSRejected: {
 		"the server refused STARTTLS",
 		"a 454 reply usually means the server's own TLS setup is broken (certificate or key files); check its log",

@@ -37,6 +37,7 @@ var reasonWords = []struct{ Reason, Text, Color string }{
 	{"dane_bogus", "DANE: TLSA lookup not validated", "red"},
 	{"dane_missing", "DANE required, no TLSA records", "red"},
 	{"legacy_tls_accepted", "accepts TLS 1.0/1.1", "orange"},
+	{"starttls_stripped", "STARTTLS stripped by a firewall", "red"},
 }
 
 // warningMapping is the value mapping of a warning reason: the same words,
