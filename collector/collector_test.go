@@ -339,6 +339,22 @@ func goldenCases() []goldenCase {
 	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(5000), 0))
 	r.Egress = &prober.EgressInfo{Port: 25, Family: "ip4", State: prober.EgressBlocked, Detail: "3/3 IPv4 canaries time out"}
 	add("egress_blocked_connect_timeout", "relay", r)
+
+	// starttls_injection_check: its own connection, a result on every probe.
+	r = base("submission_injection", true, "", ms(61))
+	r.Target, r.Port = "mx.example.net:587", 587
+	r.Phases = startTLSPhases(ms(40), 0)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
+	r.Injection = &prober.InjectionCheck{Result: prober.InjectionVulnerable, Duration: ms(20),
+		Detail: "inside TLS the server answered the NOOP sent in clear text before the handshake (250), then QUIT (221)"}
+	add("starttls_injection_vulnerable", "submission_injection", r)
+
+	r = base("submission_injection", false, prober.ReasonConnectRefused, ms(1.5))
+	r.Target, r.Port = "mx.example.net:587", 587
+	r.Error = "connecting to 192.0.2.25:587: connect: connection refused"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
+	r.Injection = &prober.InjectionCheck{Result: prober.InjectionInconclusive, Detail: "not run: the conversation did not connect"}
+	add("starttls_injection_not_run", "submission_injection", r)
 	return cases
 }
 

@@ -88,6 +88,10 @@ type Module struct {
 	DANE DANEMode `yaml:"dane,omitempty"`
 	// MTASTS checks a mail domain's MTA-STS policy and TLS-RPT record.
 	MTASTS bool `yaml:"mta_sts,omitempty"`
+	// StartTLSInjectionCheck adds, after the conversation, one connection
+	// that tests whether the server keeps clear-text commands across
+	// STARTTLS (CVE-2011-0411 class); meant for a slower job.
+	StartTLSInjectionCheck bool `yaml:"starttls_injection_check,omitempty"`
 
 	// FailIfCertificateInvalid makes a certificate that does not verify fail
 	// the probe; otherwise it is a warning. The default follows the TLS mode:
@@ -456,6 +460,9 @@ func (m *Module) prepare() error {
 	}
 	if m.FailIfLegacyTLSAccepted && !m.TLSPosture {
 		return errors.New("fail_if_legacy_tls_accepted: needs tls_posture: true, which runs the legacy TLS checks")
+	}
+	if m.StartTLSInjectionCheck && m.TLS != TLSStartTLS && m.TLS != TLSOpportunistic {
+		errs = append(errs, fmt.Errorf("starttls_injection_check: the check needs STARTTLS; tls is %s (set starttls or opportunistic)", m.TLS))
 	}
 	if m.FailIfCertificateInvalid == nil {
 		fail := (m.TLS != TLSOpportunistic || m.Auth != nil) && !m.TLSConfig.InsecureSkipVerify

@@ -85,6 +85,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-dane-mode.yml", `module "smtp": dane: unknown mode "sometimes" (want off, check or required)`},
 		{"invalid-dane-tls-none.yml", `module "smtp": dane: required needs a TLS session; tls is none`},
 		{"invalid-mta-sts-not-domain.yml", `module "smtp": mta_sts: a policy belongs to a mail domain; the module needs an mx section`},
+		{"invalid-starttls-injection-implicit.yml", `module "smtps": starttls_injection_check: the check needs STARTTLS; tls is implicit (set starttls or opportunistic)`},
 		// Egress canaries: errors name the canary by its index.
 		{"invalid-egress-no-canaries.yml", "egress: canaries: at least one canary is required (an SMTP listener known to be good, as host:port)"},
 		{"invalid-egress-canaries-map.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!map into []config.Canary"},

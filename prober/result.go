@@ -150,6 +150,10 @@ type Result struct {
 	// one extra connection each; nil when they did not run.
 	Posture []PostureCheck `json:"posture,omitempty"`
 
+	// Injection is the STARTTLS injection check (module setting
+	// starttls_injection_check), its own connection; nil when not asked.
+	Injection *InjectionCheck `json:"starttls_injection,omitempty"`
+
 	// Egress is the vantage's egress state for the probe's port and
 	// family (nil: no egress canary covers them); see EgressInfo.
 	Egress *EgressInfo `json:"egress,omitempty"`

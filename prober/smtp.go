@@ -242,6 +242,7 @@ func (p *probe) run(target Target) {
 		p.finishReverseDNS(p.reverse())
 	}
 	p.posture(target)
+	p.injection(target)
 }
 
 // session holds the main conversation: one connection, or two when an

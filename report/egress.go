@@ -39,3 +39,22 @@ func (x *writer) egress(e *prober.EgressInfo) {
 	}
 	x.line("Egress:  %s", x.paint(colour, EgressLine(e)))
 }
+
+// injection shows the STARTTLS injection check (starttls_injection_check).
+func (x *writer) injection(r *prober.Result) {
+	ic := r.Injection
+	if ic == nil {
+		return
+	}
+	x.heading("STARTTLS injection check (extra connection)")
+	var s string
+	switch ic.Result {
+	case prober.InjectionVulnerable:
+		s = x.paint(red, "VULNERABLE")
+	case prober.InjectionNotVulnerable:
+		s = x.paint(green, "not vulnerable")
+	default:
+		s = x.paint(yellow, "inconclusive")
+	}
+	x.line("  %s: %s", s, clean(ic.Detail))
+}

@@ -92,6 +92,7 @@ func Write(w io.Writer, r *prober.Result, opts Options) {
 	x.tls(r, opts.Now)
 	x.dane(r)
 	x.posture(r)
+	x.injection(r)
 	x.reverseDNS(r)
 
 	x.heading("Transcript")

@@ -238,6 +238,9 @@ func Warnings(r *prober.Result) []string {
 		words, _ := Explain(w.Reason, r.Port)
 		out = append(out, fmt.Sprintf("%s (%s)", words, w.Reason))
 	}
+	if ic := r.Injection; ic != nil && ic.Result == prober.InjectionVulnerable {
+		out = append(out, "the server answers inside TLS commands sent in clear text with STARTTLS (CVE-2011-0411: a man in the middle can inject commands)")
+	}
 	if t := r.TLS; t != nil {
 		switch t.Version {
 		case "TLS 1.0", "TLS 1.1":

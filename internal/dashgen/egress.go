@@ -47,3 +47,23 @@ func egressProbesPanel() *table.PanelBuilder {
 		OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
 		Span(12).Height(8)
 }
+
+// injectionPanel: the STARTTLS injection check of modules with
+// starttls_injection_check, one row per target.
+func injectionPanel() *table.PanelBuilder {
+	return tablePanel("STARTTLS injection (starttls_injection_check)",
+		"Modules with starttls_injection_check: true test on a connection of their own whether the server keeps commands sent in clear text with STARTTLS and answers them inside TLS (CVE-2011-0411 class): then anyone on the path can inject commands into the encrypted session. Vulnerable: patch or replace the server; inconclusive: the check could not tell (no STARTTLS, a refused STARTTLS, a failed handshake), see /probe?debug=true.",
+		tableQuery("A", `probe_smtp_starttls_injection{`+sel()+`} == 1`)).
+		WithTransformation(organize([]string{"Time", "Value", "__name__"}, map[string]string{"instance": "target"},
+			"instance", "module", "job", "result")).
+		OverrideByName("result", []dashboard.DynamicConfigValue{
+			prop("mappings", []dashboard.ValueMapping{valueMapping(map[string]dashboard.ValueMappingResult{
+				"vulnerable":     result("VULNERABLE", "red", 0),
+				"not_vulnerable": result("not vulnerable", "green", 1),
+				"inconclusive":   result("inconclusive", "yellow", 2),
+			})}),
+			cellTypeProp("color-background"),
+		}).
+		OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
+		Span(24).Height(8)
+}
