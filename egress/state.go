@@ -24,7 +24,8 @@ type rules struct {
 	throttledBlockStreak int
 	// lossEpisodes separate runs of lost attempts in the window make a
 	// canary lossy: one run is a block that ended (or an outage of the
-	// canary), several are a throttle.
+	// canary), several are a throttle. So do as many attempts that got
+	// through only after a retransmission.
 	lossEpisodes int
 }
 
@@ -71,10 +72,11 @@ func (r rules) assess(h []Attempt, prev State) assessment {
 	if streak >= need {
 		return blocked
 	}
-	// Hysteresis: once throttled, a canary stays lossy until its window
-	// holds no loss, so that the state does not flap back to open
-	// between two bursts.
-	if before >= r.lossEpisodes || prev == StateThrottled && (before > 0 || streak > 0) {
+	// Connects that got through only after a retransmission are loss a
+	// block never shows: each counts, even in one long run. Hysteresis:
+	// once throttled, a canary stays lossy until its window holds no loss,
+	// so that the state does not flap back to open between two bursts.
+	if before >= r.lossEpisodes || retried(h) >= r.lossEpisodes || prev == StateThrottled && (before > 0 || streak > 0) {
 		return lossy
 	}
 	switch {
@@ -84,6 +86,17 @@ func (r rules) assess(h []Attempt, prev State) assessment {
 		return suspect
 	}
 	return unwell
+}
+
+// retried counts the attempts of h that got through after a retransmission.
+func retried(h []Attempt) int {
+	n := 0
+	for _, a := range h {
+		if a.Outcome == OutcomeOK && a.Lossy {
+			n++
+		}
+	}
+	return n
 }
 
 // episodes counts the runs of lost attempts in h.

@@ -100,6 +100,8 @@ func TestStates(t *testing.T) {
 		// Connections that get through only after a retransmission are
 		// loss too: a throttle with a long timeout fails few attempts.
 		{"throttled without a failed attempt", 2, false, repeat("LOL|OLO", 6), "ootttt", "3/3 IPv4 canaries lose connections (18 of their last 36 attempts lost or retried)"},
+		// Every connect retried once: one long run of loss, a throttle.
+		{"every connect retried", 2, false, repeat("LLL", 4), "oott", "3/3 IPv4 canaries lose connections (12 of their last 12 attempts lost or retried)"},
 		{"one lossy canary of three is below quorum", 2, false, repeat("LOO|OOO", 8), strings.Repeat("o", 8), "2/3 IPv4 canaries answer"},
 		{"one lossy canary and one dead reach quorum", 2, false, repeat("LOT|OOT", 8), "ootttttt", "2/3 IPv4 canaries lose connections (24 of their last 32 attempts lost or retried)"},
 		// One shot (the probe command): one failed connect is a block; a
