@@ -234,6 +234,7 @@ func TestMain(m *testing.M) {
 	if policyExp != nil {
 		policyExp.Stop()
 	}
+	testtool.Cleanup()
 	os.Exit(code)
 }
 
