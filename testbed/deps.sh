@@ -3,7 +3,9 @@
 # Postfix (which testbed/postfix.sh installs with its debconf answers):
 #   prometheus   the real Prometheus and promtool (integration/, examples/, alerts/)
 #   chromium     the headless browser of the landing-page test
-#   nftables     the DROP rule that makes a filtered port (integration/)
+#   nftables     the DROP rule that makes a filtered port (integration/), and
+#                the egress tests' rules inside their own network namespaces
+#   iproute2     `ip netns` and veth pairs for those namespaces (egress/, integration/)
 #   systemd      systemd-analyze verify on the example unit (examples/)
 # Idempotent and quick when all are present; never starts a system service.
 # Run as root: scripts/test.sh calls it before the tests.
@@ -13,5 +15,5 @@ TB_PROG=deps.sh
 . "$(dirname "$0")/lib.sh"
 tb_require_root
 
-PACKAGES=(prometheus chromium nftables systemd ca-certificates)
+PACKAGES=(prometheus chromium nftables iproute2 systemd ca-certificates)
 tb_ensure_packages "${PACKAGES[@]}"
