@@ -345,8 +345,10 @@ func goldenCases() []goldenCase {
 	r.Target, r.Port = "mx.example.net:587", 587
 	r.Phases = startTLSPhases(ms(40), 0)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
-	r.Injection = &prober.InjectionCheck{Result: prober.InjectionVulnerable, Duration: ms(20),
-		Detail: "inside TLS the server answered the NOOP sent in clear text before the handshake (250), then QUIT (221)"}
+	r.Injection = &prober.InjectionCheck{
+		Result: prober.InjectionVulnerable, Duration: ms(20),
+		Detail: "inside TLS the server answered the NOOP sent in clear text before the handshake (250), then QUIT (221)",
+	}
 	add("starttls_injection_vulnerable", "submission_injection", r)
 
 	r = base("submission_injection", false, prober.ReasonConnectRefused, ms(1.5))

@@ -152,8 +152,7 @@ func (t *attempter) handshake(ctx context.Context, conn net.Conn, name string) (
 	}
 	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		var verr *tls.CertificateVerificationError
-		if errors.As(err, &verr) {
+		if verr, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
 			return nil, Attempt{Outcome: OutcomeIntercepted, Detail: fmt.Sprintf("the certificate does not verify for %s: %v", name, verr.Err)}, false
 		}
 		return nil, readFailure(err, "TLS handshake"), false

@@ -133,25 +133,46 @@ func TestRunnerStates(t *testing.T) {
 		// state is reached.
 		rounds uint64
 	}{
-		{"three answer", 2, []fake{{"127.0.0.1", good(), config.Canary{}}, {"127.0.0.2", good(), config.Canary{}}, {"127.0.0.3", good(), config.Canary{}}},
-			StateOpen, "3/3 IPv4 canaries answer", 1},
-		{"all refused", 2, []fake{{"127.0.0.1", nil, config.Canary{}}, {"127.0.0.2", nil, config.Canary{}}, {"127.0.0.3", nil, config.Canary{}}},
-			StateBlocked, "3/3 IPv4 canaries are refused", 2},
-		{"one dead canary of three", 2, []fake{{"127.0.0.1", good(), config.Canary{}}, {"127.0.0.2", nil, config.Canary{}}, {"127.0.0.3", good(), config.Canary{}}},
-			StateOpen, "2/3 IPv4 canaries answer", 3},
+		{
+			"three answer", 2,
+			[]fake{{"127.0.0.1", good(), config.Canary{}}, {"127.0.0.2", good(), config.Canary{}}, {"127.0.0.3", good(), config.Canary{}}},
+			StateOpen, "3/3 IPv4 canaries answer", 1,
+		},
+		{
+			"all refused", 2,
+			[]fake{{"127.0.0.1", nil, config.Canary{}}, {"127.0.0.2", nil, config.Canary{}}, {"127.0.0.3", nil, config.Canary{}}},
+			StateBlocked, "3/3 IPv4 canaries are refused", 2,
+		},
+		{
+			"one dead canary of three", 2,
+			[]fake{{"127.0.0.1", good(), config.Canary{}}, {"127.0.0.2", nil, config.Canary{}}, {"127.0.0.3", good(), config.Canary{}}},
+			StateOpen, "2/3 IPv4 canaries answer", 3,
+		},
 		{"another greeting", 2, []fake{
 			{"127.0.0.1", good(), config.Canary{ExpectBanner: `^220 canary\.test `}},
 			{"127.0.0.2", good(), config.Canary{ExpectBanner: `^220 canary\.test `}},
 		}, StateIntercepted, "2/2 IPv4 canaries answer with a greeting or certificate not theirs", 1},
-		{"masked greeting", 2, []fake{{"127.0.0.1", smtptest.ASA(smtptest.Config{}), config.Canary{}}, {"127.0.0.2", smtptest.ASA(smtptest.Config{}), config.Canary{}}},
-			StateIntercepted, "2/2 IPv4 canaries answer with a greeting or certificate not theirs", 1},
+		{
+			"masked greeting", 2,
+			[]fake{{"127.0.0.1", smtptest.ASA(smtptest.Config{}), config.Canary{}}, {"127.0.0.2", smtptest.ASA(smtptest.Config{}), config.Canary{}}},
+			StateIntercepted, "2/2 IPv4 canaries answer with a greeting or certificate not theirs", 1,
+		},
 		{"their certificate", 1, []fake{{"127.0.0.1", withTLS, cert("canary.test")}}, StateOpen, "1/1 IPv4 canary answer", 1},
-		{"another certificate", 1, []fake{{"127.0.0.1", withTLS, cert("other.test")}},
-			StateIntercepted, "1/1 IPv4 canary answer with a greeting or certificate not theirs", 1},
-		{"STARTTLS stripped", 1, []fake{{"127.0.0.1", smtptest.ASA(smtptest.Config{StartTLS: starttls}), cert("canary.test")}},
-			StateIntercepted, "1/1 IPv4 canary answer with a greeting or certificate not theirs", 1},
-		{"unwell canaries", 2, []fake{{"127.0.0.1", greeting("421 4.3.2 busy\r\n"), config.Canary{}}, {"127.0.0.2", greeting("554 5.7.1 go away\r\n"), config.Canary{}}},
-			StateUnknown, "2/2 IPv4 canaries refuse this client", 1},
+		{
+			"another certificate", 1,
+			[]fake{{"127.0.0.1", withTLS, cert("other.test")}},
+			StateIntercepted, "1/1 IPv4 canary answer with a greeting or certificate not theirs", 1,
+		},
+		{
+			"STARTTLS stripped", 1,
+			[]fake{{"127.0.0.1", smtptest.ASA(smtptest.Config{StartTLS: starttls}), cert("canary.test")}},
+			StateIntercepted, "1/1 IPv4 canary answer with a greeting or certificate not theirs", 1,
+		},
+		{
+			"unwell canaries", 2,
+			[]fake{{"127.0.0.1", greeting("421 4.3.2 busy\r\n"), config.Canary{}}, {"127.0.0.2", greeting("554 5.7.1 go away\r\n"), config.Canary{}}},
+			StateUnknown, "2/2 IPv4 canaries refuse this client", 1,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,8 +224,10 @@ func TestRunnerOncePerInterval(t *testing.T) {
 	}
 	r := NewRunner(Options{})
 	defer r.Stop()
-	r.Apply(parseEgress(t, &config.Egress{Interval: time.Second, Timeout: 500 * time.Millisecond, Quorum: 1,
-		Canaries: []config.Canary{{Target: srv.Addr}}}))
+	r.Apply(parseEgress(t, &config.Egress{
+		Interval: time.Second, Timeout: 500 * time.Millisecond, Quorum: 1,
+		Canaries: []config.Canary{{Target: srv.Addr}},
+	}))
 	end := time.Now().Add(2500 * time.Millisecond)
 	reads := 0
 	for time.Now().Before(end) {

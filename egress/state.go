@@ -3,6 +3,7 @@ package egress
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 )
@@ -294,10 +295,7 @@ func (t *Tracker) Snapshot() Snapshot {
 	for key, ks := range t.keys {
 		s.Verdicts = append(s.Verdicts, ks.verdict)
 		for name, cs := range ks.canaries {
-			st := CanaryStatus{Canary: name, Key: key, Attempts: cs.attempts, Failures: make(map[Outcome]uint64, len(cs.failures))}
-			for o, n := range cs.failures {
-				st.Failures[o] = n
-			}
+			st := CanaryStatus{Canary: name, Key: key, Attempts: cs.attempts, Failures: maps.Clone(cs.failures)}
 			if n := len(cs.history); n > 0 {
 				st.Tried, st.Last = true, cs.history[n-1]
 				st.Up = st.Last.Outcome == OutcomeOK

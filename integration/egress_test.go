@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -117,7 +118,7 @@ scrape_configs:
 	// The probe command, run from the same host, says whose fault it is.
 	cmd := ns.Command(bin, "probe", "--config.file="+cfg, "--module=smtp", targets[0])
 	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 1 {
 		t.Errorf("probe command: %v, want exit 1 (a failed probe)\n%s", err, out)
 	}
 	if want := "egress to port 25 from this host: blocked (3/3 IPv4 canaries time out): this result says nothing about the target"; !strings.Contains(string(out), want) {

@@ -89,7 +89,7 @@ func (p *probe) injection(target Target) {
 	defer stop()
 
 	// session is the connection commands go over: TCP, then TLS.
-	var session net.Conn = conn
+	session := conn
 	r := bufio.NewReaderSize(conn, MaxReplyLineBytes)
 	read := func() (Reply, error) { return p.readReplyOf(injectionCheck, r) }
 	send := func(line string) (Reply, error) {

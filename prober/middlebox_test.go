@@ -72,8 +72,10 @@ func TestStartTLSStripped(t *testing.T) {
 		warning      Reason
 		errorHas     string
 	}{
-		{"starttls module behind an ASA", "tls: starttls", asa, ReasonStartTLSStripped, "",
-			"the EHLO reply has XXXXXXXA where STARTTLS belongs, and the greeting is masked with asterisks"},
+		{
+			"starttls module behind an ASA", "tls: starttls", asa, ReasonStartTLSStripped, "",
+			"the EHLO reply has XXXXXXXA where STARTTLS belongs, and the greeting is masked with asterisks",
+		},
 		{"opportunistic module behind an ASA", "tls: opportunistic", asa, "", ReasonStartTLSStripped, ""},
 		{"starttls module, no STARTTLS", "tls: starttls", plain, ReasonStartTLSNotAdvertised, "", "does not advertise STARTTLS"},
 		{"opportunistic module, no STARTTLS", "tls: opportunistic", plain, "", "", ""},

@@ -58,7 +58,7 @@ func New(t *testing.T) *NS {
 		if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
 			t.Errorf("ip netns del %s: %v %s", n.Name, err, out)
 		}
-		exec.Command("ip", "link", "del", n.hostIf).Run() // gone already, normally
+		_ = exec.Command("ip", "link", "del", n.hostIf).Run() // gone already, normally
 	})
 	nsIf := "se" + id + "n"
 	prefix4, prefix6 := freePrefixes(t)
