@@ -390,20 +390,26 @@ func TestGolden(t *testing.T) {
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			_, got := render(t, tc.result)
-			path := filepath.Join("testdata", tc.name+".prom")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./collector -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (go test ./collector -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
-			}
+			compareGolden(t, tc.name, got)
 		})
+	}
+}
+
+// compareGolden holds got to testdata/NAME.prom (-update rewrites it).
+func compareGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".prom")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./collector -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test ./collector -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
 	}
 }
 

@@ -1,9 +1,6 @@
 package collector
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/smtp-exporter/smtp_exporter/egress"
@@ -28,19 +25,7 @@ func egressSnapshot() egress.Snapshot {
 
 func TestEgressGolden(t *testing.T) {
 	_, got := renderCollector(t, NewEgress(egressSnapshot))
-	path := filepath.Join("testdata", "egress.prom")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./collector -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test ./collector -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
-	}
+	compareGolden(t, "egress", got)
 	promtool := testtool.Need(t, "promtool", "promtool")
 	if findings, err := promlint.Check(promtool, got); err != nil || findings != "" {
 		t.Errorf("promtool check metrics: %v\n%s", err, findings)

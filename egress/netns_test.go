@@ -28,15 +28,10 @@ func nsCanaries(t *testing.T, ns *netnstest.NS, family string, n int) []string {
 	t.Helper()
 	var targets []string
 	for range n {
-		addr := netip.AddrPortFrom(ns.AddHostAddr(t, family), canaryPort25).String()
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		smtptest.Serve(t, ln, func(c net.Conn, s *smtptest.Server) {
+		srv := smtptest.Serve(t, ns.Listen(t, family, canaryPort25), func(c net.Conn, s *smtptest.Server) {
 			s.Converse(c, smtptest.Config{Greeting: "220 canary.test ESMTP\r\n"})
 		})
-		targets = append(targets, addr)
+		targets = append(targets, srv.Addr)
 	}
 	return targets
 }
@@ -225,13 +220,8 @@ func TestNetnsIntercepted(t *testing.T) {
 	ns := netnstest.New(t)
 	var targets []string
 	for range 2 {
-		addr := netip.AddrPortFrom(ns.AddHostAddr(t, "ip4"), canaryPort25).String()
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		smtptest.Serve(t, ln, smtptest.ASA(smtptest.Config{Greeting: "220 canary.test ESMTP\r\n"}))
-		targets = append(targets, addr)
+		srv := smtptest.Serve(t, ns.Listen(t, "ip4", canaryPort25), smtptest.ASA(smtptest.Config{Greeting: "220 canary.test ESMTP\r\n"}))
+		targets = append(targets, srv.Addr)
 	}
 	r := nsRunner(t, ns, 900*time.Millisecond, 2, targets...)
 	waitState(t, r, key4, StateIntercepted, 5*time.Second)

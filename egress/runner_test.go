@@ -16,32 +16,9 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
-// canaryPort finds a port free on 127.0.0.1 to 127.0.0.9, so that canaries
+// canaryPort is a port free on 127.0.0.1 to 127.0.0.9, so that canaries
 // on several loopback addresses share it, as canaries of one port do.
-func canaryPort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		free := true
-		for i := 2; i <= 9; i++ {
-			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i, port)); err != nil {
-				free = false
-			} else {
-				l.Close()
-			}
-		}
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no port free on 127.0.0.1-9")
-	return 0
-}
+func canaryPort(t *testing.T) int { return smtptest.SharedPort(t, 9) }
 
 // fake is one canary of a test: its loopback address and how it behaves
 // (nil: nothing listens, the connect is refused).

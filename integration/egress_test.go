@@ -37,15 +37,10 @@ func TestEgressBlockedOneAlert(t *testing.T) {
 	serve := func(n int) []string {
 		var addrs []string
 		for range n {
-			addr := netip.AddrPortFrom(ns.AddHostAddr(t, "ip4"), 25).String()
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			smtptest.Serve(t, ln, func(c net.Conn, s *smtptest.Server) {
+			srv := smtptest.Serve(t, ns.Listen(t, "ip4", 25), func(c net.Conn, s *smtptest.Server) {
 				s.Converse(c, smtptest.Config{Greeting: "220 mx.example.test ESMTP\r\n"})
 			})
-			addrs = append(addrs, addr)
+			addrs = append(addrs, srv.Addr)
 		}
 		return addrs
 	}

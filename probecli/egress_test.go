@@ -12,39 +12,11 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
-// sharedPort returns a port free on 127.0.0.1 to 127.0.0.4: the target
-// and its canaries must share it, as a target and the canaries of its port
-// do.
-func sharedPort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		free := true
-		for i := 2; i <= 4; i++ {
-			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i, port)); err != nil {
-				free = false
-			} else {
-				l.Close()
-			}
-		}
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no port free on 127.0.0.1-4")
-	return 0
-}
-
 // TestEgressLine: the command tries the canaries of the target's port once
 // and says what they say, in text and JSON; a port no canary covers, or
 // --no-egress, gives no line.
 func TestEgressLine(t *testing.T) {
-	port := sharedPort(t)
+	port := smtptest.SharedPort(t, 4)
 	at := func(ip string) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 	if _, err := smtptest.NewServerOn(t, at("127.0.0.1"), smtptest.Config{}); err != nil {
 		t.Fatal(err)

@@ -184,6 +184,18 @@ func (n *NS) AddHostAddr(t *testing.T, family string) netip.Addr {
 	return a
 }
 
+// Listen listens on port of a new address of family on the host end of
+// the veth (see AddHostAddr): a server the namespace reaches.
+func (n *NS) Listen(t *testing.T, family string, port uint16) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(n.AddHostAddr(t, family), port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
 // Nft loads an nftables ruleset into the namespace (its own tables: the
 // host's firewall is not touched).
 func (n *NS) Nft(t *testing.T, ruleset string) {
