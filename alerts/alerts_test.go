@@ -138,6 +138,10 @@ func TestPromtoolTestRulesCanFail(t *testing.T) {
 		{"runbook moved", "runbooks.md#smtpcertificateinvalid", "runbooks.md#certificates"},
 		{"warning threshold lowered", "< 21 >= 7", "< 14 >= 7"},
 		{"severity changed", "severity: warning", "severity: info"},
+		// Issue 25: a probe over a path the egress canaries do not vouch
+		// for must not page for its target.
+		{"egress hold-back dropped", "            unless probe_smtp_egress_open == 0\n          )\n          >= clamp_max", "          )\n          >= clamp_max"},
+		{"vantage quorum of 1", "\n          ), 2)\n        for: 10m", "\n          ), 1)\n        for: 10m"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -352,6 +352,8 @@ func TestGrafanaAnnotationsExpand(t *testing.T) {
 		"mx": "mx1.example.com", "address": "192.0.2.1",
 		// The labels the posture and certificate-fact alerts quote.
 		"cipher": "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "algorithm": "SHA1-RSA",
+		// A vantage point, and the exporter's egress series.
+		"location": "outside", "port": "25", "family": "ip4",
 	}
 	type value struct {
 		Labels map[string]string

@@ -3,8 +3,6 @@ package collector
 import (
 	"bytes"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -126,19 +124,7 @@ func TestDomainGolden(t *testing.T) {
 	for name, r := range domainCases(t) {
 		t.Run(name, func(t *testing.T) {
 			_, got := renderDomain(t, r)
-			path := filepath.Join("testdata", name+".prom")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./collector -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s:\n%s", path, lineDiff(string(want), string(got)))
-			}
+			compareGolden(t, name, got)
 			var text bytes.Buffer
 			if err := WriteText(&text, r); err != nil {
 				t.Fatal(err)

@@ -85,6 +85,22 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-dane-mode.yml", `module "smtp": dane: unknown mode "sometimes" (want off, check or required)`},
 		{"invalid-dane-tls-none.yml", `module "smtp": dane: required needs a TLS session; tls is none`},
 		{"invalid-mta-sts-not-domain.yml", `module "smtp": mta_sts: a policy belongs to a mail domain; the module needs an mx section`},
+		{"invalid-starttls-injection-implicit.yml", `module "smtps": starttls_injection_check: the check needs STARTTLS; tls is implicit (set starttls or opportunistic)`},
+		// Egress canaries: errors name the canary by its index.
+		{"invalid-egress-no-canaries.yml", "egress: canaries: at least one canary is required (an SMTP listener known to be good, as host:port)"},
+		{"invalid-egress-canaries-map.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!map into []config.Canary"},
+		{"invalid-egress-unknown-field.yml", `egress: canaries[0]: unknown field "expect_greeting" (line 6)`},
+		{"invalid-egress-target-no-port.yml", `egress: canaries[0]: target: "canary1.example.net" is not host:port (a canary's port is the port it covers)`},
+		{"invalid-egress-target-port.yml", `egress: canaries[0]: target: "canary1.example.net:smtp": port "smtp" is not a number from 1 to 65535`},
+		{"invalid-egress-target-host.yml", `egress: canaries[0]: target: "https://canary1.example.net:25" is not host:port (a canary's port is the port it covers)`},
+		{"invalid-egress-duplicate.yml", `egress: canaries[2]: target: "canary1.example.net.:25" is canaries[0] already`},
+		{"invalid-egress-banner.yml", "egress: canaries[0]: expect_banner: error parsing regexp: missing closing ): `^220 (mx`"},
+		{"invalid-egress-ip-protocol.yml", `egress: canaries[0]: ip_protocol: ip6 contradicts the target's address 192.0.2.10` + "\n" +
+			`egress: canaries[1]: ip_protocol: unknown value "ipv4" (want ip4 or ip6)`},
+		{"invalid-egress-certificate-name.yml", `egress: canaries[0]: expect_certificate_name: "mx example org" is not a host name`},
+		{"invalid-egress-interval.yml", "egress: interval: 500ms is shorter than 1s"},
+		{"invalid-egress-timeout.yml", "egress: timeout: 30s is longer than the interval (10s): each canary is tried at most once per interval"},
+		{"invalid-egress-quorum.yml", "egress: quorum: 3 is more than the 2 canaries"},
 	}
 	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
 	seen := map[string]bool{}

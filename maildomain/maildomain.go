@@ -479,3 +479,14 @@ func (d *Result) Summary() prober.Summary {
 	}
 	return s
 }
+
+// Conversations implements prober.Outcome: each pair's conversation.
+func (d *Result) Conversations() []*prober.Result {
+	out := make([]*prober.Result, 0, len(d.Pairs))
+	for _, p := range d.Pairs {
+		if p.Result != nil {
+			out = append(out, p.Result)
+		}
+	}
+	return out
+}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/egress"
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 	"github.com/smtp-exporter/smtp_exporter/report"
@@ -50,6 +51,10 @@ type Command struct {
 	Logger *slog.Logger
 	// Options are the prober's; tests set the resolver and clock.
 	Options prober.Options
+	// NoEgress skips the config's egress canaries; EgressOptions are the
+	// canaries' (tests dial from a network namespace).
+	NoEgress      bool
+	EgressOptions egress.Options
 }
 
 // Run probes once, writes the report and returns the exit status.
@@ -88,6 +93,8 @@ func (c *Command) Run(ctx context.Context) int {
 	if c.Timeout > 0 {
 		timeout = c.Timeout
 	}
+	// The canaries have their own timeout, not the probe's.
+	egressState := c.egressCheck(ctx, cfg, target.Port)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	logger := c.Logger
@@ -110,6 +117,9 @@ func (c *Command) Run(ctx context.Context) int {
 	s := outcome.Summary()
 	if s.Refused != nil {
 		return c.usageError(s.Refused)
+	}
+	for _, r := range outcome.Conversations() {
+		r.Egress = egressState(r.Family(module.IPProtocol))
 	}
 
 	if c.Output == OutputJSON {

@@ -130,6 +130,8 @@ type conversation struct {
 	peerCerts []*x509.Certificate // the chain the server presented, for DANE
 	daneDone  chan daneLookup     // the TLSA lookup's outcome (nil: no lookup)
 
+	maskedGreeting bool // the greeting is masked with asterisks (middlebox.go)
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // failures by the module's settings, found along the way
@@ -236,6 +238,7 @@ func (p *conversation) run(target Target) {
 		p.finishReverseDNS(p.reverse())
 	}
 	p.posture(target)
+	p.injection(target)
 }
 
 // session holds the main conversation: one connection, or two when an
@@ -303,10 +306,14 @@ func (p *conversation) converse(target Target, plainOnly bool) (retryPlain bool)
 			break
 		}
 		if !p.result.StartTLSAdvertised {
+			reason, err := p.noStartTLS(ehlo)
 			if p.module.TLS == config.TLSStartTLS {
-				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
+				p.fail(reason, err)
 				p.quit()
 				return false
+			}
+			if reason == ReasonStartTLSStripped {
+				p.warn(reason, err)
 			}
 			break
 		}
@@ -414,6 +421,7 @@ func (p *conversation) banner() bool {
 			}
 		}
 		p.result.BannerHostname = p.bannerHostname(reply)
+		p.maskedGreeting = MaskedGreeting(reply.Lines)
 		return true
 	case reply.Code >= 400:
 		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %s", p.said(reply)))

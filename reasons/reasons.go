@@ -123,6 +123,15 @@ var probe = map[prober.Reason]Meaning{
 		Hint:  "enable TLS on the server (Postfix: smtpd_tls_security_level = may); if it is enabled, a middlebox may strip STARTTLS from the EHLO reply",
 		Only:  "`tls: starttls`, or `auth` on a session that is not encrypted",
 	},
+	prober.ReasonStartTLSStripped: {
+		Words: "a middlebox strips STARTTLS: the EHLO reply has XXXXXXXA (or the like) where STARTTLS belongs, so the session stays in clear text",
+		Short: "STARTTLS stripped by a firewall",
+		Color: Red,
+		Hint: "the firewall's doing, not the mail server's: an SMTP inspection between this host and the server (Cisco ASA/FTD inspect esmtp, on by default, also masks the greeting with asterisks) rewrites the session; " +
+			"ask the firewall team to turn ESMTP inspection off for this traffic (ASA: policy-map global_policy, class inspection_default, no inspect esmtp) or to let STARTTLS through, then probe again",
+		Only:  "a module that uses STARTTLS",
+		Warns: "with `tls: opportunistic`: the session goes on in clear text",
+	},
 	prober.ReasonStartTLSRejected: {
 		Words: "the server refused STARTTLS",
 		Short: "STARTTLS rejected",

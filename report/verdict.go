@@ -69,6 +69,9 @@ func targetWarnings(r *prober.Result) []string {
 		words, _ := reasons.Explain(w.Reason, r.Port)
 		out = append(out, fmt.Sprintf("%s (%s)", words, w.Reason))
 	}
+	if ic := r.Injection; ic != nil && ic.Result == prober.InjectionVulnerable {
+		out = append(out, "the server answers inside TLS commands sent in clear text with STARTTLS (CVE-2011-0411: a man in the middle can inject commands)")
+	}
 	if t := r.TLS; t != nil {
 		if t.Version < tls.VersionTLS12 {
 			out = append(out, t.Version.String()+" is older than TLS 1.2")

@@ -3,7 +3,9 @@
 # Postfix (which testbed/postfix.sh installs with its debconf answers):
 #   prometheus   the real Prometheus and promtool (integration/, examples/, alerts/)
 #   chromium     the headless browser of the landing-page test
-#   nftables     the DROP rule that makes a filtered port (integration/)
+#   nftables     the DROP rule that makes a filtered port (integration/), and
+#                the egress tests' rules inside their own network namespaces
+#   iproute2     `ip netns` and veth pairs for those namespaces (egress/, integration/)
 #   systemd      systemd-analyze verify on the example unit (examples/)
 #   unbound      unbound-checkconf on the Helm chart's resolver config (charts/)
 #   dns-root-data  the root trust anchors the chart's resolver must carry (charts/)
@@ -18,7 +20,7 @@ TB_PROG=deps.sh
 . "$(dirname "$0")/lib.sh"
 tb_require_root
 
-PACKAGES=(prometheus chromium nftables systemd ca-certificates unbound dns-root-data)
+PACKAGES=(prometheus chromium nftables iproute2 systemd ca-certificates unbound dns-root-data)
 tb_ensure_packages "${PACKAGES[@]}"
 if command -v go >/dev/null; then
 	bash "$(dirname "$0")/../scripts/install-deploy-tools.sh" kubeconform helm

@@ -67,7 +67,9 @@ func overview() *dashboard.DashboardBuilder {
 			}).
 			OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
 			Span(24).Height(8)).
-		WithPanel(reverseDNSPanel())
+		WithPanel(reverseDNSPanel()).
+		WithPanel(egressPanel()).
+		WithPanel(egressProbesPanel())
 }
 
 // targetMatrix: one row per host, one column per port and module (so that
