@@ -80,6 +80,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-mx-field.yml", `module "mx": mx: unknown field "hosts" (line 4)`},
 		{"invalid-dns-server.yml", `module "mx": dns: server: DNS server "dns.example.net:53" is not an IP address (a name would need a resolver itself)`},
 		{"invalid-dns-field.yml", `module "mx": dns: unknown field "servers" (line 5)`},
+		{"invalid-dns-known-good-name.yml", `module "mx": dns: known_good_name: "a..b" is not a domain name`},
 		{"invalid-allowed-deny-private.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `maybe` into bool"},
 		// DANE.
 		{"invalid-dane-mode.yml", `module "smtp": dane: unknown mode "sometimes" (want off, check or required)`},
@@ -489,6 +490,8 @@ func TestLoadMX(t *testing.T) {
 		{"success", primary.MX.Success, MXSuccessPrimary},
 		{"port", primary.Port, 2525},
 		{"dns.server without a port", primary.DNS.Server, "[::1]:53"},
+		{"the default known-good name is the root", mx.Resolver().KnownGoodName(), "."},
+		{"known_good_name", primary.Resolver().KnownGoodName(), "testbed.local"},
 		{"a single-target module with dns", single.IsDomain(), false},
 		{"its resolver", single.Resolver().Server(), "192.0.2.53:53"},
 		{"its host names go to dns.server", single.NetResolver() != nil, true},

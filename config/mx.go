@@ -43,6 +43,11 @@ type DNS struct {
 	// Server is host:port (port 53 when omitted) of a DNS server; empty:
 	// the first nameserver of /etc/resolv.conf.
 	Server string `yaml:"server,omitempty"`
+	// KnownGoodName is a name the server must always answer: when a
+	// lookup fails, it tells the server's own failure from the name's
+	// (resolver.Diagnose). Default: the root, which needs a resolver that
+	// reaches the internet; a closed network names one of its own zones.
+	KnownGoodName string `yaml:"known_good_name,omitempty"`
 }
 
 // IsDomain says the module's targets are mail domains.
@@ -65,6 +70,11 @@ func (m *Module) prepareMX() error {
 		r, err := resolver.New(server)
 		if err != nil {
 			return fmt.Errorf("dns: server: %w", err)
+		}
+		if m.DNS != nil {
+			if err := r.SetKnownGoodName(m.DNS.KnownGoodName); err != nil {
+				return fmt.Errorf("dns: %w", err)
+			}
 		}
 		m.resolver = r
 		if m.DNS != nil && m.DNS.Server != "" {
