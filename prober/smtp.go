@@ -312,6 +312,10 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 				p.quit()
 				return false
 			}
+			// Mail still flows, in clear text to every sender, and not at
+			// all from those that require TLS (DANE, MTA-STS, REQUIRETLS):
+			// worth saying, as blackbox's STARTTLS check would by failing.
+			p.warn(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS: mail to it travels in clear text, and senders that require TLS do not deliver"))
 			break
 		}
 		switch p.startTLS(target.Host) {
