@@ -88,6 +88,13 @@ func alertRules(t *testing.T) []rule {
 	return rules
 }
 
+// perJob says the alert is one per job, not per target (the monitor gone
+// blind for all of a job's targets): it has no instance label, so it names
+// the job, and each target in turn.
+func (r rule) perJob() bool {
+	return strings.HasPrefix(strings.TrimSpace(r.Expr), "count by (job)")
+}
+
 func unitTestFiles(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob("testdata/*.test.yml")
@@ -232,10 +239,17 @@ func TestAlertConventions(t *testing.T) {
 		if r.For == "" {
 			t.Errorf("%s: no `for`: one failed probe would page", r.Alert)
 		}
+		perJob := r.perJob()
 		for _, a := range []string{"summary", "description"} {
-			if !strings.Contains(r.Annotations[a], "$labels.instance") {
+			switch {
+			case !perJob && !strings.Contains(r.Annotations[a], "$labels.instance"):
 				t.Errorf("%s: %s does not name the target ($labels.instance)", r.Alert, a)
+			case perJob && !strings.Contains(r.Annotations[a], "$labels.job"):
+				t.Errorf("%s: %s does not name the job ($labels.job)", r.Alert, a)
 			}
+		}
+		if perJob && !strings.Contains(r.Annotations["description"], ".Labels.instance") {
+			t.Errorf("%s: the description does not name the job's targets (.Labels.instance of a query)", r.Alert)
 		}
 		if got, want := r.Annotations["runbook_url"], runbookURL(r.Alert); got != want {
 			t.Errorf("%s: runbook_url %q, want %q", r.Alert, got, want)

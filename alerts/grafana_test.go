@@ -450,6 +450,13 @@ func TestDashboardURL(t *testing.T) {
 			}
 			continue
 		}
+		if r.perJob() {
+			// No target to select: the job's targets, on a whole dashboard.
+			if want := (url.Values{"var-job": {"{{ $labels.job }}"}}); !maps.EqualFunc(q, want, slices.Equal) {
+				t.Errorf("%s: an alert per job, its dashboard_url selects %v, want %v", r.Alert, q, want)
+			}
+			continue
+		}
 		for _, v := range []string{"job", "module", "instance"} {
 			if got, want := q.Get("var-"+v), "{{ $labels."+v+" }}"; got != want {
 				t.Errorf("%s: dashboard_url var-%s=%q, want %q", r.Alert, v, got, want)
