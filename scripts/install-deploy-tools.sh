@@ -2,9 +2,10 @@
 # Installs the tools the deployment checks use, pinned:
 #   kubeconform  (Go module proxy)  deploy/deploy_test.go
 #   promtool, prometheus (Debian prometheus) examples/, integration/
+#   alertmanager, amtool (Debian prometheus-alertmanager) examples/, integration/
 #   systemd-analyze (Debian systemd) examples/examples_test.go
 #   buildah, busybox-static, ca-certificates (Debian)  scripts/test-image.sh
-# Usage: scripts/install-deploy-tools.sh [kubeconform|promtool|prometheus|systemd|image]...
+# Usage: scripts/install-deploy-tools.sh [kubeconform|promtool|prometheus|alertmanager|systemd|image]...
 # (no argument: all). apt-get needs root; kubeconform goes to $(go env GOPATH)/bin.
 set -euo pipefail
 KUBECONFORM_VERSION=v0.8.0
@@ -41,6 +42,7 @@ for tool; do
 	case $tool in
 	kubeconform) kubeconform ;;
 	promtool | prometheus) apt_install prometheus ;;
+	alertmanager) apt_install prometheus-alertmanager ;;
 	systemd) apt_install systemd ;;
 	image) apt_install buildah busybox-static ca-certificates ;;
 	*) echo "install-deploy-tools.sh: unknown tool $tool" >&2; exit 2 ;;
