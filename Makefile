@@ -35,7 +35,8 @@ test:
 	$(GO) test -race ./...
 
 # The unit tests in under a minute, as any user, with nothing installed: the
-# soak, bench smoke, binary builds, browser and integration tests skip.
+# soak, binary builds, browser and integration tests skip. (The bench
+# driver's smoke test runs only with -tags benchsmoke, as scripts/test.sh does.)
 test-short:
 	$(GO) test -short ./...
 

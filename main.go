@@ -1,7 +1,7 @@
-// Command smtp_exporter probes SMTP ports on Prometheus' request and reports
-// what happened as metrics. main only wires flags, logging, configuration
-// reloads and HTTP routes; the work lives in config, prober, collector,
-// report and handler.
+// Command smtp_exporter probes SMTP ports and mail domains (MX hosts, DANE,
+// MTA-STS) on Prometheus' request and reports what happened as metrics.
+// main only wires flags, logging, configuration reloads and HTTP routes; the
+// work lives in config, prober, maildomain, collector, report and handler.
 package main
 
 import (
@@ -45,7 +45,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
 	versionFromBuild()
-	app := kingpin.New(exporterName, "Probes SMTP ports (25, 465, 587, 2525) and exports what it finds for Prometheus.")
+	app := kingpin.New(exporterName, "Probes SMTP ports (25, 465, 587, 2525) and mail domains (MX hosts, DANE, MTA-STS) and exports what it finds for Prometheus.")
 	configFile := app.Flag("config.file", "Module configuration file. Without it, the built-in modules (config.example.yml) are used.").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit: 0 when valid, 1 otherwise.").Bool()
 	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
@@ -133,7 +133,7 @@ func run(args []string) int {
 	go sc.WatchFiles(context.Background(), config.FileCheckInterval, logger)
 
 	recent := history.NewBounded(*historyLimit, int64(*historyMaxBytes))
-	probe := &handler.Probe{
+	probe := &handler.ProbeHandler{
 		Config:         sc,
 		Logger:         logger,
 		Metrics:        handler.NewMetrics(prometheus.DefaultRegisterer),
@@ -158,7 +158,7 @@ func run(args []string) int {
 		return 1
 	}
 	mux.Handle("/", pages.Landing())
-	mux.Handle("/history/", pages.Probe())
+	mux.Handle("/history/", pages.Report())
 
 	server := newHTTPServer(mux, defaultServerLimits, func() *config.Config { return sc.Get() })
 	stopping, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -223,7 +223,7 @@ func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Lo
 func landingConfig() web.LandingConfig {
 	return web.LandingConfig{
 		Name:        "SMTP Exporter",
-		Description: "Probes SMTP ports (25, 465, 587, 2525) and reports reachability, STARTTLS, TLS, certificates, AUTH and timings",
+		Description: "Probes SMTP ports (25, 465, 587, 2525) and mail domains: reachability, STARTTLS, TLS, certificates, AUTH and timings of a port; the MX hosts, DANE, MTA-STS and TLS-RPT of a domain",
 		Version:     version.Info(),
 		Profiling:   "false", // no /debug/pprof route to link to
 		Links: []web.LandingLinks{

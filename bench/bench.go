@@ -282,13 +282,13 @@ func verdicts(ctx context.Context, o options, exporters []*exporter, ip *inProce
 				break
 			}
 			pctx, cancel := context.WithTimeout(ctx, o.verdictTimeout+10*time.Second)
-			probe(pctx, client, e.probeURL(c.module, c.target))
+			scrape(pctx, client, e.probeURL(c.module, c.target))
 			cancel()
 		}
 		for range o.verdictRuns {
 			for _, e := range exporters {
 				pctx, cancel := context.WithTimeout(ctx, o.verdictTimeout+10*time.Second)
-				out := probe(pctx, client, e.probeURL(c.module, c.target))
+				out := scrape(pctx, client, e.probeURL(c.module, c.target))
 				cancel()
 				if out.err != nil {
 					return nil, fmt.Errorf("%s: %s: %w", e.name, c.failure, out.err)
@@ -353,7 +353,7 @@ func scale(ctx context.Context, o options, e *exporter, h holder, probes int) (S
 		}
 		row.FreshRSSBytes = fresh.RSS
 		c := newClient(1)
-		out := probe(ctx, c, e.probeURL(h.module, h.first))
+		out := scrape(ctx, c, e.probeURL(h.module, h.first))
 		c.CloseIdleConnections() // its connection's goroutine is not the held probes'
 		if out.err != nil {
 			return row, fmt.Errorf("the first probe of %s: %w", h.what, out.err)
@@ -384,7 +384,7 @@ func scale(ctx context.Context, o options, e *exporter, h holder, probes int) (S
 	defer cancel()
 	url := e.probeURL(h.module, h.addr)
 	for range probes {
-		go func() { outcomes <- probe(pctx, client, url) }()
+		go func() { outcomes <- scrape(pctx, client, url) }()
 	}
 	// Every probe sits in the holder; let the exporter settle, then look.
 	held := waitFor(ctx, h.timeout/2, func() bool { return h.held() >= int64(probes) })

@@ -173,7 +173,7 @@ func pairsAtOnce(ctx context.Context, client *http.Client, urls []string, n, con
 				lat := make([]time.Duration, len(urls))
 				var round sync.WaitGroup
 				for i, u := range urls {
-					round.Go(func() { lat[i] = probe(ctx, client, u).latency })
+					round.Go(func() { lat[i] = scrape(ctx, client, u).latency })
 				}
 				round.Wait()
 				mu.Lock()

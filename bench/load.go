@@ -35,8 +35,8 @@ var (
 	reasonRE    = regexp.MustCompile(`(?m)^probe_smtp_failure\{reason="([a-z_]+)"\} 1$`)
 )
 
-// probe issues one /probe request and reads the whole answer.
-func probe(ctx context.Context, client *http.Client, url string) outcome {
+// scrape issues one /probe request, as a Prometheus scrape does, and reads the whole answer.
+func scrape(ctx context.Context, client *http.Client, url string) outcome {
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -100,7 +100,7 @@ func closedLoop(ctx context.Context, client *http.Client, url string, n, conc in
 	for range conc {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) && ctx.Err() == nil {
-				o := probe(ctx, client, url)
+				o := scrape(ctx, client, url)
 				mu.Lock()
 				res.add(o)
 				mu.Unlock()
@@ -147,7 +147,7 @@ func openLoop(ctx context.Context, client *http.Client, url string, rate float64
 		inFlight.Add(1)
 		wg.Go(func() {
 			defer inFlight.Add(-1)
-			o := probe(ctx, client, url)
+			o := scrape(ctx, client, url)
 			o.latency = time.Since(due)
 			mu.Lock()
 			res.add(o)

@@ -1,6 +1,8 @@
-// Package collector turns one probe's result into Prometheus metrics. Names
-// follow blackbox_exporter where it has the same fact, so that existing
-// alerts and dashboards carry over; SMTP facts live under probe_smtp_.
+// Package collector turns one probe's result into Prometheus metrics: a
+// single target's, or a mail domain's with each single-target series once
+// per (MX host, address) pair. Names follow blackbox_exporter where it has
+// the same fact, so that existing alerts and dashboards carry over; SMTP
+// facts live under probe_smtp_.
 package collector
 
 import (
@@ -9,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -177,7 +180,7 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 	daneSeries(r.DANE, g.gauge)
 
 	if t := r.TLS; t != nil {
-		g.gauge(tlsVersionDesc, 1, t.Version)
+		g.gauge(tlsVersionDesc, 1, t.Version.String())
 		g.gauge(tlsCipherDesc, 1, t.Cipher)
 		g.gauge(certVerifiedDesc, boolValue(t.Verified))
 		if len(t.Certificates) > 0 {
@@ -236,7 +239,7 @@ func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...stri
 // as it writes them, instead of sorting them on every probe.
 var (
 	reasonsByName     = byName(prober.Reasons)
-	pairReasonsByName = byName(prober.PairReasons)
+	pairReasonsByName = byName(maildomain.PairReasons)
 	phasesByName      = byName(prober.Phases)
 	replyPhasesByName = byName(prober.ReplyPhases)
 )

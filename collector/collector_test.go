@@ -2,8 +2,10 @@ package collector
 
 import (
 	"bytes"
+	"crypto/tls"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -113,7 +115,7 @@ var (
 	}, AuthMechanisms: []string{"PLAIN", "LOGIN"}, SizeLimit: 35882577}
 
 	verifiedTLS13 = &prober.TLSInfo{
-		Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", ServerName: "mx.example.net",
+		Version: tls.VersionTLS13, Cipher: "TLS_AES_128_GCM_SHA256", ServerName: "mx.example.net",
 		Certificates: []prober.CertInfo{leaf, intermediate}, Verified: true,
 		VerifiedChain:  []prober.CertInfo{leaf, intermediate},
 		EarliestExpiry: expiry, LastChainExpiry: expiry, ChainCertificates: 2,
@@ -125,7 +127,7 @@ var (
 		},
 	}
 	expiredTLS12 = &prober.TLSInfo{
-		Version: "TLS 1.2", Cipher: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", ServerName: "old.example.net",
+		Version: tls.VersionTLS12, Cipher: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", ServerName: "old.example.net",
 		Certificates: []prober.CertInfo{expiredLeaf}, Verified: false,
 		VerifyError:    "x509: certificate has expired or is not yet valid",
 		EarliestExpiry: expiredAt, LastChainExpiry: expiredAt, ChainCertificates: 1,
@@ -145,7 +147,7 @@ func goldenCases() []goldenCase {
 		return &prober.Result{
 			Target: "mx.example.net:25", Module: module, Host: "mx.example.net", Port: 25,
 			Start: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC), Duration: total,
-			IP: "192.0.2.25", IPProtocol: 4, Success: success, Failure: failure,
+			IP: netip.MustParseAddr("192.0.2.25"), IPProtocol: 4, Success: success, Failure: failure,
 		}
 	}
 	var cases []goldenCase
@@ -163,7 +165,7 @@ func goldenCases() []goldenCase {
 	add("plain_connect_refused", "smtp", r)
 
 	r = base("submission", true, "", ms(61))
-	r.Target, r.Port, r.IP, r.IPProtocol = "[2001:db8::25]:587", 587, "2001:db8::25", 6
+	r.Target, r.Port, r.IP, r.IPProtocol = "[2001:db8::25]:587", 587, netip.MustParseAddr("2001:db8::25"), 6
 	r.Phases = startTLSPhases(ms(40), 0)
 	r.Phase(prober.PhaseResolve).Duration = 0 // an IP literal
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
@@ -184,7 +186,7 @@ func goldenCases() []goldenCase {
 		ph(prober.PhaseEHLO, ms(3), 250), ph(prober.PhaseQuit, ms(2.5), 221))
 	r.EHLO, r.Encrypted = authEHLO, true
 	tls12 := *verifiedTLS13
-	tls12.Version, tls12.Cipher = "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	tls12.Version, tls12.Cipher = tls.VersionTLS12, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
 	// A stapled response whose signature does not check: stapled and
 	// invalid, no status believed.
 	tls12.OCSP = &prober.OCSPInfo{Error: "invalid response: ocsp: bad OCSP signature: crypto/rsa: verification error"}
@@ -278,11 +280,11 @@ func goldenCases() []goldenCase {
 	selfSigned.VerifyError = "x509: certificate signed by unknown authority"
 	daneCase("dane_validated", true, "", &prober.DANEResult{
 		Mode: "check", Name: "_25._tcp.mx.example.net", Secure: true,
-		Result: dane.Result{Status: dane.StatusValidated, Matched: &ee, Checks: []dane.Check{{Record: ee, Usable: true, Matched: true}, {Record: ta, Usable: true}}},
+		Result: dane.Result{Status: dane.StatusValidated, Matched: &ee, Verdicts: []dane.RecordVerdict{{Record: ee, Usable: true, Matched: true}, {Record: ta, Usable: true}}},
 	}, &selfSigned)
 	daneCase("dane_failed", false, prober.ReasonDANEFailed, &prober.DANEResult{
 		Mode: "check", Name: "_25._tcp.mx.example.net", Secure: true,
-		Result: dane.Result{Status: dane.StatusFailed, Checks: []dane.Check{{Record: ee, Usable: true}}},
+		Result: dane.Result{Status: dane.StatusFailed, Verdicts: []dane.RecordVerdict{{Record: ee, Usable: true}}},
 	}, verifiedTLS13)
 	daneCase("dane_bogus", false, prober.ReasonDANEBogus, &prober.DANEResult{
 		Mode: "check", Name: "_25._tcp.mx.example.net",
@@ -301,9 +303,9 @@ func goldenCases() []goldenCase {
 	r.Phases = startTLSPhases(ms(25), 0)
 	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, plainEHLO, true, true, verifiedTLS13
 	r.Posture = []prober.PostureCheck{
-		{Check: prober.CheckTLS10, Conclusive: true, Accepted: true, Version: "TLS 1.0", Cipher: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", Duration: ms(30)},
+		{Check: prober.CheckTLS10, Conclusive: true, Accepted: true, Version: tls.VersionTLS10, Cipher: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", Duration: ms(30)},
 		{Check: prober.CheckTLS11, Conclusive: true, Error: "remote error: tls: protocol version not supported", Duration: ms(20)},
-		{Check: prober.CheckWeakCiphers, Conclusive: true, Accepted: true, Version: "TLS 1.2", Cipher: "TLS_RSA_WITH_3DES_EDE_CBC_SHA", Duration: ms(30)},
+		{Check: prober.CheckWeakCiphers, Conclusive: true, Accepted: true, Version: tls.VersionTLS12, Cipher: "TLS_RSA_WITH_3DES_EDE_CBC_SHA", Duration: ms(30)},
 	}
 	r.BannerHostname = "mx.example.net"
 	r.ReverseDNS = &prober.ReverseDNSInfo{Conclusive: true, PTR: []string{"dyn-192-0-2-25.isp.example"}}

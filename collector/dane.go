@@ -29,7 +29,7 @@ func daneSeries(d *prober.DANEResult, gauge func(d *prometheus.Desc, v float64, 
 		gauge(daneStatusDesc, boolValue(d.Status == s), string(s))
 	}
 	counts := make([]float64, len(dane.Usages))
-	for _, c := range d.Checks {
+	for _, c := range d.Verdicts {
 		if int(c.Record.Usage) < len(counts) {
 			counts[c.Record.Usage]++
 		}

@@ -2,11 +2,12 @@ package collector
 
 import (
 	"io"
+	"net/netip"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 )
 
 // The series of a domain probe. probe_success, probe_duration_seconds and
@@ -58,11 +59,11 @@ func addPairDescs() {
 
 // DomainCollector exposes the metrics of one domain probe.
 type DomainCollector struct {
-	result *prober.DomainResult
+	result *maildomain.Result
 }
 
 // NewDomain returns the collector for one domain result.
-func NewDomain(result *prober.DomainResult) *DomainCollector {
+func NewDomain(result *maildomain.Result) *DomainCollector {
 	return &DomainCollector{result: result}
 }
 
@@ -81,7 +82,7 @@ func (c *DomainCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // WriteDomainText is WriteText for a domain probe.
-func WriteDomainText(w io.Writer, r *prober.DomainResult) error {
+func WriteDomainText(w io.Writer, r *maildomain.Result) error {
 	return domain.write(w, NewDomain(r).each)
 }
 
@@ -91,7 +92,7 @@ func (c *DomainCollector) each(emit func(d *prometheus.Desc, v float64, labels .
 	g.gauge(domainSuccessDesc, boolValue(r.Success))
 	g.gauge(domainDurationDesc, r.Duration.Seconds())
 	g.gauge(domainDNSLookupDesc, r.MXLookup.Seconds())
-	for _, reason := range prober.DomainReasons {
+	for _, reason := range maildomain.Reasons {
 		g.gauge(domainFailureDesc, boolValue(r.Failure == reason), string(reason))
 	}
 	for _, h := range r.Hosts {
@@ -109,14 +110,23 @@ func (c *DomainCollector) each(emit func(d *prometheus.Desc, v float64, labels .
 
 	mtaSTSSeries(r, g.gauge)
 	for _, p := range r.Pairs {
-		g.gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, p.Address)
+		addr := addrLabel(p.Address)
+		g.gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, addr)
 		pc := &Collector{result: p.Result, reasons: pairReasonsByName}
 		pc.each(func(d *prometheus.Desc, v float64, labels ...string) {
 			twin, ok := pairDescs[d]
 			if !ok {
 				return
 			}
-			g.gauge(twin, v, append(labels, p.MX, p.Address)...)
+			g.gauge(twin, v, append(labels, p.MX, addr)...)
 		})
 	}
+}
+
+// addrLabel is an address as the address label says it: "" for none.
+func addrLabel(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }

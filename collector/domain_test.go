@@ -2,10 +2,10 @@ package collector
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,95 +13,111 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/internal/promlint"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/mtasts"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
 // domainCases are domain results built from the single golden cases: every
 // pair is an ordinary Result.
-func domainCases(t *testing.T) map[string]*prober.DomainResult {
+func domainCases(t *testing.T) map[string]*maildomain.Result {
 	t.Helper()
 	good := caseNamed(t, "starttls_success").result
 	refused := caseNamed(t, "plain_connect_refused").result
-	pair := func(mx string, pref uint16, addr string, r *prober.Result) *prober.Pair {
+	pair := func(mx string, pref uint16, addr string, r *prober.Result) *maildomain.Pair {
 		c := *r
-		c.IP, c.IPProtocol = addr, 4
-		if strings.Contains(addr, ":") {
+		c.IP, c.IPProtocol = netip.MustParseAddr(addr), 4
+		if c.IP.Is6() {
 			c.IPProtocol = 6
 		}
-		return &prober.Pair{MX: mx, Preference: pref, Address: addr, Result: &c}
+		return &maildomain.Pair{MX: mx, Preference: pref, Address: c.IP, Result: &c}
 	}
 	notAllowed := *refused
-	notAllowed.Failure, notAllowed.Error = prober.ReasonTargetNotAllowed, "refused"
+	notAllowed.Failure, notAllowed.Error = maildomain.ReasonTargetNotAllowed, "refused"
 	noAddr := *refused
-	noAddr.Failure, noAddr.IP, noAddr.IPProtocol = prober.ReasonResolve, "", 0
-	base := func() *prober.DomainResult {
-		return &prober.DomainResult{
+	noAddr.Failure, noAddr.IP, noAddr.IPProtocol = prober.ReasonResolve, netip.Addr{}, 0
+	base := func() *maildomain.Result {
+		return &maildomain.Result{
 			Domain: "example.com", Module: "mx", Rule: "all", Port: 25,
 			Start: time.Unix(1767225600, 0), Duration: 850 * time.Millisecond, MXLookup: 3 * time.Millisecond,
-			DNSServer: "127.0.0.1:53", Hosts: []prober.MXHost{}, Pairs: []*prober.Pair{},
+			DNSServer: "127.0.0.1:53", Hosts: []maildomain.MXHost{}, Pairs: []*maildomain.Pair{},
 		}
 	}
 
 	ok := base()
 	ok.Success = true
-	ok.Hosts = []prober.MXHost{
-		{Name: "mx1.example.com", Preference: 10, Probed: true, Addresses: []string{"192.0.2.1", "2001:db8::1"}},
-		{Name: "mx2.example.com", Preference: 20, Probed: true, Addresses: []string{"192.0.2.2"}},
+	ok.Hosts = []maildomain.MXHost{
+		{Name: "mx1.example.com", Preference: 10, Probed: true, Addresses: addrs("192.0.2.1", "2001:db8::1")},
+		{Name: "mx2.example.com", Preference: 20, Probed: true, Addresses: addrs("192.0.2.2")},
 	}
-	ok.Pairs = []*prober.Pair{
+	ok.Pairs = []*maildomain.Pair{
 		pair("mx1.example.com", 10, "192.0.2.1", good), pair("mx1.example.com", 10, "2001:db8::1", good),
 		pair("mx2.example.com", 20, "192.0.2.2", good),
 	}
 
 	failed := base()
-	failed.Failure, failed.Error = prober.DomainAddressFailed, "2 of 4 addresses failed"
-	failed.Hosts = []prober.MXHost{
-		{Name: "mx1.example.com", Preference: 10, Probed: true, Addresses: []string{"192.0.2.1"}},
-		{Name: "mx2.example.com", Preference: 20, Probed: true, Addresses: []string{"192.0.2.9", "10.0.0.1"}},
+	failed.Failure, failed.Error = maildomain.ReasonAddressFailed, "2 of 4 addresses failed"
+	failed.Hosts = []maildomain.MXHost{
+		{Name: "mx1.example.com", Preference: 10, Probed: true, Addresses: addrs("192.0.2.1")},
+		{Name: "mx2.example.com", Preference: 20, Probed: true, Addresses: addrs("192.0.2.9", "10.0.0.1")},
 		{Name: "mx3.example.com", Preference: 30, Probed: true, Error: "no address"},
 	}
-	failed.Pairs = []*prober.Pair{
+	failed.Pairs = []*maildomain.Pair{
 		pair("mx1.example.com", 10, "192.0.2.1", good), pair("mx2.example.com", 20, "192.0.2.9", refused),
-		{MX: "mx2.example.com", Preference: 20, Address: "10.0.0.1", Result: &notAllowed},
+		{MX: "mx2.example.com", Preference: 20, Address: netip.MustParseAddr("10.0.0.1"), Result: &notAllowed},
 		{MX: "mx3.example.com", Preference: 30, Result: &noAddr},
 	}
 
 	null := base()
-	null.Null, null.Failure, null.Error = true, prober.DomainNullMX, "null MX"
+	null.Null, null.Failure, null.Error = true, maildomain.ReasonNullMX, "null MX"
 
 	implicit := base()
 	implicit.Implicit, implicit.Success = true, true
-	implicit.Hosts = []prober.MXHost{{Name: "example.com", Probed: true, Addresses: []string{"192.0.2.1"}}}
-	implicit.Pairs = []*prober.Pair{pair("example.com", 0, "192.0.2.1", good)}
+	implicit.Hosts = []maildomain.MXHost{{Name: "example.com", Probed: true, Addresses: addrs("192.0.2.1")}}
+	implicit.Pairs = []*maildomain.Pair{pair("example.com", 0, "192.0.2.1", good)}
 
 	nx := base()
-	nx.Failure, nx.Error = prober.DomainResolve, "NXDOMAIN"
+	nx.Failure, nx.Error = maildomain.ReasonResolve, "NXDOMAIN"
 
 	// MTA-STS in enforce mode, whose patterns leave out mx2.
 	sts := base()
 	*sts = *ok
-	sts.Success, sts.Failure, sts.Error = false, prober.DomainMTASTSViolation, "MTA-STS policy in enforce mode: senders do not deliver to mx2.example.com"
-	sts.MTASTS = &prober.MTASTSResult{
+	sts.Success, sts.Failure, sts.Error = false, maildomain.ReasonMTASTSViolation, "MTA-STS policy in enforce mode: senders do not deliver to mx2.example.com"
+	sts.MTASTS = &maildomain.MTASTSResult{
 		Record: "v=STSv1; id=20260101", RecordID: "20260101", RecordFound: true, RecordValid: true, RecordSecure: true,
 		Fetch:  &mtasts.Fetch{URL: mtasts.PolicyURL("example.com"), StatusCode: 200, ContentType: "text/plain", CertNotAfter: time.Unix(1775001600, 0)},
 		Policy: &mtasts.Policy{Version: "STSv1", Mode: mtasts.ModeEnforce, MX: []string{"mx1.example.com"}, MaxAge: 604800},
-		MX:     []prober.MTASTSHost{{Host: "mx1.example.com", Pattern: "mx1.example.com", Match: true}, {Host: "mx2.example.com"}},
-		Pairs: []prober.MTASTSPair{
-			{MX: "mx1.example.com", Address: "192.0.2.1", Compliant: true},
-			{MX: "mx1.example.com", Address: "2001:db8::1", Compliant: true},
-			{MX: "mx2.example.com", Address: "192.0.2.2", Why: "the MX host matches no mx pattern"},
+		MX:     []maildomain.MTASTSHost{{Host: "mx1.example.com", Pattern: "mx1.example.com", Match: true}, {Host: "mx2.example.com"}},
+		Pairs: []*maildomain.MTASTSPair{
+			{MX: "mx1.example.com", Address: netip.MustParseAddr("192.0.2.1"), Compliant: true},
+			{MX: "mx1.example.com", Address: netip.MustParseAddr("2001:db8::1"), Compliant: true},
+			{MX: "mx2.example.com", Address: netip.MustParseAddr("192.0.2.2"), Why: "the MX host matches no mx pattern"},
 		},
 		TLSRPT: "v=TLSRPTv1; rua=mailto:tlsrpt@example.com", TLSRPTValid: true, TLSRPTRUA: []string{"mailto:tlsrpt@example.com"},
 	}
+	// Each pair carries its compliance, as the fan-out leaves it.
+	sts.Pairs = nil
+	for i, p := range ok.Pairs {
+		c := *p
+		c.MTASTS = sts.MTASTS.Pairs[i]
+		sts.Pairs = append(sts.Pairs, &c)
+	}
 
-	return map[string]*prober.DomainResult{
+	return map[string]*maildomain.Result{
 		"domain_success": ok, "domain_address_failed": failed, "domain_null_mx": null,
 		"domain_implicit": implicit, "domain_resolve": nx, "domain_mta_sts_violation": sts,
 	}
 }
 
-func renderDomain(t *testing.T, r *prober.DomainResult) ([]*dto.MetricFamily, []byte) {
+func addrs(s ...string) []netip.Addr {
+	out := make([]netip.Addr, len(s))
+	for i, a := range s {
+		out[i] = netip.MustParseAddr(a)
+	}
+	return out
+}
+
+func renderDomain(t *testing.T, r *maildomain.Result) ([]*dto.MetricFamily, []byte) {
 	t.Helper()
 	return renderCollector(t, NewDomain(r))
 }
@@ -194,7 +210,7 @@ func TestDomainSeries(t *testing.T) {
 		_ = m
 		n++
 	}
-	if want := len(cases["domain_address_failed"].Pairs) * len(prober.PairReasons); n != want {
+	if want := len(cases["domain_address_failed"].Pairs) * len(maildomain.PairReasons); n != want {
 		t.Errorf("%d probe_smtp_failure series, want %d", n, want)
 	}
 }
@@ -217,7 +233,7 @@ func TestDomainStableSeries(t *testing.T) {
 			}
 			want := 1
 			if n == "probe_smtp_domain_failure" {
-				want = len(prober.DomainReasons)
+				want = len(maildomain.Reasons)
 			}
 			if len(mf.GetMetric()) != want {
 				t.Errorf("%s: %d series of %s, want %d", name, len(mf.GetMetric()), n, want)

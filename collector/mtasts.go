@@ -3,8 +3,8 @@ package collector
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/mtasts"
-	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
 // The MTA-STS and TLS-RPT series of a domain probe whose module has
@@ -29,7 +29,7 @@ var (
 )
 
 // mtaSTSSeries emits the MTA-STS series of a domain probe.
-func mtaSTSSeries(r *prober.DomainResult, gauge func(d *prometheus.Desc, v float64, labels ...string)) {
+func mtaSTSSeries(r *maildomain.Result, gauge func(d *prometheus.Desc, v float64, labels ...string)) {
 	m := r.MTASTS
 	if m == nil {
 		return
@@ -51,13 +51,9 @@ func mtaSTSSeries(r *prober.DomainResult, gauge func(d *prometheus.Desc, v float
 	for _, h := range m.MX {
 		gauge(mtaSTSMXMatchDesc, boolValue(h.Match), h.Host)
 	}
-	compliant := map[string]bool{}
-	for _, c := range m.Pairs {
-		compliant[c.MX+" "+c.Address] = c.Compliant
-	}
 	for _, p := range r.Pairs {
-		if p.Address != "" {
-			gauge(mtaSTSCompliantDesc, boolValue(compliant[p.MX+" "+p.Address]), p.MX, p.Address)
+		if p.Address.IsValid() {
+			gauge(mtaSTSCompliantDesc, boolValue(p.MTASTS != nil && p.MTASTS.Compliant), p.MX, p.Address.String())
 		}
 	}
 	gauge(tlsrptDesc, boolValue(m.TLSRPTValid))

@@ -80,9 +80,10 @@ type Module struct {
 	MX *MX `yaml:"mx,omitempty"`
 	// DNS sends every lookup of the module to one server.
 	DNS *DNS `yaml:"dns,omitempty"`
-	// DANE checks the target's TLSA records: off, check or required (policy.go).
+	// DANE is what a probe does with the target's TLSA records: off, check
+	// or required (mailsec.go).
 	DANE DANEMode `yaml:"dane,omitempty"`
-	// MTASTS checks a mail domain's MTA-STS policy and TLS-RPT record.
+	// MTASTS judges a mail domain's MTA-STS policy and TLS-RPT record.
 	MTASTS bool `yaml:"mta_sts,omitempty"`
 
 	// FailIfCertificateInvalid makes a certificate that does not verify fail
@@ -109,7 +110,7 @@ type Module struct {
 	netResolver *net.Resolver
 }
 
-// Envelope is the MAIL FROM / RCPT TO check of a module. No message is ever
+// Envelope is the MAIL FROM / RCPT TO test of a module. No message is ever
 // sent: the probe resets the transaction after the recipients.
 type Envelope struct {
 	// MailFrom is the reverse path; empty is the null sender "<>".
@@ -398,10 +399,7 @@ func (m *Module) prepare() error {
 		}
 		m.sourceIP = addr.Unmap()
 		// The connection can only go to an address of the source's family.
-		family := "ip4"
-		if !m.sourceIP.Is4() {
-			family = "ip6"
-		}
+		family := Family(m.sourceIP)
 		switch m.IPProtocol {
 		case "":
 			m.IPProtocol = family
@@ -455,7 +453,7 @@ func (m *Module) prepare() error {
 	if err := m.prepareMX(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := m.preparePolicy(); err != nil {
+	if err := m.prepareDANEAndMTASTS(); err != nil {
 		return err
 	}
 	if m.Auth != nil {
@@ -701,4 +699,32 @@ func where(path []string) string {
 		return b.String()
 	}
 	return strings.Join(path, ": ") + ": "
+}
+
+// Family is "ip4" or "ip6", as ip_protocol says an address's family.
+func Family(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "ip4"
+	}
+	return "ip6"
+}
+
+// PreferredAddr applies ip_protocol and ip_protocol_fallback to the
+// addresses of one host, the one family rule of single targets and mail
+// domains alike: the first address of the preferred family, else the first
+// of the other one when fallback allows; false when neither may be used.
+func (m *Module) PreferredAddr(addrs []netip.Addr) (netip.Addr, bool) {
+	var other netip.Addr
+	for _, a := range addrs {
+		if Family(a) == m.IPProtocol {
+			return a, true
+		}
+		if !other.IsValid() {
+			other = a
+		}
+	}
+	if other.IsValid() && m.IPFallback() {
+		return other, true
+	}
+	return netip.Addr{}, false
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // MX is the mx section of a module, which makes it probe a mail domain: its MX hosts, and every
-// address of each (see prober.ProbeDomain).
+// address of each (see maildomain.Probe).
 type MX struct {
 	// MaxHosts is how many MX hosts are probed, lowest preference first.
 	MaxHosts int `yaml:"max_hosts"`

@@ -144,8 +144,8 @@ type Lookup struct {
 	Records []Record
 }
 
-// Check is the verdict on one record.
-type Check struct {
+// RecordVerdict is the verdict on one record.
+type RecordVerdict struct {
 	Record  Record `json:"record"`
 	Usable  bool   `json:"usable"`
 	Matched bool   `json:"matched"`
@@ -159,8 +159,8 @@ type Result struct {
 	Status Status `json:"status"`
 	// Matched is the record that validated the chain (Status validated).
 	Matched *Record `json:"matched,omitempty"`
-	// Checks has one entry per record, in the order of the answer.
-	Checks []Check `json:"checks,omitempty"`
+	// Verdicts has one entry per record, in the order of the answer.
+	Verdicts []RecordVerdict `json:"checks,omitempty"`
 	// Detail says in words why the status is what it is.
 	Detail string `json:"detail"`
 }
@@ -251,10 +251,10 @@ func Verify(l Lookup, chain []*x509.Certificate, names []string, now time.Time) 
 	if len(l.Records) == 0 {
 		return Result{Status: StatusNone, Detail: "no TLSA records (securely denied)"}
 	}
-	res := Result{Checks: make([]Check, len(l.Records))}
+	res := Result{Verdicts: make([]RecordVerdict, len(l.Records))}
 	usable := 0
 	for i, r := range l.Records {
-		c := Check{Record: r}
+		c := RecordVerdict{Record: r}
 		c.Usable, c.Why = Usable(r)
 		if c.Usable {
 			usable++
@@ -264,7 +264,7 @@ func Verify(l Lookup, chain []*x509.Certificate, names []string, now time.Time) 
 				res.Matched = &m
 			}
 		}
-		res.Checks[i] = c
+		res.Verdicts[i] = c
 	}
 	switch {
 	case usable == 0:

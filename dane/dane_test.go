@@ -145,7 +145,7 @@ func TestVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Verify(tc.lookup, tc.chain, tc.names, now)
 			if r.Status != tc.want {
-				t.Fatalf("status %s, want %s (%s; checks %+v)", r.Status, tc.want, r.Detail, r.Checks)
+				t.Fatalf("status %s, want %s (%s; checks %+v)", r.Status, tc.want, r.Detail, r.Verdicts)
 			}
 			if r.Detail == "" {
 				t.Error("no detail")
@@ -159,21 +159,21 @@ func TestVerify(t *testing.T) {
 				if r.Matched == nil || r.Matched.String() != want.String() {
 					t.Errorf("matched %v, want %s", r.Matched, want)
 				}
-				if !r.Checks[tc.matched].Matched {
+				if !r.Verdicts[tc.matched].Matched {
 					t.Errorf("check %d not marked matched", tc.matched)
 				}
 			}
 			if tc.why != "" {
 				found := false
-				for _, c := range r.Checks {
+				for _, c := range r.Verdicts {
 					found = found || strings.Contains(c.Why, tc.why)
 				}
 				if !found {
-					t.Errorf("no check says %q: %+v", tc.why, r.Checks)
+					t.Errorf("no check says %q: %+v", tc.why, r.Verdicts)
 				}
 			}
-			if len(r.Checks) != 0 && len(r.Checks) != len(tc.lookup.Records) {
-				t.Errorf("%d checks for %d records", len(r.Checks), len(tc.lookup.Records))
+			if len(r.Verdicts) != 0 && len(r.Verdicts) != len(tc.lookup.Records) {
+				t.Errorf("%d checks for %d records", len(r.Verdicts), len(tc.lookup.Records))
 			}
 		})
 	}

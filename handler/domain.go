@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,38 +14,39 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 	"github.com/smtp-exporter/smtp_exporter/report"
 )
 
 // DomainProber runs one domain probe; tests replace it.
-type DomainProber func(ctx context.Context, domain, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.DomainResult
+type DomainProber func(ctx context.Context, domain, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *maildomain.Result
 
-// checkDomain says why a target is not a mail domain, for a module with
-// an mx section: the 400 tells what to give instead.
-func checkDomain(target prober.Target, moduleName string) error {
-	if err := prober.CheckDomain(target); err != nil {
-		return fmt.Errorf("module %q probes mail domains: %s", trim(moduleName), prober.Sanitize(err.Error(), 2*maxParamLength))
+// parseDomain is the target's mail domain, for a module with an mx
+// section, or why it is none: the 400 tells what to give instead.
+func parseDomain(target prober.Target, moduleName string) (string, error) {
+	domain, err := maildomain.ParseName(target)
+	if err != nil {
+		return "", fmt.Errorf("module %q probes mail domains: %s", trim(moduleName), prober.Sanitize(err.Error(), 2*maxParamLength))
 	}
-	return nil
+	return domain, nil
 }
 
 // serveDomain runs a domain probe and writes its metrics or its report.
-func (h *Probe) serveDomain(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request) {
+func (h *ProbeHandler) serveDomain(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request) {
 	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
 	opts := h.Options
-	if req.policy != nil {
-		opts.Policy = req.policy
+	if req.allowList != nil {
+		opts.AllowList = req.allowList
 	}
-	domain := strings.TrimSuffix(req.target.Host, ".")
-	logger := h.Logger.With("target", domain, "module", req.moduleName)
+	logger := h.Logger.With("target", req.domain, "module", req.moduleName)
 	probe := h.DomainProber
 	if probe == nil {
-		probe = prober.ProbeDomain
+		probe = maildomain.Probe
 	}
 	h.Metrics.inFlight.Inc()
-	result := probe(ctx, domain, req.moduleName, req.module, logger, opts)
+	result := probe(ctx, req.domain, req.moduleName, req.module, logger, opts)
 	h.Metrics.inFlight.Dec()
 	outcome := "failure"
 	if result.Success {
@@ -59,7 +59,7 @@ func (h *Probe) serveDomain(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	if req.debug {
 		var buf bytes.Buffer
-		report.DomainText(&buf, result, time.Now())
+		report.WriteDomain(&buf, result, report.Options{Now: time.Now()})
 		buf.WriteString("\nMetrics that would have been returned:\n")
 		_ = collector.WriteDomainText(&buf, result) // a bytes.Buffer takes every write
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

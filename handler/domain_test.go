@@ -9,7 +9,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
-	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 )
 
 // domainSetup serves example.test (MX mx.example.test -> 127.0.0.1, where
@@ -65,8 +65,8 @@ func TestProbeDomainRequests(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.query, func(t *testing.T) {
 			h, _ := newProbe(t, doc, nil)
-			var got []*prober.DomainResult
-			h.OnDomainResult = func(d *prober.DomainResult) { got = append(got, d) }
+			var got []*maildomain.Result
+			h.OnDomainResult = func(d *maildomain.Result) { got = append(got, d) }
 			rec := serve(h, http.MethodGet, tc.query, nil)
 			if rec.Code != tc.code {
 				t.Fatalf("code %d, want %d: %s", rec.Code, tc.code, rec.Body)

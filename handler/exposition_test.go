@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -26,7 +27,7 @@ func TestProbeExpositionFormats(t *testing.T) {
 	result := func(module string) *prober.Result {
 		r := okResult(module)
 		r.TLS = &prober.TLSInfo{
-			Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Verified: true,
+			Version: tls.VersionTLS13, Cipher: "TLS_AES_128_GCM_SHA256", Verified: true,
 			Certificates:   []prober.CertInfo{{Subject: `CN=mx "quoted"`, Issuer: "CN=CA", SANs: []string{"mx.example.com"}, SerialNumber: "2a"}},
 			EarliestExpiry: time.Unix(1900000000, 0), LastChainExpiry: time.Unix(1900000000, 0),
 		}

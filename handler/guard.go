@@ -74,7 +74,7 @@ func (l *Limiter) Release() {
 	l.running.Add(-1)
 }
 
-func (h *Probe) tooMany(w http.ResponseWriter, logger *slog.Logger) {
+func (h *ProbeHandler) tooMany(w http.ResponseWriter, logger *slog.Logger) {
 	h.Metrics.refused.WithLabelValues(RefusedConcurrencyLimit).Inc()
 	logger.Debug("Probe refused: too many probes running", "max_concurrent", h.Limit.max)
 	http.Error(w, fmt.Sprintf("too many probes running: the limit of %d (--probe.max-concurrent) is reached; try again later", h.Limit.max),
@@ -83,7 +83,7 @@ func (h *Probe) tooMany(w http.ResponseWriter, logger *slog.Logger) {
 
 // forbid answers a target the allow-list refused. It is not a probe result:
 // nothing was probed, so there are no probe metrics to return.
-func (h *Probe) forbid(w http.ResponseWriter, err error, logger *slog.Logger) {
+func (h *ProbeHandler) forbid(w http.ResponseWriter, err error, logger *slog.Logger) {
 	reason := config.RefusedNotAllowed
 	if refused, ok := errors.AsType[*config.RefusedError](err); ok {
 		reason = refused.Reason

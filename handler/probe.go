@@ -1,6 +1,7 @@
 // Package handler owns the exporter's HTTP surface: /probe and its query
 // validation, the exporter's own probe metrics, /config, /-/reload and
-// /-/healthy. It wires the prober, collector and report packages together.
+// /-/healthy. It wires the prober, maildomain, collector and report
+// packages together.
 package handler
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 	"github.com/smtp-exporter/smtp_exporter/report"
 )
@@ -67,8 +69,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Prober runs one probe; tests replace it.
 type Prober func(ctx context.Context, target prober.Target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result
 
-// Probe serves /probe.
-type Probe struct {
+// ProbeHandler serves /probe: it parses the request, runs the probe of a
+// single target or of a mail domain, and writes its metrics or its report.
+type ProbeHandler struct {
 	Config        *config.SafeConfig
 	Logger        *slog.Logger
 	Metrics       *Metrics
@@ -76,7 +79,7 @@ type Probe struct {
 	// Prober defaults to prober.Probe.
 	Prober Prober
 	// Options are handed to every probe (tests set a Resolver); the
-	// target policy is added from the config.
+	// allow-list is added from the config.
 	Options prober.Options
 	// Limit bounds the probes running at once (nil: no bound).
 	Limit *Limiter
@@ -85,24 +88,25 @@ type Probe struct {
 	// DomainProber defaults to prober.ProbeDomain; OnDomainResult is
 	// OnResult for domain probes.
 	DomainProber   DomainProber
-	OnDomainResult func(*prober.DomainResult)
+	OnDomainResult func(*maildomain.Result)
 }
 
 // request is a validated /probe request.
 type request struct {
 	target     prober.Target // with the port to dial
+	domain     string        // the mail domain, for a module with an mx section
 	moduleName string
 	module     *config.Module
 	debug      bool
 	timeout    time.Duration
-	policy     prober.TargetPolicy
+	allowList  prober.AllowList
 	logger     *slog.Logger
 }
 
 // ServeHTTP answers /probe in three steps, as snmp_exporter's handler does:
 // parse and validate the request (400 on any mistake), run the probe, write
 // its metrics (or the debug report).
-func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The limit comes before anything else, so that a flood beyond it costs
 	// no more than an atomic add each.
 	if !h.Limit.TryAcquire() {
@@ -134,7 +138,7 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // parse validates the query and the scrape timeout header against the
 // current config; its errors are the text of a 400.
-func (h *Probe) parse(r *http.Request) (*request, error) {
+func (h *ProbeHandler) parse(r *http.Request) (*request, error) {
 	cfg := h.Config.Get()
 	query, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -149,15 +153,15 @@ func (h *Probe) parse(r *http.Request) (*request, error) {
 		return nil, err
 	}
 	if cfg.AllowedTargets != nil {
-		req.policy = cfg.AllowedTargets
+		req.allowList = cfg.AllowedTargets
 	}
 	req.logger = h.Logger.With("target", req.target.String(), "module", req.moduleName)
 	return req, nil
 }
 
 // run probes and counts the probe in the exporter's own metrics. A target
-// the policy refused is not a probe and is not counted.
-func (h *Probe) run(ctx context.Context, req *request) *prober.Result {
+// the allow-list refused is not a probe and is not counted.
+func (h *ProbeHandler) run(ctx context.Context, req *request) *prober.Result {
 	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
 	probe := h.Prober
@@ -165,8 +169,8 @@ func (h *Probe) run(ctx context.Context, req *request) *prober.Result {
 		probe = prober.Probe
 	}
 	opts := h.Options
-	if req.policy != nil {
-		opts.Policy = req.policy
+	if req.allowList != nil {
+		opts.AllowList = req.allowList
 	}
 
 	h.Metrics.inFlight.Inc()
@@ -189,7 +193,7 @@ func (h *Probe) run(ctx context.Context, req *request) *prober.Result {
 
 // write answers with the probe's metrics, or with the report and the
 // metrics as text for debug=true.
-func (h *Probe) write(w http.ResponseWriter, r *http.Request, req *request, result *prober.Result) {
+func (h *ProbeHandler) write(w http.ResponseWriter, r *http.Request, req *request, result *prober.Result) {
 	if req.debug {
 		writeDebug(w, result, req.logger)
 		return
@@ -271,7 +275,8 @@ func parseRequest(q url.Values, cfg *config.Config) (*request, error) {
 		return nil, err
 	}
 	if choice.Module.IsDomain() {
-		if err := checkDomain(target, choice.Name); err != nil {
+		// Before the module's port is added: a domain has none of its own.
+		if req.domain, err = parseDomain(target, choice.Name); err != nil {
 			return nil, err
 		}
 	}

@@ -89,10 +89,10 @@ func loadConfig(t *testing.T, doc string) *config.SafeConfig {
 
 // newProbe returns the /probe handler over doc with a fake prober (nil: the
 // real one), and the registry of its exporter metrics.
-func newProbe(t *testing.T, doc string, fake *fakeProber) (*Probe, *prometheus.Registry) {
+func newProbe(t *testing.T, doc string, fake *fakeProber) (*ProbeHandler, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	h := &Probe{
+	h := &ProbeHandler{
 		Config:        loadConfig(t, doc),
 		Logger:        slog.New(slog.DiscardHandler),
 		Metrics:       NewMetrics(reg),

@@ -25,7 +25,7 @@ modules:
 
 // newTestProbe returns newProbe's handler on yaml with a stub prober that
 // succeeds at once and counts its calls.
-func newTestProbe(t *testing.T, yaml string) (*Probe, *atomic.Int64, *prometheus.Registry) {
+func newTestProbe(t *testing.T, yaml string) (*ProbeHandler, *atomic.Int64, *prometheus.Registry) {
 	t.Helper()
 	h, reg := newProbe(t, yaml, nil)
 	calls := &atomic.Int64{}

@@ -99,7 +99,7 @@ allowed_targets: {cidrs: ["127.0.0.0/8"]}
 	if err := sc.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	h := &Probe{
+	h := &ProbeHandler{
 		Config:  sc,
 		Logger:  slog.New(slog.DiscardHandler),
 		Metrics: NewMetrics(reg),

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -28,7 +29,7 @@ type Entry struct {
 	ID     uint64
 	Result *prober.Result
 	// Domain is set instead of Result for a mail-domain probe.
-	Domain *prober.DomainResult
+	Domain *maildomain.Result
 }
 
 // History is the last probes, oldest first; it is safe for concurrent use.
@@ -67,7 +68,7 @@ func (h *History) Bytes() int64 {
 }
 
 // Add records a finished probe, dropping the oldest while either bound
-// would be passed. It has the shape of handler.Probe's OnResult hook.
+// would be passed. It has the shape of handler.ProbeHandler's OnResult hook.
 // Results must not change after.
 func (h *History) Add(r *prober.Result) {
 	if h.limit == 0 {
@@ -78,7 +79,7 @@ func (h *History) Add(r *prober.Result) {
 
 // AddDomain records a finished domain probe (its pairs' results counted
 // in its size), as Add does.
-func (h *History) AddDomain(d *prober.DomainResult) {
+func (h *History) AddDomain(d *maildomain.Result) {
 	if h.limit == 0 {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -103,7 +105,7 @@ func newTestPages(t *testing.T, h *History) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", pages.Landing())
-	mux.Handle("/history/", pages.Probe())
+	mux.Handle("/history/", pages.Report())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -215,13 +217,13 @@ func TestPagesDomain(t *testing.T) {
 	srv := newTestPages(t, h)
 	bad := result("mx2.example:25", false)
 	bad.Transcript = []prober.TranscriptLine{{From: "*", Text: "connecting to 192.0.2.9:25"}}
-	d := &prober.DomainResult{
+	d := &maildomain.Result{
 		Domain: "example.com", Module: "mx", Rule: "all", Start: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-		Duration: 20 * time.Millisecond, Failure: prober.DomainAddressFailed, Error: "1 of 2 addresses failed",
-		Hosts: []prober.MXHost{{Name: "mx1.example", Preference: 10, Probed: true}, {Name: "mx2.example", Preference: 20, Probed: true}},
-		Pairs: []*prober.Pair{
-			{MX: "mx1.example", Preference: 10, Address: "192.0.2.1", Result: result("mx1.example:25", true)},
-			{MX: "mx2.example", Preference: 20, Address: "192.0.2.9", Result: bad},
+		Duration: 20 * time.Millisecond, Failure: maildomain.ReasonAddressFailed, Error: "1 of 2 addresses failed",
+		Hosts: []maildomain.MXHost{{Name: "mx1.example", Preference: 10, Probed: true}, {Name: "mx2.example", Preference: 20, Probed: true}},
+		Pairs: []*maildomain.Pair{
+			{MX: "mx1.example", Preference: 10, Address: netip.MustParseAddr("192.0.2.1"), Result: result("mx1.example:25", true)},
+			{MX: "mx2.example", Preference: 20, Address: netip.MustParseAddr("192.0.2.9"), Result: bad},
 		},
 	}
 	h.AddDomain(d)
@@ -236,8 +238,8 @@ func TestPagesDomain(t *testing.T) {
 		t.Errorf("the domain page does not show the table, then the transcripts:\n%s", page)
 	}
 	code, body := fetch(t, srv.URL+"/history/1?format=json")
-	var back prober.DomainResult
-	if err := json.Unmarshal([]byte(body), &back); code != 200 || err != nil || back.Failure != prober.DomainAddressFailed || len(back.Pairs) != 2 {
+	var back maildomain.Result
+	if err := json.Unmarshal([]byte(body), &back); code != 200 || err != nil || back.Failure != maildomain.ReasonAddressFailed || len(back.Pairs) != 2 {
 		t.Errorf("/history/1?format=json: %d %v %+v", code, err, back)
 	}
 }

@@ -91,9 +91,9 @@ func (p *Pages) Landing() http.Handler {
 	})
 }
 
-// Probe serves "/history/{id}": one probe's full report; with
+// Report serves "/history/{id}": one probe's full report; with
 // ?format=json, its result as the probe command's JSON.
-func (p *Pages) Probe() http.Handler {
+func (p *Pages) Report() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		idStr := strings.TrimPrefix(r.URL.Path, "/history/")
 		id, err := strconv.ParseUint(idStr, 10, 64)
@@ -112,9 +112,9 @@ func (p *Pages) Probe() http.Handler {
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			// A failed write means the client left: nobody to tell.
 			if e.Domain != nil {
-				_ = report.DomainJSON(w, e.Domain)
+				_ = report.WriteDomainJSON(w, e.Domain)
 			} else {
-				_ = report.JSON(w, e.Result)
+				_ = report.WriteJSON(w, e.Result)
 			}
 			return
 		}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/dashboards"
 	"github.com/smtp-exporter/smtp_exporter/internal/testtool"
-	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 )
 
 // The mail-domain tests: a real NSD (testbed/dns.sh) serving domains.test,
@@ -226,7 +226,7 @@ func TestDomainProbes(t *testing.T) {
 		t.Run(tc.domain+" "+tc.module, func(t *testing.T) {
 			m := probeDomain(t, exp, tc.domain, tc.module)
 			want(t, m, tc.success, "probe_success")
-			for _, r := range prober.DomainReasons {
+			for _, r := range maildomain.Reasons {
 				want(t, m, map[bool]float64{true: 1, false: 0}[string(r) == tc.reason], "probe_smtp_domain_failure", "reason="+string(r))
 			}
 			want(t, m, tc.hosts, "probe_smtp_mx_hosts")
@@ -332,8 +332,8 @@ func TestDomainDebugAndCLI(t *testing.T) {
 		t.Errorf("ok.domains.test: exit %d\n%s", code, out)
 	}
 	code, out := run("--module", "tb_mx", "--output", "json", "mixed.domains.test")
-	var d prober.DomainResult
-	if err := json.Unmarshal([]byte(out), &d); err != nil || code != 1 || d.Failure != prober.DomainAddressFailed {
+	var d maildomain.Result
+	if err := json.Unmarshal([]byte(out), &d); err != nil || code != 1 || d.Failure != maildomain.ReasonAddressFailed {
 		t.Errorf("mixed.domains.test JSON: exit %d, %v, %+v", code, err, d.Failure)
 	}
 	if code, _ := run("--module", "tb_mx", "ok.domains.test:25"); code != 2 {

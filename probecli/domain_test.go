@@ -9,7 +9,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
-	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 )
 
 func TestDomain(t *testing.T) {
@@ -44,7 +44,7 @@ func TestDomain(t *testing.T) {
 				t.Errorf("output lacks %q / %q:\n%s\n%s", tc.stdout, tc.stderr, r.stdout, r.stderr)
 			}
 			if tc.output == OutputJSON {
-				var d prober.DomainResult
+				var d maildomain.Result
 				if err := json.Unmarshal([]byte(r.stdout), &d); err != nil || len(d.Pairs) != 2 {
 					t.Errorf("JSON: %v, %d pairs", err, len(d.Pairs))
 				}

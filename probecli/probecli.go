@@ -9,12 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 	"github.com/smtp-exporter/smtp_exporter/report"
 )
@@ -68,9 +68,10 @@ func (c *Command) Run(ctx context.Context) int {
 	if err != nil {
 		return c.usageError(err)
 	}
+	var domain string
 	if choice.Module.IsDomain() {
 		// Before the module's port is added: a domain has none of its own.
-		if err := prober.CheckDomain(target); err != nil {
+		if domain, err = maildomain.ParseName(target); err != nil {
 			return c.usageError(fmt.Errorf("module %q probes mail domains: %w", choice.Name, err))
 		}
 	}
@@ -94,14 +95,14 @@ func (c *Command) Run(ctx context.Context) int {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts := c.Options
-	if cfg.AllowedTargets != nil && opts.Policy == nil {
+	if cfg.AllowedTargets != nil && opts.AllowList == nil {
 		// The command obeys the config's allowed_targets as /probe does:
 		// whoever may run it with the exporter's config (and credentials)
 		// gets no more reach than a caller of /probe.
-		opts.Policy = cfg.AllowedTargets
+		opts.AllowList = cfg.AllowedTargets
 	}
 	if module.IsDomain() {
-		return c.domain(ctx, target.Host, name, module, logger, opts)
+		return c.domain(ctx, domain, name, module, logger, opts)
 	}
 	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)
 	if result.Refused != nil {
@@ -109,7 +110,7 @@ func (c *Command) Run(ctx context.Context) int {
 	}
 
 	if c.Output == OutputJSON {
-		if err := report.JSON(c.Stdout, result); err != nil {
+		if err := report.WriteJSON(c.Stdout, result); err != nil {
 			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)
 		}
 	} else {
@@ -123,10 +124,9 @@ func (c *Command) Run(ctx context.Context) int {
 
 // domain probes a mail domain; the exit status follows probe_success.
 func (c *Command) domain(ctx context.Context, domain, name string, module *config.Module, logger *slog.Logger, opts prober.Options) int {
-	domain = strings.TrimSuffix(domain, ".")
-	result := prober.ProbeDomain(ctx, domain, name, module, logger.With("target", domain, "module", name), opts)
+	result := maildomain.Probe(ctx, domain, name, module, logger.With("target", domain, "module", name), opts)
 	if c.Output == OutputJSON {
-		if err := report.DomainJSON(c.Stdout, result); err != nil {
+		if err := report.WriteDomainJSON(c.Stdout, result); err != nil {
 			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)
 		}
 	} else {

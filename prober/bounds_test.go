@@ -47,12 +47,12 @@ func TestReplyTranscript(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &probe{ctx: context.Background(), res: &Result{}, opts: Options{Now: time.Now}, logger: slog.New(slog.DiscardHandler)}
+			p := &conversation{ctx: context.Background(), result: &Result{}, opts: Options{Now: time.Now}, logger: slog.New(slog.DiscardHandler)}
 			if _, err := p.readReplyOf("", bufio.NewReaderSize(strings.NewReader(tc.in), MaxReplyLineBytes)); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, l := range p.res.Transcript {
+			for _, l := range p.result.Transcript {
 				got = append(got, l.From+" "+l.Text)
 			}
 			expect(t, "transcript", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))

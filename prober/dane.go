@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +30,7 @@ const (
 	ReasonDANEMissing Reason = "dane_missing"
 )
 
-// DANEResult is what the DANE check of one TLS session found.
+// DANEResult is what DANE verification of one TLS session found.
 type DANEResult struct {
 	Mode string `json:"mode"`
 	// Name is the TLSA name asked (_PORT._tcp.HOST), Server the DNS server.
@@ -48,7 +47,7 @@ type DANEResult struct {
 // daneLookup is the outcome of the TLSA question, handed from the lookup
 // goroutine to finish.
 type daneLookup struct {
-	res    DANEResult
+	result DANEResult
 	lookup dane.Lookup
 	names  []string
 }
@@ -56,18 +55,15 @@ type daneLookup struct {
 // startDANE asks for the TLSA records of the target while the conversation
 // runs; finishDANE collects them. A target given as an address has no
 // TLSA name: DANE does not apply (RFC 7672 §2.2.2).
-func (p *probe) startDANE(target Target) {
+func (p *conversation) startDANE(target Target) {
 	if p.module.DANE == "" || p.module.DANE == config.DANEOff {
 		return
 	}
-	if _, err := netip.ParseAddr(target.Host); err == nil {
+	if target.IsAddress() {
 		p.note("DANE: the target is an address, which has no TLSA records")
 		return
 	}
-	r := p.opts.DNS
-	if r == nil {
-		r = p.module.Resolver() // config gives every DANE module one
-	}
+	r := p.resolvers.DNS // config gives every DANE module one
 	if r == nil {
 		p.note("DANE: the module has no DNS client")
 		return
@@ -75,8 +71,7 @@ func (p *probe) startDANE(target Target) {
 	name := "_" + strconv.Itoa(target.Port) + "._tcp." + strings.TrimSuffix(target.Host, ".")
 	ch := make(chan daneLookup, 1)
 	p.daneDone = ch
-	known := p.opts.AddrsSecure
-	go func() { ch <- lookupTLSA(p.ctx, r, name, target.Host, string(p.module.DANE), known) }()
+	go func() { ch <- lookupTLSA(p.ctx, r, name, target.Host, string(p.module.DANE), target.AddrsSecure) }()
 }
 
 // lookupTLSA asks r for the TLSA records at name and classifies the answer
@@ -84,19 +79,19 @@ func (p *probe) startDANE(target Target) {
 // secure; SERVFAIL from a validating resolver means bogus. A DANE sender
 // looks for them only when host's address records are secure (RFC 7672
 // §2.2.2): known says whether they are, when the caller asked already.
-func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode string, known *bool) (out daneLookup) {
+func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode string, known DNSSEC) (out daneLookup) {
 	out = daneLookup{
-		res:   DANEResult{Mode: mode, Name: name, Server: r.Server()},
-		names: []string{strings.ToLower(strings.TrimSuffix(host, "."))},
+		result: DANEResult{Mode: mode, Name: name, Server: r.Server()},
+		names:  []string{strings.ToLower(strings.TrimSuffix(host, "."))},
 	}
 	// The time of every question DANE asked: addresses and TLSA.
 	start := time.Now()
-	defer func() { out.res.Lookup = time.Since(start) }()
+	defer func() { out.result.Lookup = time.Since(start) }()
 	secure, err := addressesSecure(ctx, r, host, known)
 	switch {
 	case err != nil:
 		out.lookup.Bogus = true
-		out.res.LookupError = err.Error()
+		out.result.LookupError = err.Error()
 		return out
 	case !secure:
 		out.lookup.AddressesInsecure = true
@@ -104,7 +99,7 @@ func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode stri
 	}
 	ans, err := r.Query(ctx, name, dns.TypeTLSA)
 	if ans != nil {
-		out.res.Secure = ans.Secure
+		out.result.Secure = ans.Secure
 		// A CNAME at the TLSA name: the leaf may also carry the name the
 		// chain ends at, less its _port._tcp (RFC 7672 §3.2.2).
 		if len(ans.CNAMEs) > 0 {
@@ -135,8 +130,8 @@ func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode stri
 		// answer; any other failure leaves a DANE sender just as unable to
 		// decide, and it defers the mail too (RFC 7672 §2.2).
 		out.lookup.Bogus = true
-		out.res.Secure = false
-		out.res.LookupError = err.Error()
+		out.result.Secure = false
+		out.result.LookupError = err.Error()
 	}
 	return out
 }
@@ -145,9 +140,9 @@ func lookupTLSA(ctx context.Context, r *resolver.Resolver, name, host, mode stri
 // DNSSEC-secure (known, when the caller found out already): an insecure
 // answer or denial makes them insecure; a failed question is an error
 // (SERVFAIL from a validating resolver: bogus).
-func addressesSecure(ctx context.Context, r *resolver.Resolver, host string, known *bool) (bool, error) {
-	if known != nil {
-		return *known, nil
+func addressesSecure(ctx context.Context, r *resolver.Resolver, host string, known DNSSEC) (bool, error) {
+	if known != DNSSECUnknown {
+		return known == DNSSECSecure, nil
 	}
 	a := r.LookupAddrs(ctx, host)
 	for _, err := range []error{a.ErrA, a.ErrAAAA} {
@@ -161,24 +156,24 @@ func addressesSecure(ctx context.Context, r *resolver.Resolver, host string, kno
 // finishDANE waits for the lookup, decides the status against the chain
 // the server presented, and turns it into the probe's problems: a
 // validated chain excuses a WebPKI failure, as it does for a DANE sender.
-func (p *probe) finishDANE() {
+func (p *conversation) finishDANE() {
 	if p.daneDone == nil {
-		if p.module.DANE != "" && p.module.DANE != config.DANEOff && p.res.DANE == nil {
+		if p.module.DANE != "" && p.module.DANE != config.DANEOff && p.result.DANE == nil {
 			// Not checked (an address target, or no connection): the
 			// result still says DANE was asked for, so its series exist.
-			p.res.DANE = &DANEResult{Mode: string(p.module.DANE), Result: dane.Result{Detail: "not checked: no TLSA name (an address target) or no connection"}}
+			p.result.DANE = &DANEResult{Mode: string(p.module.DANE), Result: dane.Result{Detail: "not checked: no TLSA name (an address target) or no connection"}}
 		}
 		return
 	}
 	l := <-p.daneDone
-	d := l.res
+	d := l.result
 	d.Result = dane.Verify(l.lookup, p.peerCerts, l.names, p.opts.Now())
 	if d.LookupError != "" {
 		d.Detail = fmt.Sprintf("the DNS lookup failed (%s): DANE senders defer mail", d.LookupError)
 	}
-	p.res.DANE = &d
+	p.result.DANE = &d
 	p.note("DANE %s: %s", d.Status, d.Detail)
-	for _, c := range d.Checks {
+	for _, c := range d.Verdicts {
 		p.note("DANE record %s: %s", c.Record, c.Why)
 	}
 

@@ -9,46 +9,40 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
 )
 
-// resolve picks the address to connect to: the preferred family first, the
-// other one only when fallback is allowed and the preferred has none.
-func resolve(ctx context.Context, resolver *net.Resolver, host, preferred string, fallback bool) (netip.Addr, error) {
-	if addr, err := netip.ParseAddr(host); err == nil {
-		if !fallback && familyOf(addr) != preferred {
-			return netip.Addr{}, fmt.Errorf("%s is not an %s address and ip_protocol_fallback is off", host, preferred)
+// resolveTarget finds the address to connect to: the target's own (an IP
+// literal, or a mail domain's pair that the fan-out resolved and judged
+// already), else one of Host's addresses from the host resolver. The
+// module's one family rule (config.Module.PreferredAddr) picks among a
+// name's addresses and judges a literal.
+func resolveTarget(ctx context.Context, hosts *net.Resolver, t Target, module *config.Module) (netip.Addr, error) {
+	switch {
+	case t.IsAddress():
+		if _, ok := module.PreferredAddr([]netip.Addr{t.Addr}); !ok {
+			return netip.Addr{}, fmt.Errorf("%s is not an %s address and ip_protocol_fallback is off", t.Host, module.IPProtocol)
 		}
-		return addr, nil
+		return t.Addr, nil
+	case t.Addr.IsValid():
+		return t.Addr, nil
 	}
-	addrs, err := resolver.LookupNetIP(ctx, "ip", host)
+	addrs, err := hosts.LookupNetIP(ctx, "ip", t.Host)
 	if err != nil {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return netip.Addr{}, fmt.Errorf("host %s not found", host)
+			return netip.Addr{}, fmt.Errorf("host %s not found", t.Host)
 		}
 		return netip.Addr{}, err
 	}
-	var other netip.Addr
-	for _, a := range addrs {
-		a = a.Unmap()
-		if familyOf(a) == preferred {
-			return a, nil
-		}
-		if !other.IsValid() {
-			other = a
-		}
+	for i, a := range addrs {
+		addrs[i] = a.Unmap()
 	}
-	if other.IsValid() && fallback {
-		return other, nil
+	if a, ok := module.PreferredAddr(addrs); ok {
+		return a, nil
 	}
-	return netip.Addr{}, fmt.Errorf("host %s has no %s address", host, preferred)
-}
-
-func familyOf(a netip.Addr) string {
-	if a.Unmap().Is4() {
-		return "ip4"
-	}
-	return "ip6"
+	return netip.Addr{}, fmt.Errorf("host %s has no %s address", t.Host, module.IPProtocol)
 }
 
 // classifyDialError says why a TCP connect failed.

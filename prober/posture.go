@@ -73,24 +73,23 @@ func suitesFor(version uint16, suites []*tls.CipherSuite) []uint16 {
 // the module asks for them and the server was seen to speak TLS (the main
 // conversation reached a handshake, even a failed one). They share the
 // probe's deadline; a check that runs out of time is not conclusive.
-func (p *probe) posture(target Target) {
-	if !p.module.TLSPosture || !p.res.Phase(PhaseTLSHandshake).Reached {
+func (p *conversation) posture(target Target) {
+	if !p.module.TLSPosture || !p.result.Phase(PhaseTLSHandshake).Reached {
 		return
 	}
-	addr, err := netip.ParseAddr(p.res.IP)
-	if err != nil {
+	if !p.result.IP.IsValid() {
 		return
 	}
-	dest := netip.AddrPortFrom(addr, uint16(target.Port))
+	dest := netip.AddrPortFrom(p.result.IP, uint16(target.Port))
 	checks := make([]PostureCheck, 0, len(postureSpecs))
 	for _, spec := range postureSpecs {
-		checks = append(checks, p.postureCheck(dest, target.Host, spec))
+		checks = append(checks, p.postureCheck(dest, target, spec))
 	}
-	p.res.Posture = checks
+	p.result.Posture = checks
 
 	var legacy []string
 	for _, v := range LegacyVersions {
-		if c := p.res.PostureCheck(v); c != nil && c.Accepted {
+		if c := p.result.PostureCheck(v); c != nil && c.Accepted {
 			legacy = append(legacy, v)
 		}
 	}
@@ -107,7 +106,7 @@ func (p *probe) posture(target Target) {
 // postureCheck opens one extra connection, reaches the handshake the
 // module's way (implicit TLS, or greeting, EHLO and STARTTLS), offers
 // spec's ClientHello and closes the connection after the handshake.
-func (p *probe) postureCheck(dest netip.AddrPort, host string, spec postureSpec) (pc PostureCheck) {
+func (p *conversation) postureCheck(dest netip.AddrPort, target Target, spec postureSpec) (pc PostureCheck) {
 	pc.Check = spec.check
 	start := p.opts.Now()
 	defer func() { pc.Duration = p.opts.Now().Sub(start) }()
@@ -143,7 +142,7 @@ func (p *probe) postureCheck(dest netip.AddrPort, host string, spec postureSpec)
 		}
 	}
 
-	cfg, _ := p.clientTLS(host)
+	cfg, _ := p.clientTLS(target)
 	cfg.MinVersion, cfg.MaxVersion, cfg.CipherSuites = spec.version, spec.version, spec.suites
 	tlsConn := tls.Client(conn, cfg)
 	err = tlsConn.HandshakeContext(p.ctx)
@@ -158,7 +157,7 @@ func (p *probe) postureCheck(dest netip.AddrPort, host string, spec postureSpec)
 	}
 	state := tlsConn.ConnectionState()
 	pc.Accepted = true
-	pc.Version, pc.Cipher = tlsVersionName(state.Version), tls.CipherSuiteName(state.CipherSuite)
+	pc.Version, pc.Cipher = TLSVersion(state.Version), tls.CipherSuiteName(state.CipherSuite)
 	note("accepted: %s, %s", pc.Version, pc.Cipher)
 	// Stop here: close_notify, then close. No SMTP inside this session.
 	tlsConn.Close()
@@ -167,7 +166,7 @@ func (p *probe) postureCheck(dest netip.AddrPort, host string, spec postureSpec)
 
 // postureStartTLS takes an extra connection from the greeting to the
 // server's 220 to STARTTLS, with its lines in the transcript under check.
-func (p *probe) postureStartTLS(conn net.Conn, check string) error {
+func (p *conversation) postureStartTLS(conn net.Conn, check string) error {
 	r := bufio.NewReaderSize(conn, MaxReplyLineBytes)
 	read := func() (Reply, error) {
 		return p.readReplyOf(check, r)

@@ -111,10 +111,10 @@ func TestPosture(t *testing.T) {
 			expect(t, "weak cipher accepted", weak.Accepted, tc.want.weak)
 			expect(t, "weak cipher", weak.Cipher, tc.want.cipher)
 			if tc.want.tls10 {
-				expect(t, "TLS 1.0 version", r.PostureCheck(CheckTLS10).Version, "TLS 1.0")
+				expect(t, "TLS 1.0 version", r.PostureCheck(CheckTLS10).Version.String(), "TLS 1.0")
 			}
 			// The main probe keeps its modern defaults.
-			if r.TLS == nil || r.TLS.Version == "TLS 1.0" {
+			if r.TLS == nil || r.TLS.Version == tls.VersionTLS10 {
 				t.Errorf("main session: %+v", r.TLS)
 			}
 			// Every extra connection is in the transcript, under its check.

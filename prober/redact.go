@@ -59,12 +59,12 @@ func secretForms(user, password string) []string {
 // field, a log, a label or a page: sanitized first (so that what is redacted
 // is what is shown), then redacted, then capped at limit bytes (so that no cut
 // can leave part of a secret behind).
-func (p *probe) clean(s string, limit int) string {
+func (p *conversation) clean(s string, limit int) string {
 	return capText(p.redact(sanitizeText(s)), limit)
 }
 
 // redact hides the module's password in text that may come from the server.
-func (p *probe) redact(text string) string {
+func (p *conversation) redact(text string) string {
 	for _, s := range p.secrets {
 		if strings.Contains(text, s) {
 			text = strings.ReplaceAll(text, s, Redacted)

@@ -9,7 +9,7 @@ import (
 
 func TestClean(t *testing.T) {
 	const pw = `pa"ss\wo` + "\x01rd"
-	p := &probe{secrets: secretForms("user", pw)}
+	p := &conversation{secrets: secretForms("user", pw)}
 	sanitizedPW := `pa"ss\wo` + "\uFFFD" + "rd"
 	cases := []struct {
 		name string

@@ -1,10 +1,16 @@
-// Package prober speaks SMTP to one target and records what happened: each
-// phase with its duration and reply code, the EHLO extensions, the TLS state
-// and certificates, and one failure reason. It knows nothing of Prometheus;
-// the collector, the debug report and the probe command all read its Result.
+// Package prober holds one SMTP conversation with one target and records
+// what happened: each phase with its duration and reply code, the EHLO
+// extensions, the TLS state and certificates, DANE, reverse DNS, the TLS
+// posture, and one failure reason. It is the connection below a mail
+// domain's fan-out (package maildomain), which hands it each (MX host,
+// address) pair as a Target. It knows nothing of Prometheus; the
+// collector, the debug report and the probe command all read its Result.
 package prober
 
 import (
+	"crypto/tls"
+	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -93,8 +99,8 @@ type Result struct {
 	Duration time.Duration `json:"duration_ns"`
 
 	// IP is the address connected to (or tried); IPProtocol is 4 or 6 (0: none chosen).
-	IP         string `json:"ip,omitempty"`
-	IPProtocol int    `json:"ip_protocol,omitempty"`
+	IP         netip.Addr `json:"ip,omitzero"`
+	IPProtocol int        `json:"ip_protocol,omitempty"`
 
 	Success bool `json:"success"`
 	// Failure is the one reason the probe failed; empty on success.
@@ -132,7 +138,7 @@ type Result struct {
 	AuthMechanism  string `json:"auth_mechanism,omitempty"`
 
 	TLS *TLSInfo `json:"tls,omitempty"`
-	// DANE is the DANE check of the session (nil: the module's dane is
+	// DANE is the DANE verification of the session (nil: the module's dane is
 	// off, or the target is an address).
 	DANE *DANEResult `json:"dane,omitempty"`
 
@@ -167,6 +173,14 @@ func (w *Warning) UnmarshalText(b []byte) error {
 	reason, msg, _ := strings.Cut(string(b), ": ")
 	w.Reason, w.Message = Reason(reason), msg
 	return nil
+}
+
+// setAddr records the address connected to (or tried).
+func (r *Result) setAddr(addr netip.Addr) {
+	r.IP, r.IPProtocol = addr, 4
+	if !addr.Is4() {
+		r.IPProtocol = 6
+	}
 }
 
 // HasWarning reports whether the probe found reason as a warning.
@@ -220,9 +234,9 @@ func (e *EHLOInfo) Has(keyword string) bool {
 
 // TLSInfo is the state of the TLS session and what was learned of its certificates.
 type TLSInfo struct {
-	Version    string `json:"version"`
-	Cipher     string `json:"cipher"`
-	ServerName string `json:"server_name,omitempty"`
+	Version    TLSVersion `json:"version"`
+	Cipher     string     `json:"cipher"`
+	ServerName string     `json:"server_name,omitempty"`
 	// Certificates is the chain as the server presented it, leaf first.
 	Certificates []CertInfo `json:"certificates"`
 	// Verified says the chain leads to a trusted root and matches the host name.
@@ -240,6 +254,46 @@ type TLSInfo struct {
 	ChainCertificates int `json:"chain_certificates"`
 	// OCSP is the OCSP response stapled to the handshake; nil when none was.
 	OCSP *OCSPInfo `json:"ocsp,omitempty"`
+}
+
+// TLSVersion is a TLS protocol version as the handshake gives it
+// (tls.VersionTLS12, ...): compared as a number, written as "TLS 1.2".
+type TLSVersion uint16
+
+// String is the version as reports and labels write it: "TLS 1.2", or
+// "unknown (0x0305)" for a version without a name.
+func (v TLSVersion) String() string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLS 1.0"
+	case tls.VersionTLS11:
+		return "TLS 1.1"
+	case tls.VersionTLS12:
+		return "TLS 1.2"
+	case tls.VersionTLS13:
+		return "TLS 1.3"
+	}
+	return fmt.Sprintf("unknown (0x%04x)", uint16(v))
+}
+
+// MarshalText writes String, the form the JSON always had.
+func (v TLSVersion) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (v *TLSVersion) UnmarshalText(b []byte) error {
+	s := string(b)
+	for _, known := range []TLSVersion{tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13} {
+		if s == known.String() {
+			*v = known
+			return nil
+		}
+	}
+	var n uint16
+	if _, err := fmt.Sscanf(s, "unknown (0x%04x)", &n); err != nil {
+		return fmt.Errorf("TLS version %q: want TLS 1.0 to TLS 1.3, or unknown (0xNNNN)", s)
+	}
+	*v = TLSVersion(n)
+	return nil
 }
 
 // OCSP certificate statuses, as the probe_tls_ocsp_status label says them.
@@ -312,8 +366,8 @@ type PostureCheck struct {
 	Conclusive bool `json:"conclusive"`
 	Accepted   bool `json:"accepted"`
 	// Version and Cipher are what the server chose, when it accepted.
-	Version string `json:"version,omitempty"`
-	Cipher  string `json:"cipher,omitempty"`
+	Version TLSVersion `json:"version,omitempty"`
+	Cipher  string     `json:"cipher,omitempty"`
 	// Error is why the server refused, or why the check was not conclusive.
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`

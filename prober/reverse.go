@@ -122,7 +122,7 @@ func normalizeName(n string) string {
 // bannerHostname is the name a greeting gives, from the text of its first
 // line ("mx.example.net ESMTP Postfix"): RFC 5321 puts the server's domain
 // or address literal first.
-func (p *probe) bannerHostname(reply Reply) string {
+func (p *conversation) bannerHostname(reply Reply) string {
 	if len(reply.Lines) == 0 {
 		return ""
 	}
@@ -133,41 +133,32 @@ func (p *probe) bannerHostname(reply Reply) string {
 	return p.clean(normalizeName(fields[0]), maxHostnameBytes)
 }
 
-// reverseDNS runs the lookups of lookupReverse for the address connected
+// startReverseDNS runs the lookups of lookupReverse for the address connected
 // to, in the background so that they overlap the conversation; wait
 // returns the result.
-func (p *probe) startReverseDNS(addr netip.Addr) (wait func() *ReverseDNSInfo) {
+func (p *conversation) startReverseDNS(addr netip.Addr) (wait func() *ReverseDNSInfo) {
 	ch := make(chan *ReverseDNSInfo, 1)
-	r := p.opts.ReverseResolver
-	switch {
-	case r != nil:
-	case p.opts.DNS != nil:
-		r = DNSReverseResolver{p.opts.DNS}
-	case p.module.Resolver() != nil:
-		r = DNSReverseResolver{p.module.Resolver()}
-	default:
-		r = NetReverseResolver{p.opts.Resolver}
-	}
+	r := p.resolvers.Reverse
 	go func() { ch <- lookupReverse(p.ctx, r, addr, p.clean) }()
 	return func() *ReverseDNSInfo { return <-ch }
 }
 
 // finishReverseDNS records the lookups' outcome and compares it with the greeting.
-func (p *probe) finishReverseDNS(info *ReverseDNSInfo) {
-	p.res.ReverseDNS = info
+func (p *conversation) finishReverseDNS(info *ReverseDNSInfo) {
+	p.result.ReverseDNS = info
 	if !info.Conclusive {
 		p.note("reverse DNS not conclusive: %s", info.Error)
 		return
 	}
-	if b := p.res.BannerHostname; b != "" {
+	if b := p.result.BannerHostname; b != "" {
 		info.BannerMatchesPTR = slices.Contains(info.PTR, b)
 	}
 	switch {
 	case len(info.PTR) == 0:
-		p.note("reverse DNS: %s has no PTR name", p.res.IP)
+		p.note("reverse DNS: %s has no PTR name", p.result.IP)
 	case info.FCrDNS:
-		p.note("reverse DNS: %s is %s, which resolves back to it", p.res.IP, strings.Join(info.ConfirmedPTR, ", "))
+		p.note("reverse DNS: %s is %s, which resolves back to it", p.result.IP, strings.Join(info.ConfirmedPTR, ", "))
 	default:
-		p.note("reverse DNS: %s is %s, which does not resolve back to it", p.res.IP, strings.Join(info.PTR, ", "))
+		p.note("reverse DNS: %s is %s, which does not resolve back to it", p.result.IP, strings.Join(info.PTR, ", "))
 	}
 }

@@ -74,9 +74,9 @@ func TestReverseDNS(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := smtptest.NewServerAt(t, addr.String(), smtptest.Config{Greeting: tc.greeting})
-			res := smtptest.NewZoneResolver(t, tc.zone)
+			zone := smtptest.NewZoneResolver(t, tc.zone)
 			m := testModule(t, "tls: none\nreverse_dns: true")
-			r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{Resolver: res})
+			r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{Resolver: zone})
 			expect(t, "success", r.Success, true)
 			if !strings.HasPrefix(r.BannerHostname, tc.banner) || len(r.BannerHostname) > maxHostnameBytes {
 				t.Errorf("banner hostname %q, want %q (at most %d bytes)", r.BannerHostname, tc.banner, maxHostnameBytes)

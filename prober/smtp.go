@@ -29,29 +29,20 @@ const (
 	quitGrace = 2 * time.Second
 )
 
-// Options are the parts of a probe that tests replace.
+// Options are the parts of a probe that its caller chooses: the clock and
+// the allow-list, and for tests a resolver. What is known of the target
+// itself travels in the Target.
 type Options struct {
-	// Resolver resolves host names (nil: net.DefaultResolver).
+	// Resolver and DNS replace the resolver of host names and the DNS
+	// client (TLSA, PTR, a mail domain's questions) that the module and the
+	// system would give: see ChooseResolvers.
 	Resolver *net.Resolver
+	DNS      *resolver.Resolver
 	// Now is the clock that times the probe and that certificates are
 	// checked against (nil: time.Now). Deadlines always use the real clock.
 	Now func() time.Time
-	// Policy, when set, may refuse the target before any connection.
-	Policy TargetPolicy
-	// Addr, when valid, is the address connected to: the host is not
-	// resolved and names the server for TLS only (a domain probe's pair).
-	Addr netip.Addr
-	// ReverseResolver looks up PTR names for reverse_dns (nil: DNS when
-	// set, else the module's dns server when it sets one, else Resolver).
-	ReverseResolver ReverseResolver
-	// DNS answers the TLSA questions of DANE (nil: the module's resolver,
-	// dns.server or the first nameserver of /etc/resolv.conf). Only its
-	// AD bit makes an answer secure.
-	DNS *resolver.Resolver
-	// AddrsSecure, when set, says whether the host's address records were
-	// DNSSEC-secure, as the caller found them with DNS (a domain probe's
-	// pair); nil: DANE asks for them itself.
-	AddrsSecure *bool
+	// AllowList, when set, may refuse the target before any connection.
+	AllowList AllowList
 }
 
 // Probe runs one SMTP conversation with target under module and returns
@@ -64,13 +55,6 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if r := module.NetResolver(); r != nil {
-		// The module's dns.server answers its host names too.
-		opts.Resolver = r
-	}
-	if opts.Resolver == nil {
-		opts.Resolver = net.DefaultResolver
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -79,13 +63,14 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 		ctx, cancel = context.WithTimeout(ctx, module.Timeout)
 		defer cancel()
 	}
-	p := &probe{
-		ctx:    ctx,
-		module: module,
-		logger: logger,
-		opts:   opts,
-		start:  opts.Now(),
-		res: &Result{
+	p := &conversation{
+		ctx:       ctx,
+		module:    module,
+		logger:    logger,
+		opts:      opts,
+		resolvers: ChooseResolvers(module, opts),
+		start:     opts.Now(),
+		result: &Result{
 			Target:         target.String(),
 			Module:         moduleName,
 			Host:           target.Host,
@@ -94,7 +79,7 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 			Transcript:     []TranscriptLine{},
 		},
 	}
-	p.res.Start = p.start
+	p.result.Start = p.start
 	if module.Auth != nil {
 		// Read once: a rotation during the probe must not make the
 		// redaction miss the password that is sent.
@@ -102,20 +87,22 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 		p.secrets = secretForms(module.Auth.Username, p.password.Reveal())
 	}
 	for _, ph := range Phases {
-		p.res.Phases = append(p.res.Phases, PhaseResult{Phase: ph})
+		p.result.Phases = append(p.result.Phases, PhaseResult{Phase: ph})
 	}
 	p.run(target)
 	p.finish()
-	return p.res
+	return p.result
 }
 
-type probe struct {
-	ctx    context.Context
-	module *config.Module
-	logger *slog.Logger
-	opts   Options
-	start  time.Time
-	res    *Result
+// conversation is the state of one probe while it runs.
+type conversation struct {
+	ctx       context.Context
+	module    *config.Module
+	logger    *slog.Logger
+	opts      Options
+	resolvers Resolvers
+	start     time.Time
+	result    *Result
 
 	conn net.Conn // the current connection, plain or TLS
 	tcp  net.Conn // the TCP connection under it
@@ -124,8 +111,7 @@ type probe struct {
 	password config.Secret // the module's password, read once per probe
 	secrets  []string      // the password's forms, for redact
 
-	reverse    func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
-	tlsVersion uint16                 // the negotiated TLS version (0: no TLS)
+	reverse func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
 	// credsSent is set once the credentials went out: from then on only
 	// reply codes of what the server says are kept (see codeOnly).
 	credsSent bool
@@ -137,7 +123,7 @@ type probe struct {
 
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
-	soft   []problem // policy failures found along the way
+	soft   []problem // failures by the module's settings, found along the way
 	// warnings are problems that do not fail the probe.
 	warnings []problem
 }
@@ -148,7 +134,7 @@ type problem struct {
 }
 
 // fail records the failure that ends the conversation.
-func (p *probe) fail(reason Reason, err error) {
+func (p *conversation) fail(reason Reason, err error) {
 	if p.hard == nil {
 		err = p.dropServerText(err)
 		p.hard = &problem{reason, err}
@@ -158,21 +144,22 @@ func (p *probe) fail(reason Reason, err error) {
 
 // ioFail records a failed read or write, after which the connection is
 // not used again.
-func (p *probe) ioFail(err error, timeoutReason Reason, doing string) {
+func (p *conversation) ioFail(err error, timeoutReason Reason, doing string) {
 	p.broken = true
 	p.fail(classifyIOError(err, timeoutReason), fmt.Errorf("%s: %w", doing, err))
 }
 
 // warn records a problem that the module's settings keep from failing the
 // probe; the conversation goes on.
-func (p *probe) warn(reason Reason, err error) {
+func (p *conversation) warn(reason Reason, err error) {
 	err = p.dropServerText(err)
 	p.warnings = append(p.warnings, problem{reason, err})
 	p.note("warning: %s: %v", reason, err)
 }
 
-// flag records a policy failure; the conversation goes on to learn more.
-func (p *probe) flag(reason Reason, err error) {
+// flag records a failure by the module's settings; the conversation goes on
+// to learn more.
+func (p *conversation) flag(reason Reason, err error) {
 	err = p.dropServerText(err)
 	p.soft = append(p.soft, problem{reason, err})
 	p.note("problem: %s: %v", reason, err)
@@ -180,7 +167,7 @@ func (p *probe) flag(reason Reason, err error) {
 
 // said is a reply as an error quotes it: "535 5.7.8 text", or once the
 // credentials have been sent only its codes (see codeOnly).
-func (p *probe) said(r Reply) string {
+func (p *conversation) said(r Reply) string {
 	if p.credsSent {
 		return replyStatus(r)
 	}
@@ -189,7 +176,7 @@ func (p *probe) said(r Reply) string {
 
 // dropServerText keeps an error that quotes the server out of the result
 // once credentials have been sent.
-func (p *probe) dropServerText(err error) error {
+func (p *conversation) dropServerText(err error) error {
 	var pe *ProtocolError
 	if p.credsSent && errors.As(err, &pe) {
 		return errors.New(pe.Bare + " (the server's text is dropped after credentials were sent)")
@@ -197,8 +184,8 @@ func (p *probe) dropServerText(err error) error {
 	return err
 }
 
-func (p *probe) finish() {
-	r := p.res
+func (p *conversation) finish() {
+	r := p.result
 	r.Duration = p.opts.Now().Sub(p.start)
 	if r.Refused != nil {
 		p.logger.Debug("Probe refused", "err", r.Refused)
@@ -228,11 +215,11 @@ func (p *probe) finish() {
 	}
 }
 
-func (p *probe) run(target Target) {
+func (p *conversation) run(target Target) {
 	if target.Port < 1 || target.Port > 65535 {
 		// A caller's mistake (config.ChooseModule gives every probe a
 		// port), reported rather than dialed.
-		p.fail(ReasonResolve, fmt.Errorf("target %q has no port to dial", p.res.Target))
+		p.fail(ReasonResolve, fmt.Errorf("target %q has no port to dial", p.result.Target))
 		return
 	}
 	p.session(target)
@@ -244,7 +231,7 @@ func (p *probe) run(target Target) {
 
 // session holds the main conversation: one connection, or two when an
 // opportunistic module falls back to clear text.
-func (p *probe) session(target Target) {
+func (p *conversation) session(target Target) {
 	dest, ok := p.resolve(target)
 	if !ok || !p.dial(dest) {
 		return
@@ -266,7 +253,7 @@ func (p *probe) session(target Target) {
 // converse holds one SMTP session on the connection dial opened, and closes
 // it. It returns true when the session must be retried in clear text on a
 // new connection; plainOnly is that retry, which never tries STARTTLS.
-func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
+func (p *conversation) converse(target Target, plainOnly bool) (retryPlain bool) {
 	defer p.conn.Close()
 	// Cancelling the context (the scrape went away) must end blocked reads
 	// at once. This may run on another goroutine while p.conn becomes the
@@ -277,7 +264,7 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 	defer stop()
 
 	implicit := p.module.TLS == config.TLSImplicit
-	if implicit && p.handshake(target.Host) != tlsDone {
+	if implicit && p.handshake(target) != tlsDone {
 		return false
 	}
 	if !p.banner() {
@@ -287,11 +274,11 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 	if !ok {
 		return false
 	}
-	p.res.EHLO = ehlo
-	if !p.res.Encrypted {
-		p.res.StartTLSAdvertised = ehlo.Has("STARTTLS")
-		p.res.AuthBeforeTLS = ehlo.Has("AUTH")
-		if p.res.AuthBeforeTLS {
+	p.result.EHLO = ehlo
+	if !p.result.Encrypted {
+		p.result.StartTLSAdvertised = ehlo.Has("STARTTLS")
+		p.result.AuthBeforeTLS = ehlo.Has("AUTH")
+		if p.result.AuthBeforeTLS {
 			err := errors.New("AUTH is advertised before TLS, so clients may send passwords in clear text")
 			if p.module.FailIfAuthBeforeTLS {
 				p.flag(ReasonAuthBeforeTLS, err)
@@ -306,7 +293,7 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 		if plainOnly {
 			break
 		}
-		if !p.res.StartTLSAdvertised {
+		if !p.result.StartTLSAdvertised {
 			if p.module.TLS == config.TLSStartTLS {
 				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
 				p.quit()
@@ -318,7 +305,7 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 			p.warn(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS: mail to it travels in clear text, and senders that require TLS do not deliver"))
 			break
 		}
-		switch p.startTLS(target.Host) {
+		switch p.startTLS(target) {
 		case tlsFailed:
 			return false
 		case tlsReconnect:
@@ -331,11 +318,11 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 			if !ok {
 				return false
 			}
-			p.res.EHLOTLS = ehlo
+			p.result.EHLOTLS = ehlo
 		}
 	}
 
-	final := p.res.LastEHLO()
+	final := p.result.LastEHLO()
 	hasAuth := final.Has("AUTH")
 	if !hasAuth && (p.module.FailIfNoAuth || p.module.Auth != nil) {
 		p.flag(ReasonAuthNotAdvertised, errors.New("the server does not advertise AUTH on this session"))
@@ -350,26 +337,20 @@ func (p *probe) converse(target Target, plainOnly bool) (retryPlain bool) {
 	return false
 }
 
-// resolve looks the host up and checks the address against the policy.
-func (p *probe) resolve(target Target) (string, bool) {
+// resolve finds the address to connect to and checks it against the
+// allow-list.
+func (p *conversation) resolve(target Target) (string, bool) {
 	if !p.allowName(target.Host) {
 		return "", false
 	}
 	done := p.begin(PhaseResolve)
-	addr, err := p.opts.Addr, error(nil)
-	if !addr.IsValid() {
-		addr, err = resolve(p.ctx, p.opts.Resolver, target.Host, p.module.IPProtocol, p.module.IPFallback())
-	}
+	addr, err := resolveTarget(p.ctx, p.resolvers.Hosts, target, p.module)
 	done()
 	if err != nil {
 		p.fail(ReasonResolve, err)
 		return "", false
 	}
-	p.res.IP = addr.String()
-	p.res.IPProtocol = 4
-	if !addr.Is4() {
-		p.res.IPProtocol = 6
-	}
+	p.result.setAddr(addr)
 	if !p.allowAddr(target.Host, addr) {
 		return "", false
 	}
@@ -381,7 +362,7 @@ func (p *probe) resolve(target Target) (string, bool) {
 
 // dial opens the TCP connection to dest, from the module's source address
 // when it has one.
-func (p *probe) dial(dest string) bool {
+func (p *conversation) dial(dest string) bool {
 	done := p.begin(PhaseConnect)
 	p.note("connecting to %s", dest)
 	var d net.Dialer
@@ -410,7 +391,7 @@ func (p *probe) dial(dest string) bool {
 }
 
 // banner reads the greeting, which may be multi-line ("220-").
-func (p *probe) banner() bool {
+func (p *conversation) banner() bool {
 	done := p.begin(PhaseBanner)
 	reply, err := p.readReply(PhaseBanner)
 	done()
@@ -427,7 +408,7 @@ func (p *probe) banner() bool {
 					text, re.String()))
 			}
 		}
-		p.res.BannerHostname = p.bannerHostname(reply)
+		p.result.BannerHostname = p.bannerHostname(reply)
 		return true
 	case reply.Code >= 400:
 		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %s", p.said(reply)))
@@ -439,7 +420,7 @@ func (p *probe) banner() bool {
 }
 
 // ehlo sends EHLO and parses the extensions.
-func (p *probe) ehlo(phase Phase) (*EHLOInfo, bool) {
+func (p *conversation) ehlo(phase Phase) (*EHLOInfo, bool) {
 	done := p.begin(phase)
 	reply, err := p.command(phase, "EHLO "+p.ehloName(), "")
 	done()
@@ -466,7 +447,7 @@ const (
 )
 
 // startTLS upgrades the clear-text session.
-func (p *probe) startTLS(host string) tlsOutcome {
+func (p *conversation) startTLS(target Target) tlsOutcome {
 	done := p.begin(PhaseStartTLS)
 	reply, err := p.command(PhaseStartTLS, "STARTTLS", "")
 	done()
@@ -490,13 +471,13 @@ func (p *probe) startTLS(host string) tlsOutcome {
 		p.fail(ReasonTLSHandshakeFailed, fmt.Errorf("server sent %d bytes of clear text after its STARTTLS reply", n))
 		return tlsFailed
 	}
-	return p.handshake(host)
+	return p.handshake(target)
 }
 
 // handshake runs the TLS handshake, then verifies the certificate chain
 // itself so that a bad certificate is still captured with its dates.
-func (p *probe) handshake(host string) tlsOutcome {
-	cfg, serverName := p.clientTLS(host)
+func (p *conversation) handshake(target Target) tlsOutcome {
+	cfg, serverName := p.clientTLS(target)
 	done := p.begin(PhaseTLSHandshake)
 	reads := &tlsReads{Conn: p.conn}
 	tlsConn := tls.Client(reads, cfg)
@@ -521,14 +502,13 @@ func (p *probe) handshake(host string) tlsOutcome {
 	}
 	p.conn = tlsConn
 	p.r.Reset(tlsConn)
-	p.res.Encrypted = true
+	p.result.Encrypted = true
 
 	state := tlsConn.ConnectionState()
-	p.tlsVersion = state.Version
 	p.peerCerts = state.PeerCertificates
 	info := describeTLS(state, p.clean)
 	info.ServerName = serverName
-	p.res.TLS = info
+	p.result.TLS = info
 	p.note("TLS handshake done: %s, %s", info.Version, info.Cipher)
 
 	chain, reason, err := verifyChain(state.PeerCertificates, p.module.Roots(), serverName, p.opts.Now())
@@ -565,23 +545,27 @@ func (p *probe) handshake(host string) tlsOutcome {
 	return tlsDone
 }
 
-// clientTLS returns the module's TLS client config for host and the name
-// the certificate is checked against.
-func (p *probe) clientTLS(host string) (*tls.Config, string) {
-	serverName := p.module.TLSConfig.ServerName
+// clientTLS returns the module's TLS client config for the target and the
+// name the certificate is checked against: tls_config.server_name, else the
+// target's host.
+func (p *conversation) clientTLS(target Target) (*tls.Config, string) {
+	serverName, isAddress := p.module.TLSConfig.ServerName, target.IsAddress()
 	if serverName == "" {
-		serverName = host
+		serverName = target.Host
+	} else {
+		_, err := netip.ParseAddr(serverName)
+		isAddress = err == nil
 	}
 	cfg := p.module.ClientTLS(serverName)
-	if _, err := netip.ParseAddr(serverName); err == nil {
+	if isAddress {
 		cfg.ServerName = "" // IP addresses are not sent as SNI
 	}
 	return cfg, serverName
 }
 
 // authenticate tries the configured credentials with PLAIN or LOGIN.
-func (p *probe) authenticate(ehlo *EHLOInfo) {
-	if !p.res.Encrypted {
+func (p *conversation) authenticate(ehlo *EHLOInfo) {
+	if !p.result.Encrypted {
 		p.flag(ReasonStartTLSNotAdvertised, errors.New("not sending credentials: the session is not encrypted"))
 		return
 	}
@@ -589,7 +573,7 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 	// (config requires it), whatever target the caller chose: they go only
 	// where the certificate verified for that name, over a recent TLS.
 	pinned := p.module.TLSConfig.ServerName
-	switch info := p.res.TLS; {
+	switch info := p.result.TLS; {
 	case pinned == "":
 		p.flag(ReasonAuthFailed, errors.New("not sending credentials: the module pins no tls_config.server_name"))
 		return
@@ -597,9 +581,9 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		// The certificate failure is flagged already.
 		p.note("not sending credentials: the certificate did not verify for %s", pinned)
 		return
-	case p.tlsVersion < p.module.MinAuthTLSVersion():
+	case uint16(info.Version) < p.module.MinAuthTLSVersion():
 		p.flag(ReasonAuthFailed, fmt.Errorf("not sending credentials over %s: TLS 1.2 or later is required unless tls_config.min_version allows older",
-			tlsVersionName(p.tlsVersion)))
+			info.Version))
 		return
 	}
 	auth := p.module.Auth
@@ -615,14 +599,14 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 	)
 	switch {
 	case slices.Contains(ehlo.AuthMechanisms, "PLAIN"):
-		p.res.AuthMechanism = "PLAIN"
+		p.result.AuthMechanism = "PLAIN"
 		payload := plainPayload(user, pass)
 		reply, err = p.command(PhaseAuth, "AUTH PLAIN "+payload, "AUTH PLAIN <redacted>")
 		if err == nil && reply.Code == 334 {
 			reply, err = p.command(PhaseAuth, payload, "<redacted>")
 		}
 	case slices.Contains(ehlo.AuthMechanisms, "LOGIN"):
-		p.res.AuthMechanism = "LOGIN"
+		p.result.AuthMechanism = "LOGIN"
 		reply, err = p.command(PhaseAuth, "AUTH LOGIN", "")
 		if err == nil && reply.Code == 334 {
 			reply, err = p.command(PhaseAuth, base64.StdEncoding.EncodeToString([]byte(user)), "<redacted>")
@@ -640,17 +624,17 @@ func (p *probe) authenticate(ehlo *EHLOInfo) {
 		return
 	}
 	if reply.Code != 235 {
-		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %s", p.res.AuthMechanism, replyStatus(reply)))
+		p.fail(ReasonAuthFailed, fmt.Errorf("AUTH %s answered with %s", p.result.AuthMechanism, replyStatus(reply)))
 		return
 	}
-	p.res.AuthSuccess = true
+	p.result.AuthSuccess = true
 }
 
 // ehloName is the module's ehlo_hostname, else the machine's fully
 // qualified name, else the address literal of this connection's local
 // address (RFC 5321 section 4.1.4), never a bare short name, which
 // servers with reject_non_fqdn_helo_hostname and many MX hosts refuse.
-func (p *probe) ehloName() string {
+func (p *conversation) ehloName() string {
 	if p.module.EHLOHostname != "" {
 		return p.module.EHLOHostname
 	}
@@ -680,7 +664,7 @@ func AddressLiteral(a netip.Addr) string {
 
 // envelope sends MAIL FROM and RCPT TO and judges the replies against the
 // module's expectation, then resets the transaction: DATA is never sent.
-func (p *probe) envelope() {
+func (p *conversation) envelope() {
 	env := p.module.Envelope
 	done := p.begin(PhaseMail)
 	reply, err := p.command(PhaseMail, "MAIL FROM:<"+env.MailFrom+">", "")
@@ -704,7 +688,7 @@ func (p *probe) envelope() {
 }
 
 // recipients sends RCPT TO for each address; false when the connection failed.
-func (p *probe) recipients(env *config.Envelope) bool {
+func (p *conversation) recipients(env *config.Envelope) bool {
 	for _, rcpt := range env.RcptTo {
 		reply, err := p.command(PhaseRcpt, "RCPT TO:<"+rcpt+">", "")
 		if err != nil {
@@ -725,7 +709,7 @@ func (p *probe) recipients(env *config.Envelope) bool {
 
 // rset ends the mail transaction without a message. Its reply does not
 // change the verdict; QUIT follows.
-func (p *probe) rset() {
+func (p *conversation) rset() {
 	done := p.begin(PhaseQuit)
 	defer done()
 	if _, err := p.command(PhaseQuit, "RSET", ""); err != nil {
@@ -735,7 +719,7 @@ func (p *probe) rset() {
 }
 
 // quit ends the session politely. Its outcome never changes the verdict.
-func (p *probe) quit() {
+func (p *conversation) quit() {
 	if p.conn == nil || p.broken {
 		return
 	}
@@ -751,7 +735,7 @@ func (p *probe) quit() {
 
 // command sends one line and reads the reply, recording its code for the
 // phase. shown replaces the line in the transcript when it holds a secret.
-func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
+func (p *conversation) command(phase Phase, line, shown string) (Reply, error) {
 	if shown == "" {
 		shown = line
 	}
@@ -763,10 +747,10 @@ func (p *probe) command(phase Phase, line, shown string) (Reply, error) {
 	return p.readReply(phase)
 }
 
-func (p *probe) readReply(phase Phase) (Reply, error) {
+func (p *conversation) readReply(phase Phase) (Reply, error) {
 	reply, err := p.readReplyOf("", p.r)
 	if err == nil {
-		if ph := p.res.Phase(phase); ph != nil {
+		if ph := p.result.Phase(phase); ph != nil {
 			ph.ReplyCode = reply.Code
 		}
 	}
@@ -775,7 +759,7 @@ func (p *probe) readReply(phase Phase) (Reply, error) {
 
 // readReplyOf reads a reply on the connection of check ("": the main one)
 // and adds its lines to the transcript.
-func (p *probe) readReplyOf(check string, r *bufio.Reader) (Reply, error) {
+func (p *conversation) readReplyOf(check string, r *bufio.Reader) (Reply, error) {
 	t := replyTranscript{p: p, check: check}
 	reply, err := ReadReply(r, t.keep)
 	t.end()
@@ -791,7 +775,7 @@ const maxReplyTranscriptBytes = 2 << 10
 
 // replyTranscript is what the transcript shows of one reply.
 type replyTranscript struct {
-	p                    *probe
+	p                    *conversation
 	check                string
 	shown                int  // bytes of the reply shown
 	cut                  bool // lines are left out until the last one
@@ -830,21 +814,21 @@ func (t *replyTranscript) end() {
 }
 
 // begin marks a phase as reached and returns the function that ends its timing.
-func (p *probe) begin(phase Phase) func() {
-	ph := p.res.Phase(phase)
+func (p *conversation) begin(phase Phase) func() {
+	ph := p.result.Phase(phase)
 	ph.Reached = true
 	t := p.opts.Now()
 	return func() { ph.Duration += p.opts.Now().Sub(t) }
 }
 
-func (p *probe) note(format string, args ...any) {
+func (p *conversation) note(format string, args ...any) {
 	p.transcript("*", fmt.Sprintf(format, args...))
 }
 
-func (p *probe) transcript(from, text string) { p.transcriptFor("", from, text) }
+func (p *conversation) transcript(from, text string) { p.transcriptFor("", from, text) }
 
 // transcriptFor adds a line of the connection of check ("": the main one).
-func (p *probe) transcriptFor(check, from, text string) {
+func (p *conversation) transcriptFor(check, from, text string) {
 	text = p.clean(text, maxTranscriptLineBytes)
 	if p.logger.Enabled(p.ctx, slog.LevelDebug) { // spares the arguments' allocations
 		if check != "" {
@@ -853,17 +837,17 @@ func (p *probe) transcriptFor(check, from, text string) {
 			p.logger.Debug("SMTP", "from", from, "line", text)
 		}
 	}
-	switch n := len(p.res.Transcript); {
+	switch n := len(p.result.Transcript); {
 	case n > maxTranscriptLines || p.transcriptBytes > maxTranscriptBytes:
 		return // cut, and said so
 	case n == maxTranscriptLines || p.transcriptBytes+len(text) > maxTranscriptBytes:
 		from, text = "*", fmt.Sprintf("transcript cut at %d lines or %d bytes", maxTranscriptLines, maxTranscriptBytes)
 		p.transcriptBytes = maxTranscriptBytes + 1
-		p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
+		p.result.Transcript = append(p.result.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text})
 		return
 	}
 	p.transcriptBytes += len(text)
-	p.res.Transcript = append(p.res.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text, Check: check})
+	p.result.Transcript = append(p.result.Transcript, TranscriptLine{At: p.opts.Now().Sub(p.start), From: from, Text: text, Check: check})
 }
 
 // unwrapOpError drops the "dial tcp 1.2.3.4:25:" prefix that the error
@@ -874,4 +858,28 @@ func unwrapOpError(err error) error {
 		return op.Err
 	}
 	return err
+}
+
+// NotProbed is the Result of a target that was never dialed, for reason:
+// a mail domain's MX host without an address, or an address the allow-list
+// refused. It has every phase (none reached), as a probe's Result does.
+func NotProbed(target Target, moduleName string, module *config.Module, now time.Time, reason Reason, err error) *Result {
+	r := &Result{
+		Target:         target.String(),
+		Module:         moduleName,
+		Host:           target.Host,
+		Port:           target.Port,
+		Start:          now,
+		Failure:        reason,
+		Error:          err.Error(),
+		AuthConfigured: module.Auth != nil,
+		Transcript:     []TranscriptLine{{From: "*", Text: Sanitize(fmt.Sprintf("not probed: %s: %v", reason, err), maxTranscriptBytes)}},
+	}
+	if target.Addr.IsValid() {
+		r.setAddr(target.Addr)
+	}
+	for _, ph := range Phases {
+		r.Phases = append(r.Phases, PhaseResult{Phase: ph})
+	}
+	return r
 }

@@ -135,7 +135,7 @@ func TestProbe(t *testing.T) {
 				expect(t, "encrypted", r.Encrypted, true)
 				expect(t, "starttls advertised", r.StartTLSAdvertised, true)
 				expect(t, "verified", r.TLS.Verified, true)
-				expect(t, "version", r.TLS.Version, "TLS 1.3")
+				expect(t, "version", r.TLS.Version.String(), "TLS 1.3")
 				expect(t, "auth before tls", r.AuthBeforeTLS, false)
 				expect(t, "mechanisms after TLS", strings.Join(r.EHLOTLS.AuthMechanisms, ","), "PLAIN,LOGIN")
 				expect(t, "starttls code", r.Phase(PhaseStartTLS).ReplyCode, 220)
@@ -161,7 +161,7 @@ func TestProbe(t *testing.T) {
 				c.MaxVersion = tls.VersionTLS12
 				return smtptest.NewServer(t, smtptest.Config{StartTLS: c}).Addr
 			},
-			check: func(t *testing.T, r *Result) { expect(t, "version", r.TLS.Version, "TLS 1.2") },
+			check: func(t *testing.T, r *Result) { expect(t, "version", r.TLS.Version.String(), "TLS 1.2") },
 		},
 		{
 			name:   "AUTH PLAIN succeeds",
@@ -509,7 +509,7 @@ func TestProbeResolvesByFamily(t *testing.T) {
 			r := Probe(context.Background(), mustTarget(t, tc.host+":"+port), "test", module, nil, Options{Resolver: resolver})
 			expect(t, "failure", r.Failure, tc.want)
 			if tc.wantIP != "" {
-				expect(t, "ip", r.IP, tc.wantIP)
+				expect(t, "ip", r.IP.String(), tc.wantIP)
 			}
 			expect(t, "resolve reached", r.Phase(PhaseResolve).Reached, true)
 		})

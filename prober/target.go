@@ -13,11 +13,52 @@ import (
 // maxTargetLength bounds a target: a 253-byte DNS name, brackets and a port.
 const maxTargetLength = 270
 
-// Target is a parsed probe target.
+// Target is a parsed probe target, and what is known of it before the
+// probe: the one place a probe's callers hand it facts.
 type Target struct {
 	Host string // a DNS name or an IP literal, without brackets
 	Port int    // 0 when the target names none
+	// Addr is the address to connect to when it is known before the probe:
+	// Host's own when Host is an IP literal (ParseTarget sets it), or the
+	// address a mail domain's fan-out resolved the MX host to (Host then
+	// names the server for TLS and TLSA only). Invalid: the probe resolves
+	// Host.
+	Addr netip.Addr
+	// AddrsSecure says whether Host's A and AAAA answers were
+	// DNSSEC-secure, as the fan-out found them; DANE asks for them itself
+	// when it is DNSSECUnknown (RFC 7672 §2.2.2).
+	AddrsSecure DNSSEC
+	// literal says Host is an IP address, not a name (ParseTarget).
+	literal bool
 }
+
+// DNSSEC is what a resolver said of the DNSSEC state of an answer.
+type DNSSEC uint8
+
+// DNSSEC states.
+const (
+	DNSSECUnknown  DNSSEC = iota // not asked, or a question failed
+	DNSSECInsecure               // answered without the AD bit
+	DNSSECSecure                 // answered with the AD bit: validated
+)
+
+// DNSSECOf is the state of answers that came back, secure or not.
+func DNSSECOf(secure bool) DNSSEC {
+	if secure {
+		return DNSSECSecure
+	}
+	return DNSSECInsecure
+}
+
+// ResolvedTarget is the target of a host name a caller resolved already:
+// a mail domain's (MX host, address) pair.
+func ResolvedTarget(host string, port int, addr netip.Addr, secure DNSSEC) Target {
+	return Target{Host: host, Port: port, Addr: addr, AddrsSecure: secure}
+}
+
+// IsAddress says Host is an IP literal: it names no server for TLS and
+// has no TLSA records.
+func (t Target) IsAddress() bool { return t.literal }
 
 // String renders the target as host:port (brackets around IPv6).
 func (t Target) String() string {
@@ -54,7 +95,7 @@ func ParseTarget(s string) (Target, error) {
 		if !validZone(addr.Zone()) {
 			return Target{}, fmt.Errorf("target %q: %q is not an interface name", s, addr.Zone())
 		}
-		return Target{Host: s}, nil
+		return Target{Host: s, Addr: addr, literal: true}, nil
 	}
 	host, portStr := s, ""
 	if strings.HasPrefix(s, "[") {
@@ -90,7 +131,9 @@ func ParseTarget(s string) (Target, error) {
 	if host == "" {
 		return Target{}, fmt.Errorf("target %q has no host", s)
 	}
-	if _, err := netip.ParseAddr(host); err != nil && !config.ValidHostname(strings.TrimSuffix(host, ".")) {
+	if addr, err := netip.ParseAddr(host); err == nil {
+		t.Addr, t.literal = addr, true
+	} else if !config.ValidHostname(strings.TrimSuffix(host, ".")) {
 		return Target{}, fmt.Errorf("target %q: %q is not a valid host name", s, host)
 	}
 	if portStr != "" || strings.HasSuffix(s, ":") {

@@ -107,7 +107,7 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, serverName str
 // describeTLS captures the session and certificate facts a probe reports.
 func describeTLS(state tls.ConnectionState, clean func(string, int) string) *TLSInfo {
 	info := &TLSInfo{
-		Version:    tlsVersionName(state.Version),
+		Version:    TLSVersion(state.Version),
 		Cipher:     tls.CipherSuiteName(state.CipherSuite),
 		ServerName: state.ServerName,
 	}
@@ -201,18 +201,4 @@ func keyFacts(pub any) (string, int) {
 		return "dsa", k.P.BitLen()
 	}
 	return "unknown", 0
-}
-
-func tlsVersionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLS 1.0"
-	case tls.VersionTLS11:
-		return "TLS 1.1"
-	case tls.VersionTLS12:
-		return "TLS 1.2"
-	case tls.VersionTLS13:
-		return "TLS 1.3"
-	}
-	return fmt.Sprintf("unknown (0x%04x)", v)
 }

@@ -33,7 +33,7 @@ func (x *writer) dane(r *prober.Result) {
 	if d.Matched != nil {
 		x.line("  matched:     %s (%s)", clean(d.Matched.String()), dane.UsageName(d.Matched.Usage))
 	}
-	for i, c := range d.Checks {
+	for i, c := range d.Verdicts {
 		verdict := "no match"
 		switch {
 		case c.Matched:

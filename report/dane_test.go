@@ -18,7 +18,7 @@ func TestWriteDANE(t *testing.T) {
 			Mode: "check", Name: "_25._tcp.mx.example.net", Server: "127.0.0.1:53", Secure: true,
 			Result: dane.Result{
 				Status: dane.StatusFailed, Detail: "1 usable TLSA records, none matches",
-				Checks: []dane.Check{{Record: ee, Usable: true, Why: "does not match the leaf certificate"}, {Record: pk, Why: "usage 1 (PKIX-EE) is not usable for SMTP"}},
+				Verdicts: []dane.RecordVerdict{{Record: ee, Usable: true, Why: "does not match the leaf certificate"}, {Record: pk, Why: "usage 1 (PKIX-EE) is not usable for SMTP"}},
 			},
 		},
 	}
@@ -39,14 +39,14 @@ func TestWriteDANE(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
-	r.DANE = &prober.DANEResult{Mode: "check", Result: dane.Result{Status: dane.StatusValidated, Matched: &ee, Checks: []dane.Check{{Record: ee, Usable: true, Matched: true, Why: "matches the leaf"}}}}
+	r.DANE = &prober.DANEResult{Mode: "check", Result: dane.Result{Status: dane.StatusValidated, Matched: &ee, Verdicts: []dane.RecordVerdict{{Record: ee, Usable: true, Matched: true, Why: "matches the leaf"}}}}
 	b.Reset()
 	Write(&b, r, Options{})
 	if !strings.Contains(b.String(), "matched:     3 1 1 abcd (DANE-EE)") || !strings.Contains(b.String(), "MATCH (DANE-EE): matches the leaf") {
 		t.Errorf("validated report:\n%s", b.String())
 	}
 	b.Reset()
-	if err := JSON(&b, r); err != nil {
+	if err := WriteJSON(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"dane": {`, `"status": "validated"`, `"matched": "3 1 1 abcd"`, `"record": "3 1 1 abcd"`} {

@@ -8,39 +8,39 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 )
 
 // domainExplanations say what a domain's failure means, and what to check.
-var domainExplanations = map[prober.DomainReason]explanation{
-	prober.DomainResolve: {
+var domainExplanations = map[maildomain.Reason]explanation{
+	maildomain.ReasonResolve: {
 		"the domain's MX records could not be looked up",
 		"check the domain's name and its DNS servers (dig MX <domain> @<server>); NXDOMAIN means the domain does not exist",
 	},
-	prober.DomainNullMX: {
+	maildomain.ReasonNullMX: {
 		"the domain publishes a null MX (RFC 7505): it accepts no mail",
 		"if the domain should receive mail, replace the \"MX 0 .\" record with the mail hosts",
 	},
-	prober.DomainNoAddress: {
+	maildomain.ReasonNoAddress: {
 		"no MX host has an address: mail cannot be delivered",
 		"give the MX hosts A/AAAA records, or point the MX records at hosts that have them",
 	},
-	prober.DomainAddressFailed: {
+	maildomain.ReasonAddressFailed: {
 		"some MX addresses fail",
 		"the table shows which (MX host, address) pairs fail and why; senders retry other addresses, but a dead one delays mail",
 	},
-	prober.DomainMTASTSInvalid: {
+	maildomain.ReasonMTASTSInvalid: {
 		"the domain publishes an MTA-STS record, but no usable policy",
 		"check the policy by hand (curl -sv https://mta-sts.<domain>/.well-known/mta-sts.txt): HTTP 200, text/plain, a certificate valid for mta-sts.<domain>, no redirect; senders keep their cached policy until max_age runs out",
 	},
-	prober.DomainMTASTSViolation: {
+	maildomain.ReasonMTASTSViolation: {
 		"the MTA-STS policy is in enforce mode, and an MX host or its certificate does not comply: MTA-STS senders do not deliver to it",
 		"add the MX host to the policy's mx lines (and change the record's id), or give the MX a certificate valid for its name with TLS 1.2 or later",
 	},
 }
 
 // ExplainDomain returns a domain failure reason in words and a hint.
-func ExplainDomain(reason prober.DomainReason) (words, hint string) {
+func ExplainDomain(reason maildomain.Reason) (words, hint string) {
 	e, ok := domainExplanations[reason]
 	if !ok {
 		return string(reason), ""
@@ -49,7 +49,7 @@ func ExplainDomain(reason prober.DomainReason) (words, hint string) {
 }
 
 // DomainVerdict is a domain probe in one line.
-func DomainVerdict(d *prober.DomainResult) string {
+func DomainVerdict(d *maildomain.Result) string {
 	addrs, good := d.Counts()
 	if d.Success {
 		return fmt.Sprintf("OK: %d of %d addresses of %d MX host(s) accept mail (success: %s) in %s",
@@ -57,7 +57,7 @@ func DomainVerdict(d *prober.DomainResult) string {
 	}
 	words, hint := ExplainDomain(d.Failure)
 	s := fmt.Sprintf("FAILED (%s): %s", d.Failure, words)
-	if d.Failure == prober.DomainAddressFailed {
+	if d.Failure == maildomain.ReasonAddressFailed {
 		s = fmt.Sprintf("FAILED (%s): %d of %d addresses accept mail (success: %s)", d.Failure, good, addrs, d.Rule)
 	}
 	if hint != "" {
@@ -66,23 +66,18 @@ func DomainVerdict(d *prober.DomainResult) string {
 	return s
 }
 
-// DomainJSON writes the domain result as one indented JSON document.
-func DomainJSON(w io.Writer, d *prober.DomainResult) error {
+// WriteDomainJSON writes the domain result as one indented JSON document.
+func WriteDomainJSON(w io.Writer, d *maildomain.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(d)
 }
 
-// DomainText is WriteDomain without colour.
-func DomainText(w io.Writer, d *prober.DomainResult, now time.Time) {
-	WriteDomain(w, d, Options{Now: now})
-}
-
 // WriteDomain writes the report of a domain probe: the verdict, the MX
 // records, a table of every (MX host, address) pair, then each pair's own
 // report with its transcript, and the verdict again at the end.
-func WriteDomain(w io.Writer, d *prober.DomainResult, opts Options) {
+func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
 	if opts.Now.IsZero() {
 		opts.Now = d.Start
 	}
@@ -139,14 +134,14 @@ func WriteDomain(w io.Writer, d *prober.DomainResult, opts Options) {
 			}
 			tlsVersion, days := "-", "-"
 			if r.TLS != nil {
-				tlsVersion = r.TLS.Version
+				tlsVersion = r.TLS.Version.String()
 				if len(r.TLS.Certificates) > 0 {
 					days = fmt.Sprintf("%.1f", r.TLS.Certificates[0].NotAfter.Sub(opts.Now).Hours()/24)
 				}
 			}
-			addr := p.Address
-			if addr == "" {
-				addr = "(none)"
+			addr := "(none)"
+			if p.Address.IsValid() {
+				addr = p.Address.String()
 			}
 			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(p.MX), p.Preference, addr, verdict, clean(reason),
 				tlsVersion, days, millis(r.Duration))
@@ -157,9 +152,9 @@ func WriteDomain(w io.Writer, d *prober.DomainResult, opts Options) {
 	x.mtaSTS(d)
 
 	for _, p := range d.Pairs {
-		addr := p.Address
-		if addr == "" {
-			addr = "no address"
+		addr := "no address"
+		if p.Address.IsValid() {
+			addr = p.Address.String()
 		}
 		x.line("")
 		x.line("%s", x.bold(strings.Repeat("=", 8)+" "+clean(p.MX)+" "+addr+" "+strings.Repeat("=", 8)))
@@ -169,7 +164,7 @@ func WriteDomain(w io.Writer, d *prober.DomainResult, opts Options) {
 	x.domainVerdict(d)
 }
 
-func (x *writer) domainVerdict(d *prober.DomainResult) {
+func (x *writer) domainVerdict(d *maildomain.Result) {
 	colour := green
 	if !d.Success {
 		colour = red

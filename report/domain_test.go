@@ -3,18 +3,20 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
 // goldenDomain builds a domain result from golden single probes: a good
 // pair, a refused one, a host without an address, a host left out.
-func goldenDomain(t *testing.T) (*prober.DomainResult, []string) {
+func goldenDomain(t *testing.T) (*maildomain.Result, []string) {
 	t.Helper()
 	e := newGoldenEnv(t)
 	var ports []string
@@ -38,20 +40,21 @@ func goldenDomain(t *testing.T) (*prober.DomainResult, []string) {
 	for _, ph := range prober.Phases {
 		noAddr.Phases = append(noAddr.Phases, prober.PhaseResult{Phase: ph})
 	}
-	d := &prober.DomainResult{
+	localhost := netip.MustParseAddr("127.0.0.1")
+	d := &maildomain.Result{
 		Domain: "example.test", Module: "mx", Rule: "all", Port: 25, Start: clockStart,
 		Duration: 120 * time.Millisecond, MXLookup: 2 * time.Millisecond, DNSServer: "127.0.0.1:53",
-		Failure: prober.DomainAddressFailed, Error: "2 of 3 addresses failed (success: all): mx2.example.test 127.0.0.1: connect_refused; mx3.example.test: resolve",
+		Failure: maildomain.ReasonAddressFailed, Error: "2 of 3 addresses failed (success: all): mx2.example.test 127.0.0.1: connect_refused; mx3.example.test: resolve",
 		Warnings: []string{"1 MX host(s) beyond max_hosts (3) not probed: mx4.example.test"},
-		Hosts: []prober.MXHost{
-			{Name: testHost, Preference: 10, Probed: true, Addresses: []string{"127.0.0.1"}},
-			{Name: "mx2.example.test", Preference: 20, Probed: true, Addresses: []string{"127.0.0.1"}},
+		Hosts: []maildomain.MXHost{
+			{Name: testHost, Preference: 10, Probed: true, Addresses: []netip.Addr{localhost}},
+			{Name: "mx2.example.test", Preference: 20, Probed: true, Addresses: []netip.Addr{localhost}},
 			{Name: "mx3.example.test", Preference: 30, Probed: true, Error: "mx3.example.test has no A or AAAA records"},
 			{Name: "mx4.example.test", Preference: 40},
 		},
-		Pairs: []*prober.Pair{
-			{MX: testHost, Preference: 10, Address: "127.0.0.1", Result: ok},
-			{MX: "mx2.example.test", Preference: 20, Address: "127.0.0.1", Result: refused},
+		Pairs: []*maildomain.Pair{
+			{MX: testHost, Preference: 10, Address: localhost, Result: ok},
+			{MX: "mx2.example.test", Preference: 20, Address: localhost, Result: refused},
 			{MX: "mx3.example.test", Preference: 30, Result: noAddr},
 		},
 	}
@@ -68,8 +71,8 @@ func TestDomainGolden(t *testing.T) {
 		return s
 	}
 	var text, js bytes.Buffer
-	DomainText(&text, d, clockStart)
-	if err := DomainJSON(&js, d); err != nil {
+	WriteDomain(&text, d, Options{Now: clockStart})
+	if err := WriteDomainJSON(&js, d); err != nil {
 		t.Fatal(err)
 	}
 	compareGolden(t, filepath.Join("testdata", "domain_address_failed.txt"), normalise(text.String()))
@@ -77,7 +80,7 @@ func TestDomainGolden(t *testing.T) {
 	for _, out := range []string{text.String(), js.String()} {
 		smtptest.AssertNoSecret(t, out, "domain", testPassword)
 	}
-	var back prober.DomainResult
+	var back maildomain.Result
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Pairs) != 3 || back.Pairs[1].Result.Failure != prober.ReasonConnectRefused {
 		t.Errorf("the JSON does not read back as a DomainResult: %v", err)
 	}
@@ -99,14 +102,14 @@ func TestDomainGolden(t *testing.T) {
 
 func TestDomainVerdicts(t *testing.T) {
 	for _, tc := range []struct {
-		d    *prober.DomainResult
+		d    *maildomain.Result
 		want string
 	}{
-		{&prober.DomainResult{Failure: prober.DomainNullMX}, "FAILED (null_mx): the domain publishes a null MX (RFC 7505): it accepts no mail"},
-		{&prober.DomainResult{Failure: prober.DomainResolve}, "FAILED (resolve): the domain's MX records could not be looked up"},
-		{&prober.DomainResult{Failure: prober.DomainNoAddress}, "FAILED (no_address): no MX host has an address"},
-		{&prober.DomainResult{Success: true, Rule: "any", Hosts: []prober.MXHost{{}}, Pairs: []*prober.Pair{
-			{Address: "192.0.2.1", Result: &prober.Result{Success: true}}, {Address: "192.0.2.2", Result: &prober.Result{}},
+		{&maildomain.Result{Failure: maildomain.ReasonNullMX}, "FAILED (null_mx): the domain publishes a null MX (RFC 7505): it accepts no mail"},
+		{&maildomain.Result{Failure: maildomain.ReasonResolve}, "FAILED (resolve): the domain's MX records could not be looked up"},
+		{&maildomain.Result{Failure: maildomain.ReasonNoAddress}, "FAILED (no_address): no MX host has an address"},
+		{&maildomain.Result{Success: true, Rule: "any", Hosts: []maildomain.MXHost{{}}, Pairs: []*maildomain.Pair{
+			{Address: netip.MustParseAddr("192.0.2.1"), Result: &prober.Result{Success: true}}, {Address: netip.MustParseAddr("192.0.2.2"), Result: &prober.Result{}},
 		}}, "OK: 1 of 2 addresses of 1 MX host(s) accept mail (success: any)"},
 	} {
 		if got := DomainVerdict(tc.d); !strings.HasPrefix(got, tc.want) {

@@ -3,13 +3,13 @@ package report
 import (
 	"strings"
 
-	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 )
 
 // mtaSTS writes the MTA-STS and TLS-RPT section of a domain report: the
 // record, the policy fetch and policy, and each MX host's and pair's
 // compliance.
-func (x *writer) mtaSTS(d *prober.DomainResult) {
+func (x *writer) mtaSTS(d *maildomain.Result) {
 	m := d.MTASTS
 	if m == nil {
 		return
@@ -59,7 +59,7 @@ func (x *writer) mtaSTS(d *prober.DomainResult) {
 			if !c.Compliant {
 				verdict = x.paint(red, "DOES NOT COMPLY")
 			}
-			x.line("  %s %s: %s: %s", clean(c.MX), clean(c.Address), verdict, clean(c.Why))
+			x.line("  %s %s: %s: %s", clean(c.MX), c.Address, verdict, clean(c.Why))
 		}
 	}
 	x.heading("TLS-RPT (RFC 8460)")

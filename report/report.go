@@ -1,8 +1,9 @@
-// Package report renders a probe result for people: the text that the probe
-// command prints, that /probe?debug=true shows above the metrics and that
-// the history page links to, and the JSON document of the probe command. It
-// reads only the result, so every surface shows the same facts (and the same
-// redactions: AUTH payloads never reach the result).
+// Package report renders a probe result, of a single target or of a mail
+// domain, for people: the text that the probe command prints, that
+// /probe?debug=true shows above the metrics and that the history page links
+// to, and the JSON document of the probe command. It reads only the result,
+// so every surface shows the same facts (and the same redactions: AUTH
+// payloads never reach the result).
 package report
 
 import (
@@ -27,9 +28,9 @@ type Options struct {
 	Color bool
 }
 
-// JSON writes the result as one indented JSON document. Its field names are
+// WriteJSON writes the result as one indented JSON document. Its field names are
 // the JSON tags of prober.Result, documented in docs/probe-output.md.
-func JSON(w io.Writer, r *prober.Result) error {
+func WriteJSON(w io.Writer, r *prober.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	// Scripts and people read "<redacted>" better than "\u003credacted\u003e".
@@ -51,7 +52,7 @@ func Write(w io.Writer, r *prober.Result, opts Options) {
 	if !r.Start.IsZero() {
 		started = "started " + r.Start.UTC().Format(time.RFC3339)
 	}
-	if r.IP != "" {
+	if r.IP.IsValid() {
 		x.line("Address %s (IPv%d), %s", r.IP, r.IPProtocol, started)
 	} else if started != "" {
 		x.line("Started %s", strings.TrimPrefix(started, "started "))

@@ -198,11 +198,11 @@ func runGolden(t *testing.T, e *goldenEnv, tc goldenCase) (*prober.Result, strin
 	}
 	opts := prober.Options{Resolver: e.resolver, Now: tickingClock()}
 	if len(tc.reverse) > 0 {
-		res, err := resolver.New(dnstest.Start(t, tc.reverse...).Addr)
+		dns, err := resolver.New(dnstest.Start(t, tc.reverse...).Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts.ReverseResolver = prober.DNSReverseResolver{R: res}
+		opts.DNS = dns
 	}
 	r := prober.Probe(context.Background(), target, tc.name, cfg.Modules[tc.name], nil, opts)
 	if r.Failure != tc.want {
@@ -224,7 +224,7 @@ func TestGolden(t *testing.T) {
 
 			var text, js bytes.Buffer
 			Write(&text, r, Options{Now: clockStart})
-			if err := JSON(&js, r); err != nil {
+			if err := WriteJSON(&js, r); err != nil {
 				t.Fatal(err)
 			}
 			compareGolden(t, filepath.Join("testdata", tc.name+".txt"), normalise(text.String()))
@@ -370,7 +370,7 @@ func TestVerdict(t *testing.T) {
 		{
 			"success with insecure_skip_verify says so",
 			&prober.Result{
-				Success: true, Duration: 3 * time.Millisecond, TLS: &prober.TLSInfo{Version: "TLS 1.3"},
+				Success: true, Duration: 3 * time.Millisecond, TLS: &prober.TLSInfo{Version: tls.VersionTLS13},
 				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS}},
 			},
 			"OK: greeting 220, implicit TLS 1.3, certificate NOT verified in 3ms",
@@ -387,7 +387,7 @@ func TestVerdict(t *testing.T) {
 			&prober.Result{
 				Success: true, Duration: 5 * time.Millisecond, Port: 25, Start: start,
 				Warnings: []prober.Warning{{Reason: prober.ReasonCertUntrusted, Message: "x"}},
-				TLS:      &prober.TLSInfo{Version: "TLS 1.1", LastChainExpiry: start.Add(10 * 24 * time.Hour)},
+				TLS:      &prober.TLSInfo{Version: tls.VersionTLS11, LastChainExpiry: start.Add(10 * 24 * time.Hour)},
 				Phases:   []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS, Reached: true}},
 			},
 			"OK, with warnings: the certificate chain does not lead to a trusted root (cert_untrusted); TLS 1.1 is older than TLS 1.2; " +
@@ -397,7 +397,7 @@ func TestVerdict(t *testing.T) {
 			"a certificate a month away is no warning",
 			&prober.Result{
 				Success: true, Duration: 5 * time.Millisecond, Port: 25, Start: start,
-				TLS:    &prober.TLSInfo{Version: "TLS 1.3", Verified: true, LastChainExpiry: start.Add(30 * 24 * time.Hour)},
+				TLS:    &prober.TLSInfo{Version: tls.VersionTLS13, Verified: true, LastChainExpiry: start.Add(30 * 24 * time.Hour)},
 				Phases: []prober.PhaseResult{{Phase: prober.PhaseBanner, Reached: true, ReplyCode: 220}, {Phase: prober.PhaseStartTLS, Reached: true}},
 			},
 			"OK: greeting 220, STARTTLS to TLS 1.3, certificate verified in 5ms",
@@ -440,7 +440,7 @@ func TestReportCertificateFacts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &prober.Result{
 				Target: "old.example.test:25", Start: clockStart, EHLO: &prober.EHLOInfo{},
-				TLS: &prober.TLSInfo{Version: "TLS 1.2", Certificates: []prober.CertInfo{leaf}, ChainCertificates: 1, OCSP: tc.ocsp},
+				TLS: &prober.TLSInfo{Version: tls.VersionTLS12, Certificates: []prober.CertInfo{leaf}, ChainCertificates: 1, OCSP: tc.ocsp},
 			}
 			for _, ph := range prober.Phases {
 				r.Phases = append(r.Phases, prober.PhaseResult{Phase: ph})

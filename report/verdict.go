@@ -1,11 +1,13 @@
 package report
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -93,7 +95,7 @@ var explanations = map[prober.Reason]explanation{
 		"the server did not accept the module's credentials",
 		"check the username and password file of the module, and the server's reply in the transcript",
 	},
-	prober.ReasonTargetNotAllowed: {
+	maildomain.ReasonTargetNotAllowed: {
 		"not probed: the exporter's allowed_targets refuses this address",
 		"an MX record points into a network the exporter must not probe; fix the MX record, or allow the address in allowed_targets",
 	},
@@ -200,9 +202,9 @@ func summary(r *prober.Result) string {
 	}
 	switch {
 	case r.TLS != nil && r.Phase(prober.PhaseStartTLS).Reached:
-		parts = append(parts, "STARTTLS to "+r.TLS.Version)
+		parts = append(parts, "STARTTLS to "+r.TLS.Version.String())
 	case r.TLS != nil:
-		parts = append(parts, "implicit "+r.TLS.Version)
+		parts = append(parts, "implicit "+r.TLS.Version.String())
 	default:
 		parts = append(parts, "no TLS")
 	}
@@ -234,9 +236,8 @@ func Warnings(r *prober.Result) []string {
 		out = append(out, fmt.Sprintf("%s (%s)", words, w.Reason))
 	}
 	if t := r.TLS; t != nil {
-		switch t.Version {
-		case "TLS 1.0", "TLS 1.1":
-			out = append(out, t.Version+" is older than TLS 1.2")
+		if t.Version < tls.VersionTLS12 {
+			out = append(out, t.Version.String()+" is older than TLS 1.2")
 		}
 		if !r.Start.IsZero() && !t.LastChainExpiry.IsZero() {
 			if left := t.LastChainExpiry.Sub(r.Start); left >= 0 && left < certificateWarnDays*24*time.Hour {

@@ -41,4 +41,9 @@ fi
 
 step "go test -race ./..."
 go test -race -count=1 -timeout 12m ./...
+# The bench driver (go run ./bench, docs/performance.md) is kept working by a
+# smoke test of every section; it is not part of ./..., and runs alone here so
+# that no other package's tests compete with its real probes for the CPU.
+step "bench driver smoke test (go test -tags benchsmoke ./bench)"
+go test -race -count=1 -timeout 5m -tags benchsmoke -run TestDriverSmoke ./bench
 step "short fuzz run (scripts/fuzz.sh)"; bash scripts/fuzz.sh

@@ -12,6 +12,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -26,7 +27,7 @@ func Probe() []string {
 	ch := make(chan *prometheus.Desc)
 	go func() {
 		collector.New(&prober.Result{}).Describe(ch)
-		collector.NewDomain(&prober.DomainResult{}).Describe(ch)
+		collector.NewDomain(&maildomain.Result{}).Describe(ch)
 		close(ch)
 	}()
 	seen := map[string]bool{}

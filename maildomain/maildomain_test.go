@@ -1,4 +1,4 @@
-package prober
+package maildomain
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/dane"
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
+	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
 // mailNet is a set of fake SMTP servers on several loopback addresses,
@@ -128,17 +129,17 @@ func domainModule(t *testing.T, dns *dnstest.Server, mn *mailNet, fields string)
 
 type pairWant struct {
 	mx, address string
-	failure     Reason
+	failure     prober.Reason
 }
 
-func TestProbeDomain(t *testing.T) {
+func TestProbe(t *testing.T) {
 	ipv6Loopback(t)
 	dns := domainZone(t)
 	mn := newMailNet(t, []string{"127.0.0.2", "127.0.0.3", "::1"}, nil)
 	ok := []pairWant{{"mx1.ok.test", "127.0.0.2", ""}, {"mx1.ok.test", "::1", ""}, {"mx2.ok.test", "127.0.0.3", ""}}
 	cases := []struct {
 		name, domain, mx string
-		failure          DomainReason
+		failure          Reason
 		errText          string
 		pairs            []pairWant
 		hosts            int
@@ -149,21 +150,21 @@ func TestProbeDomain(t *testing.T) {
 		{name: "trailing dot and upper case", domain: "OK.test.", mx: "mx: {}", pairs: ok, hosts: 2},
 		{
 			name: "a dead MX fails the domain under all", domain: "mixed.test", mx: "mx: {}", hosts: 2,
-			failure: DomainAddressFailed, errText: "1 of 3 addresses failed (success: all): dead.test 127.0.0.9: connect_refused",
-			pairs: []pairWant{{"mx1.ok.test", "127.0.0.2", ""}, {"mx1.ok.test", "::1", ""}, {"dead.test", "127.0.0.9", ReasonConnectRefused}},
+			failure: ReasonAddressFailed, errText: "1 of 3 addresses failed (success: all): dead.test 127.0.0.9: connect_refused",
+			pairs: []pairWant{{"mx1.ok.test", "127.0.0.2", ""}, {"mx1.ok.test", "::1", ""}, {"dead.test", "127.0.0.9", prober.ReasonConnectRefused}},
 		},
 		{
 			name: "any: one good address is enough", domain: "mixed.test", mx: "mx: {success: any}", hosts: 2,
-			pairs: []pairWant{{"mx1.ok.test", "127.0.0.2", ""}, {"mx1.ok.test", "::1", ""}, {"dead.test", "127.0.0.9", ReasonConnectRefused}},
+			pairs: []pairWant{{"mx1.ok.test", "127.0.0.2", ""}, {"mx1.ok.test", "::1", ""}, {"dead.test", "127.0.0.9", prober.ReasonConnectRefused}},
 		},
 		{
 			name: "primary: a dead backup MX does not count", domain: "mixed.test", mx: "mx: {success: primary}", hosts: 2,
-			pairs: []pairWant{{"mx1.ok.test", "127.0.0.2", ""}, {"mx1.ok.test", "::1", ""}, {"dead.test", "127.0.0.9", ReasonConnectRefused}},
+			pairs: []pairWant{{"mx1.ok.test", "127.0.0.2", ""}, {"mx1.ok.test", "::1", ""}, {"dead.test", "127.0.0.9", prober.ReasonConnectRefused}},
 		},
 		{
 			name: "primary: a dead primary MX does", domain: "backupok.test", mx: "mx: {success: primary}", hosts: 2,
-			failure: DomainAddressFailed, errText: "1 of 1 addresses failed (success: primary)",
-			pairs: []pairWant{{"dead.test", "127.0.0.9", ReasonConnectRefused}, {"mx2.ok.test", "127.0.0.3", ""}},
+			failure: ReasonAddressFailed, errText: "1 of 1 addresses failed (success: primary)",
+			pairs: []pairWant{{"dead.test", "127.0.0.9", prober.ReasonConnectRefused}, {"mx2.ok.test", "127.0.0.3", ""}},
 		},
 		{
 			name: "first: one address per host, of ip_protocol's family", domain: "ok.test", mx: "ip_protocol: ip6\nmx: {addresses: first}", hosts: 2,
@@ -171,12 +172,12 @@ func TestProbeDomain(t *testing.T) {
 		},
 		{
 			name: "first without fallback leaves a host without an address", domain: "ok.test", mx: "ip_protocol: ip6\nip_protocol_fallback: false\nmx: {addresses: first}", hosts: 2,
-			failure: DomainAddressFailed,
-			pairs:   []pairWant{{"mx1.ok.test", "::1", ""}, {"mx2.ok.test", "", ReasonResolve}},
+			failure: ReasonAddressFailed,
+			pairs:   []pairWant{{"mx1.ok.test", "::1", ""}, {"mx2.ok.test", "", prober.ReasonResolve}},
 		},
-		{name: "null MX", domain: "null.test", mx: "mx: {}", failure: DomainNullMX, errText: "null MX (RFC 7505): it accepts no mail", null: true},
+		{name: "null MX", domain: "null.test", mx: "mx: {}", failure: ReasonNullMX, errText: "null MX (RFC 7505): it accepts no mail", null: true},
 		{
-			name: "null MX next to another", domain: "nullplus.test", mx: "mx: {}", failure: DomainNullMX, hosts: 1, null: true,
+			name: "null MX next to another", domain: "nullplus.test", mx: "mx: {}", failure: ReasonNullMX, hosts: 1, null: true,
 			errText: "yet also 1 other MX record(s), a misconfiguration",
 		},
 		{
@@ -185,28 +186,28 @@ func TestProbeDomain(t *testing.T) {
 		},
 		{
 			name: "MX host without an address", domain: "noaddr.test", mx: "mx: {}", hosts: 1,
-			failure: DomainNoAddress, errText: "no MX host has an address: ghost.test has no A or AAAA records",
-			pairs: []pairWant{{"ghost.test", "", ReasonResolve}},
+			failure: ReasonNoAddress, errText: "no MX host has an address: ghost.test has no A or AAAA records",
+			pairs: []pairWant{{"ghost.test", "", prober.ReasonResolve}},
 		},
 		{
 			name: "one MX host without an address", domain: "halfaddr.test", mx: "mx: {}", hosts: 2,
-			failure: DomainAddressFailed, errText: "ghost.test: resolve",
-			pairs: []pairWant{{"ghost.test", "", ReasonResolve}, {"mx2.ok.test", "127.0.0.3", ""}},
+			failure: ReasonAddressFailed, errText: "ghost.test: resolve",
+			pairs: []pairWant{{"ghost.test", "", prober.ReasonResolve}, {"mx2.ok.test", "127.0.0.3", ""}},
 		},
-		{name: "NXDOMAIN", domain: "nowhere.test", mx: "mx: {}", failure: DomainResolve, errText: "MX lookup: nowhere.test does not exist (NXDOMAIN)"},
-		{name: "SERVFAIL", domain: "servfail.test", mx: "mx: {}", failure: DomainResolve, errText: "answered SERVFAIL"},
-		{name: "a huge MX answer", domain: "huge.test", mx: "mx: {}", failure: DomainResolve, errText: "more than 64 MX records"},
-		{name: "a CNAME loop", domain: "loop.test", mx: "mx: {}", failure: DomainResolve, errText: "CNAME loop"},
+		{name: "NXDOMAIN", domain: "nowhere.test", mx: "mx: {}", failure: ReasonResolve, errText: "MX lookup: nowhere.test does not exist (NXDOMAIN)"},
+		{name: "SERVFAIL", domain: "servfail.test", mx: "mx: {}", failure: ReasonResolve, errText: "answered SERVFAIL"},
+		{name: "a huge MX answer", domain: "huge.test", mx: "mx: {}", failure: ReasonResolve, errText: "more than 64 MX records"},
+		{name: "a CNAME loop", domain: "loop.test", mx: "mx: {}", failure: ReasonResolve, errText: "CNAME loop"},
 		{
 			name: "more MX hosts than max_hosts", domain: "many.test", mx: "mx: {max_hosts: 2}", hosts: 12,
-			failure: DomainAddressFailed, warning: "10 MX host(s) beyond max_hosts (2) not probed: m02.many.test, m03.many.test",
-			pairs: []pairWant{{"m00.many.test", "127.0.0.9", ReasonConnectRefused}, {"m01.many.test", "127.0.0.9", ReasonConnectRefused}},
+			failure: ReasonAddressFailed, warning: "10 MX host(s) beyond max_hosts (2) not probed: m02.many.test, m03.many.test",
+			pairs: []pairWant{{"m00.many.test", "127.0.0.9", prober.ReasonConnectRefused}, {"m01.many.test", "127.0.0.9", prober.ReasonConnectRefused}},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			module := domainModule(t, dns, mn, tc.mx)
-			r := ProbeDomain(context.Background(), tc.domain, "mx", module, nil, Options{})
+			r := Probe(context.Background(), mustName(t, tc.domain), "mx", module, nil, prober.Options{})
 			expect(t, "failure", r.Failure, tc.failure)
 			expect(t, "success", r.Success, tc.failure == "")
 			if tc.errText != "" && !strings.Contains(r.Error, tc.errText) {
@@ -224,7 +225,7 @@ func TestProbeDomain(t *testing.T) {
 			}
 			for i, w := range tc.pairs {
 				p := r.Pairs[i]
-				got := pairWant{p.MX, p.Address, p.Result.Failure}
+				got := pairWant{p.MX, addrText(p.Address), p.Result.Failure}
 				if got != w {
 					t.Errorf("pair %d: %+v (%s), want %+v\n%s", i, got, p.Result.Error, w, transcriptText(p.Result))
 					continue
@@ -266,14 +267,14 @@ func (refuse127_0_0_3) AllowAddr(host string, addr netip.Addr) error {
 	return nil
 }
 
-func TestProbeDomainAllowList(t *testing.T) {
+func TestProbeAllowList(t *testing.T) {
 	dns := domainZone(t)
 	mn := newMailNet(t, []string{"127.0.0.2", "127.0.0.3"}, nil)
 	module := domainModule(t, dns, mn, "mx: {}\nip_protocol_fallback: true")
-	r := ProbeDomain(context.Background(), "backupok.test", "mx", module, nil, Options{Policy: refuse127_0_0_3{}})
-	expect(t, "failure", r.Failure, DomainAddressFailed)
+	r := Probe(context.Background(), "backupok.test", "mx", module, nil, prober.Options{AllowList: refuse127_0_0_3{}})
+	expect(t, "failure", r.Failure, ReasonAddressFailed)
 	p := r.Pairs[1]
-	expect(t, "pair", p.MX+" "+p.Address, "mx2.ok.test 127.0.0.3")
+	expect(t, "pair", p.MX+" "+p.Address.String(), "mx2.ok.test 127.0.0.3")
 	expect(t, "pair failure", p.Result.Failure, ReasonTargetNotAllowed)
 	expect(t, "pair error", p.Result.Error, "mx2.ok.test (127.0.0.3) is not allowed")
 	if n := mn.servers["127.0.0.3"].Accepted(); n != 0 {
@@ -281,10 +282,10 @@ func TestProbeDomainAllowList(t *testing.T) {
 	}
 }
 
-// TestProbeDomainPairsAtOnce proves the pairs are probed concurrently, not
+// TestProbePairsAtOnce proves the pairs are probed concurrently, not
 // one after the other: every server holds its greeting until all of them
 // have a connection, so probing one at a time would time every pair out.
-func TestProbeDomainPairsAtOnce(t *testing.T) {
+func TestProbePairsAtOnce(t *testing.T) {
 	dns := domainZone(t)
 	addrs := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"}
 	var mu sync.Mutex
@@ -311,17 +312,17 @@ func TestProbeDomainPairsAtOnce(t *testing.T) {
 	}
 	mn := newMailNet(t, addrs, handles)
 	module := domainModule(t, dns, mn, "mx: {}\ntls: none")
-	r := ProbeDomain(context.Background(), "wide.test", "mx", module, nil, Options{})
+	r := Probe(context.Background(), "wide.test", "mx", module, nil, prober.Options{})
 	for _, p := range r.Pairs {
 		// A rejected greeting means the server let go: every pair was connected at once.
-		expect(t, p.Address+" failure", p.Result.Failure, ReasonBannerRejected)
+		expect(t, p.Address.String()+" failure", p.Result.Failure, prober.ReasonBannerRejected)
 	}
 	expect(t, "pairs", len(r.Pairs), len(addrs))
 }
 
-// TestProbeDomainDeadline shows a domain probe ends at its deadline even
+// TestProbeDeadline shows a domain probe ends at its deadline even
 // when the DNS server never answers and a server never speaks.
-func TestProbeDomainDeadline(t *testing.T) {
+func TestProbeDeadline(t *testing.T) {
 	dns := domainZone(t)
 	dns.Add(t, "slow.test. 300 IN MX 10 tarpit.test.")
 	dns.Add(t, "tarpit.test. 300 IN A 127.0.0.2")
@@ -330,9 +331,9 @@ func TestProbeDomainDeadline(t *testing.T) {
 	tarpit := func(c net.Conn, _ *smtptest.Server) { _, _ = io.Copy(io.Discard, c) }
 	mn := newMailNet(t, []string{"127.0.0.2"}, map[string]func(net.Conn, *smtptest.Server){"127.0.0.2": tarpit})
 	module := domainModule(t, dns, mn, "mx: {}")
-	for domain, want := range map[string]DomainReason{"slow.test": DomainAddressFailed, "silent.test": DomainResolve} {
+	for domain, want := range map[string]Reason{"slow.test": ReasonAddressFailed, "silent.test": ReasonResolve} {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		r := ProbeDomain(ctx, domain, "mx", module, nil, Options{})
+		r := Probe(ctx, domain, "mx", module, nil, prober.Options{})
 		cancel()
 		expect(t, domain+" failure", r.Failure, want)
 		if r.Duration > 20*time.Second {
@@ -341,29 +342,12 @@ func TestProbeDomainDeadline(t *testing.T) {
 	}
 }
 
-// TestProbeDNSServerForSingleTargets: a module's dns.server answers the
-// host names of single targets too.
-func TestProbeDNSServerForSingleTargets(t *testing.T) {
-	dns := domainZone(t)
-	srv := smtptest.NewServer(t, smtptest.Config{})
-	_, port, _ := net.SplitHostPort(srv.Addr)
-	dns.Add(t, "single.test. 300 IN A 127.0.0.1")
-	module := testModule(t, fmt.Sprintf("tls: none\ndns: {server: %q}", dns.Addr))
-	target, err := ParseTarget("single.test:" + port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := Probe(context.Background(), target, "test", module, nil, Options{})
-	expect(t, "failure", r.Failure, Reason(""))
-	expect(t, "ip", r.IP, "127.0.0.1")
-}
-
-// TestProbeDomainDANEUsesTheFanOutsAddresses: a pair's DANE check takes
+// TestProbeDANEUsesTheFanOutsAddresses: a pair's DANE check takes
 // the MX host's address security from the domain's own A/AAAA questions
 // (RFC 7672 §2.2.2): insecure here, so the status is insecure, no TLSA
 // question goes out, and the host's addresses are asked for once, not
 // once more per pair. A host whose AAAA question failed is asked again.
-func TestProbeDomainDANEUsesTheFanOutsAddresses(t *testing.T) {
+func TestProbeDANEUsesTheFanOutsAddresses(t *testing.T) {
 	dns := domainZone(t)
 	addrs := []string{"127.0.0.2", "127.0.0.3"}
 	dns.Add(t, "danetwo.test. 300 IN MX 10 d.danetwo.test.")
@@ -374,7 +358,7 @@ func TestProbeDomainDANEUsesTheFanOutsAddresses(t *testing.T) {
 	module := domainModule(t, dns, mn, "mx: {}\ndane: check")
 	// AAAA of half.danetwo.test fails: its pair asks again (and fails again).
 	dns.Set(dns.ServFailAAAA, "half.danetwo.test")
-	r := ProbeDomain(context.Background(), "danetwo.test", "mx", module, nil, Options{})
+	r := Probe(context.Background(), "danetwo.test", "mx", module, nil, prober.Options{})
 	want := map[string]dane.Status{"d.danetwo.test": dane.StatusInsecure, "half.danetwo.test": dane.StatusBogus}
 	for _, p := range r.Pairs {
 		if p.Result.DANE == nil || p.Result.DANE.Status != want[p.MX] {
@@ -393,5 +377,27 @@ func TestProbeDomainDANEUsesTheFanOutsAddresses(t *testing.T) {
 	expect(t, "A questions for d.danetwo.test", asked["d.danetwo.test"], 1)
 	if asked["half.danetwo.test"] < 2 {
 		t.Errorf("A questions for half.danetwo.test: %d, want the pair's own too", asked["half.danetwo.test"])
+	}
+}
+
+// TestParseName: what a mail domain's target may be, and the one form of
+// its name that every later step (MX question, labels, JSON) uses.
+func TestParseName(t *testing.T) {
+	for _, tc := range []struct{ target, want, err string }{
+		{"example.com", "example.com", ""},
+		{"Example.COM.", "example.com", ""},
+		{"example.com:25", "", "give the domain without a port"},
+		{"192.0.2.1", "", `"192.0.2.1" is an IP address`},
+		{"[2001:db8::1]", "", `"2001:db8::1" is an IP address`},
+		{"bad_name.example", "", "no _ in a mail domain"},
+	} {
+		target, err := prober.ParseTarget(tc.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseName(target)
+		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("ParseName(%q) = %q, %v; want %q, %q", tc.target, got, err, tc.want, tc.err)
+		}
 	}
 }

@@ -12,10 +12,10 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 )
 
-// TestProbePolicy shows that the allow-list is applied to the address the
+// TestProbeAllowList shows that the allow-list is applied to the address the
 // probe would dial, after resolution, and that a refused target never gets
 // a connection attempt (nor, when its name cannot be allowed, a DNS query).
-func TestProbePolicy(t *testing.T) {
+func TestProbeAllowList(t *testing.T) {
 	srv := smtptest.NewServer(t, smtptest.Config{})
 	_, port, _ := net.SplitHostPort(srv.Addr)
 	var queries atomic.Int64
@@ -36,7 +36,7 @@ func TestProbePolicy(t *testing.T) {
 		wantRefused string // "" when the probe runs
 		wantQueries bool
 	}{
-		{"no policy", "", "", "mx.example.com", "", true},
+		{"no allow-list", "", "", "mx.example.com", "", true},
 		{"loopback listed as a CIDR", `{cidrs: ["127.0.0.0/8"]}`, "", "mx.example.com", "", true},
 		{"name pattern matches", `{hosts: ["*.example.com"]}`, "", "mx.example.com", "", true},
 		{"name refused before DNS", `{hosts: ["*.example.net"]}`, "", "mx.example.com", config.RefusedNotAllowed, false},
@@ -56,7 +56,7 @@ func TestProbePolicy(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				opts.Policy = cfg.AllowedTargets
+				opts.AllowList = cfg.AllowedTargets
 			}
 			module := testModule(t, "tls: none\n"+tc.module)
 			r := Probe(context.Background(), mustTarget(t, net.JoinHostPort(tc.host, port)), "test", module, nil, opts)

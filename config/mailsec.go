@@ -22,7 +22,7 @@ const (
 	DANERequired DANEMode = "required"
 )
 
-func (m *Module) preparePolicy() error {
+func (m *Module) prepareDANEAndMTASTS() error {
 	switch m.DANE {
 	case "":
 		m.DANE = DANEOff

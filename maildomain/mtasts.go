@@ -1,10 +1,12 @@
-package prober
+package maildomain
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/smtp-exporter/smtp_exporter/mtasts"
@@ -13,19 +15,20 @@ import (
 
 // Domain failure reasons of MTA-STS (RFC 8461).
 const (
-	// DomainMTASTSInvalid: the domain publishes an _mta-sts record, but no
+	// ReasonMTASTSInvalid: the domain publishes an _mta-sts record, but no
 	// usable policy (the record is malformed, or the policy cannot be
 	// fetched or parsed). Senders keep a cached policy until it expires,
 	// then deliver without one.
-	DomainMTASTSInvalid DomainReason = "mta_sts_invalid"
-	// DomainMTASTSViolation: the policy is in enforce mode, and an MX host
+	ReasonMTASTSInvalid Reason = "mta_sts_invalid"
+	// ReasonMTASTSViolation: the policy is in enforce mode, and an MX host
 	// matches no pattern or a pair does not negotiate TLS 1.2 or later
 	// with a certificate valid for the MX host: MTA-STS senders do not
 	// deliver to it.
-	DomainMTASTSViolation DomainReason = "mta_sts_violation"
+	ReasonMTASTSViolation Reason = "mta_sts_violation"
 )
 
-// MTASTSResult is what the MTA-STS and TLS-RPT checks of a domain found.
+// MTASTSResult is what the MTA-STS and TLS-RPT records of a domain, its
+// policy and its pairs' compliance with the policy showed.
 type MTASTSResult struct {
 	// Record is the _mta-sts TXT record; RecordValid whether it is the one
 	// valid v=STSv1 record; RecordError why not (empty when there is none).
@@ -41,8 +44,9 @@ type MTASTSResult struct {
 	Policy *mtasts.Policy `json:"policy,omitempty"`
 	// MX says for each probed MX host which pattern it matches.
 	MX []MTASTSHost `json:"mx"`
-	// Pairs says for each (MX, address) pair whether it complies.
-	Pairs []MTASTSPair `json:"pairs"`
+	// Pairs says for each (MX, address) pair with an address whether it
+	// complies, in the order of Result.Pairs (none without a policy).
+	Pairs []*MTASTSPair `json:"pairs"`
 	// TLSRPT is the _smtp._tls record and whether it is valid.
 	TLSRPT      string   `json:"tlsrpt,omitempty"`
 	TLSRPTValid bool     `json:"tlsrpt_valid"`
@@ -59,27 +63,27 @@ type MTASTSHost struct {
 
 // MTASTSPair is one pair's compliance with the policy.
 type MTASTSPair struct {
-	MX        string `json:"mx"`
-	Address   string `json:"address"`
-	Compliant bool   `json:"compliant"`
-	Why       string `json:"why"`
+	MX        string     `json:"mx"`
+	Address   netip.Addr `json:"address"`
+	Compliant bool       `json:"compliant"`
+	Why       string     `json:"why"`
 }
 
 // startMTASTS looks up the _mta-sts and _smtp._tls records and fetches
 // the policy while the pairs are probed.
-func (d *domainProbe) startMTASTS(res *resolver.Resolver) func() *MTASTSResult {
+func (d *fanOut) startMTASTS() func() *MTASTSResult {
 	ch := make(chan *MTASTSResult, 1)
-	go func() { ch <- d.mtaSTS(res) }()
+	go func() { ch <- d.mtaSTS() }()
 	return func() *MTASTSResult { return <-ch }
 }
 
-func (d *domainProbe) mtaSTS(res *resolver.Resolver) *MTASTSResult {
-	out := &MTASTSResult{MX: []MTASTSHost{}, Pairs: []MTASTSPair{}}
-	domain := d.res.Domain
+func (d *fanOut) mtaSTS() *MTASTSResult {
+	out := &MTASTSResult{MX: []MTASTSHost{}, Pairs: []*MTASTSPair{}}
+	domain := d.result.Domain
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		txts, _, err := res.LookupTXT(d.ctx, "_smtp._tls."+domain)
+		txts, _, err := d.dns.LookupTXT(d.ctx, "_smtp._tls."+domain)
 		if err != nil && !resolver.IsNotFound(err) {
 			out.TLSRPTError = err.Error()
 			return
@@ -97,7 +101,7 @@ func (d *domainProbe) mtaSTS(res *resolver.Resolver) *MTASTSResult {
 	}()
 	defer func() { <-done }()
 
-	txts, ans, err := res.LookupTXT(d.ctx, "_mta-sts."+domain)
+	txts, ans, err := d.dns.LookupTXT(d.ctx, "_mta-sts."+domain)
 	if ans != nil {
 		out.RecordSecure = ans.Secure
 	}
@@ -122,7 +126,7 @@ func (d *domainProbe) mtaSTS(res *resolver.Resolver) *MTASTSResult {
 	}
 	f := &mtasts.Fetcher{
 		RootCAs:     d.module.Roots(),
-		DialContext: d.dialPolicyHost(res),
+		DialContext: d.dialPolicyHost,
 		Now:         d.opts.Now,
 	}
 	pol, fe, err := f.Fetch(d.ctx, domain)
@@ -142,43 +146,41 @@ func firstWithPrefix(txts []string, prefix string) string {
 	return ""
 }
 
-// dialPolicyHost resolves mta-sts.DOMAIN through the module's resolver and
-// dials it after asking the allow-list, as every other connection.
-func (d *domainProbe) dialPolicyHost(res *resolver.Resolver) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
+// dialPolicyHost resolves mta-sts.DOMAIN through the module's DNS client
+// and dials it after asking the allow-list, as every other connection.
+func (d *fanOut) dialPolicyHost(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if a := d.opts.AllowList; a != nil {
+		if err := a.AllowName(host); err != nil {
+			return nil, fmt.Errorf("policy host refused by the allow-list: %w", err)
+		}
+	}
+	a := d.dns.LookupAddrs(ctx, host)
+	addrs := d.choose(a.Addrs)
+	if len(addrs) == 0 {
+		if err := a.Err(); err != nil {
 			return nil, err
 		}
-		if p := d.opts.Policy; p != nil {
-			if err := p.AllowName(host); err != nil {
-				return nil, fmt.Errorf("policy host refused by the allow-list: %w", err)
-			}
-		}
-		a := res.LookupAddrs(ctx, host)
-		addrs := d.choose(a.Addrs)
-		if len(addrs) == 0 {
-			if err := a.Err(); err != nil {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%s has no address", host)
-		}
-		ip := addrs[0]
-		if p := d.opts.Policy; p != nil {
-			if err := p.AllowAddr(host, ip); err != nil {
-				return nil, fmt.Errorf("policy host refused by the allow-list: %w", err)
-			}
-		}
-		var dialer net.Dialer
-		return dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		return nil, fmt.Errorf("%s has no address", host)
 	}
+	ip := addrs[0]
+	if a := d.opts.AllowList; a != nil {
+		if err := a.AllowAddr(host, ip); err != nil {
+			return nil, fmt.Errorf("policy host refused by the allow-list: %w", err)
+		}
+	}
+	var dialer net.Dialer
+	return dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 }
 
 // finishMTASTS judges the MX hosts and pairs against the policy and adds
 // the domain reasons: mta_sts_invalid for a record without a usable
 // policy, mta_sts_violation for an enforced policy the domain breaks.
-func (d *domainProbe) finishMTASTS(m *MTASTSResult) {
-	r := d.res
+func (d *fanOut) finishMTASTS(m *MTASTSResult) {
+	r := d.result
 	r.MTASTS = m
 	pol := m.Policy
 	for _, h := range r.Hosts {
@@ -193,22 +195,23 @@ func (d *domainProbe) finishMTASTS(m *MTASTSResult) {
 	}
 	var broken []string
 	for _, p := range r.Pairs {
-		if p.Address == "" || pol == nil {
+		if !p.Address.IsValid() || pol == nil {
 			continue
 		}
-		c := MTASTSPair{MX: p.MX, Address: p.Address}
+		c := &MTASTSPair{MX: p.MX, Address: p.Address}
 		c.Compliant, c.Why = complies(pol, p)
 		if !c.Compliant {
 			broken = append(broken, fmt.Sprintf("%s %s: %s", p.MX, p.Address, c.Why))
 		}
 		m.Pairs = append(m.Pairs, c)
+		p.MTASTS = c
 	}
 	for _, h := range m.MX {
 		if pol != nil && !h.Match {
 			broken = append([]string{fmt.Sprintf("MX %s matches no mx pattern of the policy (%s)", h.Host, strings.Join(pol.MX, ", "))}, broken...)
 		}
 	}
-	var reason DomainReason
+	var reason Reason
 	var err error
 	switch {
 	case m.RecordFound && pol == nil:
@@ -216,11 +219,11 @@ func (d *domainProbe) finishMTASTS(m *MTASTSResult) {
 		if m.Fetch != nil && m.Fetch.Err != "" {
 			why = m.Fetch.Err
 		}
-		reason, err = DomainMTASTSInvalid, fmt.Errorf("MTA-STS record published, but no usable policy: %s", why)
+		reason, err = ReasonMTASTSInvalid, fmt.Errorf("MTA-STS record published, but no usable policy: %s", why)
 	case m.RecordFound && !m.RecordValid:
-		reason, err = DomainMTASTSInvalid, fmt.Errorf("MTA-STS record: %s", m.RecordError)
+		reason, err = ReasonMTASTSInvalid, fmt.Errorf("MTA-STS record: %s", m.RecordError)
 	case pol != nil && pol.Mode == mtasts.ModeEnforce && len(broken) > 0:
-		reason, err = DomainMTASTSViolation, fmt.Errorf("MTA-STS policy in enforce mode: senders do not deliver to %s", strings.Join(broken, "; "))
+		reason, err = ReasonMTASTSViolation, fmt.Errorf("MTA-STS policy in enforce mode: senders do not deliver to %s", strings.Join(broken, "; "))
 	case pol != nil && pol.Mode == mtasts.ModeTesting && len(broken) > 0:
 		r.Warnings = append(r.Warnings, fmt.Sprintf("MTA-STS policy in testing mode would refuse: %s", strings.Join(broken, "; ")))
 	}
@@ -248,8 +251,8 @@ func complies(pol *mtasts.Policy, p *Pair) (bool, string) {
 	switch {
 	case t == nil:
 		return false, "no TLS session"
-	case t.Version != "TLS 1.2" && t.Version != "TLS 1.3":
-		return false, t.Version + " is older than TLS 1.2"
+	case t.Version < tls.VersionTLS12:
+		return false, t.Version.String() + " is older than TLS 1.2"
 	case !t.Verified:
 		return false, "the certificate is not valid: " + t.VerifyError
 	case !strings.EqualFold(strings.TrimSuffix(t.ServerName, "."), p.MX):

@@ -4,10 +4,10 @@ import (
 	"net/netip"
 )
 
-// TargetPolicy decides which targets a probe may connect to, so that the
+// AllowList decides which targets a probe may connect to, so that the
 // exporter cannot be turned into a scanner of the networks behind it.
-// config.AllowedTargets implements it.
-type TargetPolicy interface {
+// config.AllowedTargets (allowed_targets) implements it.
+type AllowList interface {
 	// AllowName is asked before host is resolved, so that a name no
 	// address could make allowed is not even looked up.
 	AllowName(host string) error
@@ -17,25 +17,25 @@ type TargetPolicy interface {
 	AllowAddr(host string, addr netip.Addr) error
 }
 
-func (p *probe) allowName(host string) bool {
-	if p.opts.Policy == nil {
+func (p *conversation) allowName(host string) bool {
+	if p.opts.AllowList == nil {
 		return true
 	}
-	return p.allowed(p.opts.Policy.AllowName(host))
+	return p.allowed(p.opts.AllowList.AllowName(host))
 }
 
-func (p *probe) allowAddr(host string, addr netip.Addr) bool {
-	if p.opts.Policy == nil {
+func (p *conversation) allowAddr(host string, addr netip.Addr) bool {
+	if p.opts.AllowList == nil {
 		return true
 	}
-	return p.allowed(p.opts.Policy.AllowAddr(host, addr))
+	return p.allowed(p.opts.AllowList.AllowAddr(host, addr))
 }
 
-func (p *probe) allowed(err error) bool {
+func (p *conversation) allowed(err error) bool {
 	if err == nil {
 		return true
 	}
-	p.res.Refused = err
+	p.result.Refused = err
 	p.note("refused: %v", err)
 	return false
 }
