@@ -197,7 +197,7 @@ func (p *conversation) finishDANE() {
 
 // demoteWebPKI turns the WebPKI certificate failures into warnings, saying
 // why they do not decide.
-func (p *probe) demoteWebPKI(why string) {
+func (p *conversation) demoteWebPKI(why string) {
 	kept := p.soft[:0]
 	for _, s := range p.soft {
 		if slices.Contains(webPKIReasons, s.reason) {
@@ -217,7 +217,7 @@ func (p *probe) demoteWebPKI(why string) {
 // flagFirst records a policy failure that is the probe's reason ahead of
 // those found before it (a failure that ended the conversation still
 // comes first).
-func (p *probe) flagFirst(reason Reason, err error) {
+func (p *conversation) flagFirst(reason Reason, err error) {
 	p.flag(reason, err)
 	last := p.soft[len(p.soft)-1]
 	copy(p.soft[1:], p.soft[:len(p.soft)-1])
