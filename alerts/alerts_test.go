@@ -306,3 +306,35 @@ func TestReadmeRunbookOverride(t *testing.T) {
 		t.Errorf("README.md has no %q: the override it documents no longer matches the rules", want)
 	}
 }
+
+// TestProbeCommandsNameTheConfig: every `smtp_exporter probe` command the
+// runbooks and the dashboards print for a module carries --config.file, so
+// that on-call probes with the exporter's modules, not the built-in ones
+// (issue 24: the printed commands said FAILED where the exporter said OK).
+func TestProbeCommandsNameTheConfig(t *testing.T) {
+	files, err := filepath.Glob("../dashboards/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	files = append(files, runbooks)
+	cmd := regexp.MustCompile(`smtp_exporter probe(\s|\\n)+(--?[a-z.]+[ =]\S+(\s|\\n)+)*`)
+	found := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range cmd.FindAllString(string(b), -1) {
+			if !strings.Contains(m, "--module") {
+				continue // the command's own description, not a command for a module
+			}
+			found++
+			if !strings.Contains(m, "--config.file") {
+				t.Errorf("%s: %q probes without --config.file", f, m)
+			}
+		}
+	}
+	if found < 10 {
+		t.Errorf("only %d probe commands found: the pattern no longer matches them", found)
+	}
+}

@@ -352,6 +352,8 @@ func TestGrafanaAnnotationsExpand(t *testing.T) {
 		"mx": "mx1.example.com", "address": "192.0.2.1",
 		// The labels the posture and certificate-fact alerts quote.
 		"cipher": "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "algorithm": "SHA1-RSA",
+		// The policy a domain lost (SMTPDomainPolicyDowngraded).
+		"policy": "mta_sts",
 	}
 	type value struct {
 		Labels map[string]string

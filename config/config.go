@@ -83,8 +83,9 @@ type Module struct {
 	// DANE is what a probe does with the target's TLSA records: off, check
 	// or required (mailsec.go).
 	DANE DANEMode `yaml:"dane,omitempty"`
-	// MTASTS judges a mail domain's MTA-STS policy and TLS-RPT record.
-	MTASTS bool `yaml:"mta_sts,omitempty"`
+	// MTASTS judges a mail domain's MTA-STS policy and TLS-RPT record:
+	// false, true, or enforce (mailsec.go).
+	MTASTS MTASTSMode `yaml:"mta_sts,omitempty"`
 
 	// FailIfCertificateInvalid makes a certificate that does not verify fail
 	// the probe; otherwise it is a warning. The default follows the TLS mode:

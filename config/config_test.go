@@ -1,6 +1,8 @@
 package config
 
 import (
+	"gopkg.in/yaml.v3"
+
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -86,6 +88,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-dane-mode.yml", `module "smtp": dane: unknown mode "sometimes" (want off, check or required)`},
 		{"invalid-dane-tls-none.yml", `module "smtp": dane: required needs a TLS session; tls is none`},
 		{"invalid-mta-sts-not-domain.yml", `module "smtp": mta_sts: a policy belongs to a mail domain; the module needs an mx section`},
+		{"invalid-mta-sts-mode.yml", `module "mx": mta_sts: "sometimes" is not one of false, true or enforce`},
+		{"invalid-mx-expect-null-mta-sts.yml", `module "sendonly": mta_sts: a domain with mx.expect_null_mx receives no mail, so it has no MTA-STS policy to check`},
 	}
 	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
 	seen := map[string]bool{}
@@ -349,7 +353,7 @@ func TestExampleConfig(t *testing.T) {
 	// The mx module checks a mail domain the way senders judge it: DANE,
 	// MTA-STS and reverse DNS (issues 13, 14 and 15).
 	if mx := cfg.Modules["mx"]; mx == nil || mx.MX == nil || mx.Port != 25 || mx.TLS != TLSOpportunistic ||
-		mx.DANE != DANECheck || !mx.MTASTS || !mx.ReverseDNS {
+		mx.DANE != DANECheck || mx.MTASTS != MTASTSCheck || !mx.ReverseDNS {
 		t.Errorf("module mx: %+v; want a domain module on port 25, opportunistic TLS, dane: check, mta_sts and reverse_dns", mx)
 	}
 	for port, want := range map[int]string{25: "smtp", 465: "smtps", 587: "submission", 2525: "submission"} {
@@ -492,6 +496,10 @@ func TestLoadMX(t *testing.T) {
 		{"dns.server without a port", primary.DNS.Server, "[::1]:53"},
 		{"the default known-good name is the root", mx.Resolver().KnownGoodName(), "."},
 		{"known_good_name", primary.Resolver().KnownGoodName(), "testbed.local"},
+		{"mta_sts: enforce", cfg.Modules["mx_enforce"].MTASTS, MTASTSEnforce},
+		{"mta_sts: true", cfg.Modules["mx_check"].MTASTS, MTASTSCheck},
+		{"mta_sts unset", mx.MTASTS, MTASTSOff},
+		{"expect_null_mx", cfg.Modules["sendonly"].MX.ExpectNullMX, true},
 		{"a single-target module with dns", single.IsDomain(), false},
 		{"its resolver", single.Resolver().Server(), "192.0.2.53:53"},
 		{"its host names go to dns.server", single.NetResolver() != nil, true},
@@ -504,5 +512,15 @@ func TestLoadMX(t *testing.T) {
 	plain := mustLoad(t, "testdata/valid-minimal.yml").Modules["bare"]
 	if plain.IsDomain() || plain.Resolver() != nil || plain.NetResolver() != nil {
 		t.Error("a module without mx and dns sections has a DNS client of its own")
+	}
+}
+
+// TestMTASTSModeYAML: /config shows mta_sts as it is written.
+func TestMTASTSModeYAML(t *testing.T) {
+	for mode, want := range map[MTASTSMode]string{MTASTSOff: "false\n", MTASTSCheck: "true\n", MTASTSEnforce: "enforce\n"} {
+		b, err := yaml.Marshal(mode)
+		if err != nil || string(b) != want {
+			t.Errorf("yaml.Marshal(%q) = %q, %v; want %q", mode, b, err, want)
+		}
 	}
 }

@@ -17,6 +17,10 @@ type MX struct {
 	Addresses string `yaml:"addresses"`
 	// Success is MXSuccessAll, MXSuccessAny or MXSuccessPrimary.
 	Success string `yaml:"success"`
+	// ExpectNullMX is for a domain that sends mail only: it must publish
+	// RFC 7505's null MX ("MX 0 ."), which is then the probe's success, and
+	// anything else (MX records, or none: an implicit MX) its failure.
+	ExpectNullMX bool `yaml:"expect_null_mx,omitempty"`
 }
 
 // Values of mx.addresses and mx.success.

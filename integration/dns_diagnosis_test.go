@@ -66,7 +66,7 @@ func TestDNSDiagnosisWithUnbound(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%s %s was answered", tt.qname, dns.TypeToString[tt.qtype])
 			}
-			d := r.Diagnose(t.Context(), tt.qname, tt.qtype, err)
+			d := r.Diagnose(t.Context(), err)
 			if d.Cause != tt.want {
 				t.Fatalf("%s: cause %q, want %q (%s; %+v)", err, d.Cause, tt.want, d, d.Evidence)
 			}

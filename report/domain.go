@@ -33,6 +33,26 @@ var domainExplanations = map[maildomain.Reason]explanation{
 		"the domain publishes an MTA-STS record, but no usable policy",
 		"check the policy by hand (curl -sv https://mta-sts.<domain>/.well-known/mta-sts.txt): HTTP 200, text/plain, a certificate valid for mta-sts.<domain>, no redirect; senders keep their cached policy until max_age runs out",
 	},
+	maildomain.ReasonDNSSECBogus: {
+		"the domain's DNS answers fail DNSSEC validation: validating senders (most large providers) cannot deliver, they queue the mail and bounce it after days",
+		"check the zone's signatures and DS records (dig +dnssec MX <domain>; with +cd it answers; delv MX <domain>; https://dnsviz.net); expired RRSIGs from a signer that stopped are the usual cause",
+	},
+	maildomain.ReasonNXDomain: {
+		"the domain does not exist (NXDOMAIN): senders bounce its mail at once",
+		"check the spelling, the registration (whois: expired?) and the delegation at the parent zone (dig +trace NS <domain>)",
+	},
+	maildomain.ReasonResolverFailed: {
+		"the exporter's own DNS server fails, a known-good name too: the domain is not being watched, and may be fine",
+		"fix the exporter's resolver (dns.server of the module, or /etc/resolv.conf): dig SOA <known_good_name> @<server>; on a network without the internet set dns.known_good_name to one of your zones",
+	},
+	maildomain.ReasonMTASTSNotEnforced: {
+		"the module requires MTA-STS in enforce mode, and the domain has no _mta-sts record or a policy in testing or none mode: MTA-STS protects none of its mail",
+		"publish the _mta-sts TXT record and a policy with mode: enforce at https://mta-sts.<domain>/.well-known/mta-sts.txt (and a new id in the record)",
+	},
+	maildomain.ReasonNullMXMissing: {
+		"the module expects a null MX (a domain that sends mail only), and the domain does not publish exactly that",
+		"publish \"<domain>. MX 0 .\" as its only MX record (RFC 7505), or probe the domain with a module that expects it to receive mail",
+	},
 	maildomain.ReasonMTASTSViolation: {
 		"the MTA-STS policy is in enforce mode, and an MX host or its certificate does not comply: MTA-STS senders do not deliver to it",
 		"add the MX host to the policy's mx lines (and change the record's id), or give the MX a certificate valid for its name with TLS 1.2 or later",
@@ -51,6 +71,9 @@ func ExplainDomain(reason maildomain.Reason) (words, hint string) {
 // DomainVerdict is a domain probe in one line.
 func DomainVerdict(d *maildomain.Result) string {
 	addrs, good := d.Counts()
+	if d.Success && d.Null {
+		return fmt.Sprintf("OK: the domain publishes a null MX, as expected: it sends mail only (%s)", d.Duration.Round(time.Millisecond))
+	}
 	if d.Success {
 		return fmt.Sprintf("OK: %d of %d addresses of %d MX host(s) accept mail (success: %s) in %s",
 			good, addrs, len(d.Hosts), d.Rule, d.Duration.Round(time.Millisecond))
@@ -86,6 +109,11 @@ func WriteDomain(w io.Writer, d *maildomain.Result, opts Options) {
 	secure := ""
 	if d.MXSecure {
 		secure = ", DNSSEC-validated (AD)"
+	}
+	if v := d.ResolverValidates(); v != nil && *v {
+		secure += "; the server validates DNSSEC"
+	} else if v != nil {
+		secure += "; the server does NOT validate DNSSEC"
 	}
 	x.line("DNS server %s, MX lookup %s%s, started %s", clean(d.DNSServer), millis(d.MXLookup), secure, d.Start.UTC().Format(time.RFC3339))
 	x.domainVerdict(d)

@@ -131,6 +131,18 @@ var explanations = map[prober.Reason]explanation{
 		"the TLSA records fail DNSSEC validation (or their lookup failed): DANE-validating senders defer mail",
 		"check the zone's signatures and DS records (dig +dnssec, delv, https://dnsviz.net); expired RRSIGs are the usual cause",
 	},
+	maildomain.ReasonPairDNSSECBogus: {
+		"not probed: the MX host's address records fail DNSSEC validation, so validating senders skip it",
+		"check the signatures of the MX host's zone (dig +dnssec A <host>; with +cd it answers; https://dnsviz.net)",
+	},
+	maildomain.ReasonPairNXDomain: {
+		"not probed: the MX host does not exist (NXDOMAIN)",
+		"point the MX record at a host that exists, or give the host its A/AAAA records",
+	},
+	maildomain.ReasonPairResolverFailed: {
+		"not probed: the exporter's own DNS server failed the MX host's lookup, and a known-good name too",
+		"fix the exporter's resolver (the module's dns.server); the MX host may be fine",
+	},
 	prober.ReasonDANEMissing: {
 		"the module requires DANE, but the host has no usable DNSSEC-secure TLSA records",
 		"publish a 3 1 1 (or 2 1 1) TLSA record at _PORT._tcp.HOST in a signed zone, and make sure the module's dns.server validates DNSSEC",
@@ -187,11 +199,23 @@ func Verdict(r *prober.Result) string {
 		return "OK: " + summary(r)
 	}
 	words, hint := Explain(r.Failure, r.Port)
+	if r.Failure == prober.ReasonDANEFailed && !r.Encrypted {
+		// No certificate to match: the records are not what broke.
+		hint = noTLSForDANEHint(r)
+	}
 	s := fmt.Sprintf("FAILED (%s): %s", r.Failure, words)
 	if hint != "" {
 		s += "; " + hint
 	}
 	return s
+}
+
+// noTLSForDANEHint is the hint of a DANE failure without a TLS session.
+func noTLSForDANEHint(r *prober.Result) string {
+	if r.EHLO != nil && !r.StartTLSAdvertised {
+		return "the server no longer offers STARTTLS, so there is no certificate to match: turn TLS back on (Postfix: smtpd_tls_security_level = may, and readable certificate and key files); the TLSA records are not the problem"
+	}
+	return "no TLS session was established, so there is no certificate to match: fix the STARTTLS or handshake failure the transcript shows; the TLSA records are not the problem"
 }
 
 // summary says what a successful probe saw, in the order it happened.

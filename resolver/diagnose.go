@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -265,27 +266,55 @@ func (d Diagnosis) String() string {
 	return strings.Join(parts, "; ")
 }
 
-// Diagnose finds out why err, the failure of a question for name and qtype
-// on this resolver, happened: it asks the question again with CD=1 when a
-// SERVFAIL has no Extended DNS Error that explains it, and asks the
-// known-good name, then classifies what it saw (Classify). An answered
-// question, and NODATA, need no diagnosis: Cause is "".
-func (r *Resolver) Diagnose(ctx context.Context, name string, qtype uint16, err error) Diagnosis {
-	kind := KindOf(err)
+// Diagnose finds out why err, the failure of a question on this resolver
+// (an *Error, which names the question), happened: it asks the question
+// again with CD=1 when a SERVFAIL has no Extended DNS Error that explains
+// it, and asks the known-good name, then classifies what it saw
+// (Classify). An answered question, and NODATA, need no diagnosis: Cause
+// is "".
+func (r *Resolver) Diagnose(ctx context.Context, err error) Diagnosis {
+	return r.Diagnoser().Diagnose(ctx, err)
+}
+
+// Diagnoser diagnoses the failed questions of one probe on one resolver,
+// asking the known-good name at most once: a probe whose every question
+// fails because the resolver is down waits for its health once, not once a
+// question.
+type Diagnoser struct {
+	r      *Resolver
+	once   sync.Once
+	health Health
+}
+
+// Diagnoser returns a Diagnoser for this resolver.
+func (r *Resolver) Diagnoser() *Diagnoser { return &Diagnoser{r: r} }
+
+// Health is the resolver's Health, asked on first use.
+func (g *Diagnoser) Health(ctx context.Context) Health {
+	g.once.Do(func() { g.health = g.r.Health(ctx) })
+	return g.health
+}
+
+// Diagnose is Resolver.Diagnose with the memoised health.
+func (g *Diagnoser) Diagnose(ctx context.Context, err error) Diagnosis {
+	r := g.r
 	var d Diagnosis
-	if kind == "" || kind == KindNoData {
+	e, ok := errors.AsType[*Error](err)
+	if !ok || e.Kind == KindNoData {
 		return d
 	}
+	kind := e.Kind
+	name, qtype := e.Name, dns.StringToType[e.Type]
 	d.Kind = kind
 	for _, x := range ExtendedErrorsOf(err) {
 		d.EDE = append(d.EDE, x.Code)
 	}
 	explained := slices.ContainsFunc(d.EDE, func(c uint16) bool { return ExtendedError{Code: c}.Bogus() })
-	if kind == KindServFail && !explained && timeLeft(ctx) {
+	if kind == KindServFail && !explained && qtype != 0 && timeLeft(ctx) {
 		d.CDAsked = true
 		d.CDAnswered = r.answersUnchecked(ctx, name, qtype)
 	}
-	d.Health = r.Health(ctx)
+	d.Health = g.Health(ctx)
 	d.KnownGoodAsked, d.KnownGoodFailed = d.Health.Asked, d.Health.Asked && d.Health.Err != nil
 	d.Cause = Classify(d.Evidence)
 	return d

@@ -109,7 +109,7 @@ func TestDiagnose(t *testing.T) {
 				qtype = dns.TypeA
 			}
 			_, err := r.Query(t.Context(), tt.qname, qtype)
-			d := r.Diagnose(t.Context(), tt.qname, qtype, err)
+			d := r.Diagnose(t.Context(), err)
 			if d.Cause != tt.cause {
 				t.Fatalf("cause %q, want %q (%+v, err %v)", d.Cause, tt.cause, d, err)
 			}
@@ -148,7 +148,7 @@ func TestDiagnoseResolverDown(t *testing.T) {
 		s.Set(s.ServFail, ".")
 		r := newResolver(t, s)
 		_, err := r.Query(t.Context(), "example.test", dns.TypeMX)
-		d := r.Diagnose(t.Context(), "example.test", dns.TypeMX, err)
+		d := r.Diagnose(t.Context(), err)
 		if d.Cause != CauseResolver {
 			t.Fatalf("cause %q, want %q (%+v)", d.Cause, CauseResolver, d)
 		}
@@ -171,7 +171,7 @@ func TestDiagnoseResolverDown(t *testing.T) {
 		}
 		r.timeout = 200 * time.Millisecond
 		_, qerr := r.Query(t.Context(), "example.test", dns.TypeMX)
-		d := r.Diagnose(t.Context(), "example.test", dns.TypeMX, qerr)
+		d := r.Diagnose(t.Context(), qerr)
 		if d.Cause != CauseResolver {
 			t.Fatalf("cause %q, want %q (%+v, err %v)", d.Cause, CauseResolver, d, qerr)
 		}
@@ -183,7 +183,7 @@ func TestDiagnoseResolverDown(t *testing.T) {
 		_, err := r.Query(t.Context(), "example.test", dns.TypeMX)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		d := r.Diagnose(ctx, "example.test", dns.TypeMX, err)
+		d := r.Diagnose(ctx, err)
 		if d.Cause != CauseUnknown || d.KnownGoodAsked || d.CDAsked {
 			t.Fatalf("diagnosis %+v, want unknown with nothing asked", d)
 		}
@@ -272,5 +272,33 @@ func TestErrorNamesExtendedError(t *testing.T) {
 	}
 	if ede := ExtendedErrorsOf(err); len(ede) != 1 || ede[0].Code != 7 {
 		t.Errorf("ExtendedErrorsOf = %v", ede)
+	}
+}
+
+// TestDiagnoserAsksKnownGoodOnce: a probe whose questions all fail asks
+// the resolver's health once.
+func TestDiagnoserAsksKnownGoodOnce(t *testing.T) {
+	s := dnstest.Start(t, "good.test. 300 IN SOA ns.good.test. h.good.test. 1 3600 600 86400 300")
+	s.Set(s.ServFail, "a.test")
+	s.Set(s.ServFail, "b.test")
+	r := newResolver(t, s)
+	if err := r.SetKnownGoodName("good.test"); err != nil {
+		t.Fatal(err)
+	}
+	g := r.Diagnoser()
+	for _, name := range []string{"a.test", "b.test"} {
+		_, err := r.Query(t.Context(), name, dns.TypeA)
+		if d := g.Diagnose(t.Context(), err); d.Cause != CauseNameServers {
+			t.Errorf("%s: cause %q, want %q", name, d.Cause, CauseNameServers)
+		}
+	}
+	asked := 0
+	for _, q := range s.Queries() {
+		if q.Name == "good.test." {
+			asked++
+		}
+	}
+	if asked != 1 {
+		t.Errorf("the known-good name was asked %d times, want once", asked)
 	}
 }

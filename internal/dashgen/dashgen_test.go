@@ -10,6 +10,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/grafanasdk"
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -81,5 +82,49 @@ func TestRow(t *testing.T) {
 	}
 	if want := "[1 Before y0 2 row DANE y4 3 In the row y5]"; fmt.Sprint(got) != want {
 		t.Errorf("panels %v, want %s", got, want)
+	}
+}
+
+// TestDomainReasonsInWords: every domain failure reason, and every reason
+// only a pair has, has words in the dashboards, and no other.
+func TestDomainReasonsInWords(t *testing.T) {
+	var domain []string
+	for _, r := range maildomain.Reasons {
+		domain = append(domain, string(r))
+	}
+	if got := DomainReasonsInWords(); !slices.Equal(sorted(got), sorted(domain)) {
+		t.Errorf("domain reasons in words %v, want %v (internal/dashgen/domains.go)", got, domain)
+	}
+	var pairOnly []string
+	for _, r := range maildomain.PairReasons {
+		if !slices.Contains(prober.Reasons, r) {
+			pairOnly = append(pairOnly, string(r))
+		}
+	}
+	if got := PairReasonsInWords(); !slices.Equal(sorted(got), sorted(pairOnly)) {
+		t.Errorf("pair-only reasons in words %v, want %v (internal/dashgen/domains.go)", got, pairOnly)
+	}
+}
+
+func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
+
+// TestTargetMatrixKeepsDomains: the Overview's matrix shows a failing
+// domain by its own reason, whatever its pairs say (issue 24: a domain
+// failing its MTA-STS policy or its MX lookup dropped out of the matrix).
+func TestTargetMatrixKeepsDomains(t *testing.T) {
+	panel, err := targetMatrix().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(panel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`probe_smtp_domain_failure{`, `\"status\", \"domain: $1\"`, `up, mail domain`, `mx=\"\"`, `domain: mta_sts_violation`, `domain: resolve`,
+	} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("the target matrix lacks %s", want)
+		}
 	}
 }

@@ -16,6 +16,32 @@ var domainReasonWords = []struct{ Reason, Text, Color string }{
 	{"address_failed", "MX addresses failing", "orange"},
 	{"mta_sts_invalid", "MTA-STS record without a usable policy", "orange"},
 	{"mta_sts_violation", "MTA-STS enforce: an MX does not comply", "red"},
+	{"dnssec_bogus", "DNSSEC bogus: validating senders cannot deliver", "red"},
+	{"nxdomain", "the domain does not exist (NXDOMAIN)", "red"},
+	{"resolver_failed", "the exporter's DNS server fails", "purple"},
+	{"mta_sts_not_enforced", "MTA-STS enforce required, not published", "orange"},
+	{"null_mx_missing", "null MX expected, not published", "orange"},
+}
+
+// domainStatusPrefix marks a domain's failure reason in the Overview's
+// target matrix, whose other cells hold single targets' reasons.
+const domainStatusPrefix = "domain: "
+
+// pairDNSWords are the reasons only a pair of a domain probe has: its MX
+// host got no address, for a reason resolver.Diagnose tells apart.
+var pairDNSWords = []struct{ Reason, Text, Color string }{
+	{"dnssec_bogus", "MX host's addresses DNSSEC bogus", "red"},
+	{"nxdomain", "MX host does not exist", "red"},
+	{"resolver_failed", "not probed: the exporter's DNS server fails", "purple"},
+}
+
+// PairReasonsInWords returns the reasons only a pair has, put in words.
+func PairReasonsInWords() []string {
+	out := []string{"target_not_allowed"}
+	for _, r := range pairDNSWords {
+		out = append(out, r.Reason)
+	}
+	return out
 }
 
 // DomainReasonsInWords returns the domain failure reasons put in words.
@@ -27,10 +53,13 @@ func DomainReasonsInWords() []string {
 	return out
 }
 
-func domainReasonMapping() dashboard.ValueMapping {
+func domainReasonMapping() dashboard.ValueMapping { return domainReasonMappingWith("") }
+
+// domainReasonMappingWith maps prefix+reason to the reason's words.
+func domainReasonMappingWith(prefix string) dashboard.ValueMapping {
 	m := map[string]dashboard.ValueMappingResult{}
 	for i, r := range domainReasonWords {
-		m[r.Reason] = result(r.Text, r.Color, int32(i)) //nolint:gosec // a short fixed list
+		m[prefix+r.Reason] = result(r.Text, r.Color, int32(300+i)) //nolint:gosec // a short fixed list
 	}
 	return valueMapping(m)
 }
@@ -38,12 +67,16 @@ func domainReasonMapping() dashboard.ValueMapping {
 // pairStatusMappings are the words of a pair's status: its failure reason
 // (target_not_allowed only a pair can have), or up with its TLS version.
 func pairStatusMappings() []dashboard.ValueMapping {
+	only := map[string]dashboard.ValueMappingResult{
+		"target_not_allowed": result("not probed: allowed_targets refuses it", "purple", 200),
+		"up, no TLS":         result("up, no TLS", "yellow", 201),
+	}
+	for i, r := range pairDNSWords {
+		only[r.Reason] = result(r.Text, r.Color, int32(210+i)) //nolint:gosec // a short fixed list
+	}
 	return []dashboard.ValueMapping{
 		reasonMapping(),
-		valueMapping(map[string]dashboard.ValueMappingResult{
-			"target_not_allowed": result("not probed: allowed_targets refuses it", "purple", 200),
-			"up, no TLS":         result("up, no TLS", "yellow", 201),
-		}),
+		valueMapping(only),
 		regexMapping(`^up, (TLS 1\.[23])$`, result("up, $1", "green", 202)),
 		regexMapping(`^up, (TLS 1\.[01])$`, result("up, $1 (outdated)", "orange", 203)),
 	}
@@ -184,6 +217,20 @@ func domains() *dashboard.DashboardBuilder {
 					"none":      result("none", "text", 5),
 				})}),
 				cellTypeProp("color-background"),
+			}).
+			Span(24).Height(8)).
+		WithPanel(tablePanel("Policies per domain", "Per domain, what protects its mail and what it can rely on: whether the exporter's DNS server validates DNSSEC (the AD bit on its known-good name; when it stops, every DANE status reads insecure; modules with DANE or MTA-STS), the MTA-STS mode, how many MX addresses DANE validates, and whether the domain can receive mail sent with REQUIRETLS (RFC 8689: every address advertises it and is authenticated by DANE or an enforced MTA-STS policy). A policy that goes away is SMTPDomainPolicyDowngraded.",
+			tableQuery("A", `probe_smtp_dns_resolver_validating{`+sel()+`}`),
+			tableQuery("B", `probe_smtp_mta_sts_mode{`+sel()+`} == 1`),
+			tableQuery("C", `count by (job, instance, module) (probe_smtp_dane_status{`+sel(`mx!=""`, `status="validated"`)+`} == 1)`),
+			tableQuery("D", `probe_smtp_requiretls_ready{`+sel()+`}`)).
+			WithTransformation(transformation("merge", map[string]any{})).
+			WithTransformation(organize([]string{"Time", "job", "__name__", "Value #B"},
+				map[string]string{"instance": "domain", "Value #A": "resolver validates DNSSEC", "mode": "MTA-STS mode", "Value #C": "DANE-validated addresses", "Value #D": "REQUIRETLS ready"},
+				"instance", "module", "Value #A", "mode", "Value #C", "Value #D")).
+			OverrideByName("resolver validates DNSSEC", []dashboard.DynamicConfigValue{prop("mappings", yesNo()), cellTypeProp("color-background")}).
+			OverrideByName("REQUIRETLS ready", []dashboard.DynamicConfigValue{
+				prop("mappings", boolMapping("no", "text", "yes", "green")), cellTypeProp("color-background"),
 			}).
 			Span(24).Height(8))
 }
