@@ -88,7 +88,8 @@ func startBed(script, dirVar, def, envFile string, extraEnv []string, config fun
 }
 
 // domainConfig holds the domain modules (and one single-target module
-// whose host names go to NSD through dns.server). NSD answers for its own
+// whose host names go to NSD through dns.server; and tb_mx_dane, whose DANE
+// check asks NSD, which does not validate DNSSEC). NSD answers for its own
 // zones only: the known-good name that tells its failures from the
 // domains' is one of them.
 func domainConfig(tb *testbed, env map[string]string) string {
@@ -106,6 +107,10 @@ func domainConfig(tb *testbed, env map[string]string) string {
     mx: {addresses: first, max_hosts: 2}
   tb_single_dns:
     %[1]s
+  tb_mx_dane:
+    %[1]s
+    mx: {}
+    dane: check
 `, base)
 }
 

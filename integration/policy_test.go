@@ -59,6 +59,8 @@ func policyModules(tb *testbed, env map[string]string) []testbedModule {
 		// a null MX for a domain that sends mail only.
 		{"pol_mx_enforce", []string{"port: " + tb.port("SMTP"), "tls: opportunistic", "dane: check", "mta_sts: enforce", "mx: {}", dns, ca}},
 		{"pol_sendonly", []string{"mx: {expect_null_mx: true}", dns}},
+		// A resolver that is down: nothing answers on the discard port.
+		{"pol_mx_deadresolver", []string{"port: " + tb.port("SMTP"), "tls: opportunistic", "mta_sts: true", "mx: {}", "dns: {server: 127.0.0.1:9, known_good_name: testbed.local}", ca}},
 	}
 }
 
