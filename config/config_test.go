@@ -1,8 +1,6 @@
 package config
 
 import (
-	"gopkg.in/yaml.v3"
-
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // fixturePassword is the content of testdata/password: it must never show

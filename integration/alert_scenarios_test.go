@@ -3,6 +3,7 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -131,12 +132,8 @@ func TestAlertScenarios(t *testing.T) {
 				}
 				got[key] = append(got[key], r.key())
 				a := map[string]string{"alertname": r.Alert}
-				for k, v := range s.Labels {
-					a[k] = v
-				}
-				for k, v := range r.Labels {
-					a[k] = v
-				}
+				maps.Copy(a, s.Labels)
+				maps.Copy(a, r.Labels)
 				firing = append(firing, a)
 			}
 		}

@@ -80,10 +80,18 @@ func TestExitStatus(t *testing.T) {
 	}
 	// Issue 24: the command says which config its module came from.
 	cases = append(cases,
-		exitCase{"built-in config named", Command{Module: "smtp", Target: ok}, ExitSuccess, "Verdict: OK",
-			"smtp_exporter probe: module smtp of the built-in config.example.yml (no --config.file: the exporter's own config may differ)"},
-		exitCase{"--config.file named", Command{ConfigFile: goodConfig, Module: "mine", Target: ok}, ExitSuccess, "Verdict: OK",
-			"smtp_exporter probe: module mine of " + goodConfig + "\n"},
+		exitCase{
+			"built-in config named",
+			Command{Module: "smtp", Target: ok},
+			ExitSuccess, "Verdict: OK",
+			"smtp_exporter probe: module smtp of the built-in config.example.yml (no --config.file: the exporter's own config may differ)",
+		},
+		exitCase{
+			"--config.file named",
+			Command{ConfigFile: goodConfig, Module: "mine", Target: ok},
+			ExitSuccess, "Verdict: OK",
+			"smtp_exporter probe: module mine of " + goodConfig + "\n",
+		},
 	)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

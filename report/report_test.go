@@ -465,12 +465,18 @@ func TestVerdictDANEWithoutTLS(t *testing.T) {
 		r         *prober.Result
 		says, not string
 	}{
-		{"STARTTLS gone", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, EHLO: &prober.EHLOInfo{}},
-			"no longer offers STARTTLS", "publish a record"},
-		{"handshake failed", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, EHLO: &prober.EHLOInfo{}, StartTLSAdvertised: true},
-			"no TLS session was established", "publish a record"},
-		{"a key rolled without its record", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, Encrypted: true},
-			"publish a record for the new key", "STARTTLS"},
+		{
+			"STARTTLS gone", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, EHLO: &prober.EHLOInfo{}},
+			"no longer offers STARTTLS", "publish a record",
+		},
+		{
+			"handshake failed", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, EHLO: &prober.EHLOInfo{}, StartTLSAdvertised: true},
+			"no TLS session was established", "publish a record",
+		},
+		{
+			"a key rolled without its record", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, Encrypted: true},
+			"publish a record for the new key", "STARTTLS",
+		},
 	} {
 		v := Verdict(tc.r)
 		if !strings.Contains(v, tc.says) || strings.Contains(v, tc.not) {
