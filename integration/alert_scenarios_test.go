@@ -16,14 +16,6 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/internal/amtest"
 )
 
-// scenarioJob is one scrape job of the alert-scenario test: a module of one
-// of the test bed's exporters, probing targets that are healthy or broken in
-// one way each.
-type scenarioJob struct {
-	name, module, exporter string
-	targets                []string
-}
-
 // TestAlertScenarios plays the incidents of issue 24 on the real test bed:
 // one Prometheus with the shipped rules scrapes the three exporters (the
 // Postfix listeners, the DNS domains, the DNSSEC and policy domains) through
@@ -48,7 +40,7 @@ func TestAlertScenarios(t *testing.T) {
 	deadExporter := ln.Addr().String()
 	ln.Close()
 
-	jobs := []scenarioJob{
+	jobs := []probeJob{
 		{"scen_smtp", "tb_smtp", exp.Addr, []string{tb.addr("SMTP"), refused}},
 		{"scen_auth", "tb_submission_wrong_password", exp.Addr, []string{tb.addr("SUBMISSION")}},
 		{"scen_mx", "tb_mx", dnsExp.Addr, []string{"dead.domains.test", "mixed.domains.test"}},
@@ -101,7 +93,7 @@ func TestAlertScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prom := startPrometheus(t, scenarioConfig(jobs), map[string]string{"smtp_exporter.rules.yml": string(rules)})
+	prom := startPrometheus(t, probeJobsConfig([]string{"smtp_exporter.rules.yml"}, jobs...), map[string]string{"smtp_exporter.rules.yml": string(rules)})
 	waitUntil(t, 90*time.Second, "two scrapes of every scenario target", func() error {
 		n := 0
 		for _, j := range jobs {
@@ -181,32 +173,6 @@ func TestAlertScenarios(t *testing.T) {
 	if got := amtest.Notifying(groups, "tickets", "instance"); !slices.Equal(got, wantTickets) {
 		t.Errorf("tickets for %q, want %q", got, wantTickets)
 	}
-}
-
-// scenarioConfig is the Prometheus configuration of the scenario jobs, each
-// with the README's relabelling.
-func scenarioConfig(jobs []scenarioJob) string {
-	var b strings.Builder
-	b.WriteString("global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 2s\nrule_files: [smtp_exporter.rules.yml]\nscrape_configs:\n")
-	for _, j := range jobs {
-		fmt.Fprintf(&b, `  - job_name: %s
-    metrics_path: /probe
-    params:
-      module: [%s]
-    static_configs:
-      - targets: [%s]
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - source_labels: [__param_module]
-        target_label: module
-      - target_label: __address__
-        replacement: %s
-`, j.name, j.module, strings.Join(j.targets, ", "), j.exporter)
-	}
-	return b.String()
 }
 
 // checkScenarioTexts checks that the alerts Prometheus holds (pending) say

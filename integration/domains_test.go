@@ -370,28 +370,9 @@ func TestDomainAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := fmt.Sprintf(`global:
-  scrape_interval: 2s
-  scrape_timeout: 2s
-  evaluation_interval: 2s
-rule_files: [smtp_exporter.rules.yml]
-scrape_configs:
-  - job_name: mx
-    metrics_path: /probe
-    params:
-      module: [tb_mx]
-    static_configs:
-      - targets: [ok.domains.test, mixed.domains.test, dead.domains.test, null.domains.test, noaddr.domains.test, nowhere.domains.test]
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - source_labels: [__param_module]
-        target_label: module
-      - target_label: __address__
-        replacement: %s
-`, exp.Addr)
+	config := probeJobsConfig([]string{"smtp_exporter.rules.yml"}, probeJob{"mx", "tb_mx", exp.Addr, []string{
+		"ok.domains.test", "mixed.domains.test", "dead.domains.test", "null.domains.test", "noaddr.domains.test", "nowhere.domains.test",
+	}})
 	prom := startPrometheus(t, config, map[string]string{"smtp_exporter.rules.yml": string(rules)})
 	waitUntil(t, 60*time.Second, "two scrapes of every domain", func() error {
 		s := prom.query(t, `count_over_time(probe_success[5m]) >= 2`)

@@ -307,27 +307,17 @@ func TestPolicyInPrometheus(t *testing.T) {
 	at := func(port string) string { return mail + ":" + tb.port(port) }
 	bogus := env["TESTBED_DNSSEC_BOGUS_HOST"] + ":" + tb.port("SMTP")
 	insecure := env["TESTBED_DNSSEC_INSECURE_HOST"] + ":" + tb.port("SMTP")
-	job := func(name, module string, targets ...string) string {
-		return fmt.Sprintf(`  - job_name: %s
-    metrics_path: /probe
-    params: {module: [%s]}
-    static_configs:
-      - targets: ["%s"]
-    relabel_configs:
-      - {source_labels: [__address__], target_label: __param_target}
-      - {source_labels: [__param_target], target_label: instance}
-      - {source_labels: [__param_module], target_label: module}
-      - {target_label: __address__, replacement: %s}
-`, name, module, strings.Join(targets, `", "`), exp.Addr)
+	job := func(name, module string, targets ...string) probeJob {
+		return probeJob{name, module, exp.Addr, targets}
 	}
 	var domains []string
 	for _, d := range []string{"enforce", "testing", "broken", "violation", "badcert", "unreachable", "plain"} {
 		domains = append(domains, d+"."+zone)
 	}
-	cfg := "global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}\nscrape_configs:\n" +
-		job("dane", "pol_dane", at("SMTP"), at("ALT2525"), at("SUBMISSION"), at("TLS12"), at("DANESELF"), at("EXPIRING"), bogus, insecure) +
-		job("dane_required", "pol_dane_required", at("TLS12"), at("SMTP")) +
-		job("mx", "pol_mx", domains...)
+	cfg := probeJobsConfig(nil,
+		job("dane", "pol_dane", at("SMTP"), at("ALT2525"), at("SUBMISSION"), at("TLS12"), at("DANESELF"), at("EXPIRING"), bogus, insecure),
+		job("dane_required", "pol_dane_required", at("TLS12"), at("SMTP")),
+		job("mx", "pol_mx", domains...))
 	prom := startPrometheus(t, cfg, nil)
 
 	instancesOf := func(q string) (map[string]bool, error) {
