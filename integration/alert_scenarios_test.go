@@ -180,17 +180,12 @@ func TestAlertScenarios(t *testing.T) {
 func checkScenarioTexts(t *testing.T, prom *prometheusServer, want map[string]string) {
 	t.Helper()
 	waitUntil(t, 30*time.Second, "the alert texts", func() error {
-		var alerts struct {
-			Alerts []struct {
-				Labels      map[string]string `json:"labels"`
-				Annotations map[string]string `json:"annotations"`
-			} `json:"alerts"`
-		}
-		if err := prom.tryAPI("/api/v1/alerts", &alerts); err != nil {
+		alerts, err := prom.tryAlerts()
+		if err != nil {
 			return err
 		}
 		seen := map[string]bool{}
-		for _, a := range alerts.Alerts {
+		for _, a := range alerts {
 			key := a.Labels["alertname"] + " " + a.Labels["instance"]
 			if text, ok := want[key]; ok {
 				if d := a.Annotations["description"]; !strings.Contains(d, text) {

@@ -451,22 +451,17 @@ func TestDomainAlerts(t *testing.T) {
 	// Prometheus itself holds the failing-address alert (pending: its for
 	// has not passed) for the dead address, with its reason in the text.
 	waitUntil(t, 20*time.Second, "the failing-address alert for the dead address", func() error {
-		var alerts struct {
-			Alerts []struct {
-				Labels      map[string]string `json:"labels"`
-				Annotations map[string]string `json:"annotations"`
-			} `json:"alerts"`
-		}
-		if err := prom.tryAPI("/api/v1/alerts", &alerts); err != nil {
+		alerts, err := prom.tryAlerts()
+		if err != nil {
 			return err
 		}
-		for _, a := range alerts.Alerts {
+		for _, a := range alerts {
 			if a.Labels["alertname"] == "SMTPMXAddressFailing" && a.Labels["instance"] == "mixed.domains.test" &&
 				a.Labels["address"] == dead && strings.Contains(a.Annotations["description"], "connect_refused") {
 				return nil
 			}
 		}
-		return fmt.Errorf("not among %d alerts", len(alerts.Alerts))
+		return fmt.Errorf("not among %d alerts", len(alerts))
 	})
 }
 

@@ -430,3 +430,19 @@ func probeJobsConfig(ruleFiles []string, jobs ...probeJob) string {
 	}
 	return b.String()
 }
+
+// promAlert is an alert Prometheus holds, as its alerts API shows it.
+type promAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+}
+
+// tryAlerts returns the alerts Prometheus holds (pending or firing).
+func (p *prometheusServer) tryAlerts() ([]promAlert, error) {
+	var data struct {
+		Alerts []promAlert `json:"alerts"`
+	}
+	err := p.tryAPI("/api/v1/alerts", &data)
+	return data.Alerts, err
+}
