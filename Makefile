@@ -62,11 +62,15 @@ image-test:
 prometheusrule:
 	scripts/gen-prometheusrule.sh > deploy/kubernetes/prometheusrule.yaml
 
-# Regenerate every generated operator file: the dashboards' JSON (from
+# Regenerate every generated file: the dashboards' JSON (from
 # internal/dashgen), the PrometheusRule and the Grafana-managed rules (from
-# alerts/smtp_exporter.rules.yml). Tests fail when one is out of date.
+# alerts/smtp_exporter.rules.yml), the reason tables of docs/metrics.md
+# (from reasons/), and the Helm chart's copies of the rules, the dashboards
+# and config.example.yml's modules (last: it copies the others). Tests fail
+# when one is out of date.
 generate: prometheusrule
-	$(GO) generate ./dashboards ./alerts
+	$(GO) generate ./dashboards ./alerts ./docs
+	$(GO) generate ./charts
 
 # Regenerate the JSON schemas kubeconform validates the manifests against.
 schemas:

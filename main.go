@@ -134,13 +134,12 @@ func run(args []string) int {
 
 	recent := history.NewBounded(*historyLimit, int64(*historyMaxBytes))
 	probe := &handler.ProbeHandler{
-		Config:         sc,
-		Logger:         logger,
-		Metrics:        handler.NewMetrics(prometheus.DefaultRegisterer),
-		TimeoutOffset:  *timeoutOffset,
-		OnResult:       recent.Add,
-		OnDomainResult: recent.AddDomain,
-		Limit:          handler.NewLimiter(*maxConcurrent, prometheus.DefaultRegisterer),
+		Config:        sc,
+		Logger:        logger,
+		Metrics:       handler.NewMetrics(prometheus.DefaultRegisterer),
+		TimeoutOffset: *timeoutOffset,
+		OnResult:      recent.Add,
+		Limit:         handler.NewLimiter(*maxConcurrent, prometheus.DefaultRegisterer),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/probe", probe)

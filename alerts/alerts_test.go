@@ -18,8 +18,8 @@ import (
 
 const (
 	rulesFile = "smtp_exporter.rules.yml"
-	// RunbookBase is where runbook_url points by default; the README says how
-	// to point it elsewhere.
+	// RunbookBase is where runbook_url points by default; docs/alerting.md
+	// says how to point it elsewhere.
 	runbookBase = "https://github.com/smtp-exporter/smtp_exporter/blob/main/docs/runbooks.md"
 	runbooks    = "../docs/runbooks.md"
 )
@@ -295,15 +295,15 @@ func TestRulesUseExporterMetrics(t *testing.T) {
 	}
 }
 
-// TestReadmeRunbookOverride keeps the README's sed command, which points
-// runbook_url elsewhere, in step with the URL the rules use.
-func TestReadmeRunbookOverride(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// TestDocRunbookOverride keeps the sed command of docs/alerting.md, which
+// points runbook_url elsewhere, in step with the URL the rules use.
+func TestDocRunbookOverride(t *testing.T) {
+	doc, err := os.ReadFile("../docs/alerting.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "sed -i 's|" + runbookBase + "|"; !strings.Contains(string(readme), want) {
-		t.Errorf("README.md has no %q: the override it documents no longer matches the rules", want)
+	if want := "sed -i 's|" + runbookBase + "|"; !strings.Contains(string(doc), want) {
+		t.Errorf("docs/alerting.md has no %q: the override it documents no longer matches the rules", want)
 	}
 }
 

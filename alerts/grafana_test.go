@@ -27,8 +27,8 @@ const (
 	provisioningFile = "../" + alertgen.ProvisioningFile
 	apiFile          = "grafana/smtp_exporter.json"
 	regenerate       = "run `go generate ./alerts` and commit the result"
-	// dashboardBase is where dashboard_url points by default; the README
-	// says how to point it at your Grafana.
+	// dashboardBase is where dashboard_url points by default;
+	// docs/alerting.md says how to point it at your Grafana.
 	dashboardBase = "http://localhost:3000"
 )
 
@@ -203,7 +203,7 @@ func TestGrafanaProvisioningStrict(t *testing.T) {
 
 // TestGrafanaDatasourceSetOnce: the provisioning file names the Prometheus
 // data source UID once (an anchor) and refers to it everywhere else, so
-// the README's one-line change covers every rule.
+// the one-line change of docs/alerting.md covers every rule.
 func TestGrafanaDatasourceSetOnce(t *testing.T) {
 	text := string(readFile(t, provisioningFile))
 	if n := strings.Count(text, "&datasource "+alertgen.Defaults.DatasourceUID+"\n"); n != 1 {
@@ -307,8 +307,8 @@ func TestGrafanaRulesArePrometheusRules(t *testing.T) {
 				t.Errorf("%s: %s %q, Prometheus has %q", g.Title, k, g.Annotations[k], r.Annotations[k])
 			}
 		}
-		// What the rules do without data or without Prometheus, as the
-		// README says.
+		// What the rules do without data or without Prometheus, as
+		// docs/alerting.md says.
 		if g.NoDataState != "OK" || g.ExecErrState != "Error" {
 			t.Errorf("%s: noDataState %s execErrState %s, want OK and Error (see alertgen.NoDataState)", g.Title, g.NoDataState, g.ExecErrState)
 		}
@@ -425,7 +425,7 @@ func TestDashboardURL(t *testing.T) {
 		raw := r.Annotations["dashboard_url"]
 		rest, ok := strings.CutPrefix(raw, dashboardBase)
 		if !ok {
-			t.Errorf("%s: dashboard_url %q does not start with %s (the README's sed replaces it)", r.Alert, raw, dashboardBase)
+			t.Errorf("%s: dashboard_url %q does not start with %s (the sed of docs/alerting.md replaces it)", r.Alert, raw, dashboardBase)
 			continue
 		}
 		u, err := url.Parse(rest)
@@ -497,10 +497,10 @@ func TestDashboardURL(t *testing.T) {
 	}
 }
 
-// TestReadmeGrafanaCommands keeps the README's commands for the Grafana
-// rules and dashboard_url in step with the files.
-func TestReadmeGrafanaCommands(t *testing.T) {
-	readme := string(readFile(t, "../README.md"))
+// TestDocGrafanaCommands keeps the commands of docs/alerting.md for the
+// Grafana rules and dashboard_url in step with the files.
+func TestDocGrafanaCommands(t *testing.T) {
+	doc := string(readFile(t, "../docs/alerting.md"))
 	for _, want := range []string{
 		"sed -i 's|" + dashboardBase + "/d/|",
 		"make generate",
@@ -509,11 +509,11 @@ func TestReadmeGrafanaCommands(t *testing.T) {
 		"/api/v1/provisioning/folder/" + alertgen.Defaults.FolderUID + "/rule-groups/smtp_exporter",
 		"&datasource " + alertgen.Defaults.DatasourceUID,
 	} {
-		if !strings.Contains(readme, want) {
-			t.Errorf("README.md does not say %q", want)
+		if !strings.Contains(doc, want) {
+			t.Errorf("docs/alerting.md does not say %q", want)
 		}
 	}
 	if mk := string(readFile(t, "../Makefile")); !strings.Contains(mk, "generate ./dashboards ./alerts") {
-		t.Error("Makefile: the generate target the README names does not run go generate ./dashboards ./alerts")
+		t.Error("Makefile: the generate target docs/alerting.md names does not run go generate ./dashboards ./alerts")
 	}
 }

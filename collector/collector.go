@@ -93,23 +93,40 @@ var (
 		"When the stapled OCSP response says fresher information will be available, in seconds since the Unix epoch.", nil)
 )
 
-// Collector exposes the metrics of one probe result. Make a fresh one, in a
-// fresh registry, for every probe.
+// Collector exposes the metrics of one probe's outcome: a single target's,
+// or a mail domain's. Make a fresh one, in a fresh registry, for every
+// probe.
 type Collector struct {
-	result *prober.Result
+	// One of target and domain is set.
+	target *prober.Result
 	// reasons are those of probe_smtp_failure: a pair of a domain probe
 	// has one more (target_not_allowed).
 	reasons []prober.Reason
+	domain  *maildomain.Result
 }
 
-// New returns the collector for one result.
-func New(result *prober.Result) *Collector {
-	return &Collector{result: result, reasons: reasonsByName}
+// New returns the collector for one probe's outcome.
+func New(o prober.Outcome) *Collector {
+	switch r := o.(type) {
+	case *maildomain.Result:
+		return &Collector{domain: r}
+	case *prober.Result:
+		return &Collector{target: r, reasons: reasonsByName}
+	}
+	return &Collector{} // no series: there is no other kind of probe
+}
+
+// descs are the descriptors of the collector's kind of probe.
+func (c *Collector) descs() *descSet {
+	if c.domain != nil {
+		return domain
+	}
+	return single
 }
 
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range metrics {
+	for _, m := range c.descs().metrics {
 		ch <- m.desc
 	}
 }
@@ -123,10 +140,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	})
 }
 
-// each hands every series of the result to gauge, the samples of one
+// each hands every series of the outcome to emit, the samples of one
 // metric one after the other. Collect and WriteText both read it.
 func (c *Collector) each(emit func(d *prometheus.Desc, v float64, labels ...string)) {
-	r := c.result
+	switch {
+	case c.domain != nil:
+		c.eachDomain(emit)
+	case c.target != nil:
+		c.eachTarget(emit)
+	}
+}
+
+// eachTarget is each for a single target (or one pair of a domain).
+func (c *Collector) eachTarget(emit func(d *prometheus.Desc, v float64, labels ...string)) {
+	r := c.target
 	g := &emitter{emit: emit}
 
 	g.gauge(successDesc, boolValue(r.Success))

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"io"
 	"net/netip"
 	"strconv"
 
@@ -61,37 +60,9 @@ func addPairDescs() {
 	}
 }
 
-// DomainCollector exposes the metrics of one domain probe.
-type DomainCollector struct {
-	result *maildomain.Result
-}
-
-// NewDomain returns the collector for one domain result.
-func NewDomain(result *maildomain.Result) *DomainCollector {
-	return &DomainCollector{result: result}
-}
-
-// Describe sends every descriptor the collector may use.
-func (c *DomainCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range domain.metrics {
-		ch <- m.desc
-	}
-}
-
-// Collect sends the result's metrics.
-func (c *DomainCollector) Collect(ch chan<- prometheus.Metric) {
-	c.each(func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	})
-}
-
-// WriteDomainText is WriteText for a domain probe.
-func WriteDomainText(w io.Writer, r *maildomain.Result) error {
-	return domain.write(w, NewDomain(r).each)
-}
-
-func (c *DomainCollector) each(emit func(d *prometheus.Desc, v float64, labels ...string)) {
-	r := c.result
+// eachDomain is each for a mail domain: its own series, then every pair's.
+func (c *Collector) eachDomain(emit func(d *prometheus.Desc, v float64, labels ...string)) {
+	r := c.domain
 	g := &emitter{emit: emit}
 	g.gauge(domainSuccessDesc, boolValue(r.Success))
 	g.gauge(domainDurationDesc, r.Duration.Seconds())
@@ -120,8 +91,8 @@ func (c *DomainCollector) each(emit func(d *prometheus.Desc, v float64, labels .
 	for _, p := range r.Pairs {
 		addr := addrLabel(p.Address)
 		g.gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, addr)
-		pc := &Collector{result: p.Result, reasons: pairReasonsByName}
-		pc.each(func(d *prometheus.Desc, v float64, labels ...string) {
+		pc := &Collector{target: p.Result, reasons: pairReasonsByName}
+		pc.eachTarget(func(d *prometheus.Desc, v float64, labels ...string) {
 			twin, ok := pairDescs[d]
 			if !ok {
 				return

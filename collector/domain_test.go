@@ -132,7 +132,7 @@ func addrs(s ...string) []netip.Addr {
 
 func renderDomain(t *testing.T, r *maildomain.Result) ([]*dto.MetricFamily, []byte) {
 	t.Helper()
-	return renderCollector(t, NewDomain(r))
+	return renderCollector(t, New(r))
 }
 
 func TestDomainGolden(t *testing.T) {
@@ -153,11 +153,11 @@ func TestDomainGolden(t *testing.T) {
 				t.Errorf("output differs from %s:\n%s", path, lineDiff(string(want), string(got)))
 			}
 			var text bytes.Buffer
-			if err := WriteDomainText(&text, r); err != nil {
+			if err := WriteText(&text, r); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(text.Bytes(), got) {
-				t.Errorf("WriteDomainText differs from the registry's text:\n%s", lineDiff(string(got), text.String()))
+				t.Errorf("WriteText differs from the registry's text:\n%s", lineDiff(string(got), text.String()))
 			}
 		})
 	}

@@ -35,8 +35,6 @@ type descSet struct {
 var (
 	single = &descSet{byDesc: map[*prometheus.Desc]*metric{}}
 	domain = &descSet{byDesc: map[*prometheus.Desc]*metric{}}
-	// metrics are the single probe's, for Describe.
-	metrics []*metric
 )
 
 // newDesc is prometheus.NewDesc for a gauge of a single probe, remembered
@@ -66,7 +64,6 @@ func init() {
 			m.index = i
 		}
 	}
-	metrics = single.metrics
 }
 
 type sample struct {
@@ -86,13 +83,14 @@ type scratch struct {
 
 var scratches = sync.Pool{New: func() any { return &scratch{text: make([]byte, 0, 8<<10)} }}
 
-// WriteText writes the result's metrics in the Prometheus text format
+// WriteText writes the outcome's metrics in the Prometheus text format
 // 0.0.4, byte for byte what a registry holding the Collector would give
 // expfmt's text encoder: metrics sorted by name, series by label values.
 // It skips the registry, the protobuf copies and the goroutines, which cost
 // a plain probe more CPU than its SMTP conversation (docs/performance.md).
-func WriteText(w io.Writer, r *prober.Result) error {
-	return single.write(w, New(r).each)
+func WriteText(w io.Writer, o prober.Outcome) error {
+	c := New(o)
+	return c.descs().write(w, c.each)
 }
 
 // write writes what each emits in the text format.

@@ -151,20 +151,21 @@ func reasonOf(t *testing.T, err error) string {
 	return refused.Reason
 }
 
-// TestReadmeAllowedTargets keeps the README's example valid.
-func TestReadmeAllowedTargets(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+// TestDocAllowedTargets keeps the example of docs/configuration.md valid
+// and complete.
+func TestDocAllowedTargets(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, block, ok := strings.Cut(string(readme), "```yaml\nallowed_targets:")
+	_, block, ok := strings.Cut(string(doc), "```yaml\nallowed_targets:")
 	if !ok {
-		t.Fatal("README.md has no allowed_targets example")
+		t.Fatal("docs/configuration.md has no allowed_targets example")
 	}
 	block, _, _ = strings.Cut(block, "```")
 	a := parseAllowed(t, "\n"+block)
 	if len(a.Hosts) == 0 || len(a.CIDRs) == 0 || !a.DenyPrivate {
-		t.Errorf("the README's example sets every field; parsed %+v", a)
+		t.Errorf("the example sets every field; parsed %+v", a)
 	}
 }
 

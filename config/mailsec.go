@@ -94,7 +94,7 @@ func (m *Module) prepareDANEAndMTASTS() error {
 	if m.DANE != DANEOff && m.resolver == nil {
 		// The TLSA questions need a DNS client even without a dns section:
 		// the system's first nameserver, which must validate DNSSEC for
-		// DANE to mean anything (README: a local Unbound).
+		// DANE to mean anything (docs/configuration.md: a local Unbound).
 		r, err := resolver.New("")
 		if err != nil {
 			return fmt.Errorf("dane: no dns.server set and none found: %w", err)

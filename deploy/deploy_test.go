@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,36 +25,12 @@ import (
 const (
 	manifestDir = "kubernetes"
 	schemaDir   = "kubernetes/schemas"
-	// kubeconform names schema files after kind, API group and version,
-	// e.g. deployment-apps-v1.json, probe-monitoring-v1.json.
-	schemaTemplate = schemaDir + "/{{ .ResourceKind }}{{ .KindSuffix }}.json"
-	repoRoot       = ".."
+	repoRoot    = ".."
 )
 
-// kubeconformResult is one resource in kubeconform's JSON output.
-type kubeconformResult struct {
-	Filename string `json:"filename"`
-	Kind     string `json:"kind"`
-	Name     string `json:"name"`
-	Status   string `json:"status"`
-	Msg      string `json:"msg"`
-}
-
-func kubeconform(t *testing.T, files ...string) ([]kubeconformResult, error) {
+func kubeconform(t *testing.T, files ...string) ([]testtool.KubeconformResult, error) {
 	t.Helper()
-	bin := testtool.Need(t, "kubeconform", "kubeconform")
-	args := append([]string{"-strict", "-verbose", "-output", "json", "-schema-location", schemaTemplate}, files...)
-	cmd := exec.Command(bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, runErr := cmd.Output()
-	var res struct {
-		Resources []kubeconformResult `json:"resources"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("kubeconform %s: unreadable output (%v): %s\n%s", strings.Join(args, " "), err, out, stderr.String())
-	}
-	return res.Resources, runErr
+	return testtool.Kubeconform(t, schemaDir, files...)
 }
 
 type kustomization struct {
@@ -89,20 +64,9 @@ func documents(t *testing.T, path string) []map[string]any {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var docs []map[string]any
-	dec := yaml.NewDecoder(f)
-	for {
-		var d map[string]any
-		err := dec.Decode(&d)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if d != nil {
-			docs = append(docs, d)
-		}
+	docs, err := testtool.YAMLDocuments(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return docs
 }
@@ -149,39 +113,16 @@ func TestManifestsValidate(t *testing.T) {
 		files = append(files, p)
 		want += len(documents(t, p))
 	}
-	results, err := kubeconform(t, files...)
-	for _, r := range results {
-		if r.Status != "statusValid" {
-			t.Errorf("%s: %s %s: %s %s", r.Filename, r.Kind, r.Name, r.Status, r.Msg)
-		}
-	}
-	if len(results) != want {
-		t.Errorf("kubeconform checked %d resources, the files hold %d", len(results), want)
-	}
-	if err != nil && !t.Failed() {
-		t.Errorf("kubeconform: %v", err)
-	}
+	testtool.KubeconformValid(t, schemaDir, want, files...)
 }
 
 // TestKubeconformRejectsMistakes proves the validation can fail: each
 // testdata/invalid-*.yaml has one mistake, named on its first line
 // ("# want: <part of the error>").
 func TestKubeconformRejectsMistakes(t *testing.T) {
-	fixtures, err := filepath.Glob("testdata/invalid-*.yaml")
-	if err != nil || len(fixtures) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	for _, f := range fixtures {
+	for _, fx := range testtool.Fixtures(t, "testdata/invalid-*.yaml", "# want: ") {
+		f, want := fx.Path, fx.Header
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, _, _ := strings.Cut(string(b), "\n")
-			want, ok := strings.CutPrefix(first, "# want: ")
-			if !ok {
-				t.Fatalf("first line %q is not '# want: ...'", first)
-			}
 			results, err := kubeconform(t, f)
 			if err == nil {
 				t.Errorf("kubeconform accepted %s", f)
@@ -433,7 +374,7 @@ func credentialsMount(t *testing.T) (mountPath, key string) {
 			volume = v.Name
 		}
 	}
-	for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+	for _, m := range d.exporter(t).VolumeMounts {
 		if m.Name == volume {
 			mountPath = m.MountPath
 		}
@@ -514,19 +455,27 @@ func deployment(t *testing.T) deploymentDoc {
 	t.Helper()
 	var d deploymentDoc
 	decodeFile(t, filepath.Join(manifestDir, "deployment.yaml"), &d)
-	if len(d.Spec.Template.Spec.Containers) != 1 {
-		t.Fatalf("deployment.yaml: %d containers, want 1", len(d.Spec.Template.Spec.Containers))
-	}
+	d.exporter(t)
 	return d
 }
 
+// exporter is the smtp-exporter container; the resolver runs beside it.
+func (d deploymentDoc) exporter(t *testing.T) container {
+	t.Helper()
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == "smtp-exporter" {
+			return c
+		}
+	}
+	t.Fatalf("deployment.yaml has no container smtp-exporter")
+	return container{}
+}
+
 // TestDeploymentHardening checks the security settings the schema allows
-// but does not demand.
+// but does not demand, on every container (the exporter and the resolver).
 func TestDeploymentHardening(t *testing.T) {
 	d := deployment(t)
 	pod := d.Spec.Template.Spec
-	c := pod.Containers[0]
-	sc := c.SecurityContext
 	isTrue := func(b *bool) bool { return b != nil && *b }
 	is := func(i *int, v int) bool { return i != nil && *i == v }
 
@@ -536,21 +485,28 @@ func TestDeploymentHardening(t *testing.T) {
 	if pod.SecurityContext.SeccompProfile.Type != "RuntimeDefault" {
 		t.Error("pod securityContext: want seccompProfile RuntimeDefault")
 	}
-	if !isTrue(sc.RunAsNonRoot) || !is(sc.RunAsUser, 65534) {
-		t.Error("container securityContext: want runAsNonRoot and runAsUser 65534")
+	for _, c := range pod.Containers {
+		sc := c.SecurityContext
+		if !isTrue(sc.RunAsNonRoot) || !is(sc.RunAsUser, 65534) {
+			t.Errorf("container %s securityContext: want runAsNonRoot and runAsUser 65534", c.Name)
+		}
+		if !isTrue(sc.ReadOnlyRootFilesystem) {
+			t.Errorf("container %s securityContext: want readOnlyRootFilesystem", c.Name)
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("container %s securityContext: want allowPrivilegeEscalation false", c.Name)
+		}
+		if !reflect.DeepEqual(sc.Capabilities.Drop, []string{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+			t.Errorf("container %s capabilities: drop %v add %v, want drop [ALL] and nothing added", c.Name, sc.Capabilities.Drop, sc.Capabilities.Add)
+		}
+		if sc.SeccompProfile.Type != "RuntimeDefault" {
+			t.Errorf("container %s securityContext: want seccompProfile RuntimeDefault", c.Name)
+		}
+		if c.Resources.Limits["memory"] == "" {
+			t.Errorf("container %s: no memory limit", c.Name)
+		}
 	}
-	if !isTrue(sc.ReadOnlyRootFilesystem) {
-		t.Error("container securityContext: want readOnlyRootFilesystem")
-	}
-	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-		t.Error("container securityContext: want allowPrivilegeEscalation false")
-	}
-	if !reflect.DeepEqual(sc.Capabilities.Drop, []string{"ALL"}) || len(sc.Capabilities.Add) != 0 {
-		t.Errorf("capabilities: drop %v add %v, want drop [ALL] and nothing added", sc.Capabilities.Drop, sc.Capabilities.Add)
-	}
-	if sc.SeccompProfile.Type != "RuntimeDefault" {
-		t.Error("container securityContext: want seccompProfile RuntimeDefault")
-	}
+	c := d.exporter(t)
 
 	portName := ""
 	for _, p := range c.Ports {
@@ -627,5 +583,43 @@ func TestDockerfileBasePinned(t *testing.T) {
 		if !strings.Contains(string(ignore), "!"+m[1]+"\n") {
 			t.Errorf("the Dockerfile copies %s, which .dockerignore leaves out", m[1])
 		}
+	}
+}
+
+// TestDNSModulesAskTheResolver: every module that looks up MX or TLSA
+// records asks the validating Unbound beside the exporter, which listens
+// where resolver-configmap.yaml says.
+func TestDNSModulesAskTheResolver(t *testing.T) {
+	var cfg struct {
+		Modules map[string]struct {
+			MX   any    `yaml:"mx"`
+			DANE string `yaml:"dane"`
+			DNS  struct {
+				Server string `yaml:"server"`
+			} `yaml:"dns"`
+		} `yaml:"modules"`
+	}
+	if err := yaml.Unmarshal([]byte(configMapConfig(t)), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cm := documents(t, filepath.Join(manifestDir, "resolver-configmap.yaml"))[0]
+	conf, _ := cm["data"].(map[string]any)["unbound.conf"].(string)
+	port := regexp.MustCompile(`(?m)^  port: (\d+)$`).FindStringSubmatch(conf)
+	if port == nil || !strings.Contains(conf, "\n  interface: 127.0.0.1\n") {
+		t.Fatalf("resolver-configmap.yaml: unbound.conf does not listen on 127.0.0.1:PORT")
+	}
+	want := "127.0.0.1:" + port[1]
+	n := 0
+	for name, m := range cfg.Modules {
+		if m.MX == nil && (m.DANE == "" || m.DANE == "off") {
+			continue
+		}
+		n++
+		if m.DNS.Server != want {
+			t.Errorf("module %s looks up MX or TLSA records at %q, want the resolver sidecar %s", name, m.DNS.Server, want)
+		}
+	}
+	if n == 0 {
+		t.Error("no module uses mx or dane")
 	}
 }

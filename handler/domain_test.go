@@ -10,6 +10,7 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
+	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
 // domainSetup serves example.test (MX mx.example.test -> 127.0.0.1, where
@@ -66,7 +67,7 @@ func TestProbeDomainRequests(t *testing.T) {
 		t.Run(tc.query, func(t *testing.T) {
 			h, _ := newProbe(t, doc, nil)
 			var got []*maildomain.Result
-			h.OnDomainResult = func(d *maildomain.Result) { got = append(got, d) }
+			h.OnResult = func(o prober.Outcome) { got = append(got, o.(*maildomain.Result)) }
 			rec := serve(h, http.MethodGet, tc.query, nil)
 			if rec.Code != tc.code {
 				t.Fatalf("code %d, want %d: %s", rec.Code, tc.code, rec.Body)
@@ -77,7 +78,7 @@ func TestProbeDomainRequests(t *testing.T) {
 				}
 			}
 			if tc.code == 200 && len(got) != 1 {
-				t.Errorf("OnDomainResult got %d results, want 1", len(got))
+				t.Errorf("OnResult got %d domain results, want 1", len(got))
 			}
 		})
 	}

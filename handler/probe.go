@@ -66,8 +66,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Prober runs one probe; tests replace it.
+// Prober runs one probe of a single target; tests replace it.
 type Prober func(ctx context.Context, target prober.Target, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *prober.Result
+
+// DomainProber runs one probe of a mail domain; tests replace it.
+type DomainProber func(ctx context.Context, domain, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *maildomain.Result
 
 // ProbeHandler serves /probe: it parses the request, runs the probe of a
 // single target or of a mail domain, and writes its metrics or its report.
@@ -76,19 +79,17 @@ type ProbeHandler struct {
 	Logger        *slog.Logger
 	Metrics       *Metrics
 	TimeoutOffset time.Duration
-	// Prober defaults to prober.Probe.
-	Prober Prober
+	// Prober defaults to prober.Probe, DomainProber to maildomain.Probe.
+	Prober       Prober
+	DomainProber DomainProber
 	// Options are handed to every probe (tests set a Resolver); the
 	// allow-list is added from the config.
 	Options prober.Options
 	// Limit bounds the probes running at once (nil: no bound).
 	Limit *Limiter
-	// OnResult, when set, is handed every finished result (for the history page).
-	OnResult func(*prober.Result)
-	// DomainProber defaults to prober.ProbeDomain; OnDomainResult is
-	// OnResult for domain probes.
-	DomainProber   DomainProber
-	OnDomainResult func(*maildomain.Result)
+	// OnResult, when set, is handed every finished probe, of either kind
+	// (for the history page).
+	OnResult func(prober.Outcome)
 }
 
 // request is a validated /probe request.
@@ -124,16 +125,12 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if req.module.IsDomain() {
-		h.serveDomain(r.Context(), w, r, req)
+	outcome := h.run(r.Context(), req)
+	if err := outcome.Summary().Refused; err != nil {
+		h.forbid(w, err, req.logger)
 		return
 	}
-	result := h.run(r.Context(), req)
-	if result.Refused != nil {
-		h.forbid(w, result.Refused, req.logger)
-		return
-	}
-	h.write(w, r, req, result)
+	h.write(w, r, req, outcome)
 }
 
 // parse validates the query and the scrape timeout header against the
@@ -155,47 +152,62 @@ func (h *ProbeHandler) parse(r *http.Request) (*request, error) {
 	if cfg.AllowedTargets != nil {
 		req.allowList = cfg.AllowedTargets
 	}
-	req.logger = h.Logger.With("target", req.target.String(), "module", req.moduleName)
+	target := req.target.String()
+	if req.module.IsDomain() {
+		target = req.domain
+	}
+	req.logger = h.Logger.With("target", target, "module", req.moduleName)
 	return req, nil
 }
 
-// run probes and counts the probe in the exporter's own metrics. A target
-// the allow-list refused is not a probe and is not counted.
-func (h *ProbeHandler) run(ctx context.Context, req *request) *prober.Result {
+// run probes a single target or a mail domain, by the module, and counts
+// the probe in the exporter's own metrics. A target the allow-list refused
+// is not a probe and is not counted.
+func (h *ProbeHandler) run(ctx context.Context, req *request) prober.Outcome {
 	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
-	probe := h.Prober
-	if probe == nil {
-		probe = prober.Probe
-	}
 	opts := h.Options
 	if req.allowList != nil {
 		opts.AllowList = req.allowList
 	}
 
 	h.Metrics.inFlight.Inc()
-	result := probe(ctx, req.target, req.moduleName, req.module, req.logger, opts)
+	var outcome prober.Outcome
+	if req.module.IsDomain() {
+		probe := h.DomainProber
+		if probe == nil {
+			probe = maildomain.Probe
+		}
+		outcome = probe(ctx, req.domain, req.moduleName, req.module, req.logger, opts)
+	} else {
+		probe := h.Prober
+		if probe == nil {
+			probe = prober.Probe
+		}
+		outcome = probe(ctx, req.target, req.moduleName, req.module, req.logger, opts)
+	}
 	h.Metrics.inFlight.Dec()
-	if result.Refused != nil {
-		return result
+	s := outcome.Summary()
+	if s.Refused != nil {
+		return outcome
 	}
-	outcome := "failure"
-	if result.Success {
-		outcome = "success"
+	result := "failure"
+	if s.Success {
+		result = "success"
 	}
-	h.Metrics.probes.WithLabelValues(req.moduleName, outcome).Inc()
-	h.Metrics.duration.WithLabelValues(req.moduleName).Observe(result.Duration.Seconds())
+	h.Metrics.probes.WithLabelValues(req.moduleName, result).Inc()
+	h.Metrics.duration.WithLabelValues(req.moduleName).Observe(s.Duration.Seconds())
 	if h.OnResult != nil {
-		h.OnResult(result)
+		h.OnResult(outcome)
 	}
-	return result
+	return outcome
 }
 
 // write answers with the probe's metrics, or with the report and the
 // metrics as text for debug=true.
-func (h *ProbeHandler) write(w http.ResponseWriter, r *http.Request, req *request, result *prober.Result) {
+func (h *ProbeHandler) write(w http.ResponseWriter, r *http.Request, req *request, outcome prober.Outcome) {
 	if req.debug {
-		writeDebug(w, result, req.logger)
+		writeDebug(w, outcome, req.logger)
 		return
 	}
 	// The text format, Prometheus' default, is written straight from the
@@ -204,13 +216,13 @@ func (h *ProbeHandler) write(w http.ResponseWriter, r *http.Request, req *reques
 	// go through a registry.
 	if format := expfmt.NegotiateAccept(r.Header, acceptedFormats...); format.FormatType() == expfmt.TypeTextPlain {
 		w.Header().Set("Content-Type", string(format))
-		if err := collector.WriteText(w, result); err != nil {
+		if err := collector.WriteText(w, outcome); err != nil {
 			req.logger.Debug("Writing the probe's metrics failed", "err", err)
 		}
 		return
 	}
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(collector.New(result))
+	registry.MustRegister(collector.New(outcome))
 	promhttp.HandlerFor(registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(req.logger.Handler(), slog.LevelError),
 		// A probe's answer is a few kilobytes, once per scrape: gzip took
@@ -285,6 +297,16 @@ func parseRequest(q url.Values, cfg *config.Config) (*request, error) {
 	return req, nil
 }
 
+// parseDomain is the target's mail domain, for a module with an mx
+// section, or why it is none: the 400 tells what to give instead.
+func parseDomain(target prober.Target, moduleName string) (string, error) {
+	domain, err := maildomain.ParseName(target)
+	if err != nil {
+		return "", fmt.Errorf("module %q probes mail domains: %s", trim(moduleName), prober.Sanitize(err.Error(), 2*maxParamLength))
+	}
+	return domain, nil
+}
+
 // probeTimeout is the module's timeout, shortened to fit Prometheus' scrape
 // timeout minus offset so that the answer arrives before Prometheus gives up.
 func probeTimeout(h http.Header, moduleTimeout, offset time.Duration) (time.Duration, error) {
@@ -310,11 +332,11 @@ func probeTimeout(h http.Header, moduleTimeout, offset time.Duration) (time.Dura
 	return min(scrape, moduleTimeout), nil
 }
 
-func writeDebug(w http.ResponseWriter, result *prober.Result, logger *slog.Logger) {
+func writeDebug(w http.ResponseWriter, outcome prober.Outcome, logger *slog.Logger) {
 	var buf bytes.Buffer
-	report.Write(&buf, result, report.Options{Now: time.Now()})
+	report.Write(&buf, outcome, report.Options{Now: time.Now()})
 	buf.WriteString("\nMetrics that would have been returned:\n")
-	_ = collector.WriteText(&buf, result) // a bytes.Buffer takes every write
+	_ = collector.WriteText(&buf, outcome) // a bytes.Buffer takes every write
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		logger.Debug("Writing the debug output failed", "err", err)

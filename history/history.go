@@ -1,5 +1,6 @@
-// Package history keeps the last probes in memory and shows them on the
-// landing page: a table of the recent probes, each linking to its full
+// Package history keeps the last probes, of SMTP ports and of mail
+// domains, in memory and shows them on the landing page: a table of the
+// recent probes with their verdicts and warnings, each linking to its full
 // report, under the probe form. Memory is bounded by the number of probes
 // kept and by their size in bytes, oldest evicted first; the prober bounds
 // each result.
@@ -9,7 +10,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
@@ -26,10 +26,9 @@ const DefaultMaxBytes = 8 << 20
 type Entry struct {
 	// ID numbers probes from 1 in the order they finished; it names the
 	// probe's page, so it is never reused.
-	ID     uint64
-	Result *prober.Result
-	// Domain is set instead of Result for a mail-domain probe.
-	Domain *maildomain.Result
+	ID uint64
+	// Outcome is the probe's result, of a single target or a mail domain.
+	Outcome prober.Outcome
 }
 
 // History is the last probes, oldest first; it is safe for concurrent use.
@@ -67,23 +66,15 @@ func (h *History) Bytes() int64 {
 	return h.bytes
 }
 
-// Add records a finished probe, dropping the oldest while either bound
-// would be passed. It has the shape of handler.ProbeHandler's OnResult hook.
-// Results must not change after.
-func (h *History) Add(r *prober.Result) {
+// Add records a finished probe of either kind (a domain's pairs counted in
+// its size), dropping the oldest while either bound would be passed. It
+// has the shape of handler.ProbeHandler's OnResult hook. Results must not
+// change after.
+func (h *History) Add(o prober.Outcome) {
 	if h.limit == 0 {
 		return
 	}
-	h.add(Entry{Result: r}, sizeOf(r)) // sized outside the lock: the result no longer changes
-}
-
-// AddDomain records a finished domain probe (its pairs' results counted
-// in its size), as Add does.
-func (h *History) AddDomain(d *maildomain.Result) {
-	if h.limit == 0 {
-		return
-	}
-	h.add(Entry{Domain: d}, sizeOf(d))
+	h.add(Entry{Outcome: o}, sizeOf(o)) // sized outside the lock: the result no longer changes
 }
 
 func (h *History) add(e Entry, size int64) {

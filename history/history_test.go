@@ -64,7 +64,7 @@ func TestRing(t *testing.T) {
 		}
 		for _, id := range got {
 			e, ok := h.Get(id)
-			if !ok || e.Result.Target != fmt.Sprintf("mx%d.example:25", id) {
+			if !ok || e.Outcome.Summary().Target != fmt.Sprintf("mx%d.example:25", id) {
 				t.Errorf("limit %d: Get(%d) = %v, %v", tc.limit, id, e, ok)
 			}
 		}
@@ -226,7 +226,7 @@ func TestPagesDomain(t *testing.T) {
 			{MX: "mx2.example", Preference: 20, Address: netip.MustParseAddr("192.0.2.9"), Result: bad},
 		},
 	}
-	h.AddDomain(d)
+	h.Add(d)
 	_, landing := fetch(t, srv.URL+"/")
 	if want := `<td>example.com</td><td>mx</td><td class="failure">failure</td><td title="some MX addresses fail">address_failed</td>`; !strings.Contains(landing, want) {
 		t.Errorf("the landing page lacks the domain row %q:\n%s", want, landing)
@@ -241,6 +241,46 @@ func TestPagesDomain(t *testing.T) {
 	var back maildomain.Result
 	if err := json.Unmarshal([]byte(body), &back); code != 200 || err != nil || back.Failure != maildomain.ReasonAddressFailed || len(back.Pairs) != 2 {
 		t.Errorf("/history/1?format=json: %d %v %+v", code, err, back)
+	}
+}
+
+// TestPagesDomainWarnings: a mail domain that succeeded with warnings
+// reads as warnings, as a single target does, not as plain success: an
+// MTA-STS policy in testing mode that would refuse an MX host, and a pair's
+// own warning, each with its kind in the Reason column and its words in
+// the title; the filter finds it, and its page says warnings too.
+func TestPagesDomainWarnings(t *testing.T) {
+	h := New(5)
+	srv := newTestPages(t, h)
+	warned := result("mx2.example:25", true)
+	warned.Warnings = []prober.Warning{{Reason: prober.ReasonCertUntrusted, Message: "certificate: x509: unknown authority"}}
+	d := &maildomain.Result{
+		Domain: "testing.example", Module: "mx", Rule: "all", Success: true,
+		Start: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Duration: 20 * time.Millisecond,
+		Warnings: []maildomain.Warning{{Kind: maildomain.WarningMTASTSTesting, Text: "MTA-STS policy in testing mode would refuse: MX mx2.example matches no mx pattern of the policy (mx1.example)"}},
+		Hosts:    []maildomain.MXHost{{Name: "mx1.example", Preference: 10, Probed: true}, {Name: "mx2.example", Preference: 20, Probed: true}},
+		Pairs: []*maildomain.Pair{
+			{MX: "mx1.example", Preference: 10, Address: netip.MustParseAddr("192.0.2.1"), Result: result("mx1.example:25", true)},
+			{MX: "mx2.example", Preference: 20, Address: netip.MustParseAddr("192.0.2.2"), Result: warned},
+		},
+	}
+	h.Add(d)
+	h.Add(result("plain.example:25", true))
+	for _, query := range []string{"", "?result=warnings"} {
+		_, landing := fetch(t, srv.URL+"/"+query)
+		want := `<td>testing.example</td><td>mx</td><td class="warnings">warnings</td>` +
+			`<td title="MTA-STS policy in testing mode would refuse: MX mx2.example matches no mx pattern of the policy (mx1.example); ` +
+			`mx2.example 192.0.2.2: the certificate chain does not lead to a trusted root (cert_untrusted)">mta_sts_testing cert_untrusted</td>`
+		if !strings.Contains(landing, want) {
+			t.Errorf("%q: the landing page lacks the domain's warnings row %q:\n%s", query, want, landing)
+		}
+	}
+	if _, landing := fetch(t, srv.URL+"/?result=success"); strings.Contains(landing, "testing.example") {
+		t.Errorf("the domain with warnings is listed as a plain success:\n%s", landing)
+	}
+	_, page := fetch(t, srv.URL+"/history/1")
+	if !strings.Contains(page, `<span class="warnings">warnings</span>`) || !strings.Contains(page, "OK, with warnings (mta_sts_testing cert_untrusted)") {
+		t.Errorf("the domain's page does not say warnings:\n%s", page)
 	}
 }
 

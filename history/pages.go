@@ -111,20 +111,11 @@ func (p *Pages) Report() http.Handler {
 			// The JSON quotes server text unescaped; never let it be sniffed as HTML.
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			// A failed write means the client left: nobody to tell.
-			if e.Domain != nil {
-				_ = report.WriteDomainJSON(w, e.Domain)
-			} else {
-				_ = report.WriteJSON(w, e.Result)
-			}
+			_ = report.WriteJSON(w, e.Outcome)
 			return
 		}
 		var text strings.Builder
-		if e.Domain != nil {
-			// The domain's table, then every pair's report and transcript.
-			report.WriteDomain(&text, e.Domain, report.Options{Now: e.Domain.Start})
-		} else {
-			report.Write(&text, e.Result, report.Options{Now: e.Result.Start})
-		}
+		report.Write(&text, e.Outcome, report.Options{Now: e.Outcome.Summary().Start})
 		p.serve(w, p.probe, probeTemplate, probeData{Row: newRow(e), Report: text.String()})
 	})
 }
@@ -177,46 +168,23 @@ type row struct {
 }
 
 func newRow(e Entry) row {
-	if d := e.Domain; d != nil {
-		words, _ := report.ExplainDomain(d.Failure)
-		out := row{
-			ID:       e.ID,
-			Time:     d.Start.UTC().Format("2006-01-02 15:04:05Z"),
-			Target:   d.Domain,
-			Module:   d.Module,
-			Success:  d.Success,
-			Result:   resultFailure,
-			Reason:   string(d.Failure),
-			Words:    prober.Sanitize(words, 512),
-			Duration: duration(d.Duration),
-		}
-		if d.Success {
-			out.Result, out.Words = resultSuccess, ""
-		}
-		return out
-	}
-	r := e.Result
-	words, _ := report.Explain(r.Failure, r.Port)
+	s := e.Outcome.Summary()
 	out := row{
 		ID:       e.ID,
-		Time:     r.Start.UTC().Format("2006-01-02 15:04:05Z"),
-		Target:   r.Target,
-		Module:   r.Module,
-		Success:  r.Success,
+		Time:     s.Start.UTC().Format("2006-01-02 15:04:05Z"),
+		Target:   s.Target,
+		Module:   s.Module,
+		Success:  s.Success,
 		Result:   resultFailure,
-		Reason:   string(r.Failure),
-		Words:    prober.Sanitize(words, 512),
-		Duration: duration(r.Duration),
+		Reason:   s.Failure,
+		Words:    prober.Sanitize(report.FailureWords(e.Outcome), 512),
+		Duration: duration(s.Duration),
 	}
-	if r.Success {
+	if s.Success {
 		out.Result, out.Reason, out.Words = resultSuccess, "", ""
-		if warns := report.Warnings(r); len(warns) > 0 {
+		if warns := report.Warnings(e.Outcome); len(warns) > 0 {
 			out.Result = resultWarnings
-			var reasons []string
-			for _, w := range r.Warnings {
-				reasons = append(reasons, string(w.Reason))
-			}
-			out.Reason = strings.Join(reasons, " ")
+			out.Reason = strings.Join(s.WarningReasons, " ")
 			out.Words = prober.Sanitize(strings.Join(warns, "; "), 512)
 		}
 	}
@@ -260,9 +228,10 @@ pre.report { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
 	"list": func(s ...string) []string { return s },
 }).Parse(`
-<h2>Probe a target</h2>
+<h2>Probe an SMTP port or a mail domain</h2>
+<p>A target is HOST:PORT (an SMTP port, its module chosen by the port), or a mail domain with a module that has an mx section (such as mx): every address of every MX host, DANE and MTA-STS.</p>
 <form class="probe" action="probe" method="get">
-<label for="target">Target:</label> <input type="text" id="target" name="target" placeholder="mx.example.com:25" required><br>
+<label for="target">Target:</label> <input type="text" id="target" name="target" placeholder="mx.example.com:25 or example.com" required><br>
 <label for="module">Module:</label> <select id="module" name="module">
 <option value="">chosen by the target's port</option>
 {{- range .Modules}}
@@ -316,6 +285,6 @@ var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncM
 var probeTemplate = template.Must(template.New("probe").Parse(`
 <p><a href="../">Back to the landing page</a> · <a href="?format=json">as JSON</a></p>
 <h2>Probe {{.Row.ID}}: {{.Row.Target}} with module {{.Row.Module}},
-{{if .Row.Success}}<span class="success">success</span>{{else}}<span class="failure">{{.Row.Reason}}</span>{{end}}</h2>
+{{if .Row.Success}}<span class="{{.Row.Result}}">{{.Row.Result}}</span>{{else}}<span class="failure">{{.Row.Reason}}</span>{{end}}</h2>
 <pre class="report" id="report">{{.Report}}</pre>
 `))

@@ -70,7 +70,7 @@ func TestDNSDiagnosisWithUnbound(t *testing.T) {
 			if d.Cause != tt.want {
 				t.Fatalf("%s: cause %q, want %q (%s; %+v)", err, d.Cause, tt.want, d, d.Evidence)
 			}
-			if tt.want == resolver.CauseBogus && len(d.EDE) == 0 && !d.CDAnswered {
+			if tt.want == resolver.CauseBogus && len(d.Evidence.EDE) == 0 && !d.Evidence.CDAnswered {
 				t.Errorf("bogus without evidence: %+v", d.Evidence)
 			}
 		})

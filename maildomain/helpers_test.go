@@ -61,3 +61,11 @@ func transcriptText(r *prober.Result) string {
 	}
 	return b.String()
 }
+
+func warningTexts(ws []Warning) string {
+	texts := make([]string, len(ws))
+	for i, w := range ws {
+		texts[i] = w.Text
+	}
+	return strings.Join(texts, "\n")
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,16 +124,17 @@ type Result struct {
 	Module   string        `json:"module"`
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration_ns"`
-	// Rule is the module's mx.success; Port the port of every address.
+	// Rule is the module's mx.success; Port the port of every address, a
+	// string in JSON as in a single target's result (and its pairs').
 	Rule string `json:"success_rule"`
-	Port int    `json:"port"`
+	Port int    `json:"port,string"`
 
 	Success bool   `json:"success"`
 	Failure Reason `json:"failure,omitempty"`
 	Error   string `json:"error,omitempty"`
 	// Warnings are problems that did not decide the verdict (an AAAA
 	// question that failed while A answered, MX hosts left out).
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []Warning `json:"warnings,omitempty"`
 
 	// DNSServer is the server asked; MXLookup how long the MX question took,
 	// MXSecure whether its answer was DNSSEC-validated (the AD bit).
@@ -165,6 +167,41 @@ type Result struct {
 	// MTASTS is what MTA-STS and TLS-RPT showed (nil: the module's mta_sts
 	// is off).
 	MTASTS *MTASTSResult `json:"mta_sts,omitempty"`
+}
+
+// Warning is a problem of a domain probe that did not decide its verdict.
+// In JSON it is its text alone, as the warnings field always was; Kind is
+// for tables and is not in the JSON.
+type Warning struct {
+	// Kind is WarningMaxHosts, WarningAddressLookup, WarningMTASTSTesting,
+	// or the domain failure reason of an MTA-STS problem that came second
+	// to another failure.
+	Kind string
+	Text string
+}
+
+// Kinds of domain warnings.
+const (
+	// WarningMaxHosts: MX hosts beyond mx.max_hosts were not probed.
+	WarningMaxHosts = "max_hosts"
+	// WarningAddressLookup: one address question of an MX host failed
+	// while the other one answered.
+	WarningAddressLookup = "address_lookup"
+	// WarningMTASTSTesting: a policy in testing mode would refuse an MX
+	// host or a pair; in enforce mode it would fail the domain.
+	WarningMTASTSTesting = "mta_sts_testing"
+	// WarningResolverNotValidating: the DNS server does not validate
+	// DNSSEC (no AD bit on its known-good name), so DANE reads insecure.
+	WarningResolverNotValidating = "resolver_not_validating"
+)
+
+// MarshalText writes the text alone.
+func (w Warning) MarshalText() ([]byte, error) { return []byte(w.Text), nil }
+
+// UnmarshalText reads the text; the kind is not in it.
+func (w *Warning) UnmarshalText(b []byte) error {
+	w.Text = string(b)
+	return nil
 }
 
 // MXHost is one MX record and what its address questions found.
@@ -218,17 +255,8 @@ func (d *Result) Counts() (addresses, succeeded int) {
 // is the TLS server name. opts.AllowList is asked for every address before
 // it is dialed.
 func Probe(ctx context.Context, domain, moduleName string, module *config.Module, logger *slog.Logger, opts prober.Options) *Result {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, module.Timeout)
-		defer cancel()
-	}
+	ctx, cancel, logger, opts := prober.Defaults(ctx, module, logger, opts)
+	defer cancel()
 	dns := prober.ChooseResolvers(module, opts).DNS
 	d := &fanOut{
 		ctx: ctx, module: module, logger: logger, opts: opts,
@@ -289,6 +317,10 @@ func (d *fanOut) fail(reason Reason, err error) {
 	d.result.Failure, d.result.Error = reason, err.Error()
 }
 
+func (d *fanOut) warn(kind, text string) {
+	d.result.Warnings = append(d.result.Warnings, Warning{Kind: kind, Text: text})
+}
+
 func (d *fanOut) run() {
 	r := d.result
 	if d.module.MX == nil || d.dns == nil {
@@ -345,7 +377,7 @@ func (d *fanOut) run() {
 		for i, h := range left {
 			names[i] = h.Name
 		}
-		r.Warnings = append(r.Warnings, fmt.Sprintf("%d MX host(s) beyond max_hosts (%d) not probed: %s",
+		d.warn(WarningMaxHosts, fmt.Sprintf("%d MX host(s) beyond max_hosts (%d) not probed: %s",
 			len(left), d.module.MX.MaxHosts, strings.Join(names, ", ")))
 	}
 	d.lookupAddresses(r.Hosts[:probed])
@@ -370,7 +402,7 @@ func (d *fanOut) lookupAddresses(hosts []MXHost) {
 		h, a := &hosts[i], addrs[i]
 		h.Secure = a.Secure()
 		if err := a.Partial(); err != nil {
-			d.result.Warnings = append(d.result.Warnings, fmt.Sprintf("%s: %v", h.Name, err))
+			d.warn(WarningAddressLookup, fmt.Sprintf("%s: %v", h.Name, err))
 		}
 		chosen := d.choose(a.Addrs)
 		if len(chosen) == 0 {
@@ -522,4 +554,27 @@ func ParseName(t prober.Target) (string, error) {
 		return "", fmt.Errorf("%q is not a domain name (no _ in a mail domain)", t.Host)
 	}
 	return strings.TrimSuffix(strings.ToLower(t.Host), "."), nil
+}
+
+// Summary implements prober.Outcome. Its warning reasons are the kinds of
+// the domain's own warnings, then its pairs' warning reasons, each once.
+func (d *Result) Summary() prober.Summary {
+	s := prober.Summary{
+		Target: d.Domain, Module: d.Module, Start: d.Start, Duration: d.Duration,
+		Success: d.Success, Failure: string(d.Failure), Error: d.Error,
+	}
+	add := func(reason string) {
+		if !slices.Contains(s.WarningReasons, reason) {
+			s.WarningReasons = append(s.WarningReasons, reason)
+		}
+	}
+	for _, w := range d.Warnings {
+		add(w.Kind)
+	}
+	for _, p := range d.Pairs {
+		for _, w := range p.Result.Warnings {
+			add(string(w.Reason))
+		}
+	}
+	return s
 }

@@ -259,7 +259,7 @@ func TestProbe(t *testing.T) {
 			expect(t, "null", r.Null, tc.null)
 			expect(t, "implicit", r.Implicit, tc.implicit)
 			expect(t, "dns server", r.DNSServer, dns.Addr)
-			if tc.warning != "" && !strings.Contains(strings.Join(r.Warnings, "\n"), tc.warning) {
+			if tc.warning != "" && !strings.Contains(warningTexts(r.Warnings), tc.warning) {
 				t.Errorf("warnings %q do not say %q", r.Warnings, tc.warning)
 			}
 			if len(r.Pairs) != len(tc.pairs) {
@@ -492,7 +492,7 @@ func TestProbeResolverValidation(t *testing.T) {
 			if v != nil {
 				expect(t, "validates", *v, tc.secure)
 			}
-			warned := strings.Contains(strings.Join(r.Warnings, "\n"), "does not validate DNSSEC (no AD bit on the known-good name .)")
+			warned := strings.Contains(warningTexts(r.Warnings), "does not validate DNSSEC (no AD bit on the known-good name .)")
 			expect(t, "warned", warned, tc.warns)
 		})
 	}

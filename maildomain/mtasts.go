@@ -236,7 +236,7 @@ func (d *fanOut) finishMTASTS(m *MTASTSResult) {
 	case pol != nil && pol.Mode == mtasts.ModeEnforce && len(broken) > 0:
 		reason, err = ReasonMTASTSViolation, fmt.Errorf("MTA-STS policy in enforce mode: senders do not deliver to %s", strings.Join(broken, "; "))
 	case pol != nil && pol.Mode == mtasts.ModeTesting && len(broken) > 0:
-		r.Warnings = append(r.Warnings, fmt.Sprintf("MTA-STS policy in testing mode would refuse: %s", strings.Join(broken, "; ")))
+		d.warn(WarningMTASTSTesting, fmt.Sprintf("MTA-STS policy in testing mode would refuse: %s", strings.Join(broken, "; ")))
 	}
 	if reason == "" {
 		return
@@ -245,7 +245,7 @@ func (d *fanOut) finishMTASTS(m *MTASTSResult) {
 		d.fail(reason, err)
 		return
 	}
-	r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %v", reason, err))
+	d.warn(string(reason), fmt.Sprintf("%s: %v", reason, err))
 }
 
 // complies applies RFC 8461 §4 and §5 to one pair: its MX host matches a

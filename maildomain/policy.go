@@ -70,7 +70,7 @@ func (d *fanOut) checkValidation() {
 	}
 	d.result.KnownGood = &h
 	if h.OK() && !h.Secure {
-		d.result.Warnings = append(d.result.Warnings, fmt.Sprintf(
+		d.warn(WarningResolverNotValidating, fmt.Sprintf(
 			"the DNS server %s does not validate DNSSEC (no AD bit on the known-good name %s): DANE reads as insecure and bogus zones go unseen; point dns.server at a validating resolver, and dns.known_good_name at a signed name",
 			d.dns.Server(), h.Name))
 	}

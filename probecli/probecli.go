@@ -1,6 +1,6 @@
-// Package probecli is the `smtp_exporter probe` command: one probe from the
-// terminal, with the same modules and config as the server, reported as text
-// for people or JSON for scripts. main only parses the flags into a Command.
+// Package probecli is the `smtp_exporter probe` command: one probe of an
+// SMTP port or of a mail domain from the terminal, with the same modules and
+// config as the server, reported as text for people or JSON for scripts. main only parses the flags into a Command.
 package probecli
 
 import (
@@ -102,38 +102,25 @@ func (c *Command) Run(ctx context.Context) int {
 		// gets no more reach than a caller of /probe.
 		opts.AllowList = cfg.AllowedTargets
 	}
+	var outcome prober.Outcome
 	if module.IsDomain() {
-		return c.domain(ctx, domain, name, module, logger, opts)
+		outcome = maildomain.Probe(ctx, domain, name, module, logger.With("target", domain, "module", name), opts)
+	} else {
+		outcome = prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)
 	}
-	result := prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)
-	if result.Refused != nil {
-		return c.usageError(result.Refused)
+	s := outcome.Summary()
+	if s.Refused != nil {
+		return c.usageError(s.Refused)
 	}
 
 	if c.Output == OutputJSON {
-		if err := report.WriteJSON(c.Stdout, result); err != nil {
+		if err := report.WriteJSON(c.Stdout, outcome); err != nil {
 			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)
 		}
 	} else {
-		report.Write(c.Stdout, result, report.Options{Now: c.now(), Color: c.Color})
+		report.Write(c.Stdout, outcome, report.Options{Now: c.now(), Color: c.Color})
 	}
-	if !result.Success {
-		return ExitFailed
-	}
-	return ExitSuccess
-}
-
-// domain probes a mail domain; the exit status follows probe_success.
-func (c *Command) domain(ctx context.Context, domain, name string, module *config.Module, logger *slog.Logger, opts prober.Options) int {
-	result := maildomain.Probe(ctx, domain, name, module, logger.With("target", domain, "module", name), opts)
-	if c.Output == OutputJSON {
-		if err := report.WriteDomainJSON(c.Stdout, result); err != nil {
-			fmt.Fprintf(c.Stderr, "smtp_exporter probe: writing JSON: %v\n", err)
-		}
-	} else {
-		report.WriteDomain(c.Stdout, result, report.Options{Now: c.now(), Color: c.Color})
-	}
-	if !result.Success {
+	if !s.Success {
 		return ExitFailed
 	}
 	return ExitSuccess

@@ -107,7 +107,7 @@ type Result struct {
 	Failure Reason `json:"failure,omitempty"`
 	// Error explains Failure in words.
 	Error string `json:"error,omitempty"`
-	// Refused is set when Options.Policy forbade the target: the probe
+	// Refused is set when Options.AllowList forbade the target: the probe
 	// ended before any connection, and the target itself did not fail.
 	Refused error `json:"-"`
 	// Warnings are the problems found that did not fail the probe, by the

@@ -12,7 +12,7 @@ import (
 )
 
 // TestProbeWarnings: what fails and what only warns, by TLS mode (the
-// README's table), and the probe ending as a sending MTA would see it.
+// table of docs/configuration.md), and the probe ending as a sending MTA would see it.
 func TestProbeWarnings(t *testing.T) {
 	e := newEnv(t)
 	// A server whose TLS is broken: it offers STARTTLS, says 220, and then

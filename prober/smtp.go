@@ -52,17 +52,8 @@ type Options struct {
 // at ctx's deadline (or the module's timeout when ctx has none); every read
 // is bounded in time and size, so it always returns.
 func Probe(ctx context.Context, target Target, moduleName string, module *config.Module, logger *slog.Logger, opts Options) *Result {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, module.Timeout)
-		defer cancel()
-	}
+	ctx, cancel, logger, opts := Defaults(ctx, module, logger, opts)
+	defer cancel()
 	p := &conversation{
 		ctx:       ctx,
 		module:    module,
@@ -92,6 +83,24 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 	p.run(target)
 	p.finish()
 	return p.result
+}
+
+// Defaults fills in what a probe's caller may leave out, for prober.Probe
+// and maildomain.Probe alike: a logger that discards, the real clock, and
+// the module's timeout when ctx has no deadline. Call cancel when the probe
+// ends.
+func Defaults(ctx context.Context, module *config.Module, logger *slog.Logger, opts Options) (context.Context, context.CancelFunc, *slog.Logger, Options) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, module.Timeout)
+	}
+	return ctx, cancel, logger, opts
 }
 
 // conversation is the state of one probe while it runs.

@@ -45,7 +45,7 @@ func goldenDomain(t *testing.T) (*maildomain.Result, []string) {
 		Domain: "example.test", Module: "mx", Rule: "all", Port: 25, Start: clockStart,
 		Duration: 120 * time.Millisecond, MXLookup: 2 * time.Millisecond, DNSServer: "127.0.0.1:53",
 		Failure: maildomain.ReasonAddressFailed, Error: "2 of 3 addresses failed (success: all): mx2.example.test 127.0.0.1: connect_refused; mx3.example.test: resolve",
-		Warnings: []string{"1 MX host(s) beyond max_hosts (3) not probed: mx4.example.test"},
+		Warnings: []maildomain.Warning{{Kind: maildomain.WarningMaxHosts, Text: "1 MX host(s) beyond max_hosts (3) not probed: mx4.example.test"}},
 		Hosts: []maildomain.MXHost{
 			{Name: testHost, Preference: 10, Probed: true, Addresses: []netip.Addr{localhost}},
 			{Name: "mx2.example.test", Preference: 20, Probed: true, Addresses: []netip.Addr{localhost}},
@@ -71,8 +71,8 @@ func TestDomainGolden(t *testing.T) {
 		return s
 	}
 	var text, js bytes.Buffer
-	WriteDomain(&text, d, Options{Now: clockStart})
-	if err := WriteDomainJSON(&js, d); err != nil {
+	Write(&text, d, Options{Now: clockStart})
+	if err := WriteJSON(&js, d); err != nil {
 		t.Fatal(err)
 	}
 	compareGolden(t, filepath.Join("testdata", "domain_address_failed.txt"), normalise(text.String()))
@@ -82,7 +82,7 @@ func TestDomainGolden(t *testing.T) {
 	}
 	var back maildomain.Result
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Pairs) != 3 || back.Pairs[1].Result.Failure != prober.ReasonConnectRefused {
-		t.Errorf("the JSON does not read back as a DomainResult: %v", err)
+		t.Errorf("the JSON does not read back as a maildomain.Result: %v", err)
 	}
 	// The table comes first, then every pair's transcript.
 	s := text.String()
@@ -111,8 +111,15 @@ func TestDomainVerdicts(t *testing.T) {
 		{&maildomain.Result{Success: true, Rule: "any", Hosts: []maildomain.MXHost{{}}, Pairs: []*maildomain.Pair{
 			{Address: netip.MustParseAddr("192.0.2.1"), Result: &prober.Result{Success: true}}, {Address: netip.MustParseAddr("192.0.2.2"), Result: &prober.Result{}},
 		}}, "OK: 1 of 2 addresses of 1 MX host(s) accept mail (success: any)"},
+		// A success with warnings says so: a testing-mode policy that would
+		// refuse mail is not a plain OK.
+		{&maildomain.Result{
+			Success: true, Rule: "all", Hosts: []maildomain.MXHost{{}},
+			Warnings: []maildomain.Warning{{Kind: maildomain.WarningMTASTSTesting, Text: "MTA-STS policy in testing mode would refuse: x"}},
+			Pairs:    []*maildomain.Pair{{Address: netip.MustParseAddr("192.0.2.1"), Result: &prober.Result{Success: true}}},
+		}, "OK, with warnings (mta_sts_testing): 1 of 1 addresses of 1 MX host(s) accept mail (success: all)"},
 	} {
-		if got := DomainVerdict(tc.d); !strings.HasPrefix(got, tc.want) {
+		if got := Verdict(tc.d); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("verdict %q, want %q...", got, tc.want)
 		}
 	}

@@ -7,7 +7,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -28,20 +27,10 @@ type Options struct {
 	Color bool
 }
 
-// WriteJSON writes the result as one indented JSON document. Its field names are
-// the JSON tags of prober.Result, documented in docs/probe-output.md.
-func WriteJSON(w io.Writer, r *prober.Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	// Scripts and people read "<redacted>" better than "\u003credacted\u003e".
-	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
-}
-
-// Write writes the report of a result: verdict, phases, EHLO before and
-// after TLS, TLS and certificates, transcript, and the verdict again at the
-// end, where a terminal leaves it in sight.
-func Write(w io.Writer, r *prober.Result, opts Options) {
+// writeTarget writes the report of a single target: verdict, phases, EHLO
+// before and after TLS, TLS and certificates, transcript, and the verdict
+// again at the end, where a terminal leaves it in sight.
+func writeTarget(w io.Writer, r *prober.Result, opts Options) {
 	if opts.Now.IsZero() {
 		opts.Now = r.Start
 	}
@@ -131,17 +120,20 @@ func (x *writer) heading(title string) {
 	x.line("\n%s", x.bold(title+":"))
 }
 
-func (x *writer) verdict(r *prober.Result) {
+// verdict writes the verdict line of either kind of probe, and the error
+// of a failed one.
+func (x *writer) verdict(o prober.Outcome) {
+	s := o.Summary()
 	colour := green
 	switch {
-	case !r.Success:
+	case !s.Success:
 		colour = red
-	case len(Warnings(r)) > 0:
+	case len(Warnings(o)) > 0:
 		colour = yellow
 	}
-	x.line("Verdict: %s", x.paint(colour+bold, clean(Verdict(r))))
-	if !r.Success && r.Error != "" {
-		x.line("Error:   %s", clean(r.Error))
+	x.line("Verdict: %s", x.paint(colour+bold, clean(Verdict(o))))
+	if !s.Success && s.Error != "" {
+		x.line("Error:   %s", clean(s.Error))
 	}
 }
 

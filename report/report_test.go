@@ -304,15 +304,6 @@ func TestTerminalSafe(t *testing.T) {
 	}
 }
 
-func TestEveryReasonExplained(t *testing.T) {
-	for _, reason := range prober.Reasons {
-		words, hint := Explain(reason, 25)
-		if words == string(reason) || words == "" || hint == "" {
-			t.Errorf("reason %s has no plain words or no hint: %q, %q", reason, words, hint)
-		}
-	}
-}
-
 func TestVerdict(t *testing.T) {
 	cases := []struct {
 		name string

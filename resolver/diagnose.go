@@ -235,8 +235,8 @@ func (r *Resolver) Health(ctx context.Context) Health {
 
 // Diagnosis is why a question failed.
 type Diagnosis struct {
-	Cause Cause `json:"cause"`
-	Evidence
+	Cause    Cause    `json:"cause"`
+	Evidence Evidence `json:"evidence"`
 	// Health is the known-good check of the server, when it was asked.
 	Health Health `json:"known_good"`
 }
@@ -256,8 +256,8 @@ func (d Diagnosis) String() string {
 	case CauseUnknown:
 		parts = append(parts, "no time was left to check the DNS server with a known-good name")
 	}
-	if d.CDAsked {
-		if d.CDAnswered {
+	if d.Evidence.CDAsked {
+		if d.Evidence.CDAnswered {
 			parts = append(parts, "asked again with CD=1 (no validation) it is answered")
 		} else {
 			parts = append(parts, "asked again with CD=1 it fails too")
@@ -305,17 +305,17 @@ func (g *Diagnoser) Diagnose(ctx context.Context, err error) Diagnosis {
 	}
 	kind := e.Kind
 	name, qtype := e.Name, dns.StringToType[e.Type]
-	d.Kind = kind
+	d.Evidence.Kind = kind
 	for _, x := range ExtendedErrorsOf(err) {
-		d.EDE = append(d.EDE, x.Code)
+		d.Evidence.EDE = append(d.Evidence.EDE, x.Code)
 	}
-	explained := slices.ContainsFunc(d.EDE, func(c uint16) bool { return ExtendedError{Code: c}.Bogus() })
+	explained := slices.ContainsFunc(d.Evidence.EDE, func(c uint16) bool { return ExtendedError{Code: c}.Bogus() })
 	if kind == KindServFail && !explained && qtype != 0 && timeLeft(ctx) {
-		d.CDAsked = true
-		d.CDAnswered = r.answersUnchecked(ctx, name, qtype)
+		d.Evidence.CDAsked = true
+		d.Evidence.CDAnswered = r.answersUnchecked(ctx, name, qtype)
 	}
 	d.Health = g.Health(ctx)
-	d.KnownGoodAsked, d.KnownGoodFailed = d.Health.Asked, d.Health.Asked && d.Health.Err != nil
+	d.Evidence.KnownGoodAsked, d.Evidence.KnownGoodFailed = d.Health.Asked, d.Health.Asked && d.Health.Err != nil
 	d.Cause = Classify(d.Evidence)
 	return d
 }

@@ -119,11 +119,11 @@ func TestDiagnose(t *testing.T) {
 			if d.Cause != tt.cause {
 				t.Fatalf("cause %q, want %q (%+v, err %v)", d.Cause, tt.cause, d, err)
 			}
-			if d.CDAsked != tt.cdAsked {
-				t.Errorf("CD question asked: %v, want %v", d.CDAsked, tt.cdAsked)
+			if d.Evidence.CDAsked != tt.cdAsked {
+				t.Errorf("CD question asked: %v, want %v", d.Evidence.CDAsked, tt.cdAsked)
 			}
-			if len(d.EDE) != len(tt.ede) || len(tt.ede) > 0 && d.EDE[0] != tt.ede[0] {
-				t.Errorf("EDE %v, want %v", d.EDE, tt.ede)
+			if len(d.Evidence.EDE) != len(tt.ede) || len(tt.ede) > 0 && d.Evidence.EDE[0] != tt.ede[0] {
+				t.Errorf("EDE %v, want %v", d.Evidence.EDE, tt.ede)
 			}
 			if !strings.Contains(d.String(), tt.says) {
 				t.Errorf("diagnosis %q does not say %q", d.String(), tt.says)
@@ -190,7 +190,7 @@ func TestDiagnoseResolverDown(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		d := r.Diagnose(ctx, err)
-		if d.Cause != CauseUnknown || d.KnownGoodAsked || d.CDAsked {
+		if d.Cause != CauseUnknown || d.Evidence.KnownGoodAsked || d.Evidence.CDAsked {
 			t.Fatalf("diagnosis %+v, want unknown with nothing asked", d)
 		}
 	})

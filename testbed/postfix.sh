@@ -5,7 +5,7 @@
 #
 # start (default): installs Postfix and Cyrus SASL from Debian if missing, creates a test CA and
 #   certificates, and starts one Postfix instance of its own under $TESTBED_DIR, bound to loopback
-#   high ports only (see README.md for the listeners). Idempotent: returns at once when it is up.
+#   high ports only (CONTRIBUTING.md lists the listeners). Idempotent: returns at once when it is up.
 # stop: stops only this instance (through its own config directory and pid file).
 # status: exit 0 when this instance runs, 3 when it does not.
 # env: (re)writes $TESTBED_DIR/testbed.env (KEY=VALUE lines) and prints it.
@@ -233,7 +233,7 @@ pki_fresh() {
 	done
 	[ -s "$PKI/selfsigned.chain.pem" ] || return 1
 	# "expiring" is issued for 10 days; renew everything once it is down to 9, so every date stays
-	# within a day of what the README says.
+	# within a day of what the tests expect.
 	openssl x509 -in "$PKI/expiring.pem" -noout -checkend $((9 * 86400)) >/dev/null 2>&1 || return 1
 	# The other certificates must still be (in)valid as intended.
 	openssl x509 -in "$PKI/valid.pem" -noout -checkend $((30 * 86400)) >/dev/null 2>&1 || return 1

@@ -9,7 +9,7 @@
 // after the ones alerts name, or fix the dashboard_url of those alerts; the
 // alerts tests say which). Use the helpers of this file: sel() for the
 // variables' selectors, instant/rangeQuery/tableQuery for queries,
-// reasonMappings for failure reasons in words, expiryThresholds for days to
+// reasonMapping for failure reasons in words (the reasons package says them), expiryThresholds for days to
 // expiry. To group panels under a title, add WithRow(row("DANE")) and then
 // the row's panels with WithPanel. To add a dashboard, write a function
 // returning its builder from newDashboard and add it to All with its file
@@ -37,7 +37,7 @@ type Spec struct {
 	Build func() *dashboard.DashboardBuilder
 }
 
-// All lists every dashboard, in the order of the README.
+// All lists every dashboard, in the order of docs/alerting.md.
 func All() []Spec {
 	return []Spec{
 		{"smtp-overview.json", overview},

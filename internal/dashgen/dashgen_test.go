@@ -4,35 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/grafanasdk"
-	"github.com/smtp-exporter/smtp_exporter/maildomain"
-	"github.com/smtp-exporter/smtp_exporter/prober"
 )
-
-// TestReasonsInWords: every failure reason the prober reports has words and
-// a color in the dashboards, and no other.
-func TestReasonsInWords(t *testing.T) {
-	var want []string
-	for _, r := range prober.Reasons {
-		want = append(want, string(r))
-	}
-	got := ReasonsInWords()
-	for _, r := range want {
-		if !slices.Contains(got, r) {
-			t.Errorf("failure reason %s has no words in internal/dashgen/reasons.go", r)
-		}
-	}
-	for _, r := range got {
-		if !slices.Contains(want, r) {
-			t.Errorf("internal/dashgen/reasons.go: %s is not a failure reason of the prober", r)
-		}
-	}
-}
 
 // TestRenderStable: two runs write the same bytes (map keys sorted), so
 // the up-to-date test in dashboards/ does not flap.
@@ -84,29 +61,6 @@ func TestRow(t *testing.T) {
 		t.Errorf("panels %v, want %s", got, want)
 	}
 }
-
-// TestDomainReasonsInWords: every domain failure reason, and every reason
-// only a pair has, has words in the dashboards, and no other.
-func TestDomainReasonsInWords(t *testing.T) {
-	var domain []string
-	for _, r := range maildomain.Reasons {
-		domain = append(domain, string(r))
-	}
-	if got := DomainReasonsInWords(); !slices.Equal(sorted(got), sorted(domain)) {
-		t.Errorf("domain reasons in words %v, want %v (internal/dashgen/domains.go)", got, domain)
-	}
-	var pairOnly []string
-	for _, r := range maildomain.PairReasons {
-		if !slices.Contains(prober.Reasons, r) {
-			pairOnly = append(pairOnly, string(r))
-		}
-	}
-	if got := PairReasonsInWords(); !slices.Equal(sorted(got), sorted(pairOnly)) {
-		t.Errorf("pair-only reasons in words %v, want %v (internal/dashgen/domains.go)", got, pairOnly)
-	}
-}
-
-func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
 
 // TestTargetMatrixKeepsDomains: the Overview's matrix shows a failing
 // domain by its own reason, whatever its pairs say (issue 24: a domain

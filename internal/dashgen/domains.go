@@ -1,78 +1,35 @@
 package dashgen
 
 import (
+	"slices"
+
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+	"github.com/smtp-exporter/smtp_exporter/maildomain"
+	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/reasons"
 )
 
 // UIDDomains is the mail-domain dashboard's UID.
 const UIDDomains = "smtp-exporter-domains"
 
-// domainReasonWords says each domain failure reason in words.
-var domainReasonWords = []struct{ Reason, Text, Color string }{
-	{"resolve", "MX lookup failed", "red"},
-	{"null_mx", "null MX: accepts no mail", "red"},
-	{"no_address", "no MX host has an address", "red"},
-	{"address_failed", "MX addresses failing", "orange"},
-	{"mta_sts_invalid", "MTA-STS record without a usable policy", "orange"},
-	{"mta_sts_violation", "MTA-STS enforce: an MX does not comply", "red"},
-	{"dnssec_bogus", "DNSSEC bogus: validating senders cannot deliver", "red"},
-	{"nxdomain", "the domain does not exist (NXDOMAIN)", "red"},
-	{"resolver_failed", "the exporter's DNS server fails", "purple"},
-	{"mta_sts_not_enforced", "MTA-STS enforce required, not published", "orange"},
-	{"null_mx_missing", "null MX expected, not published", "orange"},
-}
-
 // domainStatusPrefix marks a domain's failure reason in the Overview's
 // target matrix, whose other cells hold single targets' reasons.
 const domainStatusPrefix = "domain: "
 
-// pairDNSWords are the reasons only a pair of a domain probe has: its MX
-// host got no address, for a reason resolver.Diagnose tells apart.
-var pairDNSWords = []struct{ Reason, Text, Color string }{
-	{"dnssec_bogus", "MX host's addresses DNSSEC bogus", "red"},
-	{"nxdomain", "MX host does not exist", "red"},
-	{"resolver_failed", "not probed: the exporter's DNS server fails", "purple"},
-}
-
-// PairReasonsInWords returns the reasons only a pair has, put in words.
-func PairReasonsInWords() []string {
-	out := []string{"target_not_allowed"}
-	for _, r := range pairDNSWords {
-		out = append(out, r.Reason)
-	}
-	return out
-}
-
-// DomainReasonsInWords returns the domain failure reasons put in words.
-func DomainReasonsInWords() []string {
-	var out []string
-	for _, r := range domainReasonWords {
-		out = append(out, r.Reason)
-	}
-	return out
-}
-
-func domainReasonMapping() dashboard.ValueMapping { return domainReasonMappingWith("") }
-
-// domainReasonMappingWith maps prefix+reason to the reason's words.
-func domainReasonMappingWith(prefix string) dashboard.ValueMapping {
-	m := map[string]dashboard.ValueMappingResult{}
-	for i, r := range domainReasonWords {
-		m[prefix+r.Reason] = result(r.Text, r.Color, int32(300+i)) //nolint:gosec // a short fixed list
-	}
-	return valueMapping(m)
-}
-
 // pairStatusMappings are the words of a pair's status: its failure reason
-// (target_not_allowed only a pair can have), or up with its TLS version.
+// (the reasons only a pair can have among them: target_not_allowed, and
+// the DNS failures of its MX host's address lookup), or up with its TLS
+// version.
 func pairStatusMappings() []dashboard.ValueMapping {
-	only := map[string]dashboard.ValueMappingResult{
-		"target_not_allowed": result("not probed: allowed_targets refuses it", "purple", 200),
-		"up, no TLS":         result("up, no TLS", "yellow", 201),
-	}
-	for i, r := range pairDNSWords {
-		only[r.Reason] = result(r.Text, r.Color, int32(210+i)) //nolint:gosec // a short fixed list
+	only := map[string]dashboard.ValueMappingResult{"up, no TLS": result("up, no TLS", "yellow", 201)}
+	for i, r := range maildomain.PairReasons {
+		if slices.Contains(prober.Reasons, r) {
+			continue
+		}
+		w := reasons.Of(r)
+		only[string(r)] = result(w.Short, string(w.Color), int32(210+i)) //nolint:gosec // a short fixed list
 	}
 	return []dashboard.ValueMapping{
 		reasonMapping(),

@@ -7,6 +7,7 @@ package promnames
 import (
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,23 +20,63 @@ import (
 // FromPrometheus are series Prometheus itself makes, which queries may use.
 var FromPrometheus = []string{"up", "ALERTS", "ALERTS_FOR_STATE"}
 
-var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+// descString picks the name, the constant labels and the variable labels
+// out of a descriptor's String(), the only way client_golang shows them.
+var (
+	descString = regexp.MustCompile(`^Desc\{fqName: "([^"]+)", .*constLabels: \{(.*)\}, variableLabels: \{([^}]*)\}\}$`)
+	constLabel = regexp.MustCompile(`(?:^|,)([a-zA-Z_][a-zA-Z0-9_]*)="`)
+)
 
-// Probe returns every metric name a probe can emit: all the descriptors the
-// collector declares, for single targets and for mail domains.
-func Probe() []string {
+// Metric is a metric name with the labels of one of its descriptors: the
+// variable ones in their order, then the constant ones.
+type Metric struct {
+	Name   string
+	Labels []string
+}
+
+// Described returns the metrics the collectors describe, in their order.
+func Described(cs ...prometheus.Collector) []Metric {
 	ch := make(chan *prometheus.Desc)
 	go func() {
-		collector.New(&prober.Result{}).Describe(ch)
-		collector.NewDomain(&maildomain.Result{}).Describe(ch)
+		for _, c := range cs {
+			c.Describe(ch)
+		}
 		close(ch)
 	}()
+	var out []Metric
+	for d := range ch {
+		m := descString.FindStringSubmatch(d.String())
+		if m == nil {
+			continue
+		}
+		var labels []string
+		if m[3] != "" {
+			labels = strings.Split(m[3], ",")
+		}
+		for _, c := range constLabel.FindAllStringSubmatch(m[2], -1) {
+			labels = append(labels, c[1])
+		}
+		out = append(out, Metric{Name: m[1], Labels: labels})
+	}
+	return out
+}
+
+// ProbeMetrics returns every metric a probe can emit with its labels: all
+// the descriptors the collector declares, for single targets and for mail
+// domains (a name a domain's pairs repeat comes twice, with mx and address
+// added the second time).
+func ProbeMetrics() []Metric {
+	return Described(collector.New(&prober.Result{}), collector.New(&maildomain.Result{}))
+}
+
+// Probe returns every metric name a probe can emit, sorted.
+func Probe() []string {
 	seen := map[string]bool{}
 	var names []string
-	for d := range ch {
-		if m := fqName.FindStringSubmatch(d.String()); len(m) > 1 && !seen[m[1]] {
-			seen[m[1]] = true
-			names = append(names, m[1])
+	for _, m := range ProbeMetrics() {
+		if !seen[m.Name] {
+			seen[m.Name] = true
+			names = append(names, m.Name)
 		}
 	}
 	sort.Strings(names)

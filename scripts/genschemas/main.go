@@ -47,9 +47,13 @@ type crdKind struct {
 var (
 	coreKinds = []coreKind{
 		{"apis__apps__v1_openapi.json", "io.k8s.api.apps.v1.Deployment", "deployment-apps-v1.json"},
+		{"apis__apps__v1_openapi.json", "io.k8s.api.apps.v1.DaemonSet", "daemonset-apps-v1.json"},
 		{"api__v1_openapi.json", "io.k8s.api.core.v1.Service", "service-v1.json"},
 		{"api__v1_openapi.json", "io.k8s.api.core.v1.ConfigMap", "configmap-v1.json"},
 		{"api__v1_openapi.json", "io.k8s.api.core.v1.Secret", "secret-v1.json"},
+		{"api__v1_openapi.json", "io.k8s.api.core.v1.ServiceAccount", "serviceaccount-v1.json"},
+		{"apis__networking.k8s.io__v1_openapi.json", "io.k8s.api.networking.v1.NetworkPolicy", "networkpolicy-networking-v1.json"},
+		{"apis__policy__v1_openapi.json", "io.k8s.api.policy.v1.PodDisruptionBudget", "poddisruptionbudget-policy-v1.json"},
 	}
 	crdKinds = []crdKind{
 		{"monitoring.coreos.com_probes.yaml", "v1", "probe-monitoring-v1.json"},
