@@ -14,6 +14,7 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/mtasts"
 	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // domainCases are domain results built from the single golden cases: every
@@ -101,9 +102,21 @@ func domainCases(t *testing.T) map[string]*maildomain.Result {
 		sts.Pairs = append(sts.Pairs, &c)
 	}
 
+	// Expired signatures on the whole zone; the resolver validates.
+	bogus := base()
+	bogus.Failure, bogus.Error = maildomain.ReasonDNSSECBogus, "MX lookup: SERVFAIL (EDE 7 Signature Expired)"
+	bogus.KnownGood = &resolver.Health{Name: ".", Asked: true, Secure: true}
+
+	// Ready for REQUIRETLS, asked through a resolver that validates.
+	ready := base()
+	*ready = *ok
+	ready.RequireTLSReady = true
+	ready.KnownGood = &resolver.Health{Name: ".", Asked: true, Secure: true}
+
 	return map[string]*maildomain.Result{
 		"domain_success": ok, "domain_address_failed": failed, "domain_null_mx": null,
 		"domain_implicit": implicit, "domain_resolve": nx, "domain_mta_sts_violation": sts,
+		"domain_dnssec_bogus": bogus, "domain_requiretls_ready": ready,
 	}
 }
 

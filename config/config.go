@@ -87,8 +87,9 @@ type Module struct {
 	// DANE is what a probe does with the target's TLSA records: off, check
 	// or required (mailsec.go).
 	DANE DANEMode `yaml:"dane,omitempty"`
-	// MTASTS judges a mail domain's MTA-STS policy and TLS-RPT record.
-	MTASTS bool `yaml:"mta_sts,omitempty"`
+	// MTASTS judges a mail domain's MTA-STS policy and TLS-RPT record:
+	// false, true, or enforce (mailsec.go).
+	MTASTS MTASTSMode `yaml:"mta_sts,omitempty"`
 	// StartTLSInjectionCheck adds, after the conversation, one connection
 	// that tests whether the server keeps clear-text commands across
 	// STARTTLS (CVE-2011-0411 class); meant for a slower job.

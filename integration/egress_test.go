@@ -183,19 +183,14 @@ func waitQuery(t *testing.T, prom *prometheusServer, q string, n int) {
 	t.Fatalf("%s: %d series after 20s, want %d: %v", q, len(got), n, got)
 }
 
-type promAlert struct {
-	Labels map[string]string `json:"labels"`
-	State  string            `json:"state"`
-}
-
 // activeAlerts are the alerts Prometheus holds, pending or firing.
 func activeAlerts(t *testing.T, prom *prometheusServer) []promAlert {
 	t.Helper()
-	var data struct {
-		Alerts []promAlert `json:"alerts"`
+	alerts, err := prom.tryAlerts()
+	if err != nil {
+		t.Fatalf("reading the alerts: %v", err)
 	}
-	prom.api(t, "/api/v1/alerts", &data)
-	return data.Alerts
+	return alerts
 }
 
 // checkEgressPanels: the dashboard queries of the egress series, which the

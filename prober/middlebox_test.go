@@ -58,7 +58,7 @@ func TestStrippedStartTLS(t *testing.T) {
 // TestStartTLSStripped: behind an ASA's ESMTP inspection the reason is
 // starttls_stripped, not starttls_not_advertised, and a warning where the
 // module does not require TLS; a server that simply has no STARTTLS keeps
-// starttls_not_advertised.
+// starttls_not_advertised (a warning on an opportunistic module).
 func TestStartTLSStripped(t *testing.T) {
 	e := newEnv(t)
 	asa := func(t *testing.T) string {
@@ -78,7 +78,7 @@ func TestStartTLSStripped(t *testing.T) {
 		},
 		{"opportunistic module behind an ASA", "tls: opportunistic", asa, "", ReasonStartTLSStripped, ""},
 		{"starttls module, no STARTTLS", "tls: starttls", plain, ReasonStartTLSNotAdvertised, "", "does not advertise STARTTLS"},
-		{"opportunistic module, no STARTTLS", "tls: opportunistic", plain, "", "", ""},
+		{"opportunistic module, no STARTTLS", "tls: opportunistic", plain, "", ReasonStartTLSNotAdvertised, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -312,9 +312,13 @@ func (p *conversation) converse(target Target, plainOnly bool) (retryPlain bool)
 				p.quit()
 				return false
 			}
-			if reason == ReasonStartTLSStripped {
-				p.warn(reason, err)
+			// Mail still flows, in clear text to every sender, and not at
+			// all from those that require TLS (DANE, MTA-STS, REQUIRETLS):
+			// worth saying, as blackbox's STARTTLS check would by failing.
+			if reason == ReasonStartTLSNotAdvertised {
+				err = errors.New("server does not advertise STARTTLS: mail to it travels in clear text, and senders that require TLS do not deliver")
 			}
+			p.warn(reason, err)
 			break
 		}
 		switch p.startTLS(target) {

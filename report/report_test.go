@@ -473,3 +473,31 @@ func TestReportCertificateFacts(t *testing.T) {
 		})
 	}
 }
+
+// TestVerdictDANEWithoutTLS: a DANE failure for want of a TLS session does
+// not send on-call to publish a TLSA record (issue 24).
+func TestVerdictDANEWithoutTLS(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		r         *prober.Result
+		says, not string
+	}{
+		{
+			"STARTTLS gone", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, EHLO: &prober.EHLOInfo{}},
+			"no longer offers STARTTLS", "publish a record",
+		},
+		{
+			"handshake failed", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, EHLO: &prober.EHLOInfo{}, StartTLSAdvertised: true},
+			"no TLS session was established", "publish a record",
+		},
+		{
+			"a key rolled without its record", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, Encrypted: true},
+			"publish a record for the new key", "STARTTLS",
+		},
+	} {
+		v := Verdict(tc.r)
+		if !strings.Contains(v, tc.says) || strings.Contains(v, tc.not) {
+			t.Errorf("%s: verdict %q, want it to say %q and not %q", tc.name, v, tc.says, tc.not)
+		}
+	}
+}

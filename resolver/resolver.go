@@ -47,6 +47,8 @@ const ResolvConf = "/etc/resolv.conf"
 type Resolver struct {
 	server  string
 	timeout time.Duration
+	// knownGood is the name Health asks (see diagnose.go).
+	knownGood string
 }
 
 // New returns a resolver that asks server (host:port, or a host for port
@@ -63,7 +65,7 @@ func New(server string) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resolver{server: norm, timeout: DefaultTimeout}, nil
+	return &Resolver{server: norm, timeout: DefaultTimeout, knownGood: DefaultKnownGoodName}, nil
 }
 
 // Server is the host:port the resolver asks.
@@ -123,7 +125,10 @@ type Error struct {
 	Name   string // the name asked for
 	Type   string // the record type, such as "MX"
 	Server string
-	Err    error // detail, may be nil
+	// EDE are the Extended DNS Errors (RFC 8914) the server gave with its
+	// answer: why a validating resolver answered SERVFAIL, for one.
+	EDE []ExtendedError
+	Err error // detail, may be nil
 }
 
 func (e *Error) Error() string {
@@ -139,6 +144,9 @@ func (e *Error) Error() string {
 		s = fmt.Sprintf("%s %s: no answer from the DNS server %s in time", e.Name, e.Type, e.Server)
 	default:
 		s = fmt.Sprintf("%s %s: %s from the DNS server %s", e.Name, e.Type, e.Kind, e.Server)
+	}
+	for _, x := range e.EDE {
+		s += " (" + x.String() + ")"
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
@@ -208,9 +216,9 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*Answe
 	seen := map[string]bool{qname: true}
 	cur := qname
 	for range MaxCNAMEChain + 1 {
-		msg, tcp, err := r.exchange(ctx, cur, qtype)
+		msg, tcp, err := r.exchange(ctx, cur, qtype, false)
 		fail := func(kind Kind, detail error) (*Answer, error) {
-			return ans, &Error{Kind: kind, Name: display(qname), Type: typ, Server: r.server, Err: detail}
+			return ans, &Error{Kind: kind, Name: display(qname), Type: typ, Server: r.server, EDE: extendedErrors(msg), Err: detail}
 		}
 		if err != nil {
 			return nil, &Error{Kind: classifyNetErr(err), Name: display(qname), Type: typ, Server: r.server, Err: err}
@@ -291,11 +299,13 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*Answe
 }
 
 // exchange sends one question, over UDP and again over TCP when the UDP
-// answer is truncated.
-func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, bool, error) {
+// answer is truncated; cd sets the checking-disabled bit, which asks a
+// validating resolver for the data even when it fails validation.
+func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16, cd bool) (*dns.Msg, bool, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = true
+	m.CheckingDisabled = cd
 	// AD in a query asks for the AD bit in the answer (RFC 6840 §5.7); DO
 	// asks for DNSSEC records, as a validating resolver needs.
 	m.AuthenticatedData = true
