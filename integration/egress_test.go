@@ -34,11 +34,19 @@ func TestEgressBlockedOneAlert(t *testing.T) {
 		t.Skip("-short: skipping the integration test (real exporter in a namespace, real Prometheus)")
 	}
 	ns := netnstest.New(t)
+	// Healthy servers offer STARTTLS with a certificate that verifies: a
+	// port-25 server without it warns (SMTPStartTLSNotOffered), one with a
+	// bad certificate too (SMTPCertificateInvalid), and this test wants no
+	// alert but egress's.
+	ca := smtptest.NewCA(t)
 	serve := func(n int) []string {
 		var addrs []string
 		for range n {
-			srv := smtptest.Serve(t, ns.Listen(t, "ip4", 25), func(c net.Conn, s *smtptest.Server) {
-				s.Converse(c, smtptest.Config{Greeting: "220 mx.example.test ESMTP\r\n"})
+			ln := ns.Listen(t, "ip4", 25)
+			ip := ln.Addr().(*net.TCPAddr).IP
+			starttls := smtptest.ServerTLS(ca.Issue(t, smtptest.Leaf{IPs: []net.IP{ip}}))
+			srv := smtptest.Serve(t, ln, func(c net.Conn, s *smtptest.Server) {
+				s.Converse(c, smtptest.Config{Greeting: "220 mx.example.test ESMTP\r\n", StartTLS: starttls})
 			})
 			addrs = append(addrs, srv.Addr)
 		}
@@ -49,7 +57,7 @@ func TestEgressBlockedOneAlert(t *testing.T) {
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yml")
-	doc := "modules:\n  smtp: {tls: opportunistic, timeout: 2s, starttls_injection_check: true}\n" +
+	doc := "modules:\n  smtp: {tls: opportunistic, timeout: 2s, starttls_injection_check: true, tls_config: {ca_file: '" + ca.File + "'}}\n" +
 		"egress:\n  interval: 1s\n  timeout: 500ms\n  quorum: 2\n  canaries:\n"
 	for _, c := range canaries {
 		doc += "    - {target: '" + c + "'}\n"
