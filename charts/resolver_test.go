@@ -412,25 +412,38 @@ func TestImageReferences(t *testing.T) {
 		container string
 		want      string
 	}{
-		{"resolver default", nil, nil, "resolver",
-			registry + "/" + repository + ":" + tag + "@" + digest},
-		{"resolver re-pinned", nil, []string{"resolver.sidecar.image.registry=ghcr.io", "resolver.sidecar.image.repository=example/unbound",
-			"resolver.sidecar.image.tag=v1.23.0", "resolver.sidecar.image.digest=" + other}, "resolver",
-			"ghcr.io/example/unbound:v1.23.0@" + other},
-		{"resolver by digest alone", nil, []string{"resolver.sidecar.image.tag="}, "resolver",
-			registry + "/" + repository + "@" + digest},
-		{"resolver by tag alone", nil, []string{"resolver.sidecar.image.digest="}, "resolver",
-			registry + "/" + repository + ":" + tag},
-		{"resolver without registry", nil, []string{"resolver.sidecar.image.registry="}, "resolver",
-			repository + ":" + tag + "@" + digest},
+		{name: "resolver default", container: "resolver", want: registry + "/" + repository + ":" + tag + "@" + digest},
+		{
+			name: "resolver re-pinned", container: "resolver", want: "ghcr.io/example/unbound:v1.23.0@" + other,
+			sets: []string{
+				"resolver.sidecar.image.registry=ghcr.io", "resolver.sidecar.image.repository=example/unbound",
+				"resolver.sidecar.image.tag=v1.23.0", "resolver.sidecar.image.digest=" + other,
+			},
+		},
+		{
+			name: "resolver by digest alone", container: "resolver", want: registry + "/" + repository + "@" + digest,
+			sets: []string{"resolver.sidecar.image.tag="},
+		},
+		{
+			name: "resolver by tag alone", container: "resolver", want: registry + "/" + repository + ":" + tag,
+			sets: []string{"resolver.sidecar.image.digest="},
+		},
+		{
+			name: "resolver without registry", container: "resolver", want: repository + ":" + tag + "@" + digest,
+			sets: []string{"resolver.sidecar.image.registry="},
+		},
 		// The appVersion names the exporter's tag, but not beside a digest
 		// it may not describe.
-		{"exporter default", nil, nil, "smtp-exporter",
-			"registry.example.com/monitoring/smtp-exporter:" + meta.AppVersion},
-		{"exporter by digest", []string{filepath.Join(chart, "ci", "auth-values.yaml")}, nil, "smtp-exporter",
-			"ghcr.io/example/smtp-exporter@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
-		{"exporter by tag and digest", nil, []string{"image.tag=v1.0.0", "image.digest=" + other}, "smtp-exporter",
-			"registry.example.com/monitoring/smtp-exporter:v1.0.0@" + other},
+		{name: "exporter default", container: "smtp-exporter", want: "registry.example.com/monitoring/smtp-exporter:" + meta.AppVersion},
+		{
+			name: "exporter by digest", container: "smtp-exporter",
+			want:  "ghcr.io/example/smtp-exporter@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			files: []string{filepath.Join(chart, "ci", "auth-values.yaml")},
+		},
+		{
+			name: "exporter by tag and digest", container: "smtp-exporter", want: "registry.example.com/monitoring/smtp-exporter:v1.0.0@" + other,
+			sets: []string{"image.tag=v1.0.0", "image.digest=" + other},
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := str(container(t, render(t, c.files, c.sets...).workload(t), c.container), "image")
