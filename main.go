@@ -28,7 +28,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/egress"
 	"github.com/smtp-exporter/smtp_exporter/handler"
 	"github.com/smtp-exporter/smtp_exporter/history"
 	"github.com/smtp-exporter/smtp_exporter/probecli"
@@ -63,6 +65,7 @@ func run(args []string) int {
 	probeModule := probeCmd.Flag("module", "Module to probe with (default: chosen by the target's port, as /probe does).").String()
 	probeTimeout := probeCmd.Flag("timeout", "Probe timeout (default: the module's).").Duration()
 	probeOutput := probeCmd.Flag("output", "Output format: text for people, json for scripts.").Default(probecli.OutputText).Enum(probecli.OutputText, probecli.OutputJSON)
+	probeEgress := probeCmd.Flag("egress", "Try the config's egress canaries for the target's port once, alongside the probe, and say whether this host may connect out to it at all (--no-egress skips them).").Default("true").Bool()
 	probeTarget := probeCmd.Arg("target", "host:port, or host with --module.").Required().String()
 	if slices.Contains(args, "probe") {
 		// `probe --help` lists what the probe command reads, not the
@@ -90,8 +93,9 @@ func run(args []string) int {
 		cmd := &probecli.Command{
 			ConfigFile: *configFile, Builtin: builtinConfig,
 			Module: *probeModule, Timeout: *probeTimeout, Output: *probeOutput, Target: *probeTarget,
-			Color:  *probeOutput == probecli.OutputText && probecli.UseColor(os.Stdout),
-			Stdout: os.Stdout, Stderr: os.Stderr, Logger: logger,
+			NoEgress: !*probeEgress,
+			Color:    *probeOutput == probecli.OutputText && probecli.UseColor(os.Stdout),
+			Stdout:   os.Stdout, Stderr: os.Stderr, Logger: logger,
 		}
 		return cmd.Run(ctx)
 	}
@@ -128,8 +132,15 @@ func run(args []string) int {
 	logConfigWarnings(sc.Get(), logger)
 	prometheus.MustRegister(versioncollector.NewCollector("smtp_exporter"))
 
+	// The egress canaries run on their own, whatever the scrapes, and are
+	// replaced by each reload that changes them.
+	canaries := egress.NewRunner(egress.Options{Logger: logger.With("component", "egress")})
+	canaries.Apply(sc.Get().Egress)
+	defer canaries.Stop()
+	prometheus.MustRegister(collector.NewEgress(canaries.Snapshot))
+
 	reloads := make(chan chan error)
-	go reloadLoop(sc, reloads, logger)
+	go reloadLoop(sc, reloads, logger, func(cfg *config.Config) { canaries.Apply(cfg.Egress) })
 	// Rotated password, CA and client certificate files are put into use
 	// without a reload; the goroutine lives as long as the process.
 	go sc.WatchFiles(context.Background(), config.FileCheckInterval, logger)
@@ -142,6 +153,7 @@ func run(args []string) int {
 		TimeoutOffset: *timeoutOffset,
 		OnResult:      recent.Add,
 		Limit:         handler.NewLimiter(*maxConcurrent, prometheus.DefaultRegisterer),
+		Egress:        canaries.Info,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/probe", probe)
@@ -200,8 +212,9 @@ func shutdown(server *http.Server, served <-chan error, timeout time.Duration, l
 }
 
 // reloadLoop reloads the configuration on SIGHUP and on /-/reload, one at a
-// time; a failed reload keeps the running configuration.
-func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Logger) {
+// time; a failed reload keeps the running configuration. reloaded is handed
+// each configuration put into use.
+func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Logger, reloaded func(*config.Config)) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	for {
@@ -216,6 +229,7 @@ func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Lo
 		} else {
 			logger.Info("Reloaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
 			logConfigWarnings(sc.Get(), logger)
+			reloaded(sc.Get())
 		}
 		if reply != nil {
 			reply <- err

@@ -214,3 +214,42 @@ func TestDANETrustWarning(t *testing.T) {
 		t.Errorf("probe --module=remote: no warning on stderr:\n%s", got.stderr)
 	}
 }
+
+// TestEgressCanariesReload: the egress canaries run from the start, on
+// /metrics, and a reload by SIGHUP replaces them; a bad egress section is a
+// --config.check error that names the canary and field.
+func TestEgressCanariesReload(t *testing.T) {
+	first := smtptest.NewServer(t, smtptest.Config{})
+	second := smtptest.NewServer(t, smtptest.Config{})
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yml")
+	section := func(canary string) string {
+		return "modules:\n  m: {tls: none}\negress:\n  interval: 1s\n  timeout: 500ms\n  canaries:\n    - {target: '" + canary + "'}\n"
+	}
+	write(t, cfgFile, section(first.Addr))
+	exp := startExporter(t, "--config.file="+cfgFile)
+	up := func(canary string) string {
+		_, port, _ := strings.Cut(canary, ":")
+		return `smtp_exporter_egress_canary_up{canary="` + canary + `",family="ip4",port="` + port + `"} 1`
+	}
+	waitFor(t, func() bool { return strings.Contains(get(t, exp.URL+"/metrics", 200), up(first.Addr)) })
+
+	write(t, cfgFile, section(second.Addr))
+	exp.Cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool {
+		m := get(t, exp.URL+"/metrics", 200)
+		return strings.Contains(m, up(second.Addr)) && !strings.Contains(m, `canary="`+first.Addr+`"`)
+	})
+	// The reload still works as before: a bad section keeps the canaries.
+	write(t, cfgFile, "modules:\n  m: {tls: none}\negress:\n  canaries:\n    - {target: 'no-port.example.net'}\n")
+	resp := post(t, exp.URL+"/-/reload")
+	if want := `egress: canaries[0]: target: "no-port.example.net" is not host:port`; resp.code != 500 || !strings.Contains(resp.body, want) {
+		t.Errorf("/-/reload of a bad egress section: %d %q, want 500 with %q", resp.code, resp.body, want)
+	}
+	mustContain(t, get(t, exp.URL+"/metrics", 200), up(second.Addr))
+
+	got := runBinary(t, "--config.check", "--config.file="+cfgFile)
+	if got.code != 1 || !strings.Contains(got.stderr, `egress: canaries[0]: target: "no-port.example.net" is not host:port`) {
+		t.Errorf("--config.check: exit %d, %s", got.code, got.stderr)
+	}
+}

@@ -88,6 +88,13 @@ func alertRules(t *testing.T) []rule {
 	return rules
 }
 
+// perJob says the alert is one per job, not per target (the monitor gone
+// blind for all of a job's targets): it has no instance label, so it names
+// the job, and each target in turn.
+func (r rule) perJob() bool {
+	return strings.HasPrefix(strings.TrimSpace(r.Expr), "count by (job)")
+}
+
 func unitTestFiles(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob("testdata/*.test.yml")
@@ -138,6 +145,10 @@ func TestPromtoolTestRulesCanFail(t *testing.T) {
 		{"runbook moved", "runbooks.md#smtpcertificateinvalid", "runbooks.md#certificates"},
 		{"warning threshold lowered", "< 21 >= 7", "< 14 >= 7"},
 		{"severity changed", "severity: warning", "severity: info"},
+		// Issue 25: a probe over a path the egress canaries do not vouch
+		// for must not page for its target.
+		{"egress hold-back dropped", "            unless probe_smtp_egress_open == 0\n          )\n          >= clamp_max", "          )\n          >= clamp_max"},
+		{"vantage quorum of 1", "\n          ), 2)\n        for: 10m", "\n          ), 1)\n        for: 10m"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,10 +243,17 @@ func TestAlertConventions(t *testing.T) {
 		if r.For == "" {
 			t.Errorf("%s: no `for`: one failed probe would page", r.Alert)
 		}
+		perJob := r.perJob()
 		for _, a := range []string{"summary", "description"} {
-			if !strings.Contains(r.Annotations[a], "$labels.instance") {
+			switch {
+			case !perJob && !strings.Contains(r.Annotations[a], "$labels.instance"):
 				t.Errorf("%s: %s does not name the target ($labels.instance)", r.Alert, a)
+			case perJob && !strings.Contains(r.Annotations[a], "$labels.job"):
+				t.Errorf("%s: %s does not name the job ($labels.job)", r.Alert, a)
 			}
+		}
+		if perJob && !strings.Contains(r.Annotations["description"], ".Labels.instance") {
+			t.Errorf("%s: the description does not name the job's targets (.Labels.instance of a query)", r.Alert)
 		}
 		if got, want := r.Annotations["runbook_url"], runbookURL(r.Alert); got != want {
 			t.Errorf("%s: runbook_url %q, want %q", r.Alert, got, want)
@@ -290,5 +308,37 @@ func TestDocRunbookOverride(t *testing.T) {
 	}
 	if want := "sed -i 's|" + runbookBase + "|"; !strings.Contains(string(doc), want) {
 		t.Errorf("docs/alerting.md has no %q: the override it documents no longer matches the rules", want)
+	}
+}
+
+// TestProbeCommandsNameTheConfig: every `smtp_exporter probe` command the
+// runbooks and the dashboards print for a module carries --config.file, so
+// that on-call probes with the exporter's modules, not the built-in ones
+// (issue 24: the printed commands said FAILED where the exporter said OK).
+func TestProbeCommandsNameTheConfig(t *testing.T) {
+	files, err := filepath.Glob("../dashboards/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	files = append(files, runbooks)
+	cmd := regexp.MustCompile(`smtp_exporter probe(\s|\\n)+(--?[a-z.]+[ =]\S+(\s|\\n)+)*`)
+	found := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range cmd.FindAllString(string(b), -1) {
+			if !strings.Contains(m, "--module") {
+				continue // the command's own description, not a command for a module
+			}
+			found++
+			if !strings.Contains(m, "--config.file") {
+				t.Errorf("%s: %q probes without --config.file", f, m)
+			}
+		}
+	}
+	if found < 10 {
+		t.Errorf("only %d probe commands found: the pattern no longer matches them", found)
 	}
 }

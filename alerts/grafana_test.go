@@ -352,6 +352,10 @@ func TestGrafanaAnnotationsExpand(t *testing.T) {
 		"mx": "mx1.example.com", "address": "192.0.2.1",
 		// The labels the posture and certificate-fact alerts quote.
 		"cipher": "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "algorithm": "SHA1-RSA",
+		// A vantage point, and the exporter's egress series.
+		"location": "outside", "port": "25", "family": "ip4",
+		// The policy a domain lost (SMTPDomainPolicyDowngraded).
+		"policy": "mta_sts",
 	}
 	type value struct {
 		Labels map[string]string
@@ -447,6 +451,13 @@ func TestDashboardURL(t *testing.T) {
 		if !slices.ContainsFunc(promnames.InQuery(r.Expr), func(n string) bool { return slices.Contains(promnames.Probe(), n) }) {
 			if len(q) > 0 {
 				t.Errorf("%s: an alert on the exporter, its dashboard_url selects %v", r.Alert, q)
+			}
+			continue
+		}
+		if r.perJob() {
+			// No target to select: the job's targets, on a whole dashboard.
+			if want := (url.Values{"var-job": {"{{ $labels.job }}"}}); !maps.EqualFunc(q, want, slices.Equal) {
+				t.Errorf("%s: an alert per job, its dashboard_url selects %v, want %v", r.Alert, q, want)
 			}
 			continue
 		}

@@ -710,7 +710,8 @@ func TestServiceMonitorsAndProbes(t *testing.T) {
 }
 
 // TestNotes: what helm install prints warns when DNS modules run without
-// the validating resolver, and when its image is not pinned by digest.
+// the validating resolver, and when its image is not pinned by digest (the
+// default is).
 func TestNotes(t *testing.T) {
 	notes := func(sets ...string) string {
 		args := []string{"install", release, chart, "--dry-run=client", "--namespace", namespace}
@@ -731,8 +732,9 @@ func TestNotes(t *testing.T) {
 		sets      []string
 		want, not string
 	}{
-		{nil, "pinned by tag only", "WARNING"},
-		{[]string{"resolver.sidecar.image.digest=sha256:" + strings.Repeat("ab", 32)}, "ask the validating Unbound", "pinned by tag only"},
+		// The default image is pinned by digest: nothing to warn about.
+		{nil, "ask the validating Unbound", "pinned by tag only"},
+		{[]string{"resolver.sidecar.image.digest="}, "not by digest: set resolver.sidecar.image.digest", "WARNING"},
 		{[]string{"resolver.sidecar.enabled=false"}, "WARNING: resolver.sidecar.enabled is false, and modules mx", "validating Unbound"},
 		{[]string{"resolver.sidecar.enabled=false", "config.modules.mx=null"}, "port-forward", "WARNING"},
 	} {

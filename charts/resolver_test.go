@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,9 @@ import (
 // unboundDir is where the pod mounts the resolver's ConfigMap, and so
 // unbound.conf's directory.
 const unboundDir = "/etc/unbound-smtp-exporter"
+
+// nobody is the user and group the pod's containers run as.
+const nobody = 65534
 
 // unboundTool finds a program of Debian's unbound package, which lives in
 // /usr/sbin (not on every user's PATH); installing it when missing.
@@ -210,9 +215,25 @@ func TestResolverValidatesDNSSEC(t *testing.T) {
 	conf := unboundConf(t, dir, []string{valuesFile})
 	checkconf(t, dir, conf)
 
+	// The pod's command line, but Debian's binary: the image's lives
+	// elsewhere. As root, run it as the pod's user, nobody, with the
+	// config readable by it: Unbound must need nothing a non-root user
+	// lacks (no user switch, chroot or pid file).
+	var args []string
+	for _, a := range list(container(t, render(t, []string{valuesFile}).workload(t), "resolver"), "args") {
+		args = append(args, strings.ReplaceAll(a.(string), unboundDir, dir))
+	}
 	var log bytes.Buffer
-	cmd := exec.Command(unboundTool(t, "unbound"), "-d", "-p", "-c", filepath.Join(dir, "unbound.conf"))
+	cmd := exec.Command(unboundTool(t, "unbound"), args...)
 	cmd.Stdout, cmd.Stderr = &log, &log
+	if os.Geteuid() == 0 {
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -307,12 +328,44 @@ func TestKustomizationResolverIsTheCharts(t *testing.T) {
 	if kustSide == nil {
 		t.Fatal("deploy/kubernetes/deployment.yaml has no resolver container")
 	}
-	for _, field := range []string{"image", "args", "volumeMounts", "securityContext", "resources"} {
+	for _, field := range []string{"image", "command", "args", "volumeMounts", "securityContext", "resources"} {
 		got, want := at(kustSide, field), at(chartSide, field)
 		if g, w := yamlText(t, got), yamlText(t, want); g != w {
 			t.Errorf("resolver %s in deploy/kubernetes:\n%s\nthe chart's:\n%s", field, g, w)
 		}
 	}
+	// kustomization.yaml's images: entry sets what deployment.yaml names,
+	// so that overriding it there (or with kustomize edit set image)
+	// replaces the pin.
+	var k struct {
+		Images []struct {
+			Name    string `yaml:"name"`
+			NewName string `yaml:"newName"`
+			NewTag  string `yaml:"newTag"`
+			Digest  string `yaml:"digest"`
+		} `yaml:"images"`
+	}
+	b, err = os.ReadFile(filepath.Join(kust, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &k); err != nil {
+		t.Fatal(err)
+	}
+	chartImage := str(chartSide, "image")
+	found := false
+	for _, i := range k.Images {
+		if i.NewName == "" && strings.HasPrefix(chartImage, i.Name+":") {
+			found = true
+			if got := i.Name + ":" + i.NewTag + "@" + i.Digest; got != chartImage {
+				t.Errorf("kustomization.yaml's images: sets the resolver to %s, the chart's default is %s", got, chartImage)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("kustomization.yaml's images: does not name the resolver's image %s", chartImage)
+	}
+
 	podSC := yamlText(t, at(d, "spec", "template", "spec", "securityContext", "sysctls"))
 	if want := yamlText(t, at(m.workload(t), "spec", "template", "spec", "securityContext", "sysctls")); podSC != want {
 		t.Errorf("pod sysctls in deploy/kubernetes:\n%s\nthe chart's:\n%s", podSC, want)
@@ -326,4 +379,130 @@ func yamlText(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// pinnedImage is registry/repository:tag@sha256:digest, the form of a
+// pinned default: the runtime pulls the digest, the tag is for the reader.
+var pinnedImage = regexp.MustCompile(`^[a-z0-9.-]+/[a-z0-9._/-]+:[\w][\w.-]*@sha256:[0-9a-f]{64}$`)
+
+// TestImageReferences: the resolver's default image is pinned by digest;
+// the value's parts (registry, repository, tag, digest) each show in the
+// reference, for the resolver and the exporter alike.
+func TestImageReferences(t *testing.T) {
+	img, _ := at(readValues(t), "resolver", "sidecar", "image").(map[string]any)
+	registry, repository, tag, digest := img["registry"].(string), img["repository"].(string), img["tag"].(string), img["digest"].(string)
+	if def := registry + "/" + repository + ":" + tag + "@" + digest; !pinnedImage.MatchString(def) {
+		t.Fatalf("resolver.sidecar.image's default %s is not pinned by digest", def)
+	}
+	var meta struct {
+		AppVersion string `yaml:"appVersion"`
+	}
+	b, err := os.ReadFile(filepath.Join(chart, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &meta); err != nil || meta.AppVersion == "" {
+		t.Fatalf("Chart.yaml's appVersion %q: %v", meta.AppVersion, err)
+	}
+	other := "sha256:" + strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		name      string
+		files     []string
+		sets      []string
+		container string
+		want      string
+	}{
+		{name: "resolver default", container: "resolver", want: registry + "/" + repository + ":" + tag + "@" + digest},
+		{
+			name: "resolver re-pinned", container: "resolver", want: "ghcr.io/example/unbound:v1.23.0@" + other,
+			sets: []string{
+				"resolver.sidecar.image.registry=ghcr.io", "resolver.sidecar.image.repository=example/unbound",
+				"resolver.sidecar.image.tag=v1.23.0", "resolver.sidecar.image.digest=" + other,
+			},
+		},
+		{
+			name: "resolver by digest alone", container: "resolver", want: registry + "/" + repository + "@" + digest,
+			sets: []string{"resolver.sidecar.image.tag="},
+		},
+		{
+			name: "resolver by tag alone", container: "resolver", want: registry + "/" + repository + ":" + tag,
+			sets: []string{"resolver.sidecar.image.digest="},
+		},
+		{
+			name: "resolver without registry", container: "resolver", want: repository + ":" + tag + "@" + digest,
+			sets: []string{"resolver.sidecar.image.registry="},
+		},
+		// The appVersion names the exporter's tag, but not beside a digest
+		// it may not describe.
+		{name: "exporter default", container: "smtp-exporter", want: "registry.example.com/monitoring/smtp-exporter:" + meta.AppVersion},
+		{
+			name: "exporter by digest", container: "smtp-exporter",
+			want:  "ghcr.io/example/smtp-exporter@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			files: []string{filepath.Join(chart, "ci", "auth-values.yaml")},
+		},
+		{
+			name: "exporter by tag and digest", container: "smtp-exporter", want: "registry.example.com/monitoring/smtp-exporter:v1.0.0@" + other,
+			sets: []string{"image.tag=v1.0.0", "image.digest=" + other},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := str(container(t, render(t, c.files, c.sets...).workload(t), c.container), "image")
+			if got != c.want {
+				t.Errorf("image %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+// TestResolverRunsUnboundItself: the resolver's command is the image's
+// unbound binary with the chart's config, so the image's start script
+// (which writes, chowns and copies files, refused in a read-only, non-root
+// container) never runs; and the config asks for nothing such a container
+// cannot give: the image's build defaults (user _unbound, a chroot, a pid
+// file) are each turned off.
+func TestResolverRunsUnboundItself(t *testing.T) {
+	m := render(t, nil)
+	c := container(t, m.workload(t), "resolver")
+	if c == nil {
+		t.Fatal("no resolver container by default")
+	}
+	command := list(c, "command")
+	if len(command) != 1 || !filepath.IsAbs(command[0].(string)) || filepath.Base(command[0].(string)) != "unbound" {
+		t.Errorf("resolver command %v, want the image's unbound binary by its absolute path", command)
+	}
+	args := yamlText(t, at(c, "args"))
+	if want := yamlText(t, []any{"-d", "-p", "-c", unboundDir + "/unbound.conf"}); args != want {
+		t.Errorf("resolver args:\n%swant (foreground, no pid file, the chart's config):\n%s", args, want)
+	}
+	mounted := false
+	for _, v := range list(c, "volumeMounts") {
+		mounted = mounted || (str(v, "mountPath") == unboundDir && at(v, "readOnly") == true)
+	}
+	if !mounted {
+		t.Errorf("nothing mounted read-only at %s: %v", unboundDir, list(c, "volumeMounts"))
+	}
+	sc := yamlText(t, at(c, "securityContext"))
+	for _, want := range []string{"readOnlyRootFilesystem: true", "runAsNonRoot: true", "allowPrivilegeEscalation: false", "- ALL"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("resolver securityContext lacks %q:\n%s", want, sc)
+		}
+	}
+
+	conf := str(m.find("ConfigMap", "-resolver")[0], "data", "unbound.conf")
+	for _, want := range []string{`username: ""`, `chroot: ""`, `logfile: ""`, "use-syslog: no", "control-enable: no"} {
+		if !strings.Contains(conf, "\n  "+want+"\n") {
+			t.Errorf("unbound.conf lacks %q", want)
+		}
+	}
+	for _, refused := range []string{"pidfile:", "auto-trust-anchor-file:", "trust-anchor-file:", "root-hints:", "include:"} {
+		if strings.Contains(conf, refused) {
+			t.Errorf("unbound.conf sets %s: a file the image lacks or a read-only container cannot write", refused)
+		}
+	}
+
+	// An empty command keeps the image's entrypoint, for images whose
+	// entrypoint is unbound.
+	if c := container(t, render(t, nil, "resolver.sidecar.command=null").workload(t), "resolver"); at(c, "command") != nil {
+		t.Errorf("command=null still sets command %v", at(c, "command"))
+	}
 }

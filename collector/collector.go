@@ -91,6 +91,10 @@ var (
 		"The weak cipher suite the server chose when offered only weak ones.", []string{"cipher"})
 	ocspNextUpdateDesc = newDesc("probe_tls_ocsp_next_update_timestamp_seconds",
 		"When the stapled OCSP response says fresher information will be available, in seconds since the Unix epoch.", nil)
+	starttlsInjectionDesc = newDesc("probe_smtp_starttls_injection",
+		"The STARTTLS injection check (starttls_injection_check), 1 for its result and 0 for the others: vulnerable (the server answered inside TLS a command sent in clear text with STARTTLS, CVE-2011-0411), not_vulnerable, or inconclusive (it could not tell).", []string{"result"})
+	egressOpenDesc = newDesc("probe_smtp_egress_open",
+		"Whether this host's egress canaries get through to the probe's port over its address family (0: blocked, throttled, intercepted or unknown: a failure may be the path's, not the target's); absent when no canary covers them.", nil)
 )
 
 // Collector exposes the metrics of one probe's outcome: a single target's,
@@ -203,6 +207,14 @@ func (c *Collector) eachTarget(emit func(d *prometheus.Desc, v float64, labels .
 		size = float64(ehlo.SizeLimit)
 	}
 	g.gauge(sizeLimitDesc, size)
+	if r.Egress != nil {
+		g.gauge(egressOpenDesc, boolValue(r.Egress.Open()))
+	}
+	if ic := r.Injection; ic != nil {
+		for _, res := range prober.InjectionResults {
+			g.gauge(starttlsInjectionDesc, boolValue(ic.Result == res), res)
+		}
+	}
 
 	daneSeries(r.DANE, g.gauge)
 

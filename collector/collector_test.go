@@ -327,6 +327,38 @@ func goldenCases() []goldenCase {
 	}
 	add("reverse_dns_confirmed", "smtp_posture", r)
 
+	// A vantage with egress canaries for port 25: every probe carries their
+	// state, open or not.
+	r = base("relay", true, "", ms(18.5))
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.5), 0),
+		ph(prober.PhaseBanner, ms(12), 220), ph(prober.PhaseEHLO, ms(3), 250), ph(prober.PhaseQuit, ms(1.75), 221))
+	r.EHLO = plainEHLO
+	r.Egress = &prober.EgressInfo{Port: 25, Family: "ip4", State: prober.EgressOpen, Detail: "3/3 IPv4 canaries answer"}
+	add("egress_open", "relay", r)
+
+	r = base("relay", false, prober.ReasonConnectTimeout, ms(5001))
+	r.Error = "connecting to 192.0.2.25:25: i/o timeout"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1), 0), ph(prober.PhaseConnect, ms(5000), 0))
+	r.Egress = &prober.EgressInfo{Port: 25, Family: "ip4", State: prober.EgressBlocked, Detail: "3/3 IPv4 canaries time out"}
+	add("egress_blocked_connect_timeout", "relay", r)
+
+	// starttls_injection_check: its own connection, a result on every probe.
+	r = base("submission_injection", true, "", ms(61))
+	r.Target, r.Port = "mx.example.net:587", 587
+	r.Phases = startTLSPhases(ms(40), 0)
+	r.EHLO, r.EHLOTLS, r.StartTLSAdvertised, r.Encrypted, r.TLS = startTLSEHLO, authEHLO, true, true, verifiedTLS13
+	r.Injection = &prober.InjectionCheck{
+		Result: prober.InjectionVulnerable, Duration: ms(20),
+		Detail: "inside TLS the server answered the NOOP sent in clear text before the handshake (250), then QUIT (221)",
+	}
+	add("starttls_injection_vulnerable", "submission_injection", r)
+
+	r = base("submission_injection", false, prober.ReasonConnectRefused, ms(1.5))
+	r.Target, r.Port = "mx.example.net:587", 587
+	r.Error = "connecting to 192.0.2.25:587: connect: connection refused"
+	r.Phases = phases(ph(prober.PhaseResolve, ms(1.25), 0), ph(prober.PhaseConnect, ms(0.25), 0))
+	r.Injection = &prober.InjectionCheck{Result: prober.InjectionInconclusive, Detail: "not run: the conversation did not connect"}
+	add("starttls_injection_not_run", "submission_injection", r)
 	return cases
 }
 
@@ -360,20 +392,26 @@ func TestGolden(t *testing.T) {
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			_, got := render(t, tc.result)
-			path := filepath.Join("testdata", tc.name+".prom")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./collector -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (go test ./collector -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
-			}
+			compareGolden(t, tc.name, got)
 		})
+	}
+}
+
+// compareGolden holds got to testdata/NAME.prom (-update rewrites it).
+func compareGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".prom")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./collector -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test ./collector -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
 	}
 }
 

@@ -38,6 +38,10 @@ var (
 		"Whether the domain has no MX records, so that it is its own mail host (RFC 5321 section 5.1).", nil)
 	domainFailureDesc = domain.add("probe_smtp_domain_failure",
 		"Why the domain probe failed: 1 for its failure reason, 0 for every other reason.", []string{"reason"})
+	requireTLSReadyDesc = domain.add("probe_smtp_requiretls_ready",
+		"Whether the domain can receive mail sent with REQUIRETLS (RFC 8689): every probed address advertises REQUIRETLS and is authenticated by DANE (validated) or by an MTA-STS policy in enforce mode it complies with.", nil)
+	resolverValidatingDesc = domain.add("probe_smtp_dns_resolver_validating",
+		"Whether the DNS server the domain probe asks validates DNSSEC: the AD bit on its known-good name (modules with DANE or MTA-STS; absent when that name got no answer).", nil)
 	addressSuccessDesc = domain.add("probe_smtp_address_success",
 		"Whether the probe of one address of one MX host succeeded (an MX host without an address has address \"\").",
 		[]string{"mx", "address"})
@@ -128,6 +132,10 @@ func (c *Collector) eachDomain(emit func(d *prometheus.Desc, v float64, labels .
 	g.gauge(dnsQueriesDesc, float64(r.DNSQueries))
 	for _, why := range maildomain.SkipReasons {
 		g.gauge(pairsSkippedDesc, float64(r.Skipped[why]), string(why))
+	}
+	g.gauge(requireTLSReadyDesc, boolValue(r.RequireTLSReady))
+	if v := r.ResolverValidates(); v != nil {
+		g.gauge(resolverValidatingDesc, boolValue(*v))
 	}
 
 	mtaSTSSeries(r, g.gauge)

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/mtasts"
 	"github.com/smtp-exporter/smtp_exporter/prober"
+	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
 // domainCases are domain results built from the single golden cases: every
@@ -104,9 +103,21 @@ func domainCases(t *testing.T) map[string]*maildomain.Result {
 		sts.Pairs = append(sts.Pairs, &c)
 	}
 
+	// Expired signatures on the whole zone; the resolver validates.
+	bogus := base()
+	bogus.Failure, bogus.Error = maildomain.ReasonDNSSECBogus, "MX lookup: SERVFAIL (EDE 7 Signature Expired)"
+	bogus.KnownGood = &resolver.Health{Name: ".", Asked: true, Secure: true}
+
+	// Ready for REQUIRETLS, asked through a resolver that validates.
+	ready := base()
+	*ready = *ok
+	ready.RequireTLSReady = true
+	ready.KnownGood = &resolver.Health{Name: ".", Asked: true, Secure: true}
+
 	return map[string]*maildomain.Result{
 		"domain_success": ok, "domain_address_failed": failed, "domain_null_mx": null,
 		"domain_implicit": implicit, "domain_resolve": nx, "domain_mta_sts_violation": sts,
+		"domain_dnssec_bogus": bogus, "domain_requiretls_ready": ready,
 	}
 }
 
@@ -127,19 +138,7 @@ func TestDomainGolden(t *testing.T) {
 	for name, r := range domainCases(t) {
 		t.Run(name, func(t *testing.T) {
 			_, got := renderDomain(t, r)
-			path := filepath.Join("testdata", name+".prom")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./collector -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s:\n%s", path, lineDiff(string(want), string(got)))
-			}
+			compareGolden(t, name, got)
 			var text bytes.Buffer
 			if err := WriteText(&text, r); err != nil {
 				t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -53,6 +54,9 @@ type Config struct {
 	PortModules map[int]string `yaml:"port_modules,omitempty"`
 	// AllowedTargets limits what may be probed (nil: anything).
 	AllowedTargets *AllowedTargets `yaml:"allowed_targets,omitempty"`
+	// Egress are the canaries that tell a blocked port from a failing
+	// target (nil: none, and probes carry no egress state).
+	Egress *Egress `yaml:"egress,omitempty"`
 }
 
 // Module is the recipe for one kind of probe.
@@ -83,8 +87,13 @@ type Module struct {
 	// DANE is what a probe does with the target's TLSA records: off, check
 	// or required (mailsec.go).
 	DANE DANEMode `yaml:"dane,omitempty"`
-	// MTASTS judges a mail domain's MTA-STS policy and TLS-RPT record.
-	MTASTS bool `yaml:"mta_sts,omitempty"`
+	// MTASTS judges a mail domain's MTA-STS policy and TLS-RPT record:
+	// false, true, or enforce (mailsec.go).
+	MTASTS MTASTSMode `yaml:"mta_sts,omitempty"`
+	// StartTLSInjectionCheck adds, after the conversation, one connection
+	// that tests whether the server keeps clear-text commands across
+	// STARTTLS (CVE-2011-0411 class); meant for a slower job.
+	StartTLSInjectionCheck bool `yaml:"starttls_injection_check,omitempty"`
 
 	// FailIfCertificateInvalid makes a certificate that does not verify fail
 	// the probe; otherwise it is a warning. The default follows the TLS mode:
@@ -329,6 +338,13 @@ func (c *Config) prepare() error {
 			errs = append(errs, fmt.Errorf("allowed_targets: %w", err))
 		}
 	}
+	if c.Egress != nil {
+		for _, err := range splitJoined(c.Egress.prepare()) {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("egress: %w", err))
+			}
+		}
+	}
 	if c.PortModules == nil {
 		c.PortModules = map[int]string{}
 		for port, name := range DefaultPortModules {
@@ -443,6 +459,9 @@ func (m *Module) prepare() error {
 	}
 	if m.FailIfLegacyTLSAccepted && !m.TLSPosture {
 		return errors.New("fail_if_legacy_tls_accepted: needs tls_posture: true, which runs the legacy TLS checks")
+	}
+	if m.StartTLSInjectionCheck && m.TLS != TLSStartTLS && m.TLS != TLSOpportunistic {
+		errs = append(errs, fmt.Errorf("starttls_injection_check: the check needs STARTTLS; tls is %s (set starttls or opportunistic)", m.TLS))
 	}
 	if m.FailIfCertificateInvalid == nil {
 		fail := (m.TLS != TLSOpportunistic || m.Auth != nil) && !m.TLSConfig.InsecureSkipVerify
@@ -664,6 +683,17 @@ func checkKeys(node *yaml.Node, t reflect.Type, path []string) error {
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			if err := checkKeys(node.Content[i+1], t.Elem(), append(path, node.Content[i].Value)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	case reflect.Slice:
+		if node.Kind != yaml.SequenceNode || len(path) == 0 {
+			return nil
+		}
+		// Entries are named by their index: `egress: canaries[1]: `.
+		for i, item := range node.Content {
+			at := append(slices.Clone(path[:len(path)-1]), fmt.Sprintf("%s[%d]", path[len(path)-1], i))
+			if err := checkKeys(item, t.Elem(), at); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // fixturePassword is the content of testdata/password: it must never show
@@ -83,11 +85,30 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-mx-field.yml", `module "mx": mx: unknown field "hosts" (line 4)`},
 		{"invalid-dns-server.yml", `module "mx": dns: server: DNS server "dns.example.net:53" is not an IP address (a name would need a resolver itself)`},
 		{"invalid-dns-field.yml", `module "mx": dns: unknown field "servers" (line 5)`},
+		{"invalid-dns-known-good-name.yml", `module "mx": dns: known_good_name: "a..b" is not a domain name`},
 		{"invalid-allowed-deny-private.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!str `maybe` into bool"},
 		// DANE.
 		{"invalid-dane-mode.yml", `module "smtp": dane: unknown mode "sometimes" (want off, check or required)`},
 		{"invalid-dane-tls-none.yml", `module "smtp": dane: required needs a TLS session; tls is none`},
 		{"invalid-mta-sts-not-domain.yml", `module "smtp": mta_sts: a policy belongs to a mail domain; the module needs an mx section`},
+		{"invalid-starttls-injection-implicit.yml", `module "smtps": starttls_injection_check: the check needs STARTTLS; tls is implicit (set starttls or opportunistic)`},
+		// Egress canaries: errors name the canary by its index.
+		{"invalid-egress-no-canaries.yml", "egress: canaries: at least one canary is required (an SMTP listener known to be good, as host:port)"},
+		{"invalid-egress-canaries-map.yml", "parsing YAML: yaml: unmarshal errors:\n  line 5: cannot unmarshal !!map into []config.Canary"},
+		{"invalid-egress-unknown-field.yml", `egress: canaries[0]: unknown field "expect_greeting" (line 6)`},
+		{"invalid-egress-target-no-port.yml", `egress: canaries[0]: target: "canary1.example.net" is not host:port (a canary's port is the port it covers)`},
+		{"invalid-egress-target-port.yml", `egress: canaries[0]: target: "canary1.example.net:smtp": port "smtp" is not a number from 1 to 65535`},
+		{"invalid-egress-target-host.yml", `egress: canaries[0]: target: "https://canary1.example.net:25" is not host:port (a canary's port is the port it covers)`},
+		{"invalid-egress-duplicate.yml", `egress: canaries[2]: target: "canary1.example.net.:25" is canaries[0] already`},
+		{"invalid-egress-banner.yml", "egress: canaries[0]: expect_banner: error parsing regexp: missing closing ): `^220 (mx`"},
+		{"invalid-egress-ip-protocol.yml", `egress: canaries[0]: ip_protocol: ip6 contradicts the target's address 192.0.2.10` + "\n" +
+			`egress: canaries[1]: ip_protocol: unknown value "ipv4" (want ip4 or ip6)`},
+		{"invalid-egress-certificate-name.yml", `egress: canaries[0]: expect_certificate_name: "mx example org" is not a host name`},
+		{"invalid-egress-interval.yml", "egress: interval: 500ms is shorter than 1s"},
+		{"invalid-egress-timeout.yml", "egress: timeout: 30s is longer than the interval (10s): each canary is tried at most once per interval"},
+		{"invalid-egress-quorum.yml", "egress: quorum: 3 is more than the 2 canaries"},
+		{"invalid-mta-sts-mode.yml", `module "mx": mta_sts: "sometimes" is not one of false, true or enforce`},
+		{"invalid-mx-expect-null-mta-sts.yml", `module "sendonly": mta_sts: a domain with mx.expect_null_mx receives no mail, so it has no MTA-STS policy to check`},
 	}
 	os.Unsetenv("SMTP_EXPORTER_CONFIG_TEST_UNSET")
 	seen := map[string]bool{}
@@ -351,7 +372,7 @@ func TestExampleConfig(t *testing.T) {
 	// The mx module checks a mail domain the way senders judge it: DANE,
 	// MTA-STS and reverse DNS (issues 13, 14 and 15).
 	if mx := cfg.Modules["mx"]; mx == nil || mx.MX == nil || mx.Port != 25 || mx.TLS != TLSOpportunistic ||
-		mx.DANE != DANECheck || !mx.MTASTS || !mx.ReverseDNS {
+		mx.DANE != DANECheck || mx.MTASTS != MTASTSCheck || !mx.ReverseDNS {
 		t.Errorf("module mx: %+v; want a domain module on port 25, opportunistic TLS, dane: check, mta_sts and reverse_dns", mx)
 	}
 	for port, want := range map[int]string{25: "smtp", 465: "smtps", 587: "submission", 2525: "submission"} {
@@ -498,6 +519,12 @@ func TestLoadMX(t *testing.T) {
 		{"success", primary.MX.Success, MXSuccessPrimary},
 		{"port", primary.Port, 2525},
 		{"dns.server without a port", primary.DNS.Server, "[::1]:53"},
+		{"the default known-good name is the root", mx.Resolver().KnownGoodName(), "."},
+		{"known_good_name", primary.Resolver().KnownGoodName(), "testbed.local"},
+		{"mta_sts: enforce", cfg.Modules["mx_enforce"].MTASTS, MTASTSEnforce},
+		{"mta_sts: true", cfg.Modules["mx_check"].MTASTS, MTASTSCheck},
+		{"mta_sts unset", mx.MTASTS, MTASTSOff},
+		{"expect_null_mx", cfg.Modules["sendonly"].MX.ExpectNullMX, true},
 		{"a single-target module with dns", single.IsDomain(), false},
 		{"its resolver", single.Resolver().Server(), "192.0.2.53:53"},
 		{"its host names go to dns.server", single.NetResolver() != nil, true},
@@ -510,5 +537,15 @@ func TestLoadMX(t *testing.T) {
 	plain := mustLoad(t, "testdata/valid-minimal.yml").Modules["bare"]
 	if plain.IsDomain() || plain.Resolver() != nil || plain.NetResolver() != nil {
 		t.Error("a module without mx and dns sections has a DNS client of its own")
+	}
+}
+
+// TestMTASTSModeYAML: /config shows mta_sts as it is written.
+func TestMTASTSModeYAML(t *testing.T) {
+	for mode, want := range map[MTASTSMode]string{MTASTSOff: "false\n", MTASTSCheck: "true\n", MTASTSEnforce: "enforce\n"} {
+		b, err := yaml.Marshal(mode)
+		if err != nil || string(b) != want {
+			t.Errorf("yaml.Marshal(%q) = %q, %v; want %q", mode, b, err, want)
+		}
 	}
 }

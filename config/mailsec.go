@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
 
@@ -24,6 +26,51 @@ const (
 	DANERequired DANEMode = "required"
 )
 
+// MTASTSMode says what a domain probe does with the domain's MTA-STS policy
+// (RFC 8461). In YAML it is false, true or enforce.
+type MTASTSMode string
+
+// MTA-STS modes.
+const (
+	// MTASTSOff: no MTA-STS lookup.
+	MTASTSOff MTASTSMode = ""
+	// MTASTSCheck (true): look up the record and the policy, judge the MX
+	// hosts against it; an enforced policy the domain breaks fails the
+	// probe (mta_sts_violation), a record without a usable policy too
+	// (mta_sts_invalid); no MTA-STS at all is fine.
+	MTASTSCheck MTASTSMode = "true"
+	// MTASTSEnforce: as check, and the domain must keep a fetchable policy
+	// in enforce mode: no record, or a policy in testing or none mode,
+	// fails the probe (mta_sts_not_enforced).
+	MTASTSEnforce MTASTSMode = "enforce"
+)
+
+// On says the module checks MTA-STS.
+func (m MTASTSMode) On() bool { return m != MTASTSOff }
+
+// UnmarshalYAML takes a boolean (what mta_sts always was) or a word, which
+// the module's validation checks (so that its error names the module).
+func (m *MTASTSMode) UnmarshalYAML(n *yaml.Node) error {
+	var b bool
+	if n.Decode(&b) == nil {
+		*m = MTASTSOff
+		if b {
+			*m = MTASTSCheck
+		}
+		return nil
+	}
+	*m = MTASTSMode(n.Value)
+	return nil
+}
+
+// MarshalYAML writes what UnmarshalYAML reads, for /config.
+func (m MTASTSMode) MarshalYAML() (any, error) {
+	if m == MTASTSEnforce {
+		return string(m), nil
+	}
+	return m.On(), nil
+}
+
 func (m *Module) prepareDANEAndMTASTS() error {
 	switch m.DANE {
 	case "":
@@ -35,8 +82,16 @@ func (m *Module) prepareDANEAndMTASTS() error {
 	if m.DANE != DANEOff && m.TLS == TLSNone {
 		return fmt.Errorf("dane: %s needs a TLS session; tls is none", m.DANE)
 	}
-	if m.MTASTS && m.MX == nil {
+	switch m.MTASTS {
+	case MTASTSOff, MTASTSCheck, MTASTSEnforce:
+	default:
+		return fmt.Errorf("mta_sts: %q is not one of false, true or enforce", string(m.MTASTS))
+	}
+	if m.MTASTS.On() && m.MX == nil {
 		return fmt.Errorf("mta_sts: a policy belongs to a mail domain; the module needs an mx section")
+	}
+	if m.MTASTS.On() && m.MX.ExpectNullMX {
+		return fmt.Errorf("mta_sts: a domain with mx.expect_null_mx receives no mail, so it has no MTA-STS policy to check")
 	}
 	if m.DANE != DANEOff && m.resolver == nil {
 		// The TLSA questions need a DNS client even without a dns section:

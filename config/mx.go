@@ -26,6 +26,10 @@ type MX struct {
 	Addresses string `yaml:"addresses"`
 	// Success is MXSuccessAll, MXSuccessAny or MXSuccessPrimary.
 	Success string `yaml:"success"`
+	// ExpectNullMX is for a domain that sends mail only: it must publish
+	// RFC 7505's null MX ("MX 0 ."), which is then the probe's success, and
+	// anything else (MX records, or none: an implicit MX) its failure.
+	ExpectNullMX bool `yaml:"expect_null_mx,omitempty"`
 }
 
 // Values of mx.addresses and mx.success.
@@ -65,6 +69,11 @@ type DNS struct {
 	// Server is host:port (port 53 when omitted) of a DNS server; empty:
 	// the first nameserver of /etc/resolv.conf.
 	Server string `yaml:"server,omitempty"`
+	// KnownGoodName is a name the server must always answer: when a
+	// lookup fails, it tells the server's own failure from the name's
+	// (resolver.Diagnose). Default: the root, which needs a resolver that
+	// reaches the internet; a closed network names one of its own zones.
+	KnownGoodName string `yaml:"known_good_name,omitempty"`
 }
 
 // IsDomain says the module's targets are mail domains.
@@ -87,6 +96,11 @@ func (m *Module) prepareMX() error {
 		r, err := resolver.New(server)
 		if err != nil {
 			return fmt.Errorf("dns: server: %w", err)
+		}
+		if m.DNS != nil {
+			if err := r.SetKnownGoodName(m.DNS.KnownGoodName); err != nil {
+				return fmt.Errorf("dns: %w", err)
+			}
 		}
 		m.resolver = r
 		if m.DNS != nil && m.DNS.Server != "" {

@@ -305,9 +305,10 @@ func TestQueriesParse(t *testing.T) {
 }
 
 // TestQueriesUseExporterMetrics: every metric a query names is one the
-// exporter's probe emits (or Prometheus itself makes).
+// exporter's probe emits, or its own /metrics (the egress canaries), or
+// Prometheus itself makes.
 func TestQueriesUseExporterMetrics(t *testing.T) {
-	known := append(promnames.Probe(), promnames.FromPrometheus...)
+	known := append(append(promnames.Probe(), promnames.Exporter()...), promnames.FromPrometheus...)
 	used := map[string]bool{}
 	for _, q := range substituted(t) {
 		names := promnames.InQuery(q.Expr)

@@ -386,9 +386,11 @@ func credentialsMount(t *testing.T) (mountPath, key string) {
 }
 
 type container struct {
-	Name string   `yaml:"name"`
-	Args []string `yaml:"args"`
-	Env  []struct {
+	Name    string   `yaml:"name"`
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+	Args    []string `yaml:"args"`
+	Env     []struct {
 		Name  string `yaml:"name"`
 		Value string `yaml:"value"`
 	} `yaml:"env"`
@@ -555,6 +557,51 @@ func mebibytes(s, unit string) int {
 		return -1
 	}
 	return n
+}
+
+// TestResolverImagePinned: the resolver's image is pinned by digest, both
+// in deployment.yaml and in kustomization.yaml's images: entry that
+// rewrites it (kustomize writes name:tag@digest), so a `kubectl apply -k`
+// pulls exactly the image that was chosen; and the pod runs the image's
+// unbound itself, not its start script.
+func TestResolverImagePinned(t *testing.T) {
+	pinned := regexp.MustCompile(`^(\S+):([\w][\w.-]*)@(sha256:[0-9a-f]{64})$`)
+	var resolver *container
+	d := deployment(t)
+	for i, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == "resolver" {
+			resolver = &d.Spec.Template.Spec.Containers[i]
+		}
+	}
+	if resolver == nil {
+		t.Fatal("deployment.yaml has no resolver container")
+	}
+	m := pinned.FindStringSubmatch(resolver.Image)
+	if m == nil {
+		t.Fatalf("resolver image %q: want repository:tag@sha256:<digest>", resolver.Image)
+	}
+	if len(resolver.Command) != 1 || !strings.HasSuffix(resolver.Command[0], "/unbound") {
+		t.Errorf("resolver command %v: want the image's unbound binary, not its entrypoint", resolver.Command)
+	}
+	var k struct {
+		Images []struct {
+			Name    string `yaml:"name"`
+			NewName string `yaml:"newName"`
+			NewTag  string `yaml:"newTag"`
+			Digest  string `yaml:"digest"`
+		} `yaml:"images"`
+	}
+	decodeFile(t, filepath.Join(manifestDir, "kustomization.yaml"), &k)
+	for _, i := range k.Images {
+		if i.Name != m[1] {
+			continue
+		}
+		if i.NewName != "" || i.NewTag != m[2] || i.Digest != m[3] {
+			t.Errorf("kustomization.yaml's images: %s -> %s:%s@%s, want deployment.yaml's %s", i.Name, i.NewName, i.NewTag, i.Digest, resolver.Image)
+		}
+		return
+	}
+	t.Errorf("kustomization.yaml's images: has no entry for %s", m[1])
 }
 
 // TestDockerfileBasePinned: the image's base is a release, not a moving tag,

@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
+	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/egress"
 	"github.com/smtp-exporter/smtp_exporter/handler"
 	"github.com/smtp-exporter/smtp_exporter/internal/promnames"
 )
@@ -120,6 +122,7 @@ func exporterMetrics(t *testing.T) []promnames.Metric {
 	handler.NewMetrics(&rec)
 	handler.NewLimiter(1, &rec)
 	config.NewSafeConfig("", nil, &rec)
+	rec.MustRegister(collector.NewEgress(func() egress.Snapshot { return egress.Snapshot{} }))
 	rec.MustRegister(versioncollector.NewCollector("smtp_exporter"))
 	if len(rec.metrics) == 0 {
 		t.Fatal("nothing registered")

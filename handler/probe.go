@@ -90,6 +90,8 @@ type ProbeHandler struct {
 	// OnResult, when set, is handed every finished probe, of either kind
 	// (for the history page).
 	OnResult func(prober.Outcome)
+	// Egress, when set, adds the egress canaries' state to every result.
+	Egress EgressState
 }
 
 // request is a validated /probe request.
@@ -208,6 +210,7 @@ func (h *ProbeHandler) run(ctx context.Context, req *request) prober.Outcome {
 	if s.Refused != nil {
 		return outcome
 	}
+	h.addEgress(outcome, req.module)
 	result := "failure"
 	if s.Success {
 		result = "success"

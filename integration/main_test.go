@@ -167,6 +167,8 @@ func testbedModules(tb *testbed) []testbedModule {
 		{"tb_posture_implicit", []string{"tls: implicit", "tls_posture: true", tls}},
 		{"tb_posture_rdns", []string{"tls: starttls", "tls_posture: true", "reverse_dns: true", "dns: {server: \"" + testDNSServer() + "\"}", tls}},
 		{"tb_reverse_dns", []string{"tls: opportunistic", "reverse_dns: true", "dns: {server: \"" + testDNSServer() + "\"}", tls}},
+		// Issue 25: the STARTTLS injection check.
+		{"tb_injection", []string{"tls: starttls", "starttls_injection_check: true", tls}},
 	}
 }
 
@@ -232,6 +234,7 @@ func TestMain(m *testing.M) {
 	if policyExp != nil {
 		policyExp.Stop()
 	}
+	testtool.Cleanup()
 	os.Exit(code)
 }
 

@@ -44,7 +44,8 @@ func setupPolicy(tb *testbed) (map[string]string, *exporterProcess, error) {
 const policyTimeout = 5 * time.Second
 
 func policyModules(tb *testbed, env map[string]string) []testbedModule {
-	dns := "dns: {server: " + env["TESTBED_DNSSEC_RESOLVER"] + "}"
+	// The bed's Unbound reaches no root: its known-good name is a signed zone of its own.
+	dns := "dns: {server: " + env["TESTBED_DNSSEC_RESOLVER"] + ", known_good_name: testbed.local}"
 	ca := "tls_config: {ca_file: " + tb.get("TESTBED_CA_FILE") + "}"
 	return []testbedModule{
 		{"pol_dane", []string{"tls: opportunistic", "dane: check", dns, ca}},
@@ -54,6 +55,12 @@ func policyModules(tb *testbed, env map[string]string) []testbedModule {
 		{"pol_starttls", []string{"tls: starttls", dns, ca}},
 		// Mail domains of policy.test, their MX on the Postfix test bed's port 25 stand-in.
 		{"pol_mx", []string{"port: " + tb.port("SMTP"), "tls: opportunistic", "dane: check", "mta_sts: true", "mx: {max_hosts: 10}", dns, ca}},
+		// Policies the domain must keep (issue 24): MTA-STS in enforce mode, and
+		// a null MX for a domain that sends mail only.
+		{"pol_mx_enforce", []string{"port: " + tb.port("SMTP"), "tls: opportunistic", "dane: check", "mta_sts: enforce", "mx: {}", dns, ca}},
+		{"pol_sendonly", []string{"mx: {expect_null_mx: true}", dns}},
+		// A resolver that is down: nothing answers on the discard port.
+		{"pol_mx_deadresolver", []string{"port: " + tb.port("SMTP"), "tls: opportunistic", "mta_sts: true", "mx: {}", "dns: {server: 127.0.0.1:9, known_good_name: testbed.local}", ca}},
 	}
 }
 
@@ -300,27 +307,17 @@ func TestPolicyInPrometheus(t *testing.T) {
 	at := func(port string) string { return mail + ":" + tb.port(port) }
 	bogus := env["TESTBED_DNSSEC_BOGUS_HOST"] + ":" + tb.port("SMTP")
 	insecure := env["TESTBED_DNSSEC_INSECURE_HOST"] + ":" + tb.port("SMTP")
-	job := func(name, module string, targets ...string) string {
-		return fmt.Sprintf(`  - job_name: %s
-    metrics_path: /probe
-    params: {module: [%s]}
-    static_configs:
-      - targets: ["%s"]
-    relabel_configs:
-      - {source_labels: [__address__], target_label: __param_target}
-      - {source_labels: [__param_target], target_label: instance}
-      - {source_labels: [__param_module], target_label: module}
-      - {target_label: __address__, replacement: %s}
-`, name, module, strings.Join(targets, `", "`), exp.Addr)
+	job := func(name, module string, targets ...string) probeJob {
+		return probeJob{name, module, exp.Addr, targets}
 	}
 	var domains []string
 	for _, d := range []string{"enforce", "testing", "broken", "violation", "badcert", "unreachable", "plain"} {
 		domains = append(domains, d+"."+zone)
 	}
-	cfg := "global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}\nscrape_configs:\n" +
-		job("dane", "pol_dane", at("SMTP"), at("ALT2525"), at("SUBMISSION"), at("TLS12"), at("DANESELF"), at("EXPIRING"), bogus, insecure) +
-		job("dane_required", "pol_dane_required", at("TLS12"), at("SMTP")) +
-		job("mx", "pol_mx", domains...)
+	cfg := probeJobsConfig(nil,
+		job("dane", "pol_dane", at("SMTP"), at("ALT2525"), at("SUBMISSION"), at("TLS12"), at("DANESELF"), at("EXPIRING"), bogus, insecure),
+		job("dane_required", "pol_dane_required", at("TLS12"), at("SMTP")),
+		job("mx", "pol_mx", domains...))
 	prom := startPrometheus(t, cfg, nil)
 
 	instancesOf := func(q string) (map[string]bool, error) {
@@ -403,5 +400,57 @@ func TestPolicyInPrometheus(t *testing.T) {
 	}
 	if len(queries) == 0 {
 		t.Errorf("the domains dashboard has no DANE or MTA-STS query")
+	}
+}
+
+// TestDomainDNSAndPoliciesThroughProbe: the domain probe against the test
+// bed's validating Unbound tells a zone whose signatures expired, an MX
+// host whose addresses are bogus and one that does not exist apart from
+// other failures; a module with mta_sts: enforce fails a domain without
+// an enforced policy; a sending-only domain's null MX is its success; and
+// the resolver is seen to validate.
+func TestDomainDNSAndPoliciesThroughProbe(t *testing.T) {
+	env, exp := needPolicyBed(t)
+	zone := env["TESTBED_DNSSEC_POLICY_ZONE"]
+	cases := []struct {
+		domain, module string
+		reason         string // "" on success
+		pair           string // "mx reason" of the pair without address, if any
+	}{
+		{env["TESTBED_DNSSEC_EXPIRED_DOMAIN"], "pol_mx", "dnssec_bogus", ""},
+		{"bogusmx." + zone, "pol_mx", "dnssec_bogus", env["TESTBED_DNSSEC_BOGUS_ADDR_HOST"] + " dnssec_bogus"},
+		{"ghostmx." + zone, "pol_mx", "no_address", "ghost." + zone + " nxdomain"},
+		{"nowhere." + zone, "pol_mx", "nxdomain", ""},
+		{"enforce." + zone, "pol_mx_enforce", "", ""},
+		{"testing." + zone, "pol_mx_enforce", "mta_sts_not_enforced", ""},
+		{"plain." + zone, "pol_mx_enforce", "mta_sts_not_enforced", ""},
+		{"plain." + zone, "pol_mx", "", ""},
+		{"sendonly." + zone, "pol_sendonly", "", ""},
+		{"sendonly." + zone, "pol_mx", "null_mx", ""},
+		{"plain." + zone, "pol_sendonly", "null_mx_missing", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.domain+" "+tc.module, func(t *testing.T) {
+			m, text := probeMetrics(t, exp, tc.domain, tc.module)
+			check := func(series string, want float64, labels ...string) {
+				t.Helper()
+				if v, ok := m.value(series, labels...); !ok || v != want {
+					t.Errorf("%s%v = %v (present %v), want %v\n%s", series, labels, v, ok, want, text)
+				}
+			}
+			check("probe_success", boolFloat(tc.reason == ""))
+			for _, r := range []string{"resolve", "dnssec_bogus", "nxdomain", "resolver_failed", "no_address", "null_mx", "null_mx_missing", "mta_sts_not_enforced"} {
+				check("probe_smtp_domain_failure", boolFloat(r == tc.reason), "reason="+r)
+			}
+			if mx, reason, ok := strings.Cut(tc.pair, " "); ok {
+				check("probe_smtp_failure", 1, "mx="+mx, "address=", "reason="+reason)
+			}
+			if tc.module == "pol_mx" {
+				// The bed's Unbound validates its known-good name.
+				check("probe_smtp_dns_resolver_validating", 1)
+			}
+			// Postfix 3.7 does not advertise REQUIRETLS (3.11 does).
+			check("probe_smtp_requiretls_ready", 0)
+		})
 	}
 }

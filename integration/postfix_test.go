@@ -150,6 +150,24 @@ func postfixCases(tb *testbed) []probeCase {
 			name: "posture off: no posture series", target: tb.addr("LEGACYTLS"), module: "tb_starttls",
 			absent: []string{"probe_tls_legacy_version_accepted", "probe_tls_weak_cipher_accepted"},
 		},
+		// Issue 25: Postfix drops what a client pipelines after STARTTLS
+		// (since 2.8.4), on 25 and on submission.
+		{
+			name: "STARTTLS injection: Postfix is not vulnerable", target: tb.addr("SMTP"), module: "tb_injection",
+			want: map[string]float64{
+				`probe_smtp_starttls_injection{result=not_vulnerable}`: 1,
+				`probe_smtp_starttls_injection{result=vulnerable}`:     0,
+				`probe_smtp_starttls_injection{result=inconclusive}`:   0,
+			},
+		},
+		{
+			name: "STARTTLS injection on submission", target: tb.addr("SUBMISSION"), module: "tb_injection",
+			want: map[string]float64{`probe_smtp_starttls_injection{result=not_vulnerable}`: 1},
+		},
+		{
+			name: "STARTTLS injection not asked: no series", target: tb.addr("SMTP"), module: "tb_starttls",
+			absent: []string{"probe_smtp_starttls_injection"},
+		},
 		{
 			name: "554 greeting", target: tb.addr("REJECT"), module: "tb_smtp", reason: "banner_rejected",
 			want: map[string]float64{`probe_smtp_reply_code{phase=banner}`: 554},

@@ -397,3 +397,52 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		})
 	}
 }
+
+// probeJob is a scrape job of /probe: one module of one exporter, probing
+// its targets.
+type probeJob struct {
+	name, module, exporter string
+	targets                []string
+}
+
+// probeJobsConfig is a Prometheus configuration scraping jobs every 2s with
+// the README's relabelling (the target in instance, the module in module),
+// evaluating rule files every 2s.
+func probeJobsConfig(ruleFiles []string, jobs ...probeJob) string {
+	var b strings.Builder
+	b.WriteString("global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}\n")
+	if len(ruleFiles) > 0 {
+		fmt.Fprintf(&b, "rule_files: [%s]\n", strings.Join(ruleFiles, ", "))
+	}
+	b.WriteString("scrape_configs:\n")
+	for _, j := range jobs {
+		fmt.Fprintf(&b, `  - job_name: %s
+    metrics_path: /probe
+    params: {module: [%s]}
+    static_configs:
+      - targets: ["%s"]
+    relabel_configs:
+      - {source_labels: [__address__], target_label: __param_target}
+      - {source_labels: [__param_target], target_label: instance}
+      - {source_labels: [__param_module], target_label: module}
+      - {target_label: __address__, replacement: %s}
+`, j.name, j.module, strings.Join(j.targets, `", "`), j.exporter)
+	}
+	return b.String()
+}
+
+// promAlert is an alert Prometheus holds, as its alerts API shows it.
+type promAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+}
+
+// tryAlerts returns the alerts Prometheus holds (pending or firing).
+func (p *prometheusServer) tryAlerts() ([]promAlert, error) {
+	var data struct {
+		Alerts []promAlert `json:"alerts"`
+	}
+	err := p.tryAPI("/api/v1/alerts", &data)
+	return data.Alerts, err
+}

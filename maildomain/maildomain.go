@@ -29,9 +29,25 @@ import (
 // report it.
 const ReasonTargetNotAllowed prober.Reason = "target_not_allowed"
 
+// Failure reasons of a pair whose MX host has no address because its
+// lookup failed in a way resolver.Diagnose tells apart (otherwise the pair
+// fails with prober.ReasonResolve).
+const (
+	// ReasonPairDNSSECBogus: the MX host's address records fail DNSSEC
+	// validation; validating senders skip the host.
+	ReasonPairDNSSECBogus prober.Reason = "dnssec_bogus"
+	// ReasonPairNXDomain: the MX host does not exist.
+	ReasonPairNXDomain prober.Reason = "nxdomain"
+	// ReasonPairResolverFailed: the exporter's own resolver failed the
+	// question (it fails a known-good name too).
+	ReasonPairResolverFailed prober.Reason = "resolver_failed"
+)
+
 // PairReasons are the failure reasons of a domain probe's pairs: every
-// reason of a single probe, and target_not_allowed.
-var PairReasons = append(append([]prober.Reason(nil), prober.Reasons...), ReasonTargetNotAllowed)
+// reason of a single probe, target_not_allowed, and the DNS failures of
+// the MX host's address lookup.
+var PairReasons = append(append([]prober.Reason(nil), prober.Reasons...), ReasonTargetNotAllowed,
+	ReasonPairDNSSECBogus, ReasonPairNXDomain, ReasonPairResolverFailed)
 
 // Reason is why a domain probe failed. The values are a public interface,
 // like prober.Reason.
@@ -48,12 +64,54 @@ const (
 	ReasonNoAddress Reason = "no_address"
 	// ReasonAddressFailed: addresses failed, beyond what the success rule allows.
 	ReasonAddressFailed Reason = "address_failed"
+	// ReasonDNSSECBogus: the MX answer, or the address answers of every MX
+	// host, fail DNSSEC validation (resolver.Diagnose): validating senders,
+	// most large ones, cannot deliver; they queue the mail, then bounce it.
+	ReasonDNSSECBogus Reason = "dnssec_bogus"
+	// ReasonNXDomain: the domain does not exist; senders bounce at once.
+	ReasonNXDomain Reason = "nxdomain"
+	// ReasonResolverFailed: the exporter's own resolver fails (a known-good
+	// name fails too): the domain's state is unknown, the fault the
+	// monitor's.
+	ReasonResolverFailed Reason = "resolver_failed"
+	// ReasonNullMXMissing: the module expects a null MX (mx.expect_null_mx,
+	// a domain that sends mail only), and the domain publishes MX records,
+	// or none (an implicit MX), or the null MX beside others.
+	ReasonNullMXMissing Reason = "null_mx_missing"
 )
 
 // Reasons lists every domain failure reason, for stable series.
 var Reasons = []Reason{
 	ReasonResolve, ReasonNullMX, ReasonNoAddress, ReasonAddressFailed,
 	ReasonMTASTSInvalid, ReasonMTASTSViolation,
+	ReasonDNSSECBogus, ReasonNXDomain, ReasonResolverFailed, ReasonMTASTSNotEnforced, ReasonNullMXMissing,
+}
+
+// reasonOf is the domain reason of a failed MX lookup, by its diagnosis.
+func reasonOf(c resolver.Cause) Reason {
+	switch c {
+	case resolver.CauseBogus:
+		return ReasonDNSSECBogus
+	case resolver.CauseNXDomain:
+		return ReasonNXDomain
+	case resolver.CauseResolver:
+		return ReasonResolverFailed
+	}
+	return ReasonResolve
+}
+
+// pairReasonOf is the reason of a pair whose MX host got no address, by the
+// diagnosis of its lookup.
+func pairReasonOf(c resolver.Cause) prober.Reason {
+	switch c {
+	case resolver.CauseBogus:
+		return ReasonPairDNSSECBogus
+	case resolver.CauseNXDomain:
+		return ReasonPairNXDomain
+	case resolver.CauseResolver:
+		return ReasonPairResolverFailed
+	}
+	return prober.ReasonResolve
 }
 
 // MaxDNSQueries is the budget of DNS messages of one domain probe, every
@@ -87,6 +145,17 @@ type Result struct {
 	DNSServer string        `json:"dns_server"`
 	MXLookup  time.Duration `json:"mx_lookup_ns"`
 	MXSecure  bool          `json:"mx_secure"`
+	// MXDiagnosis says why the MX question failed (nil: it did not).
+	MXDiagnosis *resolver.Diagnosis `json:"mx_diagnosis,omitempty"`
+	// KnownGood is the check of the DNS server itself with its known-good
+	// name: asked when a lookup failed, and by modules with DANE or
+	// MTA-STS, whose verdicts need a validating server (nil: not asked).
+	KnownGood *resolver.Health `json:"dns_known_good,omitempty"`
+	// RequireTLSReady says the domain can receive mail sent with
+	// REQUIRETLS (RFC 8689): every probed address advertises REQUIRETLS,
+	// and every one is authenticated through DANE (validated) or through
+	// an MTA-STS policy in enforce mode it complies with.
+	RequireTLSReady bool `json:"requiretls_ready"`
 	// Null: the domain publishes a null MX. Implicit: it has no MX
 	// records, and the domain itself is its mail host (RFC 5321 §5.1).
 	Null     bool `json:"null_mx"`
@@ -140,6 +209,9 @@ const (
 	WarningDNSBudget = "dns_budget"
 	// WarningMore stands for the warnings beyond the 16 a result keeps.
 	WarningMore = "more"
+	// WarningResolverNotValidating: the DNS server does not validate
+	// DNSSEC (no AD bit on its known-good name), so DANE reads insecure.
+	WarningResolverNotValidating = "resolver_not_validating"
 )
 
 // MarshalText writes the text alone.
@@ -187,8 +259,10 @@ type MXHost struct {
 	Probed     bool   `json:"probed"`
 	// Addresses are those probed (all, or the first of the preferred family).
 	Addresses []netip.Addr `json:"addresses,omitempty"`
-	// Error says why the host has no address.
-	Error string `json:"error,omitempty"`
+	// Error says why the host has no address; Cause what its failed
+	// lookup means (resolver.Diagnose; empty for NODATA).
+	Error string         `json:"error,omitempty"`
+	Cause resolver.Cause `json:"cause,omitempty"`
 	// Secure: the A and AAAA answers were DNSSEC-validated.
 	Secure bool `json:"secure"`
 }
@@ -251,9 +325,10 @@ func Probe(ctx context.Context, domain, moduleName string, module *config.Module
 	// deadline: the result must still be judged, rendered and written.
 	work, cancel := context.WithDeadline(ctx, workDeadline(ctx))
 	defer cancel()
+	dns := prober.ChooseResolvers(module, opts).DNS
 	d := &fanOut{
 		ctx: work, module: module, logger: logger, opts: opts,
-		dns: prober.ChooseResolvers(module, opts).DNS,
+		dns: dns,
 		result: &Result{
 			Domain: domain,
 			Module: moduleName,
@@ -267,20 +342,25 @@ func Probe(ctx context.Context, domain, moduleName string, module *config.Module
 		d.result.Rule = module.MX.Success
 	}
 	var mtaSTS func() *MTASTSResult
-	if module.MTASTS && d.dns != nil {
+	if module.MTASTS.On() && d.dns != nil {
 		// MTA-STS runs beside the pairs, with all of their time: it waits
 		// for no worker and no slot.
 		mtaSTS = d.startMTASTS()
+	}
+	if dns != nil {
+		d.doctor = dns.Diagnoser()
 	}
 	d.run()
 	if mtaSTS != nil {
 		d.finishMTASTS(mtaSTS())
 	}
+	d.checkValidation()
 	r := d.result
 	r.DNSQueries = budget.Sent()
 	if n := budget.Refused(); n > 0 {
 		d.warn(WarningDNSBudget, fmt.Sprintf("%d DNS questions not asked: the probe's budget of %d is spent (the zone asks for more names than a mail domain needs)", n, budget.Limit()))
 	}
+	r.RequireTLSReady = requireTLSReady(r)
 	r.Duration = opts.Now().Sub(r.Start)
 	d.bound()
 	if r.Failure == "" {
@@ -308,6 +388,7 @@ type fanOut struct {
 	logger *slog.Logger
 	opts   prober.Options
 	dns    *resolver.Resolver // see prober.ChooseResolvers
+	doctor *resolver.Diagnoser
 	result *Result
 	// targets are what the fan-out learnt of each pair's MX host, by the
 	// index of the pair in result.Pairs (zero for a host without address).
@@ -351,7 +432,13 @@ func (d *fanOut) run() {
 		r.Implicit = true
 		mxs = []resolver.MX{{Host: r.Domain}}
 	case err != nil:
-		d.fail(ReasonResolve, fmt.Errorf("MX lookup: %w", err))
+		diag := d.doctor.Diagnose(d.ctx, err)
+		r.MXDiagnosis = &diag
+		d.noteKnownGood(diag)
+		if why := diag.String(); why != "" {
+			err = fmt.Errorf("%w: %s", err, why)
+		}
+		d.fail(reasonOf(diag.Cause), fmt.Errorf("MX lookup: %w", err))
 		return
 	}
 
@@ -361,6 +448,10 @@ func (d *fanOut) run() {
 			continue
 		}
 		r.Hosts = append(r.Hosts, MXHost{Name: mx.Host, Preference: mx.Preference})
+	}
+	if d.module.MX.ExpectNullMX {
+		d.expectNullMX()
+		return
 	}
 	if r.Null {
 		msg := "the domain publishes a null MX (RFC 7505): it accepts no mail"
@@ -446,11 +537,17 @@ func (d *fanOut) lookupAddresses(hosts []MXHost) {
 			if err == nil {
 				err = fmt.Errorf("%s has no %s address and ip_protocol_fallback is off", h.Name, d.module.IPProtocol)
 			}
+			diag := d.doctor.Diagnose(d.ctx, err)
+			d.noteKnownGood(diag)
+			h.Cause = diag.Cause
+			if why := diag.String(); why != "" {
+				err = fmt.Errorf("%w: %s", err, why)
+			}
 			h.Error = err.Error()
 			target := d.target(h.Name, netip.Addr{}, prober.DNSSECUnknown)
 			d.addPair(&Pair{
 				MX: h.Name, Preference: h.Preference,
-				Result: prober.NotProbed(target, d.result.Module, d.module, d.opts.Now(), prober.ReasonResolve, err),
+				Result: prober.NotProbed(target, d.result.Module, d.module, d.opts.Now(), pairReasonOf(diag.Cause), err),
 			}, target, &cutPairs)
 			continue
 		}
@@ -680,12 +777,14 @@ func (d *fanOut) verdict() {
 	addresses, _ := r.Counts()
 	if addresses == 0 {
 		var why []string
+		var causes []resolver.Cause
 		for _, h := range r.Hosts {
 			if h.Probed && h.Error != "" {
 				why = append(why, h.Error)
+				causes = append(causes, h.Cause)
 			}
 		}
-		d.fail(ReasonNoAddress, fmt.Errorf("no MX host has an address: %s", strings.Join(why, "; ")))
+		d.fail(noAddressReason(causes), fmt.Errorf("no MX host has an address: %s", strings.Join(why, "; ")))
 		return
 	}
 	// primary: the pairs of the hosts with the lowest preference.
@@ -757,4 +856,15 @@ func (d *Result) Summary() prober.Summary {
 		}
 	}
 	return s
+}
+
+// Conversations implements prober.Outcome: each pair's conversation.
+func (d *Result) Conversations() []*prober.Result {
+	out := make([]*prober.Result, 0, len(d.Pairs))
+	for _, p := range d.Pairs {
+		if p.Result != nil {
+			out = append(out, p.Result)
+		}
+	}
+	return out
 }

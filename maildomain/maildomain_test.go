@@ -84,6 +84,9 @@ func ipv6Loopback(t *testing.T) {
 func domainZone(t *testing.T) *dnstest.Server {
 	t.Helper()
 	s := dnstest.Start(t,
+		// The resolver's known-good name (the default, the root) answers:
+		// a failed lookup is the domain's, not the resolver's.
+		". 300 IN SOA a.root.test. hostmaster.test. 1 3600 600 86400 300",
 		"ok.test. 300 IN MX 10 mx1.ok.test.",
 		"ok.test. 300 IN MX 20 mx2.ok.test.",
 		"mx1.ok.test. 300 IN A 127.0.0.2",
@@ -105,7 +108,19 @@ func domainZone(t *testing.T) *dnstest.Server {
 		"servfail.test. 300 IN MX 10 mx2.ok.test.",
 		"loop.test. 300 IN CNAME loop2.test.",
 		"loop2.test. 300 IN CNAME loop.test.",
+		// Broken DNSSEC: a bogus MX answer (SERVFAIL that CD=1 answers),
+		// expired signatures (SERVFAIL with EDE 7), an MX host whose
+		// address records are bogus, and one that does not exist.
+		"bogus.test. 300 IN MX 10 mx2.ok.test.",
+		"expired.test. 300 IN MX 10 mx2.ok.test.",
+		"bogusmx.test. 300 IN MX 10 badaddr.test.",
+		"badaddr.test. 300 IN A 127.0.0.3",
+		"ghostmx.test. 300 IN MX 10 nothere.test.",
 	)
+	s.Set(s.Bogus, "bogus.test")
+	s.Set(s.ServFail, "expired.test")
+	s.SetEDE("expired.test", mdns.ExtendedErrorCodeSignatureExpired)
+	s.Set(s.Bogus, "badaddr.test")
 	for i := range 12 {
 		s.Add(t, fmt.Sprintf("many.test. 300 IN MX %d m%02d.many.test.", 10+i, i))
 		s.Add(t, fmt.Sprintf("m%02d.many.test. 300 IN A 127.0.0.9", i))
@@ -194,8 +209,35 @@ func TestProbe(t *testing.T) {
 			failure: ReasonAddressFailed, errText: "ghost.test: resolve",
 			pairs: []pairWant{{"ghost.test", "", prober.ReasonResolve}, {"mx2.ok.test", "127.0.0.3", ""}},
 		},
-		{name: "NXDOMAIN", domain: "nowhere.test", mx: "mx: {}", failure: ReasonResolve, errText: "MX lookup: nowhere.test does not exist (NXDOMAIN)"},
-		{name: "SERVFAIL", domain: "servfail.test", mx: "mx: {}", failure: ReasonResolve, errText: "answered SERVFAIL"},
+		{name: "NXDOMAIN", domain: "nowhere.test", mx: "mx: {}", failure: ReasonNXDomain, errText: "MX lookup: nowhere.test does not exist (NXDOMAIN)"},
+		{name: "SERVFAIL", domain: "servfail.test", mx: "mx: {}", failure: ReasonResolve, errText: "answered SERVFAIL: the DNS server answers the known-good name ., so the name's own servers fail"},
+		{name: "a bogus MX answer", domain: "bogus.test", mx: "mx: {}", failure: ReasonDNSSECBogus, errText: "fails DNSSEC validation; asked again with CD=1 (no validation) it is answered"},
+		{name: "expired signatures", domain: "expired.test", mx: "mx: {}", failure: ReasonDNSSECBogus, errText: "EDE 7 Signature Expired"},
+		{
+			name: "an MX host whose addresses are bogus", domain: "bogusmx.test", mx: "mx: {}", hosts: 1,
+			failure: ReasonDNSSECBogus, errText: "no MX host has an address: badaddr.test",
+			pairs: []pairWant{{"badaddr.test", "", ReasonPairDNSSECBogus}},
+		},
+		{
+			name: "an MX host that does not exist", domain: "ghostmx.test", mx: "mx: {}", hosts: 1,
+			failure: ReasonNoAddress, errText: "nothere.test does not exist",
+			pairs: []pairWant{{"nothere.test", "", ReasonPairNXDomain}},
+		},
+		// A domain that sends mail only (mx.expect_null_mx).
+		{name: "a null MX, as expected", domain: "null.test", mx: "mx: {expect_null_mx: true}", null: true},
+		{
+			name: "MX records where a null MX is expected", domain: "ok.test", mx: "mx: {expect_null_mx: true}", hosts: 2,
+			failure: ReasonNullMXMissing, errText: "publishes MX records for mx1.ok.test, mx2.ok.test: it receives mail",
+		},
+		{
+			name: "no MX at all where a null MX is expected", domain: "implicit.test", mx: "mx: {expect_null_mx: true}", hosts: 1, implicit: true,
+			failure: ReasonNullMXMissing, errText: "implicit MX",
+		},
+		{
+			name: "a null MX beside others where one is expected", domain: "nullplus.test", mx: "mx: {expect_null_mx: true}", hosts: 1, null: true,
+			failure: ReasonNullMXMissing, errText: "beside it MX records for mx2.ok.test",
+		},
+		{name: "NXDOMAIN where a null MX is expected", domain: "nowhere.test", mx: "mx: {expect_null_mx: true}", failure: ReasonNXDomain},
 		{name: "a huge MX answer", domain: "huge.test", mx: "mx: {}", failure: ReasonResolve, errText: "more than 64 MX records"},
 		{name: "a CNAME loop", domain: "loop.test", mx: "mx: {}", failure: ReasonResolve, errText: "CNAME loop"},
 		{
@@ -399,5 +441,59 @@ func TestParseName(t *testing.T) {
 		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("ParseName(%q) = %q, %v; want %q, %q", tc.target, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+// TestProbeResolverFailing: when the exporter's own resolver fails the
+// known-good name too, the domain's failure is the monitor's, not a DNS
+// outage of the domain.
+func TestProbeResolverFailing(t *testing.T) {
+	dns := dnstest.Start(t, "ok.test. 300 IN MX 10 mx.ok.test.", "mx.ok.test. 300 IN A 127.0.0.2")
+	for _, n := range []string{".", "ok.test", "mx.ok.test", "half.test"} {
+		dns.Set(dns.ServFail, n)
+	}
+	mn := newMailNet(t, []string{"127.0.0.2"}, nil)
+	module := domainModule(t, dns, mn, "mx: {}")
+	r := Probe(t.Context(), "ok.test", "mx", module, nil, prober.Options{})
+	expect(t, "failure", r.Failure, ReasonResolverFailed)
+	if !strings.Contains(r.Error, "fails the known-good name . too") {
+		t.Errorf("error %q does not blame the resolver", r.Error)
+	}
+	if r.MXDiagnosis == nil || r.MXDiagnosis.Cause != "resolver_failed" || r.KnownGood == nil || r.KnownGood.OK() {
+		t.Errorf("diagnosis %+v, known-good %+v", r.MXDiagnosis, r.KnownGood)
+	}
+}
+
+// TestProbeResolverValidation: a module that checks DANE or MTA-STS asks
+// whether its resolver validates DNSSEC, and warns when it does not.
+func TestProbeResolverValidation(t *testing.T) {
+	cases := []struct {
+		name, fields string
+		secure       bool
+		asked        bool
+		warns        bool
+	}{
+		{"validating", "dane: check", true, true, false},
+		{"not validating", "dane: check", false, true, true},
+		{"not validating with MTA-STS", "mta_sts: true", false, true, true},
+		{"neither DANE nor MTA-STS is not asked", "", false, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dns := domainZone(t)
+			if tc.secure {
+				dns.Set(dns.Secure, ".")
+			}
+			mn := newMailNet(t, []string{"127.0.0.2", "127.0.0.3", "::1"}, nil)
+			module := domainModule(t, dns, mn, "mx: {}\n"+tc.fields)
+			r := Probe(t.Context(), "ok.test", "mx", module, nil, prober.Options{})
+			v := r.ResolverValidates()
+			expect(t, "asked", v != nil, tc.asked)
+			if v != nil {
+				expect(t, "validates", *v, tc.secure)
+			}
+			warned := strings.Contains(warningTexts(r.Warnings), "does not validate DNSSEC (no AD bit on the known-good name .)")
+			expect(t, "warned", warned, tc.warns)
+		})
 	}
 }

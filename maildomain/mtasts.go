@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/mtasts"
 	"github.com/smtp-exporter/smtp_exporter/resolver"
 )
@@ -25,6 +26,11 @@ const (
 	// with a certificate valid for the MX host: MTA-STS senders do not
 	// deliver to it.
 	ReasonMTASTSViolation Reason = "mta_sts_violation"
+	// ReasonMTASTSNotEnforced: the module requires MTA-STS in enforce mode
+	// (mta_sts: enforce), and the domain has no _mta-sts record, or its
+	// policy is in testing or none mode: the protection is gone, though
+	// mail still flows.
+	ReasonMTASTSNotEnforced Reason = "mta_sts_not_enforced"
 )
 
 // MTASTSResult is what the MTA-STS and TLS-RPT records of a domain, its
@@ -217,7 +223,10 @@ func (d *fanOut) finishMTASTS(m *MTASTSResult) {
 	}
 	var reason Reason
 	var err error
+	enforce := d.module.MTASTS == config.MTASTSEnforce
 	switch {
+	case enforce && !m.RecordFound && m.RecordError == "":
+		reason, err = ReasonMTASTSNotEnforced, errors.New("mta_sts: enforce, but the domain publishes no _mta-sts record: MTA-STS protects none of its mail")
 	case m.RecordFound && pol == nil:
 		why := m.RecordError
 		if m.Fetch != nil && m.Fetch.Err != "" {
@@ -226,6 +235,8 @@ func (d *fanOut) finishMTASTS(m *MTASTSResult) {
 		reason, err = ReasonMTASTSInvalid, fmt.Errorf("MTA-STS record published, but no usable policy: %s", why)
 	case m.RecordFound && !m.RecordValid:
 		reason, err = ReasonMTASTSInvalid, fmt.Errorf("MTA-STS record: %s", m.RecordError)
+	case enforce && pol != nil && pol.Mode != mtasts.ModeEnforce:
+		reason, err = ReasonMTASTSNotEnforced, fmt.Errorf("mta_sts: enforce, but the policy's mode is %s: senders deliver whatever it says", pol.Mode)
 	case pol != nil && pol.Mode == mtasts.ModeEnforce && len(broken) > 0:
 		reason, err = ReasonMTASTSViolation, fmt.Errorf("MTA-STS policy in enforce mode: senders do not deliver to %s", listed(broken))
 	case pol != nil && pol.Mode == mtasts.ModeTesting && len(broken) > 0:

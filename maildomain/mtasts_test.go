@@ -58,19 +58,32 @@ func TestFinishMTASTS(t *testing.T) {
 		failure Reason // set before
 		want    Reason
 		warn    string
-		kinds   string // the summary's warning reasons
+		kinds   string            // the summary's warning reasons
+		mode    config.MTASTSMode // "": true
 	}{
-		{"compliant", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", "", "", ""},
-		{"no record", &MTASTSResult{}, "", "", "", ""},
-		{"record without a policy", &MTASTSResult{RecordFound: true, RecordValid: true, Fetch: &mtasts.Fetch{Err: "HTTP status 404, not 200"}}, "", ReasonMTASTSInvalid, "", ""},
-		{"malformed record", &MTASTSResult{RecordFound: true, RecordError: "no id field", Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", ReasonMTASTSInvalid, "", ""},
-		{"enforce, MX not listed", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx9.example.com")}, "", ReasonMTASTSViolation, "", ""},
-		{"testing, MX not listed: a warning", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeTesting, "mx9.example.com")}, "", "", "testing mode would refuse", "mta_sts_testing"},
-		{"an address already failed", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx9.example.com")}, ReasonAddressFailed, ReasonAddressFailed, "mta_sts_violation", "mta_sts_violation"},
+		{"compliant", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", "", "", "", ""},
+		{"no record", &MTASTSResult{}, "", "", "", "", ""},
+		{"record without a policy", &MTASTSResult{RecordFound: true, RecordValid: true, Fetch: &mtasts.Fetch{Err: "HTTP status 404, not 200"}}, "", ReasonMTASTSInvalid, "", "", ""},
+		{"malformed record", &MTASTSResult{RecordFound: true, RecordError: "no id field", Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", ReasonMTASTSInvalid, "", "", ""},
+		{"enforce, MX not listed", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx9.example.com")}, "", ReasonMTASTSViolation, "", "", ""},
+		{"testing, MX not listed: a warning", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeTesting, "mx9.example.com")}, "", "", "testing mode would refuse", "mta_sts_testing", ""},
+		{"an address already failed", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx9.example.com")}, ReasonAddressFailed, ReasonAddressFailed, "mta_sts_violation", "mta_sts_violation", ""},
+		// mta_sts: enforce: the domain must keep a policy in enforce mode.
+		{"enforce kept", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeEnforce, "mx1.example.com")}, "", "", "", "", config.MTASTSEnforce},
+		{"enforce required, the record gone", &MTASTSResult{}, "", ReasonMTASTSNotEnforced, "", "", config.MTASTSEnforce},
+		{"enforce required, the policy in testing", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeTesting, "mx1.example.com")}, "", ReasonMTASTSNotEnforced, "", "", config.MTASTSEnforce},
+		{"enforce required, the policy in none mode", &MTASTSResult{RecordFound: true, RecordValid: true, Policy: pol(mtasts.ModeNone, "mx1.example.com")}, "", ReasonMTASTSNotEnforced, "", "", config.MTASTSEnforce},
+		{"enforce required, the policy unfetchable", &MTASTSResult{RecordFound: true, RecordValid: true, Fetch: &mtasts.Fetch{Err: "connection refused"}}, "", ReasonMTASTSInvalid, "", "", config.MTASTSEnforce},
+		// The record's lookup failed: not known gone, so not judged.
+		{"enforce required, the record lookup failed", &MTASTSResult{RecordError: "SERVFAIL"}, "", "", "", "", config.MTASTSEnforce},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &fanOut{module: &config.Module{}, result: &Result{
+			mode := tc.mode
+			if mode == "" {
+				mode = config.MTASTSCheck
+			}
+			d := &fanOut{module: &config.Module{MTASTS: mode}, result: &Result{
 				Domain:  "example.com",
 				Failure: tc.failure,
 				Hosts:   []MXHost{{Name: "mx1.example.com", Preference: 10, Probed: true, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}},

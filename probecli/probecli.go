@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/egress"
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 	"github.com/smtp-exporter/smtp_exporter/report"
@@ -50,11 +51,15 @@ type Command struct {
 	Logger *slog.Logger
 	// Options are the prober's; tests set the resolver and clock.
 	Options prober.Options
+	// NoEgress skips the config's egress canaries; EgressOptions are the
+	// canaries' (tests dial from a network namespace).
+	NoEgress      bool
+	EgressOptions egress.Options
 }
 
 // Run probes once, writes the report and returns the exit status.
 func (c *Command) Run(ctx context.Context) int {
-	cfg, err := c.loadConfig()
+	cfg, source, err := c.loadConfig()
 	if err != nil {
 		return c.usageError(err)
 	}
@@ -77,6 +82,7 @@ func (c *Command) Run(ctx context.Context) int {
 	}
 	target.Port = choice.Port
 	name, module := choice.Name, choice.Module
+	c.sayConfig(name, source)
 	if c.Timeout < 0 {
 		return c.usageError(fmt.Errorf("--timeout %s is negative: give a duration such as 10s, or none for the module's timeout", c.Timeout))
 	}
@@ -88,6 +94,8 @@ func (c *Command) Run(ctx context.Context) int {
 	if c.Timeout > 0 {
 		timeout = c.Timeout
 	}
+	// The canaries have their own timeout, not the probe's.
+	egressState := c.egressCheck(ctx, cfg, target.Port)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	logger := c.Logger
@@ -120,6 +128,9 @@ func (c *Command) Run(ctx context.Context) int {
 	if s.Refused != nil {
 		return c.usageError(s.Refused)
 	}
+	for _, r := range outcome.Conversations() {
+		r.Egress = egressState(r.Family(module.IPProtocol))
+	}
 
 	if c.Output == OutputJSON {
 		if err := report.WriteJSON(c.Stdout, outcome); err != nil {
@@ -134,13 +145,25 @@ func (c *Command) Run(ctx context.Context) int {
 	return ExitSuccess
 }
 
-// loadConfig loads the config as the server does, without its metrics.
-func (c *Command) loadConfig() (*config.Config, error) {
+// loadConfig loads the config as the server does, without its metrics,
+// and says where it came from.
+func (c *Command) loadConfig() (*config.Config, string, error) {
 	sc := config.NewSafeConfig(c.ConfigFile, c.Builtin, nil)
 	if err := sc.Reload(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return sc.Get(), nil
+	return sc.Get(), sc.Source(), nil
+}
+
+// sayConfig names the config the module came from, on stderr (stdout stays
+// the report, or JSON for scripts): a probe with the built-in modules can
+// judge otherwise than the exporter with its own config.
+func (c *Command) sayConfig(module, source string) {
+	if c.ConfigFile == "" {
+		fmt.Fprintf(c.Stderr, "smtp_exporter probe: module %s of the %s (no --config.file: the exporter's own config may differ)\n", module, source)
+		return
+	}
+	fmt.Fprintf(c.Stderr, "smtp_exporter probe: module %s of %s\n", module, source)
 }
 
 func (c *Command) usageError(err error) int {

@@ -52,13 +52,14 @@ func TestExitStatus(t *testing.T) {
 	}
 	_, okPort, _ := net.SplitHostPort(ok)
 
-	cases := []struct {
+	type exitCase struct {
 		name       string
 		cmd        Command
 		wantCode   int
 		wantStdout string
 		wantStderr string
-	}{
+	}
+	cases := []exitCase{
 		{"success", Command{Module: "smtp", Target: ok}, ExitSuccess, "Verdict: OK: greeting 220, no TLS", ""},
 		{"failed probe", Command{Module: "smtp", Target: refused}, ExitFailed, "Verdict: FAILED (connect_refused)", ""},
 		{"module follows the port", Command{Target: "127.0.0.1:25", Timeout: time.Nanosecond}, ExitFailed, "with module smtp", ""},
@@ -73,6 +74,25 @@ func TestExitStatus(t *testing.T) {
 		{"negative timeout", Command{Module: "smtp", Target: ok, Timeout: -time.Second}, ExitUsage, "", "--timeout -1s is negative"},
 		{"unknown output", Command{Module: "smtp", Target: ok, Output: "yaml"}, ExitUsage, "", `--output "yaml": give text or json`},
 	}
+	goodConfig := filepath.Join(dir, "good.yml")
+	if err := os.WriteFile(goodConfig, []byte("modules:\n  mine:\n    tls: none\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Issue 24: the command says which config its module came from.
+	cases = append(cases,
+		exitCase{
+			"built-in config named",
+			Command{Module: "smtp", Target: ok},
+			ExitSuccess, "Verdict: OK",
+			"smtp_exporter probe: module smtp of the built-in config.example.yml (no --config.file: the exporter's own config may differ)",
+		},
+		exitCase{
+			"--config.file named",
+			Command{ConfigFile: goodConfig, Module: "mine", Target: ok},
+			ExitSuccess, "Verdict: OK",
+			"smtp_exporter probe: module mine of " + goodConfig + "\n",
+		},
+	)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := runCommand(t, tc.cmd)

@@ -177,30 +177,51 @@ func (p *conversation) finishDANE() {
 		p.note("DANE record %s: %s", c.Record, c.Why)
 	}
 
-	if d.Status == dane.StatusValidated {
-		kept := p.soft[:0]
-		for _, s := range p.soft {
-			if slices.Contains(webPKIReasons, s.reason) {
-				p.warn(s.reason, fmt.Errorf("%w (accepted: DANE validated the chain)", s.err))
-				continue
-			}
-			kept = append(kept, s)
-		}
-		p.soft = kept
-		for i, w := range p.warnings {
-			if slices.Contains(webPKIReasons, w.reason) {
-				p.warnings[i].err = fmt.Errorf("%w (accepted: DANE validated the chain)", w.err)
-			}
+	// When DANE applies, a DANE sender does DANE only: its verdict
+	// decides, and WebPKI's problems are reported as warnings.
+	switch d.Status {
+	case dane.StatusValidated:
+		p.demoteWebPKI("accepted: DANE validated the chain")
+	case dane.StatusFailed:
+		p.demoteWebPKI("DANE decides for this host, and it failed")
+		p.flagFirst(ReasonDANEFailed, errors.New("DANE: "+d.Detail))
+	case dane.StatusBogus:
+		p.demoteWebPKI("DANE decides for this host, and its records are bogus")
+		p.flagFirst(ReasonDANEBogus, errors.New("DANE: "+d.Detail))
+	default:
+		if p.module.DANE == config.DANERequired {
+			p.flag(ReasonDANEMissing, fmt.Errorf("DANE is required, but the status is %s: %s", d.Status, d.Detail))
 		}
 	}
-	switch {
-	case d.Status == dane.StatusFailed:
-		p.flag(ReasonDANEFailed, errors.New("DANE: "+d.Detail))
-	case d.Status == dane.StatusBogus:
-		p.flag(ReasonDANEBogus, errors.New("DANE: "+d.Detail))
-	case p.module.DANE == config.DANERequired && d.Status != dane.StatusValidated:
-		p.flag(ReasonDANEMissing, fmt.Errorf("DANE is required, but the status is %s: %s", d.Status, d.Detail))
+}
+
+// demoteWebPKI turns the WebPKI certificate failures into warnings, saying
+// why they do not decide.
+func (p *conversation) demoteWebPKI(why string) {
+	kept := p.soft[:0]
+	for _, s := range p.soft {
+		if slices.Contains(webPKIReasons, s.reason) {
+			p.warn(s.reason, fmt.Errorf("%w (%s)", s.err, why))
+			continue
+		}
+		kept = append(kept, s)
 	}
+	p.soft = kept
+	for i, w := range p.warnings {
+		if slices.Contains(webPKIReasons, w.reason) && !strings.HasSuffix(w.err.Error(), "("+why+")") {
+			p.warnings[i].err = fmt.Errorf("%w (%s)", w.err, why)
+		}
+	}
+}
+
+// flagFirst records a policy failure that is the probe's reason ahead of
+// those found before it (a failure that ended the conversation still
+// comes first).
+func (p *conversation) flagFirst(reason Reason, err error) {
+	p.flag(reason, err)
+	last := p.soft[len(p.soft)-1]
+	copy(p.soft[1:], p.soft[:len(p.soft)-1])
+	p.soft[0] = last
 }
 
 // webPKIReasons are the certificate failures a DANE-validated chain

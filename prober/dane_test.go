@@ -183,3 +183,68 @@ func TestProbeDANEOff(t *testing.T) {
 		t.Errorf("TLSA questions asked: %+v", q)
 	}
 }
+
+// TestProbeDANEDecides: when DANE applies (usable, DNSSEC-secure TLSA
+// records, or an answer that fails validation), a DANE sender does DANE
+// only, so its verdict is the probe's reason, and WebPKI's problems are
+// warnings, on a module where they would otherwise fail the probe.
+func TestProbeDANEDecides(t *testing.T) {
+	const host = "mx.dane.test"
+	ca := smtptest.NewCA(t)
+	misnamed := ca.Issue(t, smtptest.Leaf{DNSNames: []string{"other.example"}})
+	cases := []struct {
+		name     string
+		records  []string
+		bogus    bool
+		status   dane.Status
+		want     Reason
+		also     int    // failures besides the reason
+		warnSays string // the certificate warning says why it does not decide
+	}{
+		{"usable records, none matches", []string{"3 1 1 " + strings.Repeat("00", 32)}, false, dane.StatusFailed, ReasonDANEFailed, 0, "DANE decides for this host, and it failed"},
+		{"a bogus TLSA answer", []string{"3 1 1 " + spkiHex(t, misnamed, 0)}, true, dane.StatusBogus, ReasonDANEBogus, 0, "its records are bogus"},
+		{"validated", []string{"3 1 1 " + spkiHex(t, misnamed, 0)}, false, dane.StatusValidated, "", 0, "accepted: DANE validated the chain"},
+		// No TLSA records: DANE does not apply, WebPKI decides.
+		{"no records", nil, false, dane.StatusNone, ReasonCertHostnameMismatch, 0, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.NewServer(t, smtptest.Config{StartTLS: smtptest.ServerTLS(misnamed)})
+			_, port, _ := net.SplitHostPort(srv.Addr)
+			tlsa := "_" + port + "._tcp." + host + "."
+			d := dnstest.Start(t, host+". 300 IN A 127.0.0.1")
+			for _, r := range tc.records {
+				d.Add(t, tlsa+" 300 IN TLSA "+r)
+			}
+			d.Set(d.Secure, host)
+			d.Set(d.Secure, tlsa)
+			if tc.bogus {
+				d.Set(d.Bogus, tlsa)
+			}
+			dnsr, err := resolver.New(d.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := testModule(t, "tls: starttls\ndane: check\ntls_config: {ca_file: "+ca.File+"}")
+			r := Probe(t.Context(), mustTarget(t, host+":"+port), "test", m, nil, Options{
+				Resolver: smtptest.NewResolver(t, map[string][]netip.Addr{host: {netip.MustParseAddr("127.0.0.1")}}),
+				DNS:      dnsr,
+			})
+			if r.DANE == nil || r.DANE.Status != tc.status {
+				t.Fatalf("DANE %+v, want status %s", r.DANE, tc.status)
+			}
+			if r.Failure != tc.want || len(r.AlsoFailed) != tc.also {
+				t.Errorf("failure %q (%s), also %q; want %q and %d more", r.Failure, r.Error, r.AlsoFailed, tc.want, tc.also)
+			}
+			if tc.warnSays == "" {
+				if r.HasWarning(ReasonCertHostnameMismatch) {
+					t.Errorf("without DANE the certificate failure is a warning: %q", r.Warnings)
+				}
+				return
+			}
+			if !r.HasWarning(ReasonCertHostnameMismatch) || !strings.Contains(fmt.Sprint(r.Warnings), tc.warnSays) {
+				t.Errorf("warnings %q, want cert_hostname_mismatch saying %q", r.Warnings, tc.warnSays)
+			}
+		})
+	}
+}

@@ -12,6 +12,10 @@ import (
 // body, the series) is chosen inside report and collector.
 type Outcome interface {
 	Summary() Summary
+	// Conversations are the SMTP conversations the probe held or tried:
+	// the result itself, or each pair's, so that what is true of every
+	// conversation (the vantage's egress state) is added in one loop.
+	Conversations() []*Result
 }
 
 // Summary is what every view shows of a probe, whatever its kind.
@@ -51,3 +55,6 @@ func (r *Result) Summary() Summary {
 	}
 	return s
 }
+
+// Conversations implements Outcome: a single target is one conversation.
+func (r *Result) Conversations() []*Result { return []*Result{r} }

@@ -46,6 +46,9 @@ const (
 	ReasonRelayAccepted         Reason = "relay_accepted"
 	ReasonBannerMismatch        Reason = "banner_mismatch"
 	ReasonLegacyTLSAccepted     Reason = "legacy_tls_accepted"
+	// ReasonStartTLSStripped: a middlebox rewrote STARTTLS out of the EHLO
+	// reply (see StrippedStartTLS), instead of starttls_not_advertised.
+	ReasonStartTLSStripped Reason = "starttls_stripped"
 )
 
 // Reasons lists every failure reason in a fixed order, so that every probe
@@ -58,7 +61,7 @@ var Reasons = []Reason{
 	ReasonAuthNotAdvertised, ReasonAuthBeforeTLS, ReasonAuthFailed, ReasonTimeout,
 	ReasonMailRejected, ReasonRcptRejected, ReasonRelayAccepted, ReasonBannerMismatch,
 	ReasonDANEFailed, ReasonDANEBogus, ReasonDANEMissing,
-	ReasonLegacyTLSAccepted,
+	ReasonLegacyTLSAccepted, ReasonStartTLSStripped,
 }
 
 // Phase is one step of the conversation.
@@ -152,6 +155,14 @@ type Result struct {
 	// Posture holds the TLS posture checks (module setting tls_posture),
 	// one extra connection each; nil when they did not run.
 	Posture []PostureCheck `json:"posture,omitempty"`
+
+	// Injection is the STARTTLS injection check (module setting
+	// starttls_injection_check), its own connection; nil when not asked.
+	Injection *InjectionCheck `json:"starttls_injection,omitempty"`
+
+	// Egress is the vantage's egress state for the probe's port and
+	// family (nil: no egress canary covers them); see EgressInfo.
+	Egress *EgressInfo `json:"egress,omitempty"`
 
 	Transcript []TranscriptLine `json:"transcript"`
 }

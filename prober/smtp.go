@@ -139,6 +139,8 @@ type conversation struct {
 	peerCerts []*x509.Certificate // the chain the server presented, for DANE
 	daneDone  chan daneLookup     // the TLSA lookup's outcome (nil: no lookup)
 
+	maskedGreeting bool // the greeting is masked with asterisks (middlebox.go)
+
 	broken bool      // a read or write failed: the connection is unusable
 	hard   *problem  // the failure that ended the conversation
 	soft   []problem // failures by the module's settings, found along the way
@@ -245,6 +247,7 @@ func (p *conversation) run(target Target) {
 		p.finishReverseDNS(p.reverse())
 	}
 	p.posture(target)
+	p.injection(target)
 }
 
 // session holds the main conversation: one connection, or two when an
@@ -312,11 +315,19 @@ func (p *conversation) converse(target Target, plainOnly bool) (retryPlain bool)
 			break
 		}
 		if !p.result.StartTLSAdvertised {
+			reason, err := p.noStartTLS(ehlo)
 			if p.module.TLS == config.TLSStartTLS {
-				p.fail(ReasonStartTLSNotAdvertised, errors.New("server does not advertise STARTTLS and the module requires it"))
+				p.fail(reason, err)
 				p.quit()
 				return false
 			}
+			// Mail still flows, in clear text to every sender, and not at
+			// all from those that require TLS (DANE, MTA-STS, REQUIRETLS):
+			// worth saying, as blackbox's STARTTLS check would by failing.
+			if reason == ReasonStartTLSNotAdvertised {
+				err = errors.New("server does not advertise STARTTLS: mail to it travels in clear text, and senders that require TLS do not deliver")
+			}
+			p.warn(reason, err)
 			break
 		}
 		switch p.startTLS(target) {
@@ -428,6 +439,9 @@ func (p *conversation) banner() bool {
 		if !p.codesOnly {
 			p.result.BannerHostname = p.bannerHostname(reply)
 		}
+		// A verdict on the greeting's shape, not its text: kept for a
+		// module with credentials too.
+		p.maskedGreeting = MaskedGreeting(reply.Lines)
 		return true
 	case reply.Code >= 400:
 		p.fail(ReasonBannerRejected, fmt.Errorf("server greeted with %s", p.said(reply)))

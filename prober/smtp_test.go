@@ -87,7 +87,36 @@ func TestProbe(t *testing.T) {
 				expect(t, "quit reached", r.Phase(PhaseQuit).Reached, true)
 				expect(t, "tls", r.TLS == nil, true)
 				expect(t, "ip protocol", r.IPProtocol, 4)
+				expect(t, "warned: no STARTTLS", r.HasWarning(ReasonStartTLSNotAdvertised), true)
 			},
+		},
+		{
+			// A port 25 that stops offering STARTTLS still takes mail, in
+			// clear text: a warning, however the greeting is laid out.
+			name:   "multi-line greeting, opportunistic without STARTTLS",
+			module: "tls: opportunistic",
+			server: func(t *testing.T) string {
+				return smtptest.NewServer(t, smtptest.Config{Greeting: "220-fake.test ESMTP\r\n220-no STARTTLS here\r\n220 ready\r\n"}).Addr
+			},
+			check: func(t *testing.T, r *Result) {
+				expect(t, "warnings", fmt.Sprint(r.Warnings), "[{starttls_not_advertised server does not advertise STARTTLS: mail to it travels in clear text, and senders that require TLS do not deliver}]")
+				expect(t, "banner code", r.Phase(PhaseBanner).ReplyCode, 220)
+			},
+		},
+		{
+			name:   "opportunistic with STARTTLS offered: no warning",
+			module: "tls: opportunistic\ntls_config: {ca_file: " + e.ca.File + "}",
+			server: func(t *testing.T) string { return smtptest.NewServer(t, smtptest.Config{StartTLS: e.good}).Addr },
+			check: func(t *testing.T, r *Result) {
+				expect(t, "encrypted", r.Encrypted, true)
+				expect(t, "warnings", len(r.Warnings), 0)
+			},
+		},
+		{
+			name:   "tls: none never asks for STARTTLS",
+			module: "tls: none",
+			server: func(t *testing.T) string { return smtptest.NewServer(t, smtptest.Config{}).Addr },
+			check:  func(t *testing.T, r *Result) { expect(t, "warnings", len(r.Warnings), 0) },
 		},
 		{
 			name:   "multi-line greeting",

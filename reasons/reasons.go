@@ -51,7 +51,7 @@ type Meaning struct {
 }
 
 // certificateWarns is when a certificate problem only warns.
-const certificateWarns = "with `fail_if_certificate_invalid: false` (the default of `tls: opportunistic` without `auth`) or `insecure_skip_verify: true`, or when DANE validated the chain"
+const certificateWarns = "with `fail_if_certificate_invalid: false` (the default of `tls: opportunistic` without `auth`) or `insecure_skip_verify: true`, or when DANE applies (usable DNSSEC-secure TLSA records: DANE decides)"
 
 // probe holds the reasons of one SMTP conversation: probe_smtp_failure and
 // probe_smtp_warning, and the pairs of a domain probe.
@@ -117,11 +117,21 @@ var probe = map[prober.Reason]Meaning{
 		Hint:  "check the module's ehlo_hostname: some servers reject names that do not resolve or are not fully qualified",
 	},
 	prober.ReasonStartTLSNotAdvertised: {
-		Words: "the server does not offer STARTTLS, and the module needs TLS",
+		Words: "the server does not offer STARTTLS: mail to it travels in clear text",
 		Short: "no STARTTLS",
 		Color: Red,
 		Hint:  "enable TLS on the server (Postfix: smtpd_tls_security_level = may); if it is enabled, a middlebox may strip STARTTLS from the EHLO reply",
-		Only:  "`tls: starttls`, or `auth` on a session that is not encrypted",
+		Only:  "`tls: starttls` or `opportunistic`, or `auth` on a session that is not encrypted",
+		Warns: "with `tls: opportunistic`: mail goes in clear text, and senders that require TLS (DANE, MTA-STS, REQUIRETLS) do not deliver",
+	},
+	prober.ReasonStartTLSStripped: {
+		Words: "a middlebox strips STARTTLS: the EHLO reply has XXXXXXXA (or the like) where STARTTLS belongs, so the session stays in clear text",
+		Short: "STARTTLS stripped by a firewall",
+		Color: Red,
+		Hint: "the firewall's doing, not the mail server's: an SMTP inspection between this host and the server (Cisco ASA/FTD inspect esmtp, on by default, also masks the greeting with asterisks) rewrites the session; " +
+			"ask the firewall team to turn ESMTP inspection off for this traffic (ASA: policy-map global_policy, class inspection_default, no inspect esmtp) or to let STARTTLS through, then probe again",
+		Only:  "a module that uses STARTTLS",
+		Warns: "with `tls: opportunistic`: the session goes on in clear text",
 	},
 	prober.ReasonStartTLSRejected: {
 		Words: "the server refused STARTTLS",
@@ -247,6 +257,27 @@ var probe = map[prober.Reason]Meaning{
 		Only:  "`tls_posture`",
 		Warns: "without `fail_if_legacy_tls_accepted`",
 	},
+	maildomain.ReasonPairDNSSECBogus: {
+		Words: "not probed: the MX host's address records fail DNSSEC validation, so validating senders skip it",
+		Short: "MX host's addresses DNSSEC bogus",
+		Color: Red,
+		Hint:  "check the signatures of the MX host's zone (dig +dnssec A <host>; with +cd it answers; https://dnsviz.net)",
+		Only:  "a pair of a domain probe whose MX host got no address",
+	},
+	maildomain.ReasonPairNXDomain: {
+		Words: "not probed: the MX host does not exist (NXDOMAIN)",
+		Short: "MX host does not exist",
+		Color: Red,
+		Hint:  "point the MX record at a host that exists, or give the host its A/AAAA records",
+		Only:  "a pair of a domain probe whose MX host got no address",
+	},
+	maildomain.ReasonPairResolverFailed: {
+		Words: "not probed: the exporter's own DNS server failed the MX host's lookup, and a known-good name too",
+		Short: "not probed: the exporter's DNS server fails",
+		Color: Purple,
+		Hint:  "fix the exporter's resolver (the module's dns.server); the MX host may be fine",
+		Only:  "a pair of a domain probe whose MX host got no address",
+	},
 	maildomain.ReasonTargetNotAllowed: {
 		Words: "not probed: the exporter's allowed_targets refuses this address",
 		Short: "not probed: allowed_targets refuses it",
@@ -259,16 +290,49 @@ var probe = map[prober.Reason]Meaning{
 // domain holds the reasons of a mail domain: probe_smtp_domain_failure.
 var domain = map[maildomain.Reason]Meaning{
 	maildomain.ReasonResolve: {
-		Words: "the domain's MX records could not be looked up",
+		Words: "the domain's MX records could not be looked up, while the exporter's DNS server answers its known-good name: the domain's name servers fail",
 		Short: "MX lookup failed",
 		Color: Red,
-		Hint:  "check the domain's name and its DNS servers (dig MX <domain> @<server>); NXDOMAIN means the domain does not exist",
+		Hint:  "ask the domain's name servers directly (dig +trace MX <domain>; dig SOA <domain> @<each NS>): SERVFAIL, timeouts or refusals there, or a lame delegation",
+	},
+	maildomain.ReasonDNSSECBogus: {
+		Words: "the domain's DNS answers fail DNSSEC validation: validating senders (most large providers) cannot deliver, they queue the mail and bounce it after days",
+		Short: "DNSSEC bogus: validating senders cannot deliver",
+		Color: Red,
+		Hint:  "check the zone's signatures and DS records (dig +dnssec MX <domain>; with +cd it answers; delv MX <domain>; https://dnsviz.net); expired RRSIGs from a signer that stopped are the usual cause",
+	},
+	maildomain.ReasonNXDomain: {
+		Words: "the domain does not exist (NXDOMAIN): senders bounce its mail at once",
+		Short: "the domain does not exist (NXDOMAIN)",
+		Color: Red,
+		Hint:  "check the spelling, the registration (whois: expired?) and the delegation at the parent zone (dig +trace NS <domain>)",
+	},
+	maildomain.ReasonResolverFailed: {
+		Words: "the exporter's own DNS server fails, a known-good name too: the domain is not being watched, and may be fine",
+		Short: "the exporter's DNS server fails",
+		Color: Purple,
+		Hint:  "fix the exporter's resolver (dns.server of the module, or /etc/resolv.conf): dig SOA <known_good_name> @<server>; on a network without the internet set dns.known_good_name to one of your zones",
+	},
+	maildomain.ReasonMTASTSNotEnforced: {
+		Words: "the module requires MTA-STS in enforce mode, and the domain has no _mta-sts record or a policy in testing or none mode: MTA-STS protects none of its mail",
+		Short: "MTA-STS enforce required, not published",
+		Color: Orange,
+		Hint:  "publish the _mta-sts TXT record and a policy with mode: enforce at https://mta-sts.<domain>/.well-known/mta-sts.txt (and a new id in the record)",
+		Only:  "`mta_sts: enforce`",
+	},
+	maildomain.ReasonNullMXMissing: {
+		Words: "the module expects a null MX (a domain that sends mail only), and the domain does not publish exactly that",
+		Short: "null MX expected, not published",
+		Color: Orange,
+		Hint:  "publish \"<domain>. MX 0 .\" as its only MX record (RFC 7505), or probe the domain with a module that expects it to receive mail",
+		Only:  "`mx.expect_null_mx`",
 	},
 	maildomain.ReasonNullMX: {
 		Words: "the domain publishes a null MX (RFC 7505): it accepts no mail",
 		Short: "null MX: accepts no mail",
 		Color: Red,
-		Hint:  "if the domain should receive mail, replace the \"MX 0 .\" record with the mail hosts",
+		Hint:  "if the domain should receive mail, replace the \"MX 0 .\" record with the mail hosts; if it sends mail only, probe it with mx.expect_null_mx",
+		Only:  "a module without `mx.expect_null_mx`",
 	},
 	maildomain.ReasonNoAddress: {
 		Words: "no MX host has an address: mail cannot be delivered",

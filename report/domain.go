@@ -16,6 +16,9 @@ import (
 // says so, and of what kinds (the report's Also: lines say them in full).
 func domainVerdict(d *maildomain.Result) string {
 	addrs, good := d.Counts()
+	if d.Success && d.Null {
+		return fmt.Sprintf("OK: the domain publishes a null MX, as expected: it sends mail only (%s)", d.Duration.Round(time.Millisecond))
+	}
 	if d.Success {
 		ok := "OK"
 		if kinds := d.Summary().WarningReasons; len(kinds) > 0 {
@@ -47,6 +50,11 @@ func writeDomain(w io.Writer, d *maildomain.Result, opts Options) {
 	secure := ""
 	if d.MXSecure {
 		secure = ", DNSSEC-validated (AD)"
+	}
+	if v := d.ResolverValidates(); v != nil && *v {
+		secure += "; the server validates DNSSEC"
+	} else if v != nil {
+		secure += "; the server does NOT validate DNSSEC"
 	}
 	x.line("DNS server %s, MX lookup %s%s, started %s", clean(d.DNSServer), millis(d.MXLookup), secure, d.Start.UTC().Format(time.RFC3339))
 	x.verdict(d)

@@ -87,6 +87,7 @@ func writeTarget(w io.Writer, r *prober.Result, opts Options) {
 	x.tls(r, opts.Now)
 	x.dane(r)
 	x.posture(r)
+	x.injection(r)
 	x.reverseDNS(r)
 
 	x.heading("Transcript")
@@ -139,6 +140,14 @@ func (x *writer) verdict(o prober.Outcome) {
 	x.line("Verdict: %s", x.paint(colour+bold, clean(Verdict(o))))
 	if !s.Success && s.Error != "" {
 		x.line("Error:   %s", clean(s.Error))
+	}
+	// Each egress state once: a domain's pairs share their vantage's.
+	seen := map[prober.EgressInfo]bool{}
+	for _, r := range o.Conversations() {
+		if e := r.Egress; e != nil && !seen[*e] {
+			seen[*e] = true
+			x.egress(e)
+		}
 	}
 }
 

@@ -108,6 +108,9 @@ type goldenCase struct {
 	// reverse are the records of the DNS server the reverse_dns lookups
 	// ask (the system's resolver would read /etc/hosts for 127.0.0.1).
 	reverse []string
+	// egress, when set, is what the vantage's canaries say of the
+	// target's port (its Port is filled in), as the handler adds it.
+	egress *prober.EgressInfo
 }
 
 var goldenCases = []goldenCase{
@@ -172,6 +175,22 @@ var goldenCases = []goldenCase{
 		server: func(t *testing.T, e *goldenEnv) string { return smtptest.FilteredAddr(t) },
 		want:   prober.ReasonConnectTimeout,
 	},
+	{
+		// The same timeout from a vantage whose canaries time out too.
+		name:   "connect_timeout_egress_blocked",
+		module: "tls: opportunistic\ntimeout: 300ms",
+		server: func(t *testing.T, e *goldenEnv) string { return smtptest.FilteredAddr(t) },
+		want:   prober.ReasonConnectTimeout,
+		egress: &prober.EgressInfo{Family: "ip4", State: prober.EgressBlocked, Detail: "3/3 IPv4 canaries time out"},
+	},
+	{
+		name:   "ok_egress_open",
+		module: "tls: opportunistic",
+		server: func(t *testing.T, e *goldenEnv) string {
+			return smtptest.NewServer(t, smtptest.Config{Greeting: "220 " + testHost + " ESMTP\r\n"}).Addr
+		},
+		egress: &prober.EgressInfo{Family: "ip4", State: prober.EgressOpen, Detail: "2/3 IPv4 canaries answer"},
+	},
 }
 
 // runGolden probes the case's server and returns the result with the
@@ -205,6 +224,11 @@ func runGolden(t *testing.T, e *goldenEnv, tc goldenCase) (*prober.Result, strin
 		opts.DNS = dns
 	}
 	r := prober.Probe(context.Background(), target, tc.name, cfg.Modules[tc.name], nil, opts)
+	if tc.egress != nil {
+		e := *tc.egress
+		e.Port = r.Port
+		r.Egress = &e
+	}
 	if r.Failure != tc.want {
 		t.Fatalf("failure %q (%s), want %q", r.Failure, r.Error, tc.want)
 	}
@@ -219,6 +243,8 @@ func TestGolden(t *testing.T) {
 			r, port := runGolden(t, e, tc)
 			normalise := func(s string) string {
 				s = strings.ReplaceAll(s, ":"+port, ":"+goldenPort)
+				s = strings.ReplaceAll(s, "egress to port "+port+" ", "egress to port "+goldenPort+" ")
+				s = strings.ReplaceAll(s, `"port": `+port+",", `"port": `+goldenPort+",")
 				return strings.ReplaceAll(s, `"port": "`+port+`"`, `"port": "`+goldenPort+`"`)
 			}
 
@@ -445,5 +471,33 @@ func TestReportCertificateFacts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVerdictDANEWithoutTLS: a DANE failure for want of a TLS session does
+// not send on-call to publish a TLSA record (issue 24).
+func TestVerdictDANEWithoutTLS(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		r         *prober.Result
+		says, not string
+	}{
+		{
+			"STARTTLS gone", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, EHLO: &prober.EHLOInfo{}},
+			"no longer offers STARTTLS", "publish a record",
+		},
+		{
+			"handshake failed", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, EHLO: &prober.EHLOInfo{}, StartTLSAdvertised: true},
+			"no TLS session was established", "publish a record",
+		},
+		{
+			"a key rolled without its record", &prober.Result{Failure: prober.ReasonDANEFailed, Port: 25, Encrypted: true},
+			"publish a record for the new key", "STARTTLS",
+		},
+	} {
+		v := Verdict(tc.r)
+		if !strings.Contains(v, tc.says) || strings.Contains(v, tc.not) {
+			t.Errorf("%s: verdict %q, want it to say %q and not %q", tc.name, v, tc.says, tc.not)
+		}
 	}
 }

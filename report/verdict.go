@@ -20,11 +20,23 @@ func targetVerdict(r *prober.Result) string {
 		return "OK: " + summary(r)
 	}
 	words, hint := reasons.Explain(r.Failure, r.Port)
+	if r.Failure == prober.ReasonDANEFailed && !r.Encrypted {
+		// No certificate to match: the records are not what broke.
+		hint = noTLSForDANEHint(r)
+	}
 	s := fmt.Sprintf("FAILED (%s): %s", r.Failure, words)
 	if hint != "" {
 		s += "; " + hint
 	}
 	return s
+}
+
+// noTLSForDANEHint is the hint of a DANE failure without a TLS session.
+func noTLSForDANEHint(r *prober.Result) string {
+	if r.EHLO != nil && !r.StartTLSAdvertised {
+		return "the server no longer offers STARTTLS, so there is no certificate to match: turn TLS back on (Postfix: smtpd_tls_security_level = may, and readable certificate and key files); the TLSA records are not the problem"
+	}
+	return "no TLS session was established, so there is no certificate to match: fix the STARTTLS or handshake failure the transcript shows; the TLSA records are not the problem"
 }
 
 // summary says what a successful probe saw, in the order it happened.
@@ -68,6 +80,9 @@ func targetWarnings(r *prober.Result) []string {
 	for _, w := range r.Warnings {
 		words, _ := reasons.Explain(w.Reason, r.Port)
 		out = append(out, fmt.Sprintf("%s (%s)", words, w.Reason))
+	}
+	if ic := r.Injection; ic != nil && ic.Result == prober.InjectionVulnerable {
+		out = append(out, "the server answers inside TLS commands sent in clear text with STARTTLS (CVE-2011-0411: a man in the middle can inject commands)")
 	}
 	if t := r.TLS; t != nil {
 		if t.Version < tls.VersionTLS12 {

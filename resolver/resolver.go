@@ -58,6 +58,8 @@ type Resolver struct {
 	// late answer to an earlier question on a reused socket is skipped by
 	// its ID.
 	idle chan *dns.Conn
+	// knownGood is the name Health asks (see diagnose.go).
+	knownGood string
 }
 
 // maxIdleUDP is how many idle UDP sockets a Resolver keeps.
@@ -77,7 +79,7 @@ func New(server string) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resolver{server: norm, timeout: DefaultTimeout, idle: make(chan *dns.Conn, maxIdleUDP)}, nil
+	return &Resolver{server: norm, timeout: DefaultTimeout, knownGood: DefaultKnownGoodName, idle: make(chan *dns.Conn, maxIdleUDP)}, nil
 }
 
 // Server is the host:port the resolver asks.
@@ -139,7 +141,10 @@ type Error struct {
 	Name   string // the name asked for
 	Type   string // the record type, such as "MX"
 	Server string
-	Err    error // detail, may be nil
+	// EDE are the Extended DNS Errors (RFC 8914) the server gave with its
+	// answer: why a validating resolver answered SERVFAIL, for one.
+	EDE []ExtendedError
+	Err error // detail, may be nil
 }
 
 func (e *Error) Error() string {
@@ -157,6 +162,9 @@ func (e *Error) Error() string {
 		s = fmt.Sprintf("%s %s", e.Name, e.Type)
 	default:
 		s = fmt.Sprintf("%s %s: %s from the DNS server %s", e.Name, e.Type, e.Kind, e.Server)
+	}
+	for _, x := range e.EDE {
+		s += " (" + x.String() + ")"
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
@@ -226,9 +234,9 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*Answe
 	seen := map[string]bool{qname: true}
 	cur := qname
 	for range MaxCNAMEChain + 1 {
-		msg, tcp, err := r.exchange(ctx, cur, qtype)
+		msg, tcp, err := r.exchange(ctx, cur, qtype, false)
 		fail := func(kind Kind, detail error) (*Answer, error) {
-			return ans, &Error{Kind: kind, Name: display(qname), Type: typ, Server: r.server, Err: detail}
+			return ans, &Error{Kind: kind, Name: display(qname), Type: typ, Server: r.server, EDE: extendedErrors(msg), Err: detail}
 		}
 		if err != nil {
 			return nil, &Error{Kind: classifyNetErr(err), Name: display(qname), Type: typ, Server: r.server, Err: err}
@@ -309,11 +317,13 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*Answe
 }
 
 // exchange sends one question, over UDP and again over TCP when the UDP
-// answer is truncated.
-func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, bool, error) {
+// answer is truncated; cd sets the checking-disabled bit, which asks a
+// validating resolver for the data even when it fails validation.
+func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16, cd bool) (*dns.Msg, bool, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = true
+	m.CheckingDisabled = cd
 	// AD in a query asks for the AD bit in the answer (RFC 6840 §5.7); DO
 	// asks for DNSSEC records, as a validating resolver needs.
 	m.AuthenticatedData = true

@@ -3,10 +3,11 @@
 #   kubeconform  (Go module proxy)  deploy/deploy_test.go, charts/chart_test.go
 #   helm         (Go module proxy, built from source)  charts/chart_test.go
 #   promtool, prometheus (Debian prometheus) examples/, integration/
+#   alertmanager, amtool (Debian prometheus-alertmanager) examples/, integration/
 #   systemd-analyze (Debian systemd) examples/examples_test.go
 #   unbound-checkconf, root.ds (Debian unbound, dns-root-data)  charts/chart_test.go
 #   buildah, busybox-static, ca-certificates (Debian)  scripts/test-image.sh
-# Usage: scripts/install-deploy-tools.sh [kubeconform|helm|unbound|promtool|prometheus|systemd|image]...
+# Usage: scripts/install-deploy-tools.sh [kubeconform|helm|unbound|promtool|prometheus|alertmanager|systemd|image]...
 # (no argument: all). apt-get needs root; kubeconform and helm go to
 # $(go env GOPATH)/bin, and are rebuilt only when the pinned version changes.
 set -euo pipefail
@@ -51,6 +52,7 @@ for tool; do
 	helm) go_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" ;;
 	unbound) apt_install unbound dns-root-data ;;
 	promtool | prometheus) apt_install prometheus ;;
+	alertmanager) apt_install prometheus-alertmanager ;;
 	systemd) apt_install systemd ;;
 	image) apt_install buildah busybox-static ca-certificates ;;
 	*) echo "install-deploy-tools.sh: unknown tool $tool" >&2; exit 2 ;;

@@ -10,7 +10,9 @@
 #   - NSD on 127.0.0.1:$TESTBED_DNSSEC_AUTH_PORT (10054), authoritative for
 #       testbed.local  signed: mail.testbed.local and TLSA records for the Postfix listeners
 #       policy.test    signed: mail domains with MTA-STS and TLS-RPT records
-#       bogus.test     signed, then a TLSA record altered: its signature no longer validates
+#       bogus.test     signed, then a TLSA and an A record altered: their signatures no longer
+#                      validate
+#       expired.test   signed with signatures that expired yesterday: the whole zone is bogus
 #       insecure.test  unsigned: TLSA records without DNSSEC
 #     Zones are signed at setup with keys made on the first start (ldns-keygen, ECDSA P-256),
 #     re-signed when a zone changes or its signatures are a week old.
@@ -37,9 +39,10 @@ PKI=$PF_DIR/pki
 AUTH_PORT=${TESTBED_DNSSEC_AUTH_PORT:-10054}
 PORT=${TESTBED_DNSSEC_PORT:-10055}
 DOMAINS_DNS_PORT=${TESTBED_DNS_PORT:-10053}
-WEB_ADDR=127.0.0.20
+# A private copy of the bed (other ports, another state directory) needs its own web address too.
+WEB_ADDR=${TESTBED_DNSSEC_WEB_ADDR:-127.0.0.20}
 # Where an mta-sts host points when its policy server is down: nothing listens there.
-DEAD_ADDR=127.0.0.29
+DEAD_ADDR=${TESTBED_DNSSEC_DEAD_ADDR:-127.0.0.29}
 
 ZONEDIR=$DIR/zones
 KEYDIR=$DIR/keys
@@ -55,7 +58,7 @@ UNBOUND_PID=$DIR/unbound.pid
 NGINX_CONF=$DIR/nginx.conf
 NGINX_PID=$DIR/nginx.pid
 
-SIGNED_ZONES=(testbed.local policy.test bogus.test)
+SIGNED_ZONES=(testbed.local policy.test bogus.test expired.test)
 UNSIGNED_ZONES=(insecure.test)
 MAIL=mail.testbed.local
 
@@ -130,6 +133,10 @@ EOF
 #                does not name it                                             -> mta_sts_violation
 #   unreachable  record, but mta-sts.unreachable.policy.test points where nothing listens
 #   plain        MX only, no MTA-STS, no TLS-RPT
+# and mail domains without MTA-STS whose DNS is broken in one way each:
+#   bogusmx      MX badaddr.bogus.test, whose A record fails validation   -> dnssec_bogus
+#   ghostmx      MX ghost.policy.test, which does not exist (NXDOMAIN)    -> nxdomain
+#   sendonly     null MX (RFC 7505): a domain that sends mail only        -> null_mx
 zone_policy_test() {
 	local d
 	for d in "${POLICY_DOMAINS[@]}"; do
@@ -148,16 +155,29 @@ zone_policy_test() {
 	cat <<EOF
 mx2 IN A 127.0.0.1
 plain IN MX 10 $MAIL.
+bogusmx IN MX 10 badaddr.bogus.test.
+ghostmx IN MX 10 ghost.policy.test.
+sendonly IN MX 0 .
 _smtp._tls.enforce IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@policy.test"
 _smtp._tls.testing IN TXT "v=TLSRPTv1; rua=http://reports.policy.test/tlsrpt"
 EOF
 }
 
-# bogus.test: mail.bogus.test with a TLSA record whose data is changed after signing.
+# bogus.test: mail.bogus.test with a TLSA record whose data is changed after signing, and
+# badaddr.bogus.test whose A record is too (127.0.0.1 signed, 127.0.0.2 served).
 zone_bogus_test() {
 	cat <<EOF
 mail IN A 127.0.0.1
 _10025._tcp.mail IN TLSA 3 1 1 $(spki_sha256 "$PKI/valid.pem")
+badaddr IN A 127.0.0.1
+EOF
+}
+
+# expired.test: a mail domain whose zone signatures have expired (signed below with dates in the
+# past), as when a signer stops re-signing: Unbound answers SERVFAIL with EDE 7 for every name.
+zone_expired_test() {
+	cat <<EOF
+@ IN MX 10 $MAIL.
 EOF
 }
 
@@ -211,20 +231,26 @@ ensure_key() {
 
 # sign_zone ZONE: signs $ZONEDIR/ZONE.zone into ZONE.signed and writes its trust anchor (DS).
 sign_zone() {
-	local z=$1 base now
+	local z=$1 base now from=-3600 until=$((30 * 86400))
 	base=$(ensure_key "$z")
 	now=$(date -u +%s)
-	ldns-signzone -i "$(date -u -d "@$((now - 3600))" +%Y%m%d%H%M%S)" \
-		-e "$(date -u -d "@$((now + 30 * 86400))" +%Y%m%d%H%M%S)" \
+	if [ "$z" = expired.test ]; then
+		from=$((-30 * 86400)) until=-86400
+	fi
+	ldns-signzone -i "$(date -u -d "@$((now + from))" +%Y%m%d%H%M%S)" \
+		-e "$(date -u -d "@$((now + until))" +%Y%m%d%H%M%S)" \
 		-f "$ZONEDIR/$z.signed" "$ZONEDIR/$z.zone" "$KEYDIR/$base" || tb_die "ldns-signzone failed for $z"
 	cp "$KEYDIR/$base.ds" "$ANCHORS/$z.ds"
 	if [ "$z" = bogus.test ]; then
 		# Change the TLSA data after signing: its RRSIG no longer matches, so a validating
 		# resolver answers SERVFAIL for it (the A record stays valid).
-		awk -F'\t' 'BEGIN { OFS = "\t" } $4 == "TLSA" { $5 = "3 1 1 " sprintf("%064d", 1) } { print }' \
-			"$ZONEDIR/$z.signed" >"$ZONEDIR/$z.signed.tmp"
+		awk -F'\t' 'BEGIN { OFS = "\t" }
+			$4 == "TLSA" { $5 = "3 1 1 " sprintf("%064d", 1) }
+			$1 == "badaddr.bogus.test." && $4 == "A" { $5 = "127.0.0.2" }
+			{ print }' "$ZONEDIR/$z.signed" >"$ZONEDIR/$z.signed.tmp"
 		mv -f "$ZONEDIR/$z.signed.tmp" "$ZONEDIR/$z.signed"
 		grep -q $'\tTLSA\t3 1 1 0000' "$ZONEDIR/$z.signed" || tb_die "could not break the TLSA signature of $z"
+		grep -q $'^badaddr.bogus.test.\t.*\tA\t127.0.0.2' "$ZONEDIR/$z.signed" || tb_die "could not break the A signature of $z"
 	fi
 	date -u +%s >"$ZONEDIR/$z.signed-at"
 }
@@ -473,6 +499,12 @@ check_resolver() {
 	grep -Eq 'flags:.* ad[ ;]' <<<"$out" || { printf '%s\n' "$out" >&2; tb_die "Unbound did not validate _10025._tcp.$MAIL (no AD); see $DIR/unbound.log"; }
 	out=$(drill -p "$PORT" -D _10025._tcp.mail.bogus.test TLSA @127.0.0.1 2>&1) || true
 	grep -q 'rcode: SERVFAIL' <<<"$out" || { printf '%s\n' "$out" >&2; tb_die "the bogus zone is not bogus to Unbound"; }
+	# Unbound gives the Extended DNS Error (7, Signature Expired) with its first answer only, not
+	# with the cached SERVFAIL: what is checked is that CD=1 gets the data the validation refuses.
+	out=$(drill -p "$PORT" -D expired.test MX @127.0.0.1 2>&1) || true
+	grep -q 'rcode: SERVFAIL' <<<"$out" || { printf '%s\n' "$out" >&2; tb_die "the expired zone is not bogus to Unbound"; }
+	out=$(drill -p "$PORT" -D -o CD expired.test MX @127.0.0.1 2>&1) || true
+	grep -q 'rcode: NOERROR' <<<"$out" || { printf '%s\n' "$out" >&2; tb_die "Unbound does not answer the expired zone with CD=1"; }
 	out=$(drill -p "$PORT" -D _10025._tcp.mail.insecure.test TLSA @127.0.0.1 2>&1) || true
 	if ! grep -q 'rcode: NOERROR' <<<"$out" || grep -Eq 'flags:.* ad[ ;]' <<<"$out"; then
 		printf '%s\n' "$out" >&2
@@ -486,6 +518,9 @@ env_text() {
 	echo "TESTBED_DNSSEC_AUTH=127.0.0.1:$AUTH_PORT"
 	echo "TESTBED_DNSSEC_MAIL_HOST=$MAIL"
 	echo "TESTBED_DNSSEC_BOGUS_HOST=mail.bogus.test"
+	echo "TESTBED_DNSSEC_BOGUS_ADDR_HOST=badaddr.bogus.test"
+	echo "TESTBED_DNSSEC_EXPIRED_DOMAIN=expired.test"
+	echo "TESTBED_DNSSEC_KNOWN_GOOD=testbed.local"
 	echo "TESTBED_DNSSEC_INSECURE_HOST=mail.insecure.test"
 	echo "TESTBED_DNSSEC_INSECURE_ADDR_HOST=mailcn.testbed.local"
 	echo "TESTBED_DNSSEC_POLICY_ZONE=policy.test"

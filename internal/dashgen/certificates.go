@@ -85,7 +85,8 @@ func certificates() *dashboard.DashboardBuilder {
 			}).
 			Span(10).Height(9)).
 		WithPanel(leafFactsPanel()).
-		WithPanel(posturePanel())
+		WithPanel(posturePanel()).
+		WithPanel(injectionPanel())
 }
 
 // leafFactsPanel: the leaf's key, signature and chain, and the stapled

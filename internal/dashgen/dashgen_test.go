@@ -61,3 +61,24 @@ func TestRow(t *testing.T) {
 		t.Errorf("panels %v, want %s", got, want)
 	}
 }
+
+// TestTargetMatrixKeepsDomains: the Overview's matrix shows a failing
+// domain by its own reason, whatever its pairs say (issue 24: a domain
+// failing its MTA-STS policy or its MX lookup dropped out of the matrix).
+func TestTargetMatrixKeepsDomains(t *testing.T) {
+	panel, err := targetMatrix().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(panel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`probe_smtp_domain_failure{`, `\"status\", \"domain: $1\"`, `up, mail domain`, `mx=\"\"`, `domain: mta_sts_violation`, `domain: resolve`,
+	} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("the target matrix lacks %s", want)
+		}
+	}
+}

@@ -1,26 +1,39 @@
 package dashgen
 
 import (
+	"slices"
+
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
+	"github.com/smtp-exporter/smtp_exporter/prober"
 	"github.com/smtp-exporter/smtp_exporter/reasons"
 )
 
 // UIDDomains is the mail-domain dashboard's UID.
 const UIDDomains = "smtp-exporter-domains"
 
+// domainStatusPrefix marks a domain's failure reason in the Overview's
+// target matrix, whose other cells hold single targets' reasons.
+const domainStatusPrefix = "domain: "
+
 // pairStatusMappings are the words of a pair's status: its failure reason
-// (target_not_allowed only a pair can have), or up with its TLS version.
+// (the reasons only a pair can have among them: target_not_allowed, and
+// the DNS failures of its MX host's address lookup), or up with its TLS
+// version.
 func pairStatusMappings() []dashboard.ValueMapping {
-	notAllowed := reasons.Of(maildomain.ReasonTargetNotAllowed)
+	only := map[string]dashboard.ValueMappingResult{"up, no TLS": result("up, no TLS", "yellow", 201)}
+	for i, r := range maildomain.PairReasons {
+		if slices.Contains(prober.Reasons, r) {
+			continue
+		}
+		w := reasons.Of(r)
+		only[string(r)] = result(w.Short, string(w.Color), int32(210+i)) //nolint:gosec // a short fixed list
+	}
 	return []dashboard.ValueMapping{
 		reasonMapping(),
-		valueMapping(map[string]dashboard.ValueMappingResult{
-			string(maildomain.ReasonTargetNotAllowed): result(notAllowed.Short, string(notAllowed.Color), 200),
-			"up, no TLS": result("up, no TLS", "yellow", 201),
-		}),
+		valueMapping(only),
 		regexMapping(`^up, (TLS 1\.[23])$`, result("up, $1", "green", 202)),
 		regexMapping(`^up, (TLS 1\.[01])$`, result("up, $1 (outdated)", "orange", 203)),
 	}
@@ -161,6 +174,20 @@ func domains() *dashboard.DashboardBuilder {
 					"none":      result("none", "text", 5),
 				})}),
 				cellTypeProp("color-background"),
+			}).
+			Span(24).Height(8)).
+		WithPanel(tablePanel("Policies per domain", "Per domain, what protects its mail and what it can rely on: whether the exporter's DNS server validates DNSSEC (the AD bit on its known-good name; when it stops, every DANE status reads insecure; modules with DANE or MTA-STS), the MTA-STS mode, how many MX addresses DANE validates, and whether the domain can receive mail sent with REQUIRETLS (RFC 8689: every address advertises it and is authenticated by DANE or an enforced MTA-STS policy). A policy that goes away is SMTPDomainPolicyDowngraded.",
+			tableQuery("A", `probe_smtp_dns_resolver_validating{`+sel()+`}`),
+			tableQuery("B", `probe_smtp_mta_sts_mode{`+sel()+`} == 1`),
+			tableQuery("C", `count by (job, instance, module) (probe_smtp_dane_status{`+sel(`mx!=""`, `status="validated"`)+`} == 1)`),
+			tableQuery("D", `probe_smtp_requiretls_ready{`+sel()+`}`)).
+			WithTransformation(transformation("merge", map[string]any{})).
+			WithTransformation(organize([]string{"Time", "job", "__name__", "Value #B"},
+				map[string]string{"instance": "domain", "Value #A": "resolver validates DNSSEC", "mode": "MTA-STS mode", "Value #C": "DANE-validated addresses", "Value #D": "REQUIRETLS ready"},
+				"instance", "module", "Value #A", "mode", "Value #C", "Value #D")).
+			OverrideByName("resolver validates DNSSEC", []dashboard.DynamicConfigValue{prop("mappings", yesNo()), cellTypeProp("color-background")}).
+			OverrideByName("REQUIRETLS ready", []dashboard.DynamicConfigValue{
+				prop("mappings", boolMapping("no", "text", "yes", "green")), cellTypeProp("color-background"),
 			}).
 			Span(24).Height(8)).
 		// What each domain probe cost, and what its bounds left out: the

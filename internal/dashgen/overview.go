@@ -67,19 +67,29 @@ func overview() *dashboard.DashboardBuilder {
 			}).
 			OverrideByName("target", []dashboard.DynamicConfigValue{drillDown()}).
 			Span(24).Height(8)).
-		WithPanel(reverseDNSPanel())
+		WithPanel(reverseDNSPanel()).
+		WithPanel(egressPanel()).
+		WithPanel(egressProbesPanel())
 }
 
 // targetMatrix: one row per host, one column per port and module (so that
 // several modules on one host:port each have a cell), each cell saying in
 // words and color what the last probe found. The query labels every series
 // with status (failure reason, "up, TLS 1.x", "up, no TLS" or "scrape
-// failed"), host, port and column; groupingToMatrix lays them out.
+// failed"), host, port and column; groupingToMatrix lays them out. A mail
+// domain is a row of its own, with its domain failure reason ("domain: "
+// and the reason) or "up, mail domain": its pairs' series (mx!="") stay out
+// of the matrix, so a domain failing for its DNS or its MTA-STS policy,
+// whose pairs are fine or absent, is still there.
 func targetMatrix() *table.PanelBuilder {
+	single := sel(`mx=""`)
+	domain := `and on (job, instance, module) probe_smtp_mx_hosts`
 	expr := `label_join(label_replace(label_replace(
-    label_replace(probe_smtp_failure{` + sel() + `} == 1, "status", "$1", "reason", "(.+)")
-  or label_replace(probe_tls_version_info{` + sel() + `} and on (job, instance, module) probe_success == 1, "status", "up, $1", "version", "(.+)")
-  or label_replace(probe_success{` + sel() + `} == 1 unless on (job, instance, module) probe_tls_version_info, "status", "up, no TLS", "", "")
+    label_replace(probe_smtp_failure{` + single + `} == 1, "status", "$1", "reason", "(.+)")
+  or label_replace(probe_tls_version_info{` + single + `} and on (job, instance, module) probe_success == 1, "status", "up, $1", "version", "(.+)")
+  or label_replace(probe_success{` + sel() + `} == 1 unless on (job, instance, module) probe_tls_version_info unless on (job, instance, module) probe_smtp_mx_hosts, "status", "up, no TLS", "", "")
+  or label_replace(probe_smtp_domain_failure{` + sel() + `} == 1, "status", "` + domainStatusPrefix + `$1", "reason", "(.+)")
+  or label_replace(probe_success{` + sel() + `} == 1 ` + domain + `, "status", "up, mail domain", "", "")
   or label_replace(
       up{` + sel(`module!=""`) + `} == 0
       or (up{` + sel() + `} == 0 and on (job) group by (job) (present_over_time(probe_smtp_tls[1d]))),
@@ -89,10 +99,14 @@ func targetMatrix() *table.PanelBuilder {
 		reasonMapping(),
 		regexMapping(`^up, (TLS 1\.[23])$`, result("up, $1", "green", 100)),
 		regexMapping(`^up, (TLS 1\.[01])$`, result("up, $1 (outdated)", "orange", 101)),
-		valueMapping(map[string]dashboard.ValueMappingResult{"up, no TLS": result("up, no TLS", "yellow", 102)}),
+		valueMapping(map[string]dashboard.ValueMappingResult{
+			"up, no TLS":      result("up, no TLS", "yellow", 102),
+			"up, mail domain": result("up, mail domain", "green", 103),
+		}),
+		domainReasonMappingWith(domainStatusPrefix),
 	}
 	return tablePanel("Target matrix",
-		"One row per host, one column per port and module, so that several modules on one host:port each have a cell. Green: up with TLS 1.2 or newer; yellow: up without TLS; orange: outdated TLS or an AUTH problem; red: down, with the reason (refused: nothing listens; blocked: filtered / unreachable; greeting rejected; certificate...); purple: Prometheus cannot scrape the probe (the exporter is down or answers 400/403/503), so nothing is known of the target.",
+		"One row per host (and per mail domain), one column per port and module, so that several modules on one host:port each have a cell. Green: up with TLS 1.2 or newer, or a mail domain that passes; yellow: up without TLS; orange: outdated TLS, an AUTH problem, or a domain policy lost; red: down, with the reason (refused: nothing listens; blocked: filtered / unreachable; greeting rejected; certificate...; for a domain: its MX lookup, DNSSEC, MTA-STS, or its addresses, detailed on SMTP / Domains); purple: Prometheus cannot scrape the probe (the exporter is down or answers 400/403/503), or the exporter's own DNS server fails, so nothing is known of the target.",
 		tableQuery("A", expr)).
 		WithTransformation(transformation("groupingToMatrix", map[string]string{
 			"columnField": "column", "rowField": "host", "valueField": "status", "emptyValue": "empty",

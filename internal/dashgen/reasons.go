@@ -37,11 +37,15 @@ func reasonMapping() dashboard.ValueMapping {
 }
 
 // domainReasonMapping is the value mapping of a domain's failure reason.
-func domainReasonMapping() dashboard.ValueMapping {
+func domainReasonMapping() dashboard.ValueMapping { return domainReasonMappingWith("") }
+
+// domainReasonMappingWith maps prefix+reason to a domain reason's words
+// (the Overview's matrix marks a domain's reasons with a prefix).
+func domainReasonMappingWith(prefix string) dashboard.ValueMapping {
 	m := map[string]dashboard.ValueMappingResult{}
 	for i, r := range maildomain.Reasons {
 		w := reasons.OfDomain(r)
-		m[string(r)] = result(w.Short, string(w.Color), int32(i)) //nolint:gosec // a short fixed list
+		m[prefix+string(r)] = result(w.Short, string(w.Color), int32(300+i)) //nolint:gosec // a short fixed list
 	}
 	return valueMapping(m)
 }

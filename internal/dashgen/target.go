@@ -23,7 +23,8 @@ func target() *dashboard.DashboardBuilder {
 			Content("Ask the exporter for the transcript, phase timings and metrics of **$instance** (module `$module`). Set the exporter's URL in the *Exporter URL* box above.\n\n" +
 				"[Open the probe's debug output]($exporter/probe?target=$instance&module=$module&debug=true)\n\n" +
 				"```\ncurl -s '$exporter/probe?target=$instance&module=$module&debug=true'\n" +
-				"smtp_exporter probe --module $module $instance   # the same from a shell on the exporter's host\n```\n\n" +
+				"smtp_exporter probe --config.file /etc/smtp_exporter/config.yml --module $module $instance\n" +
+				"# the same from a shell on the exporter's host, with the exporter's config (its --config.file)\n```\n\n" +
 				"Runbooks: [docs/runbooks.md](https://github.com/smtp-exporter/smtp_exporter/blob/main/docs/runbooks.md)").
 			Span(8).Height(5)).
 		WithPanel(statPanel("Last probe", "Whether the last probe succeeded.", q("probe_success")).

@@ -49,6 +49,12 @@ type Server struct {
 	// DropFirst: names whose first UDP question goes unanswered, as a
 	// datagram lost on the way.
 	DropFirst map[string]bool
+	// Bogus: names answered SERVFAIL, as a validating resolver answers
+	// data that fails validation, unless the question has the CD bit.
+	Bogus map[string]bool
+
+	// ede: the Extended DNS Error code each name's answers carry (SetEDE).
+	ede map[string]uint16
 
 	queries []Query
 }
@@ -60,6 +66,7 @@ type Query struct {
 	Net   string // "udp" or "tcp"
 	DO    bool   // the DO bit of EDNS0
 	AD    bool
+	CD    bool
 	Size  uint16 // EDNS0 buffer size (0: no EDNS0)
 	Edns0 bool
 }
@@ -73,7 +80,7 @@ func Start(t T, records ...string) *Server {
 		ServFail: map[string]bool{}, Silent: map[string]bool{}, ServFailAAAA: map[string]bool{},
 		TruncateUDP: map[string]bool{}, TruncateTCP: map[string]bool{},
 		Secure: map[string]bool{}, WrongQuestion: map[string]bool{}, NoChase: map[string]bool{},
-		DropFirst: map[string]bool{},
+		DropFirst: map[string]bool{}, Bogus: map[string]bool{}, ede: map[string]uint16{},
 	}
 	for _, r := range records {
 		s.Add(t, r)
@@ -119,6 +126,14 @@ func (s *Server) Set(knob map[string]bool, name string) {
 	knob[dns.Fqdn(strings.ToLower(name))] = true
 }
 
+// SetEDE makes the answers for name carry the Extended DNS Error code
+// (RFC 8914), with a text as Unbound gives one.
+func (s *Server) SetEDE(name string, code uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ede[dns.Fqdn(strings.ToLower(name))] = code
+}
+
 // Queries returns the questions received so far.
 func (s *Server) Queries() []Query {
 	s.mu.Lock()
@@ -135,7 +150,7 @@ func (s *Server) handler(network string) dns.HandlerFunc {
 		name := strings.ToLower(q.Name)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		rec := Query{Name: name, Type: q.Qtype, Net: network, AD: req.AuthenticatedData}
+		rec := Query{Name: name, Type: q.Qtype, Net: network, AD: req.AuthenticatedData, CD: req.CheckingDisabled}
 		if opt := req.IsEdns0(); opt != nil {
 			rec.Edns0, rec.DO, rec.Size = true, opt.Do(), opt.UDPSize()
 		}
@@ -152,7 +167,7 @@ func (s *Server) handler(network string) dns.HandlerFunc {
 		m.RecursionAvailable = true
 		m.AuthenticatedData = s.Secure[name]
 		switch {
-		case s.ServFail[name], q.Qtype == dns.TypeAAAA && s.ServFailAAAA[name]:
+		case s.ServFail[name], q.Qtype == dns.TypeAAAA && s.ServFailAAAA[name], s.Bogus[name] && !req.CheckingDisabled:
 			m.Rcode = dns.RcodeServerFailure
 		case network == "udp" && s.TruncateUDP[name], network == "tcp" && s.TruncateTCP[name]:
 			m.Truncated = true
@@ -160,6 +175,12 @@ func (s *Server) handler(network string) dns.HandlerFunc {
 			m.Question[0].Name = "other.test."
 		default:
 			s.answer(m, name, q.Qtype)
+		}
+		if code, ok := s.ede[name]; ok {
+			// The reply's OPT record carries the error, as Unbound's does.
+			m.SetEdns0(dns.DefaultMsgSize, false)
+			opt := m.IsEdns0()
+			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code, ExtraText: "validation failure <" + name + ">"})
 		}
 		if network == "udp" {
 			size := uint16(dns.MinMsgSize)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/egress"
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
 	"github.com/smtp-exporter/smtp_exporter/prober"
 )
@@ -84,12 +85,18 @@ func Probe() []string {
 }
 
 // Exporter returns the names of the exporter's own /metrics that rules
-// may read: the reload metrics of config.SafeConfig, gathered from a real
-// one, and smtp_exporter_build_info from the version collector.
+// and dashboards may read: the reload metrics of config.SafeConfig,
+// gathered from a real one, the egress canaries' series, and
+// smtp_exporter_build_info from the version collector.
 func Exporter() []string {
 	reg := prometheus.NewRegistry()
 	config.NewSafeConfig("", nil, reg)
 	names := []string{"smtp_exporter_build_info"}
+	// The egress series exist only with canaries: a snapshot covering one
+	// port gives every name.
+	tr := egress.NewTracker(1)
+	tr.Record("canary", egress.Key{Port: 25, Family: "ip4"}, egress.Attempt{Outcome: egress.OutcomeOK})
+	reg.MustRegister(collector.NewEgress(tr.Snapshot))
 	mfs, err := reg.Gather()
 	if err != nil {
 		panic(err) // the registry holds only SafeConfig's own metrics

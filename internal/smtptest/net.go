@@ -55,3 +55,32 @@ func boundSocket(t T) (int, string) {
 	}
 	return fd, net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
+
+// SharedPort returns a port free on 127.0.0.1 to 127.0.0.n, for servers on
+// several loopback addresses that share one port, as a target and the
+// egress canaries of its port do.
+func SharedPort(t T, n int) int {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		free := true
+		for i := 2; i <= n && free; i++ {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0."+strconv.Itoa(i), strconv.Itoa(port)))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatalf("no port free on 127.0.0.1 to 127.0.0.%d", n)
+	return 0
+}

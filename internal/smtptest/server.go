@@ -2,9 +2,11 @@ package smtptest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -37,6 +39,10 @@ type Config struct {
 	StartTLSReply string
 	// AfterStartTLS is written right after the 220 to STARTTLS, in clear text.
 	AfterStartTLS string
+	// InjectionVulnerable keeps the clear-text bytes a client pipelined
+	// after STARTTLS and reads them as commands inside TLS: the STARTTLS
+	// command injection of CVE-2011-0411.
+	InjectionVulnerable bool
 	// AuthEcho makes a refused AUTH quote the credentials back, in base64
 	// and decoded, as a hostile server may to get them into logs.
 	AuthEcho bool
@@ -286,12 +292,17 @@ func (s *Server) converse(c net.Conn, cfg Config) {
 				continue
 			}
 			reply("220 2.0.0 Ready to start TLS\r\n" + cfg.AfterStartTLS)
+			var pipelined []byte
+			if cfg.InjectionVulnerable {
+				b, _ := r.Peek(r.Buffered())
+				pipelined = bytes.Clone(b)
+			}
 			tc := tls.Server(c, cfg.StartTLS)
 			if err := tc.Handshake(); err != nil {
 				return
 			}
 			c, encrypted = tc, true
-			r = bufio.NewReader(c)
+			r = bufio.NewReader(io.MultiReader(bytes.NewReader(pipelined), c))
 		case "AUTH":
 			if !s.auth(c, r, arg, cfg) {
 				return

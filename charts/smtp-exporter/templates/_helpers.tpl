@@ -39,15 +39,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* registry/repository:tag, or @digest when one is set. */}}
+{{/*
+registry/repository:tag, and @digest when one is set: the runtime pulls by
+the digest, the tag stays for the reader. With a digest only a tag that was
+set is shown (not the appVersion, which need not name the digested image).
+*/}}
 {{- define "smtp-exporter.imageRef" -}}
 {{- $ref := .image.repository }}
 {{- if .image.registry }}{{ $ref = printf "%s/%s" .image.registry $ref }}{{ end }}
-{{- if .image.digest }}
-{{- printf "%s@%s" $ref .image.digest }}
-{{- else }}
-{{- printf "%s:%s" $ref (.image.tag | default .appVersion | toString) }}
-{{- end }}
+{{- $tag := toString (.image.tag | default "") }}
+{{- if not .image.digest }}{{ $tag = $tag | default (toString .appVersion) }}{{ end }}
+{{- if $tag }}{{ $ref = printf "%s:%s" $ref $tag }}{{ end }}
+{{- if .image.digest }}{{ $ref = printf "%s@%s" $ref .image.digest }}{{ end }}
+{{- $ref }}
 {{- end }}
 
 {{/*
