@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -147,4 +150,65 @@ func TestBrowserProbeFormAndHistory(t *testing.T) {
 			t.Errorf("the transcript page lacks %q:\n%s", want, report)
 		}
 	}
+}
+
+// A page of another site (localhost is another site than 127.0.0.1) that
+// makes its visitor's browser call the exporter, as an image, a fetch and a
+// form POST to /-/reload: every one is refused, the SMTP server behind the
+// target is never dialed, and the refusals are counted.
+func TestBrowserCrossSitePageRefused(t *testing.T) {
+	ctx := newBrowser(t)
+	srv := smtptest.NewServer(t, smtptest.Config{})
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yml")
+	write(t, cfgFile, "modules:\n  plain:\n    tls: none\n    timeout: 5s\n")
+	exp := startExporter(t, "--config.file="+cfgFile)
+	probeURL := exp.URL + "/probe?module=plain&target=" + url.QueryEscape(srv.Addr)
+
+	hostile := http.NewServeMux()
+	hostile.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		// The reload first; the probes once its answer has loaded, so
+		// that when they are counted the reload has been answered too.
+		fmt.Fprintf(w, `<!doctype html><title>elsewhere</title>
+<form id="reload" method="post" action="%[2]s/-/reload" target="sink"></form>
+<iframe name="sink" id="sink"></iframe>
+<p id="fetch">pending</p>
+<script>
+document.getElementById("sink").addEventListener("load", () => {
+  const img = document.createElement("img");
+  img.src = %[1]q + "&via=img";
+  document.body.appendChild(img);
+  fetch(%[1]q, {mode: "no-cors"}).finally(() => document.getElementById("fetch").textContent = "sent");
+}, {once: true});
+document.getElementById("reload").submit();
+</script>`, probeURL, exp.URL)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := &http.Server{Handler: hostile, ReadHeaderTimeout: 5 * time.Second}
+	go page.Serve(ln)
+	t.Cleanup(func() { page.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate("http://localhost:"+port+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#fetch")),
+	); err != nil {
+		t.Fatalf("browser, loading the other site's page: %v", err)
+	}
+	// The image, the fetch and the POST each end in a 403: three refusals,
+	// two of them of /probe.
+	var metrics string
+	waitFor(t, func() bool {
+		metrics = get(t, exp.URL+"/metrics", 200)
+		return strings.Contains(metrics, `smtp_exporter_probes_refused_total{reason="cross_site"} 2`)
+	})
+	if n := srv.Accepted(); n != 0 {
+		t.Errorf("the SMTP server behind the target was dialed %d times", n)
+	}
+	// The one successful load is the start's.
+	mustContain(t, metrics, "smtp_exporter_config_reloads_total{result=\"success\"} 1\n")
 }

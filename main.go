@@ -53,7 +53,7 @@ func run(args []string) int {
 	timeoutOffset := app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout so the probe answers in time.").Default("0.5s").Duration()
 	historyLimit := app.Flag("history.limit", "How many recent probes the landing page lists, with their transcripts (kept in memory; 0 turns the history off).").Default(strconv.Itoa(history.DefaultLimit)).Int()
 	historyMaxBytes := app.Flag("history.max-bytes", "Memory the recent probes of the landing page may take, oldest evicted first (as well as --history.limit), e.g. 8MiB.").Default("8MiB").Bytes()
-	maxConcurrent := app.Flag("probe.max-concurrent", "Probes allowed to run at once; beyond it /probe answers 503 at once. 0: no limit.").Default("500").Int()
+	maxConcurrent := app.Flag("probe.max-concurrent", "SMTP conversations allowed at once, across all probes: a probe of one target is one, a domain probe one per pair it is talking to. A request that finds none free is answered 503 at once; a domain probe's further pairs wait for one within its deadline. 0: no limit.").Default("500").Int()
 	webFlags := webflag.AddFlags(app, ":9667")
 	shutdownTimeout := app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, how long probes in flight may take to finish before the exporter exits anyway.").Default("10s").Duration()
 	logConfig := &promslog.Config{}
@@ -124,10 +124,12 @@ func run(args []string) int {
 	}
 	if *configCheck {
 		logger.Info("Config is valid", "config", sc.Source(), "modules", len(sc.Get().Modules))
+		logConfigWarnings(sc.Get(), logger)
 		return 0
 	}
 	logger.Info("Starting smtp_exporter", "version", version.Info(), "build_context", version.BuildContext())
 	logger.Info("Loaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
+	logConfigWarnings(sc.Get(), logger)
 	prometheus.MustRegister(versioncollector.NewCollector("smtp_exporter"))
 
 	// The egress canaries run on their own, whatever the scrapes, and are
@@ -157,17 +159,18 @@ func run(args []string) int {
 	mux.Handle("/probe", probe)
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/-/healthy", handler.Healthy)
-	mux.HandleFunc("/-/reload", handler.Reload(func() error {
+	mux.Handle("/-/reload", handler.RefuseCrossSite(handler.Reload(func() error {
 		done := make(chan error)
 		reloads <- done
 		return <-done
-	}))
+	})))
 	mux.HandleFunc("/config", handler.ShowConfig(sc))
 	pages, err := history.NewPages(recent, func() []string { return sc.Get().ModuleNames() }, landingConfig())
 	if err != nil {
 		logger.Error("Building the landing page", "err", err)
 		return 1
 	}
+	pages.Warnings = func() []string { return sc.Get().Warnings() }
 	mux.Handle("/", pages.Landing())
 	mux.Handle("/history/", pages.Report())
 
@@ -225,11 +228,20 @@ func reloadLoop(sc *config.SafeConfig, requests chan chan error, logger *slog.Lo
 			logger.Error("Config reload failed; keeping the previous config", "err", err)
 		} else {
 			logger.Info("Reloaded config", "config", sc.Source(), "modules", sc.Get().ModuleNames())
+			logConfigWarnings(sc.Get(), logger)
 			reloaded(sc.Get())
 		}
 		if reply != nil {
 			reply <- err
 		}
+	}
+}
+
+// logConfigWarnings logs what a valid config should still tell its
+// operator (a DANE module trusting a resolver off this machine).
+func logConfigWarnings(cfg *config.Config, logger *slog.Logger) {
+	for _, w := range cfg.Warnings() {
+		logger.Warn("Config warning", "warning", w)
 	}
 }
 

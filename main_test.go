@@ -176,6 +176,45 @@ func TestProbeHelp(t *testing.T) {
 	}
 }
 
+// TestDANETrustWarning: a DANE module that trusts a resolver off this
+// machine is said so where an operator looks: --config.check, the log of
+// the server at start and at reload, the landing page, and the probe
+// command; a module on loopback is not.
+func TestDANETrustWarning(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yml")
+	write(t, cfgFile, "modules:\n  remote:\n    tls: starttls\n    dane: check\n    dns: {server: 192.0.2.53}\n"+
+		"  local:\n    tls: starttls\n    dane: check\n    dns: {server: 127.0.0.1}\n")
+	const want = `module \"remote\": dane: check: DNSSEC is trusted through the AD bit of 192.0.2.53:53 (dns.server), which is not on this machine`
+
+	check := runBinary(t, "--config.check", "--config.file="+cfgFile)
+	if check.code != 0 || !strings.Contains(check.stderr, "level=WARN") || !strings.Contains(check.stderr, want) {
+		t.Errorf("--config.check: exit %d, want 0 and the warning:\n%s", check.code, check.stderr)
+	}
+	exp := startExporter(t, "--config.file="+cfgFile)
+	waitFor(t, func() bool { return strings.Contains(exp.logs.String(), want) })
+	landing := get(t, exp.URL+"/", 200)
+	mustContain(t, landing, `<li>module &#34;remote&#34;: dane: check: DNSSEC is trusted through the AD bit of 192.0.2.53:53`)
+	if strings.Contains(landing, "&#34;local&#34;") || strings.Contains(exp.logs.String(), `module \"local\"`) {
+		t.Error("the module on loopback is warned about")
+	}
+	if r := post(t, exp.URL+"/-/reload"); r.code != 200 {
+		t.Fatalf("reload: %d %s", r.code, r.body)
+	}
+	waitFor(t, func() bool { return strings.Count(exp.logs.String(), want) == 2 })
+
+	// The probe command warns of the module it uses (the target is a
+	// closed port on loopback; an address has no TLSA name to ask for).
+	closed, err := testtool.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runBinary(t, "probe", "--config.file="+cfgFile, "--module=remote", "--timeout=2s", closed)
+	if !strings.Contains(got.stderr, "Config warning") || !strings.Contains(got.stderr, "192.0.2.53:53") {
+		t.Errorf("probe --module=remote: no warning on stderr:\n%s", got.stderr)
+	}
+}
+
 // TestEgressCanariesReload: the egress canaries run from the start, on
 // /metrics, and a reload by SIGHUP replaces them; a bad egress section is a
 // --config.check error that names the canary and field.

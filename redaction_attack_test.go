@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,33 +36,49 @@ func TestRedactionAttacks(t *testing.T) {
 	hostileCert := smtptest.ServerTLS(ca.Issue(t, leaf))
 	goodCert := smtptest.ServerTLS(ca.Issue(t, smtptest.LocalhostLeaf()))
 
+	half := len(pw) / 2
+	reversed := []byte(pw)
+	slices.Reverse(reversed)
 	attacks := []struct {
 		name  string
 		reply func(initial, user, pass string) string
 		cert  bool   // the hostile certificate
 		want  string // the failure reason
+		// greeting and extensions, when set, are those of a server that
+		// got the password in an earlier probe and quotes it before AUTH.
+		greeting   string
+		extensions []string
 	}{
 		// 189 characters then the password: the old 200-byte cut before
 		// redaction showed all of it but the last character.
 		{"padding", func(_, _, pass string) string {
 			return "535 5.7.8 " + strings.Repeat("x", 189) + pass + "\r\n"
-		}, false, "auth_failed"},
+		}, false, "auth_failed", "", nil},
 		{"quoting characters", func(_, _, pass string) string {
 			return "535 5.7.8 password was " + pass + "\r\n"
-		}, false, "auth_failed"},
+		}, false, "auth_failed", "", nil},
 		// A malformed line is quoted in the error (once with %q).
 		{"quoted in a malformed line", func(_, _, pass string) string {
 			return "5x5 " + pass + "\r\n"
-		}, false, "protocol_error"},
+		}, false, "protocol_error", "", nil},
 		{"split across two lines", func(_, _, pass string) string {
 			return "535-5.7.8 " + pass[:len(pass)/2] + "\r\n535 5.7.8 " + pass[len(pass)/2:] + "\r\n"
-		}, false, "auth_failed"},
+		}, false, "auth_failed", "", nil},
 		{"base64", func(initial, _, pass string) string {
 			return "535 5.7.8 " + b64([]byte(pass)) + " " + b64([]byte("x"+pass)) + " " + initial + "\r\n"
-		}, false, "auth_failed"},
+		}, false, "auth_failed", "", nil},
 		{"password in a certificate name", func(_, _, _ string) string {
 			return "535 5.7.8 no\r\n"
-		}, true, "auth_failed"},
+		}, true, "auth_failed", "", nil},
+		// Split, reversed and encoded where no redaction can know it: in
+		// the greeting, the EHLO greeting line and extension parameters.
+		{
+			"quoted in the next probe's greeting and EHLO", func(_, _, _ string) string {
+				return "535 5.7.8 no\r\n"
+			}, false, "auth_failed",
+			"220-mx.test " + pw[:half] + "\r\n220-" + string(reversed) + " " + b64([]byte(pw[1:])) + "\r\n220 " + pw[half:] + " ESMTP\r\n",
+			[]string{"SIZE 1000", "XLEAK " + pw[:half] + " " + pw[half:]},
+		},
 	}
 
 	dir := t.TempDir()
@@ -79,6 +96,7 @@ func TestRedactionAttacks(t *testing.T) {
 			module := fmt.Sprintf("attack%d_%s", i, strings.ToLower(mech))
 			addrs[module] = smtptest.NewServer(t, smtptest.Config{
 				StartTLS: cert, AuthMechanisms: []string{mech}, AuthReply: a.reply,
+				Greeting: a.greeting, Extensions: a.extensions,
 			}).Addr
 			fmt.Fprintf(&cfg, "  %s:\n    tls: starttls\n    timeout: 5s\n    tls_config: {ca_file: %s, server_name: localhost}\n"+
 				"    auth: {username: %s, password_file: %s}\n", module, ca.File, attackUser, pwFile)
@@ -144,6 +162,12 @@ func TestRedactionAttacks(t *testing.T) {
 	}
 	// The certificate's names are kept, redacted.
 	mustContain(t, outputs["password in a certificate name plain: debug=true"], strings.Repeat("p", 100)+"<redacted>")
+	// Before AUTH too, a module with credentials keeps codes and EHLO
+	// keywords only: the greeting and the EHLO parameters were read.
+	quoted := outputs["quoted in the next probe's greeting and EHLO plain: debug=true"]
+	for _, want := range []string{"S: 220-\n", "S: 220\n", "S: 250-SIZE 1000\n", "S: 250-XLEAK\n", "S: 250 AUTH PLAIN\n", "C: AUTH PLAIN <redacted>"} {
+		mustContain(t, quoted, want)
+	}
 }
 
 // secretNeedles are the password and the parts of it that would give it

@@ -30,7 +30,10 @@ type options struct {
 	sustainedStart float64
 	sustainedMax   float64
 	domainProbes   int
-	log            io.Writer
+	// The bounds section: hostile domain probes held at once, and the
+	// good domain's probes and concurrency of the rate.
+	boundsInFlight, boundsRateProbes, boundsRateConc int
+	log                                              io.Writer
 }
 
 // costTimeout is the module timeout of the cost runs: long enough never to

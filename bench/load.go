@@ -33,6 +33,9 @@ type outcome struct {
 var (
 	successLine = []byte("\nprobe_success 1\n")
 	reasonRE    = regexp.MustCompile(`(?m)^probe_smtp_failure\{reason="([a-z_]+)"\} 1$`)
+	// A mail domain's: its own reason, and a failing pair's.
+	domainReasonRE = regexp.MustCompile(`(?m)^probe_smtp_domain_failure\{reason="([a-z_]+)"\} 1$`)
+	pairReasonRE   = regexp.MustCompile(`(?m)^probe_smtp_failure\{address="[^"]*",mx="[^"]*",reason="([a-z_]+)"\} 1$`)
 )
 
 // scrape issues one /probe request, as a Prometheus scrape does, and reads the whole answer.
@@ -57,6 +60,11 @@ func scrape(ctx context.Context, client *http.Client, url string) outcome {
 		o.ok = bytes.Contains(body.Bytes(), successLine)
 		if m := reasonRE.FindSubmatch(body.Bytes()); m != nil {
 			o.reason = string(m[1])
+		} else if m := domainReasonRE.FindSubmatch(body.Bytes()); m != nil {
+			o.reason = string(m[1])
+			if m := pairReasonRE.FindSubmatch(body.Bytes()); m != nil {
+				o.reason += " (a pair: " + string(m[1]) + ")"
+			}
 		}
 	}
 	return o
@@ -67,12 +75,18 @@ type loadResult struct {
 	probes, succeeded, httpErrors int
 	wall                          time.Duration
 	latencies                     []time.Duration // sorted
+	reasons                       map[string]int  // of the probes that failed
 }
 
 func (r *loadResult) add(o outcome) {
 	r.probes++
 	if o.ok {
 		r.succeeded++
+	} else if o.reason != "" {
+		if r.reasons == nil {
+			r.reasons = map[string]int{}
+		}
+		r.reasons[o.reason]++
 	}
 	if o.err != nil {
 		r.httpErrors++

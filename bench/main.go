@@ -35,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	binary := app.Flag("exporter.binary", "Use this smtp_exporter binary instead of building one.").String()
 	blackbox := app.Flag("blackbox.binary", "blackbox_exporter to compare with; empty: none.").Default("/usr/bin/prometheus-blackbox-exporter").String()
 	testbedEnv := app.Flag("testbed.env", "The Postfix test bed's environment file (testbed/postfix.sh start writes it).").Default("/var/tmp/smtp_exporter-testbed/testbed.env").String()
-	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, hostile, sustained, domain.").Default("cost,verdict,scale,hostile,sustained,domain").String()
+	sections := app.Flag("sections", "What to measure, comma separated: cost, verdict, scale, hostile, sustained, domain, bounds (a domain probe's series, DNS questions, hostile memory and domains per minute; as root: it serves an MTA-STS policy on 127.0.0.6:443).").Default("cost,verdict,scale,hostile,sustained,domain,bounds").String()
 	probes := app.Flag("probes", "Probes per measured run of a cost row.").Default("1000").Int()
 	rounds := app.Flag("rounds", "Measured runs per exporter and cost row, alternating the exporters (A B A B).").Default("2").Int()
 	costServers := app.Flag("cost.servers", "Servers of the cost rows, comma separated: in-process, postfix.").Default("in-process,postfix").String()
@@ -51,6 +51,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sustainedStart := app.Flag("sustained.start", "First rate of the ramp, probes per second (raised 1.5x per step).").Default("50").Float64()
 	sustainedMax := app.Flag("sustained.max", "Highest rate tried, probes per second.").Default("6000").Float64()
 	domainProbes := app.Flag("domain.probes", "Domain probes per measured run of a domain row (and as many of each of its pairs alone).").Default("200").Int()
+	boundsInFlight := app.Flag("bounds.in-flight", "Hostile domain probes held in flight at once (bounds section).").Default("20").Int()
+	boundsRateProbes := app.Flag("bounds.rate.probes", "Domain probes of the domains-per-minute run (bounds section).").Default("2000").Int()
+	boundsRateConc := app.Flag("bounds.rate.concurrency", "Domain probes in flight during the domains-per-minute run (bounds section).").Default("64").Int()
 	jsonOut := app.Flag("json", "Write the report as JSON to this file.").Default("bench/results/latest.json").String()
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
@@ -69,14 +72,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		sustainedStart: *sustainedStart,
 		sustainedMax:   *sustainedMax,
 		domainProbes:   *domainProbes,
-		log:            stderr,
+		boundsInFlight: *boundsInFlight, boundsRateProbes: *boundsRateProbes, boundsRateConc: *boundsRateConc,
+		log: stderr,
 	}
 	for s := range strings.SplitSeq(*sections, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "cost", "verdict", "scale", "hostile", "sustained", "domain":
+		case "cost", "verdict", "scale", "hostile", "sustained", "domain", "bounds":
 			o.sections[s] = true
 		default:
-			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale, hostile, sustained or domain\n", s)
+			fmt.Fprintf(stderr, "bench: unknown section %q in --sections; use cost, verdict, scale, hostile, sustained, domain or bounds\n", s)
 			return 2
 		}
 	}
@@ -199,6 +203,9 @@ func benchProcesses(ctx context.Context, o options, h *smtptest.Env, repo, binar
 		r.Machine.Exporters[e.name] = e.version
 	}
 	err = runBench(ctx, o, exporters, ip, pf, dom, r)
+	if err == nil && o.sections["bounds"] {
+		err = boundsSection(ctx, o, h, binary, r)
+	}
 	r.Machine.LoadAvgEnd = loadAvg()
 	return r, err
 }

@@ -25,6 +25,9 @@ type Report struct {
 	Sustained []SustainedRow `json:"sustained,omitempty"`
 	// Domain is a mail domain of 2 MX x 2 addresses against its pairs alone.
 	Domain []DomainRow `json:"domain,omitempty"`
+	// Bounds is what a domain probe costs in series, DNS questions and
+	// memory at its worst, and domains per minute (issue 23).
+	Bounds *BoundsReport `json:"bounds,omitempty"`
 	// Notes say what was left out and why.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -338,6 +341,9 @@ func printTables(w io.Writer, r *Report) {
 		for _, s := range r.Sustained {
 			fmt.Fprintf(w, "%s %s: sustained %.0f probes/s (%s)\n", s.Exporter, s.Kind, s.Sustained, s.Criterion)
 		}
+	}
+	if r.Bounds != nil {
+		printBounds(w, r.Bounds)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)

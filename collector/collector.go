@@ -304,7 +304,7 @@ type emitter struct {
 func (e *emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
 	e.labels = e.labels[:0]
 	for _, l := range labels {
-		e.labels = append(e.labels, prober.CapLabel(strings.ToValidUTF8(l, "\uFFFD")))
+		e.labels = append(e.labels, prober.CleanLabel(l))
 	}
 	e.emit(d, v, e.labels...)
 }

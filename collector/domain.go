@@ -2,17 +2,20 @@ package collector
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
+	"github.com/smtp-exporter/smtp_exporter/prober"
 )
 
-// The series of a domain probe. probe_success, probe_duration_seconds and
-// probe_dns_lookup_time_seconds are the domain's; every other series of a
-// single probe comes once per (MX host, address) pair with the labels mx
-// and address added.
+// The series of a domain probe: the domain's own (probe_success,
+// probe_duration_seconds, probe_dns_lookup_time_seconds, probe_smtp_mx_*,
+// ...), then a few per (MX host, address) pair, under the names of a
+// single probe's series with the labels mx and address added (see
+// pairSeries): at most 100 + 20 per pair in all.
 var (
 	domainSuccessDesc = domain.add("probe_success",
 		"Whether the probe succeeded (1) or failed (0); for a mail domain, by the module's mx.success rule.", nil)
@@ -42,23 +45,67 @@ var (
 	addressSuccessDesc = domain.add("probe_smtp_address_success",
 		"Whether the probe of one address of one MX host succeeded (an MX host without an address has address \"\").",
 		[]string{"mx", "address"})
+	dnsQueriesDesc = domain.add("probe_dns_queries",
+		"How many DNS messages the probe sent, every lookup counted (MX, addresses, PTR and TLSA names, MTA-STS); a probe sends at most 128.", nil)
+	pairsSkippedDesc = domain.add("probe_smtp_domain_pairs_skipped",
+		"Pairs of MX host and address that DNS gave and the probe left out, by why: max_addresses (beyond mx.max_addresses per host and family), max_pairs (beyond mx.max_pairs), deadline (not started in time).",
+		[]string{"reason"})
 
-	// pairDescs maps each single-probe descriptor to its per-pair twin.
+	// pairDescs maps each single-probe descriptor a pair reports to its
+	// twin with the labels mx and address.
 	pairDescs = map[*prometheus.Desc]*prometheus.Desc{}
 )
 
-// addPairDescs makes the per-pair twin of every single-probe series but
-// the three the domain reports for itself.
+// pairSeries are the series of a pair's conversation that a domain probe
+// reports, with how: a domain is judged by its pairs' verdicts and TLS,
+// and a pair that carried every series of a single probe made a domain of
+// 2 MX hosts x 2 addresses 400 series. The full record of each pair is in
+// the debug output and the history. A failure or warning reason, a DANE
+// or OCSP status is a series only where it is 1; the phases are those of
+// a delivery's latency.
+var pairSeries = []struct {
+	desc *prometheus.Desc
+	// onlySet keeps the series whose value is 1 (a reason, a status).
+	onlySet bool
+	// phases, for the phase durations, are the phases kept.
+	phases []prober.Phase
+}{
+	{desc: failureDesc, onlySet: true},
+	{desc: warningDesc, onlySet: true},
+	{desc: tlsDesc},
+	{desc: phaseDurationDesc, phases: []prober.Phase{prober.PhaseConnect, prober.PhaseBanner, prober.PhaseTLSHandshake}},
+	{desc: tlsVersionDesc},
+	{desc: tlsCipherDesc},
+	{desc: certVerifiedDesc},
+	{desc: earliestExpiryDesc},
+	{desc: leafKeyBitsDesc},
+	{desc: leafSignatureDesc},
+	{desc: ocspStatusDesc, onlySet: true},
+	{desc: daneStatusDesc, onlySet: true},
+	{desc: fcrdnsDesc},
+}
+
+// maxPairWarnings bounds the warning reasons a pair reports, in the order
+// of their names (a pair rarely has more than one).
+const maxPairWarnings = 3
+
+// addPairDescs makes the per-pair twin of every series of pairSeries.
 func addPairDescs() {
-	for _, m := range single.metrics {
-		switch m.desc {
-		case successDesc, durationDesc, dnsLookupDesc:
-			continue
-		}
+	for _, ps := range pairSeries {
+		m := single.byDesc[ps.desc]
 		labels := append(append([]string(nil), m.labels...), "mx", "address")
 		pairDescs[m.desc] = domain.add(m.name, m.help, labels)
 	}
 }
+
+// pairRules is pairSeries by descriptor.
+var pairRules = func() map[*prometheus.Desc]int {
+	rules := map[*prometheus.Desc]int{}
+	for i, ps := range pairSeries {
+		rules[ps.desc] = i
+	}
+	return rules
+}()
 
 // eachDomain is each for a mail domain: its own series, then every pair's.
 func (c *Collector) eachDomain(emit func(d *prometheus.Desc, v float64, labels ...string)) {
@@ -82,6 +129,10 @@ func (c *Collector) eachDomain(emit func(d *prometheus.Desc, v float64, labels .
 	g.gauge(mxAddressesSuccessDesc, float64(succeeded))
 	g.gauge(mxNullDesc, boolValue(r.Null))
 	g.gauge(mxImplicitDesc, boolValue(r.Implicit))
+	g.gauge(dnsQueriesDesc, float64(r.DNSQueries))
+	for _, why := range maildomain.SkipReasons {
+		g.gauge(pairsSkippedDesc, float64(r.Skipped[why]), string(why))
+	}
 	g.gauge(requireTLSReadyDesc, boolValue(r.RequireTLSReady))
 	if v := r.ResolverValidates(); v != nil {
 		g.gauge(resolverValidatingDesc, boolValue(*v))
@@ -89,17 +140,40 @@ func (c *Collector) eachDomain(emit func(d *prometheus.Desc, v float64, labels .
 
 	mtaSTSSeries(r, g.gauge)
 	for _, p := range r.Pairs {
-		addr := addrLabel(p.Address)
-		g.gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, addr)
-		pc := &Collector{target: p.Result, reasons: pairReasonsByName}
-		pc.eachTarget(func(d *prometheus.Desc, v float64, labels ...string) {
-			twin, ok := pairDescs[d]
-			if !ok {
+		pairSeriesOf(p, g)
+	}
+}
+
+// pairSeriesOf emits one pair's series (pairSeries): for a pair never
+// dialed, its verdict and failure reason only.
+func pairSeriesOf(p *maildomain.Pair, g *emitter) {
+	addr := addrLabel(p.Address)
+	g.gauge(addressSuccessDesc, boolValue(p.Result.Success), p.MX, addr)
+	if !p.Probed() {
+		g.gauge(pairDescs[failureDesc], 1, string(p.Result.Failure), p.MX, addr)
+		return
+	}
+	warnings := 0
+	pc := &Collector{target: p.Result, reasons: pairReasonsByName}
+	pc.eachTarget(func(d *prometheus.Desc, v float64, labels ...string) {
+		i, ok := pairRules[d]
+		if !ok {
+			return
+		}
+		rule := pairSeries[i]
+		switch {
+		case rule.onlySet && v != 1:
+			return
+		case rule.phases != nil && !slices.Contains(rule.phases, prober.Phase(labels[0])):
+			return
+		case d == warningDesc:
+			if warnings == maxPairWarnings {
 				return
 			}
-			g.gauge(twin, v, append(labels, p.MX, addr)...)
-		})
-	}
+			warnings++
+		}
+		g.gauge(pairDescs[d], v, append(labels, p.MX, addr)...)
+	})
 }
 
 // addrLabel is an address as the address label says it: "" for none.

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -193,7 +194,6 @@ func TestDomainSeries(t *testing.T) {
 		{"probe_smtp_address_success", []string{"mx", "mx3.example.com", "address", ""}, 0},
 		{"probe_smtp_failure", []string{"mx", "mx2.example.com", "address", "192.0.2.9", "reason", "connect_refused"}, 1},
 		{"probe_smtp_failure", []string{"mx", "mx2.example.com", "address", "10.0.0.1", "reason", "target_not_allowed"}, 1},
-		{"probe_smtp_failure", []string{"mx", "mx1.example.com", "address", "192.0.2.1", "reason", "target_not_allowed"}, 0},
 		{"probe_smtp_failure", []string{"mx", "mx3.example.com", "address", "", "reason", "resolve"}, 1},
 		{"probe_smtp_tls", []string{"mx", "mx1.example.com", "address", "192.0.2.1"}, 1},
 		{"probe_tls_certificate_verified", []string{"mx", "mx1.example.com", "address", "192.0.2.1"}, 1},
@@ -203,14 +203,76 @@ func TestDomainSeries(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	// Every pair carries every reason, target_not_allowed included.
-	n := 0
-	for _, m := range family(mfs, "probe_smtp_failure").GetMetric() {
-		_ = m
-		n++
+	// A pair reports its failure reason only, and none when it succeeded.
+	if n := len(family(mfs, "probe_smtp_failure").GetMetric()); n != 3 {
+		t.Errorf("%d probe_smtp_failure series, want the 3 failing pairs'", n)
 	}
-	if want := len(cases["domain_address_failed"].Pairs) * len(maildomain.PairReasons); n != want {
-		t.Errorf("%d probe_smtp_failure series, want %d", n, want)
+	for _, m := range family(mfs, "probe_smtp_failure").GetMetric() {
+		if m.GetGauge().GetValue() != 1 {
+			t.Errorf("a pair's failure series of value %v", m.GetGauge().GetValue())
+		}
+	}
+	// A pair never dialed says its verdict and reason, nothing else.
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "address" && l.GetValue() == "10.0.0.1" && !slices.Contains([]string{"probe_smtp_address_success", "probe_smtp_failure"}, mf.GetName()) {
+					t.Errorf("the refused pair has %s", mf.GetName())
+				}
+			}
+		}
+	}
+}
+
+// TestDomainSeriesBound: a domain probe is at most 100 series and 20 per
+// pair, whatever its pairs found: each pair here is the worst a single
+// golden case gives (every TLS fact, a failure, warnings, DANE, OCSP,
+// reverse DNS, MTA-STS), on the most MX records DNS may give. A healthy
+// domain of 2 MX hosts x 2 addresses is far below: 180 at most.
+func TestDomainSeriesBound(t *testing.T) {
+	var worst []*prober.Result
+	for _, c := range goldenCases() {
+		worst = append(worst, c.result)
+	}
+	cases := domainCases(t)
+	for _, pairs := range []int{1, 4, 16, 64} {
+		d := *cases["domain_mta_sts_violation"]
+		d.Hosts, d.Pairs = nil, nil
+		m := *d.MTASTS
+		m.MX, m.Pairs = nil, nil
+		d.MTASTS = &m
+		for i := range 64 { // the most MX records an answer may hold
+			d.Hosts = append(d.Hosts, maildomain.MXHost{Name: fmt.Sprintf("mx%02d.example.com", i), Preference: uint16(i), Probed: i < pairs})
+		}
+		for i := range pairs {
+			r := *worst[i%len(worst)]
+			r.Warnings = append(slices.Clone(r.Warnings), prober.Warning{Reason: prober.ReasonAuthBeforeTLS}, prober.Warning{Reason: prober.ReasonCertExpired},
+				prober.Warning{Reason: prober.ReasonStartTLSRejected}, prober.Warning{Reason: prober.ReasonLegacyTLSAccepted})
+			r.ReverseDNS = &prober.ReverseDNSInfo{Conclusive: true, PTR: []string{"a", "b"}, FCrDNS: true}
+			addr := netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})
+			r.IP, r.Success = addr, false
+			c := &maildomain.MTASTSPair{MX: d.Hosts[i].Name, Address: addr}
+			m.Pairs = append(m.Pairs, c)
+			m.MX = append(m.MX, maildomain.MTASTSHost{Host: d.Hosts[i].Name})
+			d.Pairs = append(d.Pairs, &maildomain.Pair{MX: d.Hosts[i].Name, Preference: uint16(i), Address: addr, Result: &r, MTASTS: c})
+		}
+		mfs, _ := renderDomain(t, &d)
+		n := 0
+		for _, mf := range mfs {
+			n += len(mf.GetMetric())
+		}
+		t.Logf("%d pairs: %d series", pairs, n)
+		if limit := 100 + 20*pairs; n > limit {
+			t.Errorf("%d pairs: %d series, bound %d", pairs, n, limit)
+		}
+	}
+	mfs, _ := renderDomain(t, cases["domain_success"])
+	n := 0
+	for _, mf := range mfs {
+		n += len(mf.GetMetric())
+	}
+	if n > 100+20*3 {
+		t.Errorf("a healthy domain of 3 pairs: %d series", n)
 	}
 }
 
@@ -254,7 +316,8 @@ func TestDomainPromtool(t *testing.T) {
 }
 
 // TestDomainHelp: every help text of the domain is a whole sentence, and
-// the pairs' series are those of a single probe less the domain's own.
+// the pairs' series are single probes' series with the labels mx and
+// address added, as pairSeries lists them.
 func TestDomainHelp(t *testing.T) {
 	var names []string
 	for _, m := range domain.metrics {
@@ -271,9 +334,11 @@ func TestDomainHelp(t *testing.T) {
 			t.Errorf("%s twice in the domain's metrics", names[i])
 		}
 	}
-	for _, m := range single.metrics {
-		if _, ok := pairDescs[m.desc]; !ok && !slices.Contains([]string{"probe_success", "probe_duration_seconds", "probe_dns_lookup_time_seconds"}, m.name) {
-			t.Errorf("%s has no per-pair twin", m.name)
+	for _, ps := range pairSeries {
+		m, twin := single.byDesc[ps.desc], domain.byDesc[pairDescs[ps.desc]]
+		if m == nil || twin == nil || twin.name != m.name || twin.help != m.help ||
+			!slices.Equal(twin.labels, append(slices.Clone(m.labels), "mx", "address")) {
+			t.Errorf("pair series %v: its twin is %+v", m, twin)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -30,6 +31,8 @@ type AllowedTargets struct {
 	DenyPrivate bool `yaml:"deny_private"`
 
 	prefixes []netip.Prefix
+	// patterns are Hosts as labels, "*" first for a wildcard.
+	patterns [][]string
 }
 
 // Reasons a target is refused; the values label
@@ -60,6 +63,12 @@ func (a *AllowedTargets) AllowName(host string) error {
 	}
 	if a.matchHost(host) {
 		return nil
+	}
+	if !ValidHostname(strings.TrimSuffix(host, ".")) {
+		return &RefusedError{
+			Reason: RefusedNotAllowed,
+			Msg:    fmt.Sprintf("target host %q is not allowed: it is not a host name (labels of letters, digits, dashes and underscores), so no pattern of allowed_targets.hosts can match it", host),
+		}
 	}
 	return &RefusedError{
 		Reason: RefusedNotAllowed,
@@ -101,15 +110,25 @@ func (a *AllowedTargets) AllowAddr(host string, addr netip.Addr) error {
 	}
 }
 
+// matchHost says whether host matches a pattern of Hosts, compared label
+// by label. Host names from DNS answers (an MX target) come in presentation
+// form, where "x\.allowed.test" is the two labels "x.allowed" and "test":
+// compared as text it would end in ".allowed.test". A name that is not a
+// host name (an escaped byte, an empty label) matches no pattern.
 func (a *AllowedTargets) matchHost(host string) bool {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, pattern := range a.Hosts {
-		if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
-			// suffix is ".example.com": at least one more label is needed.
-			if len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
+	if !ValidHostname(host) {
+		return false
+	}
+	labels := strings.Split(host, ".")
+	for _, want := range a.patterns {
+		if want[0] == "*" {
+			// "*.example.com": at least one more label than example.com.
+			want = want[1:]
+			if len(labels) > len(want) && slices.Equal(labels[len(labels)-len(want):], want) {
 				return true
 			}
-		} else if host == pattern {
+		} else if slices.Equal(labels, want) {
 			return true
 		}
 	}
@@ -117,6 +136,7 @@ func (a *AllowedTargets) matchHost(host string) bool {
 }
 
 func (a *AllowedTargets) prepare() error {
+	a.patterns = a.patterns[:0]
 	for i, pattern := range a.Hosts {
 		p := strings.ToLower(strings.TrimSuffix(pattern, "."))
 		if addr, err := netip.ParseAddr(p); err == nil {
@@ -131,6 +151,7 @@ func (a *AllowedTargets) prepare() error {
 			p = "*." + name
 		}
 		a.Hosts[i] = p
+		a.patterns = append(a.patterns, strings.Split(p, "."))
 	}
 	a.prefixes = a.prefixes[:0]
 	for _, s := range a.CIDRs {

@@ -61,6 +61,15 @@ func TestAllowedTargets(t *testing.T) {
 		{"CIDR list admits private without deny_private", cidrsOnly, "10.1.2.3", "10.1.2.3", ""},
 		{"CIDR list refuses other private ranges", cidrsOnly, "10.2.0.1", "10.2.0.1", RefusedNotAllowed},
 		{"host list refuses an address literal", hostsOnly, "93.184.215.14", "93.184.215.14", RefusedNotAllowed},
+		// Names from DNS answers come in presentation form: compared as
+		// text, "x\.example.com" ends in ".example.com", but its labels
+		// are "x.example" and "com".
+		{"escaped dot in a label", hostsOnly, `x\.example.com`, "93.184.215.14", RefusedNotAllowed},
+		{"escaped dot, deeper", hostsOnly, `a.x\.example.com`, "93.184.215.14", RefusedNotAllowed},
+		{"escaped byte", hostsOnly, `mx\000.example.com`, "93.184.215.14", RefusedNotAllowed},
+		{"escaped dot, allowed by address", full, `x\.example.com`, "81.2.69.25", ""},
+		{"empty label", hostsOnly, "mx..example.com", "93.184.215.14", RefusedNotAllowed},
+		{"root label only", hostsOnly, ".example.com", "93.184.215.14", RefusedNotAllowed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +96,10 @@ func TestAllowName(t *testing.T) {
 		{`{hosts: ["*.example.com"], cidrs: ["192.0.2.0/24"]}`, "mx.example.org", ""},
 		{`{cidrs: ["192.0.2.0/24"]}`, "mx.example.org", ""},
 		{`{deny_private: true}`, "localhost", ""},
+		{`{hosts: ["*.example.com"]}`, `x\.example.com`, RefusedNotAllowed},
+		{`{hosts: ["*.example.com"]}`, `mx.example.com\.`, RefusedNotAllowed},
+		{`{hosts: ["mx.example.com"]}`, `mx\.example.com`, RefusedNotAllowed},
+		{`{hosts: ["mx.example.com"]}`, "MX.Example.com.", ""},
 	}
 	for _, tc := range cases {
 		var a *AllowedTargets
@@ -121,6 +134,10 @@ func TestAllowedTargetsMessages(t *testing.T) {
 		{
 			full.AllowName("mx.example.org"),
 			`target host "mx.example.org" is not allowed: it matches no pattern of allowed_targets.hosts`,
+		},
+		{
+			full.AllowName(`x\.example.com`),
+			`target host "x\\.example.com" is not allowed: it is not a host name (labels of letters, digits, dashes and underscores), so no pattern of allowed_targets.hosts can match it`,
 		},
 	}
 	for _, tc := range cases {

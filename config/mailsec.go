@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 
 	"gopkg.in/yaml.v3"
 
@@ -102,4 +104,50 @@ func (m *Module) prepareDANEAndMTASTS() error {
 		m.resolver = r
 	}
 	return nil
+}
+
+// Warnings are what a valid config should still tell its operator, one
+// line each, naming the module: logged at every load and shown on the
+// landing page.
+func (c *Config) Warnings() []string {
+	var out []string
+	for _, name := range c.ModuleNames() {
+		for _, w := range c.Modules[name].Warnings() {
+			out = append(out, fmt.Sprintf("module %q: %s", name, w))
+		}
+	}
+	return out
+}
+
+// Warnings are what the module's valid settings should still tell its
+// operator.
+func (m *Module) Warnings() []string {
+	if w := m.daneTrustWarning(); w != "" {
+		return []string{w}
+	}
+	return nil
+}
+
+// daneTrustWarning says where a DANE module's DNSSEC trust comes from when
+// that is not this machine: the AD bit of a resolver elsewhere means only
+// that some packet on the network said so, which anyone on the path can
+// forge: the bit is worth the path it came over.
+func (m *Module) daneTrustWarning() string {
+	if m.DANE == DANEOff || m.resolver == nil {
+		return ""
+	}
+	server := m.resolver.Server()
+	host, _, err := net.SplitHostPort(server)
+	if err != nil {
+		host = server
+	}
+	if addr, err := netip.ParseAddr(host); err == nil && addr.IsLoopback() {
+		return ""
+	}
+	from := "dns.server"
+	if m.DNS == nil || m.DNS.Server == "" {
+		from = "the first nameserver of " + resolver.ResolvConf
+	}
+	return fmt.Sprintf("dane: %s: DNSSEC is trusted through the AD bit of %s (%s), which is not on this machine: anyone on the path to it can forge a secure answer; set dns.server to a validating resolver on loopback (127.0.0.1:53, ::1)",
+		m.DANE, server, from)
 }

@@ -13,6 +13,15 @@ import (
 type MX struct {
 	// MaxHosts is how many MX hosts are probed, lowest preference first.
 	MaxHosts int `yaml:"max_hosts"`
+	// MaxAddresses is how many addresses of each MX host are probed, per
+	// family (IPv4, IPv6), in the order of the answer.
+	MaxAddresses int `yaml:"max_addresses"`
+	// MaxPairs is how many (MX host, address) pairs one probe holds a
+	// conversation with (or refuses, or finds without address), lowest
+	// preference first: the bound on a probe's work whatever DNS says.
+	MaxPairs int `yaml:"max_pairs"`
+	// Concurrency is how many of the pairs are probed at once.
+	Concurrency int `yaml:"concurrency"`
 	// Addresses is MXAddressesAll or MXAddressesFirst.
 	Addresses string `yaml:"addresses"`
 	// Success is MXSuccessAll, MXSuccessAny or MXSuccessPrimary.
@@ -37,6 +46,19 @@ const (
 	DefaultMXMaxHosts = 10
 	// MaxMXMaxHosts keeps one scrape from fanning out to hundreds of hosts.
 	MaxMXMaxHosts = 50
+	// DefaultMXMaxAddresses: two of each family show a host's redundancy
+	// (real MX hosts have one or two), not the 64 a hostile zone gives.
+	DefaultMXMaxAddresses = 2
+	MaxMXMaxAddresses     = 16
+	// DefaultMXMaxPairs covers a domain of 4 MX hosts with 2 addresses of
+	// each family; MaxMXMaxPairs is what one scrape may cost at most.
+	DefaultMXMaxPairs = 16
+	MaxMXMaxPairs     = 64
+	// DefaultMXConcurrency is the pairs probed at once: a domain of 2 MX
+	// hosts x 2 addresses in one round trip. Each takes a slot of
+	// --probe.max-concurrent while it runs.
+	DefaultMXConcurrency = 4
+	MaxMXConcurrency     = 16
 	// DefaultMXPort is the port of a domain module that sets none: MX hosts
 	// receive mail on 25.
 	DefaultMXPort = 25
@@ -97,11 +119,23 @@ func (m *Module) prepareMX() error {
 		return nil
 	}
 	mx := m.MX
-	if mx.MaxHosts == 0 {
-		mx.MaxHosts = DefaultMXMaxHosts
-	}
-	if mx.MaxHosts < 1 || mx.MaxHosts > MaxMXMaxHosts {
-		return fmt.Errorf("mx: max_hosts: %d is out of range 1-%d", mx.MaxHosts, MaxMXMaxHosts)
+	for _, b := range []struct {
+		field     *int
+		name      string
+		def, most int
+		what      string
+	}{
+		{&mx.MaxHosts, "max_hosts", DefaultMXMaxHosts, MaxMXMaxHosts, ""},
+		{&mx.MaxAddresses, "max_addresses", DefaultMXMaxAddresses, MaxMXMaxAddresses, " (addresses per MX host and family)"},
+		{&mx.MaxPairs, "max_pairs", DefaultMXMaxPairs, MaxMXMaxPairs, " ((MX host, address) pairs per probe)"},
+		{&mx.Concurrency, "concurrency", DefaultMXConcurrency, MaxMXConcurrency, " (pairs probed at once)"},
+	} {
+		if *b.field == 0 {
+			*b.field = b.def
+		}
+		if *b.field < 1 || *b.field > b.most {
+			return fmt.Errorf("mx: %s: %d is out of range 1-%d%s", b.name, *b.field, b.most, b.what)
+		}
 	}
 	switch mx.Addresses {
 	case "":

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
@@ -16,6 +19,13 @@ import (
 // domainSetup serves example.test (MX mx.example.test -> 127.0.0.1, where
 // a fake SMTP server listens) and returns a config with a domain module.
 func domainSetup(t *testing.T) string {
+	t.Helper()
+	doc, _ := domainSetupServer(t)
+	return doc
+}
+
+// domainSetupServer is domainSetup with its DNS server.
+func domainSetupServer(t *testing.T) (string, *dnstest.Server) {
 	t.Helper()
 	srv := smtptest.NewServer(t, smtptest.Config{})
 	_, port, _ := net.SplitHostPort(srv.Addr)
@@ -33,7 +43,7 @@ modules:
     timeout: 5s
     mx: {}
     dns: {server: %q}
-`, port, dns.Addr)
+`, port, dns.Addr), dns
 }
 
 func TestProbeDomainRequests(t *testing.T) {
@@ -53,8 +63,9 @@ func TestProbeDomainRequests(t *testing.T) {
 			"probe_success 1\n",
 			`probe_smtp_address_success{address="127.0.0.1",mx="mx.example.test"} 1`,
 			`probe_smtp_mx_info{mx="mx.example.test",preference="10"} 1`,
-			`probe_smtp_failure{address="127.0.0.1",mx="mx.example.test",reason="target_not_allowed"} 0`,
 			`probe_smtp_domain_failure{reason="address_failed"} 0`,
+			"probe_dns_queries 3\n", // MX, then A and AAAA of the MX host
+			`probe_smtp_domain_pairs_skipped{reason="max_pairs"} 0`,
 		}},
 		{"target=Example.Test.&module=mx", 200, []string{"probe_success 1\n"}},
 		{"target=null.test&module=mx", 200, []string{"probe_success 0\n", `probe_smtp_domain_failure{reason="null_mx"} 1`, "probe_smtp_mx_null 1\n"}},
@@ -98,6 +109,77 @@ func TestProbeDomainAllowList(t *testing.T) {
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("%d, lacks %q:\n%s", rec.Code, want, rec.Body)
 		}
+	}
+}
+
+// TestProbeDomainTargetAllowList: the domain itself meets the allow-list
+// before any lookup: a domain no pattern of hosts allows (and no cidrs
+// could) is a 403, counted, and the DNS server is never asked.
+func TestProbeDomainTargetAllowList(t *testing.T) {
+	cases := []struct {
+		name, allowed, target string
+		code                  int
+	}{
+		{"domain listed", `{hosts: [example.test, "*.example.test"]}`, "example.test", 200},
+		{"wildcard does not cover the domain itself", `{hosts: ["*.example.test"]}`, "example.test", 403},
+		{"other domain", `{hosts: [example.test, "*.example.test"]}`, "example.org", 403},
+		{"look-alike", `{hosts: [example.test]}`, "evilexample.test", 403},
+		{"cidrs may allow its MX addresses", `{hosts: [example.org], cidrs: [127.0.0.0/8]}`, "example.test", 200},
+		{"deny_private judges addresses only", `{deny_private: true}`, "example.test", 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, dns := domainSetupServer(t)
+			h, _ := newProbe(t, doc+"allowed_targets: "+tc.allowed+"\n", nil)
+			rec := serve(h, http.MethodGet, "target="+tc.target+"&module=mx", nil)
+			if rec.Code != tc.code {
+				t.Fatalf("%d %q, want %d", rec.Code, rec.Body, tc.code)
+			}
+			if tc.code != 403 {
+				return
+			}
+			want := fmt.Sprintf("target host %q is not allowed", tc.target)
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("body %q lacks %q", rec.Body, want)
+			}
+			if q := dns.Queries(); len(q) != 0 {
+				t.Errorf("the refused domain was looked up: %v", q)
+			}
+			if got := testutil.ToFloat64(h.Metrics.refused.WithLabelValues(config.RefusedNotAllowed)); got != 1 {
+				t.Errorf("refused{target_not_allowed} = %v, want 1", got)
+			}
+		})
+	}
+}
+
+// TestProbeDomainEscapedMXName: an MX target whose first label holds an
+// escaped dot ("x\.allowed.test", the labels "x.allowed" and "test") ends
+// in ".allowed.test" as text only: *.allowed.test does not allow it, and
+// its address is never dialed.
+func TestProbeDomainEscapedMXName(t *testing.T) {
+	srv := smtptest.NewServer(t, smtptest.Config{})
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	dns := dnstest.Start(t,
+		`esc.test. 300 IN MX 10 x\.allowed.test.`,
+		`x\.allowed.test. 300 IN A 127.0.0.1`,
+		"good.test. 300 IN MX 10 mx.allowed.test.",
+		"mx.allowed.test. 300 IN A 127.0.0.1",
+	)
+	h, _ := newProbe(t, fmt.Sprintf(`
+modules:
+  mx: {port: %s, tls: none, timeout: 5s, mx: {}, dns: {server: %q}}
+allowed_targets: {hosts: [esc.test, good.test, "*.allowed.test"]}
+`, port, dns.Addr), nil)
+	rec := serve(h, http.MethodGet, "target=esc.test&module=mx", nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `reason="target_not_allowed"} 1`) {
+		t.Errorf("%d: the escaped name's pair is not refused:\n%s", rec.Code, rec.Body)
+	}
+	if n := srv.Accepted(); n != 0 {
+		t.Fatalf("the escaped name's address was dialed %d times", n)
+	}
+	// The same server behind a real name below allowed.test is probed.
+	if rec := serve(h, http.MethodGet, "target=good.test&module=mx", nil); !strings.Contains(rec.Body.String(), "probe_success 1\n") || srv.Accepted() != 1 {
+		t.Errorf("good.test: %d connections\n%s", srv.Accepted(), rec.Body)
 	}
 }
 

@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/slots"
 )
 
 // maxQueryBytes bounds a /probe query string: a 270-byte target, a module
@@ -24,60 +24,64 @@ const RefusedConcurrencyLimit = "concurrency_limit"
 func newRefusedCounter() *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smtp_exporter_probes_refused_total",
-		Help: "Probe requests refused without probing, by reason: target_not_allowed and private_address (allowed_targets, HTTP 403), concurrency_limit (--probe.max-concurrent, HTTP 503).",
+		Help: "Probe requests refused without probing, by reason: target_not_allowed and private_address (allowed_targets, HTTP 403), concurrency_limit (--probe.max-concurrent, HTTP 503), cross_site (sent by a browser for a page of another site, HTTP 403).",
 	}, []string{"reason"})
-	for _, reason := range []string{config.RefusedNotAllowed, config.RefusedPrivateAddress, RefusedConcurrencyLimit} {
+	for _, reason := range []string{config.RefusedNotAllowed, config.RefusedPrivateAddress, RefusedConcurrencyLimit, RefusedCrossSite} {
 		c.WithLabelValues(reason)
 	}
 	return c
 }
 
-// Limiter bounds the number of probes running at once. Beyond the bound a
-// request is refused at once rather than queued: a queued probe would only
-// start after Prometheus' scrape timeout had eaten into its time.
+// Limiter is --probe.max-concurrent: the SMTP conversations in flight
+// across all requests (see package slots). A request takes its first slot
+// before anything else and is refused at once (503) when none is free:
+// a queued probe would only start after Prometheus' scrape timeout had
+// eaten into its time. A domain probe takes one more slot for each
+// conversation it holds beside its first (prober.Options.Slots).
 type Limiter struct {
-	max     int64
-	running atomic.Int64
+	pool *slots.Pool
 }
 
-// NewLimiter returns a limiter for limit concurrent probes (0: no bound) and
-// registers smtp_exporter_probes_max_concurrent with reg.
+// NewLimiter returns a limiter for limit conversations at once (0: no
+// bound) and registers smtp_exporter_probes_max_concurrent and
+// smtp_exporter_conversations_in_flight with reg.
 func NewLimiter(limit int, reg prometheus.Registerer) *Limiter {
+	l := &Limiter{pool: slots.New(limit)}
 	if reg != nil {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "smtp_exporter_probes_max_concurrent",
-			Help: "The limit on probes running at once (--probe.max-concurrent; 0 means none).",
+			Help: "The limit on SMTP conversations at once, across all probes (--probe.max-concurrent; 0 means none).",
 		})
 		g.Set(float64(limit))
-		reg.MustRegister(g)
+		reg.MustRegister(g, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "smtp_exporter_conversations_in_flight",
+			Help: "SMTP conversations held right now, across all probes (a domain probe holds one per pair it is talking to); 0 when --probe.max-concurrent is 0.",
+		}, func() float64 { return float64(l.pool.InUse()) }))
 	}
-	return &Limiter{max: int64(limit)}
+	return l
 }
 
-// TryAcquire takes a slot if one is free; a nil limiter always has one.
-func (l *Limiter) TryAcquire() bool {
-	if l == nil || l.max <= 0 {
-		return true
-	}
-	if l.running.Add(1) > l.max {
-		l.running.Add(-1)
-		return false
-	}
-	return true
-}
+// TryAcquire takes a request's first slot if one is free; a nil limiter
+// always has one.
+func (l *Limiter) TryAcquire() bool { return l.Slots().TryAcquire() }
 
 // Release frees the slot TryAcquire took.
-func (l *Limiter) Release() {
-	if l == nil || l.max <= 0 {
-		return
+func (l *Limiter) Release() { l.Slots().Release() }
+
+// Slots is the pool behind the limiter, which a domain probe takes its
+// further slots from (nil for a nil limiter: no bound).
+func (l *Limiter) Slots() *slots.Pool {
+	if l == nil {
+		return nil
 	}
-	l.running.Add(-1)
+	return l.pool
 }
 
 func (h *ProbeHandler) tooMany(w http.ResponseWriter, logger *slog.Logger) {
 	h.Metrics.refused.WithLabelValues(RefusedConcurrencyLimit).Inc()
-	logger.Debug("Probe refused: too many probes running", "max_concurrent", h.Limit.max)
-	http.Error(w, fmt.Sprintf("too many probes running: the limit of %d (--probe.max-concurrent) is reached; try again later", h.Limit.max),
+	limit := h.Limit.Slots().Limit()
+	logger.Debug("Probe refused: too many conversations in flight", "max_concurrent", limit)
+	http.Error(w, fmt.Sprintf("too many probes running: the limit of %d SMTP conversations (--probe.max-concurrent) is reached; try again later", limit),
 		http.StatusServiceUnavailable)
 }
 

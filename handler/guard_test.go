@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -120,9 +121,15 @@ func TestProbeMaxConcurrent(t *testing.T) {
 		wg.Go(func() { codes <- get().Code })
 		<-started
 	}
+	inFlight := func(n int) string {
+		return fmt.Sprintf("# HELP smtp_exporter_conversations_in_flight SMTP conversations held right now, across all probes (a domain probe holds one per pair it is talking to); 0 when --probe.max-concurrent is 0.\n# TYPE smtp_exporter_conversations_in_flight gauge\nsmtp_exporter_conversations_in_flight %d\n", n)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(inFlight(limit)), "smtp_exporter_conversations_in_flight"); err != nil {
+		t.Errorf("while full: %v", err)
+	}
 	for range 2 {
 		rec := get()
-		want := "too many probes running: the limit of 3 (--probe.max-concurrent) is reached; try again later"
+		want := "too many probes running: the limit of 3 SMTP conversations (--probe.max-concurrent) is reached; try again later"
 		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), want) {
 			t.Fatalf("%d %q, want 503 %q", rec.Code, rec.Body, want)
 		}
@@ -157,8 +164,9 @@ func TestProbeMaxConcurrent(t *testing.T) {
 	if got := testutil.ToFloat64(h.Metrics.inFlight); got != 0 {
 		t.Errorf("in flight = %v after all probes ended", got)
 	}
-	want := "# HELP smtp_exporter_probes_max_concurrent The limit on probes running at once (--probe.max-concurrent; 0 means none).\n# TYPE smtp_exporter_probes_max_concurrent gauge\nsmtp_exporter_probes_max_concurrent 3\n"
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "smtp_exporter_probes_max_concurrent"); err != nil {
+	want := "# HELP smtp_exporter_probes_max_concurrent The limit on SMTP conversations at once, across all probes (--probe.max-concurrent; 0 means none).\n# TYPE smtp_exporter_probes_max_concurrent gauge\nsmtp_exporter_probes_max_concurrent 3\n" +
+		"# HELP smtp_exporter_conversations_in_flight SMTP conversations held right now, across all probes (a domain probe holds one per pair it is talking to); 0 when --probe.max-concurrent is 0.\n# TYPE smtp_exporter_conversations_in_flight gauge\nsmtp_exporter_conversations_in_flight 0\n"
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "smtp_exporter_probes_max_concurrent", "smtp_exporter_conversations_in_flight"); err != nil {
 		t.Error(err)
 	}
 }

@@ -110,8 +110,14 @@ type request struct {
 // parse and validate the request (400 on any mistake), run the probe, write
 // its metrics (or the debug report).
 func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The limit comes before anything else, so that a flood beyond it costs
-	// no more than an atomic add each.
+	// The browser's word and the limit come before anything else, so that a
+	// flood costs no more than a header lookup and an atomic add each.
+	if err := crossSite(r, true); err != nil {
+		h.Metrics.refused.WithLabelValues(RefusedCrossSite).Inc()
+		h.Logger.Debug("Probe refused: sent by a page of another site", "origin", trim(r.Header.Get("Origin")), "sec_fetch_site", trim(r.Header.Get("Sec-Fetch-Site")))
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	if !h.Limit.TryAcquire() {
 		h.tooMany(w, h.Logger)
 		return
@@ -126,6 +132,14 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if req.module.IsDomain() && req.allowList != nil {
+		// The domain meets the allow-list before any lookup, as a single
+		// target's name does: a name no pattern allows costs no question.
+		if err := req.allowList.AllowName(req.domain); err != nil {
+			h.forbid(w, err, req.logger)
+			return
+		}
 	}
 	outcome := h.run(r.Context(), req)
 	if err := outcome.Summary().Refused; err != nil {
@@ -180,6 +194,9 @@ func (h *ProbeHandler) run(ctx context.Context, req *request) prober.Outcome {
 		if probe == nil {
 			probe = maildomain.Probe
 		}
+		// The request holds one conversation slot (ServeHTTP took it);
+		// the fan-out takes one more for each further conversation.
+		opts.Slots = h.Limit.Slots()
 		outcome = probe(ctx, req.domain, req.moduleName, req.module, req.logger, opts)
 	} else {
 		probe := h.Prober

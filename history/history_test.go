@@ -98,10 +98,19 @@ func TestConcurrentAdds(t *testing.T) {
 
 func newTestPages(t *testing.T, h *History) *httptest.Server {
 	t.Helper()
+	return newTestPagesWarning(t, h, nil)
+}
+
+// newTestPagesWarning is newTestPages with the config's warnings.
+func newTestPagesWarning(t *testing.T, h *History, warnings []string) *httptest.Server {
+	t.Helper()
 	pages, err := NewPages(h, func() []string { return []string{"smtp", "sub<b>mission"} },
 		web.LandingConfig{Name: "SMTP Exporter", Description: "test", Version: "v0"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if warnings != nil {
+		pages.Warnings = func() []string { return warnings }
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", pages.Landing())
@@ -244,6 +253,65 @@ func TestPagesDomain(t *testing.T) {
 	}
 }
 
+// TestPagesDomainPairPages: a domain of many pairs shows the reports of
+// eight pairs a page, behind the table of all of them, with links to the
+// other pages; a page out of range is a 400 that says which there are.
+func TestPagesDomainPairPages(t *testing.T) {
+	h := New(5)
+	srv := newTestPages(t, h)
+	d := &maildomain.Result{Domain: "many.example", Module: "mx", Rule: "all", Start: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Success: true}
+	for i := range 20 {
+		mx := fmt.Sprintf("mx%02d.many.example", i)
+		r := result(mx+":25", true)
+		r.Transcript = []prober.TranscriptLine{{From: "S", Text: "220 transcript of " + mx}}
+		d.Hosts = append(d.Hosts, maildomain.MXHost{Name: mx, Preference: uint16(i), Probed: true})
+		d.Pairs = append(d.Pairs, &maildomain.Pair{MX: mx, Preference: uint16(i), Address: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), Result: r})
+	}
+	h.Add(d)
+	cases := []struct {
+		query  string
+		code   int
+		shown  []int // pairs whose transcript the page shows
+		active string
+	}{
+		{"", 200, []int{0, 7}, "<b>pairs 1-8</b>"},
+		{"?pairs=1", 200, []int{8, 15}, "<b>pairs 9-16</b>"},
+		{"?pairs=2", 200, []int{16, 19}, "<b>pairs 17-20</b>"},
+		{"?pairs=3", 400, nil, ""},
+		{"?pairs=-1", 400, nil, ""},
+		{"?pairs=x", 400, nil, ""},
+	}
+	for _, tc := range cases {
+		code, page := fetch(t, srv.URL+"/history/1"+tc.query)
+		if code != tc.code {
+			t.Errorf("%s: %d, want %d: %s", tc.query, code, tc.code, page)
+			continue
+		}
+		if code != 200 {
+			if !strings.Contains(page, "want a page of the pair reports from 0 to 2") {
+				t.Errorf("%s: %q does not say which pages there are", tc.query, page)
+			}
+			continue
+		}
+		for i := range 20 {
+			mx := fmt.Sprintf("mx%02d.many.example", i)
+			shown := strings.Contains(page, "220 transcript of "+mx)
+			if want := i >= tc.shown[0] && i <= tc.shown[1]; shown != want {
+				t.Errorf("%s: transcript of pair %d shown %v, want %v", tc.query, i, shown, want)
+			}
+			// The table lists every pair on every page.
+			if !strings.Contains(page, "  "+mx+"  ") {
+				t.Errorf("%s: the table lacks %s", tc.query, mx)
+			}
+		}
+		for _, want := range []string{tc.active, `<a href="?pairs=`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: page lacks %q", tc.query, want)
+			}
+		}
+	}
+}
+
 // TestPagesDomainWarnings: a mail domain that succeeded with warnings
 // reads as warnings, as a single target does, not as plain success: an
 // MTA-STS policy in testing mode that would refuse an MX host, and a pair's
@@ -350,5 +418,65 @@ func TestFilter(t *testing.T) {
 	}
 	if code, body := fetch(t, srv.URL+"/?result=ok"); code != 400 || !strings.Contains(body, "want success, warnings or failure") {
 		t.Errorf("?result=ok: %d %s", code, body)
+	}
+}
+
+// The config's warnings stand above the probe form, as text; without any
+// there is no such section.
+func TestPagesConfigWarnings(t *testing.T) {
+	warn := `module "mx<b>": dane: check: DNSSEC is trusted through the AD bit of 192.0.2.53:53 (dns.server), which is not on this machine`
+	_, body := fetch(t, newTestPagesWarning(t, New(5), []string{warn}).URL+"/")
+	want := `<ul class="config-warnings" id="config-warnings">
+<li>module &#34;mx&lt;b&gt;&#34;: dane: check: DNSSEC is trusted through the AD bit of 192.0.2.53:53 (dns.server), which is not on this machine</li>
+</ul>`
+	if !strings.Contains(body, want) {
+		t.Errorf("landing page lacks the warning %q:\n%s", want, body)
+	}
+	if strings.Index(body, "config-warnings") > strings.Index(body, `<form class="probe"`) {
+		t.Error("the warnings come after the probe form")
+	}
+	for _, w := range [][]string{nil, {}} {
+		if _, body := fetch(t, newTestPagesWarning(t, New(5), w).URL+"/"); strings.Contains(body, "Configuration warnings") {
+			t.Errorf("warnings %v: the page has a warnings section", w)
+		}
+	}
+}
+
+// TestPagesConcurrentRenders: beyond maxConcurrentRenders probe pages in
+// the making, another is a 503 at once (with Retry-After), and a freed
+// slot serves again; the landing page is not held by it.
+func TestPagesConcurrentRenders(t *testing.T) {
+	h := New(5)
+	h.Add(result("mx.example:25", true))
+	pages, err := NewPages(h, func() []string { return []string{"smtp"} }, web.LandingConfig{Name: "SMTP Exporter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(handler http.Handler, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	for range maxConcurrentRenders {
+		pages.renders <- struct{}{} // renders in flight
+	}
+	for _, path := range []string{"/history/1", "/history/1?format=json"} {
+		rec := get(pages.Report(), path)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "try again") {
+			t.Errorf("%s while full: %d %q, Retry-After %q", path, rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+		}
+	}
+	if rec := get(pages.Report(), "/history/9"); rec.Code != http.StatusNotFound {
+		t.Errorf("an unknown probe while full: %d, want 404", rec.Code)
+	}
+	if rec := get(pages.Landing(), "/"); rec.Code != http.StatusOK {
+		t.Errorf("landing page while full: %d", rec.Code)
+	}
+	<-pages.renders
+	if rec := get(pages.Report(), "/history/1"); rec.Code != http.StatusOK {
+		t.Errorf("after a render ended: %d %q", rec.Code, rec.Body)
+	}
+	if n := len(pages.renders); n != maxConcurrentRenders-1 {
+		t.Errorf("%d renders held after the page was served, want %d", n, maxConcurrentRenders-1)
 	}
 }

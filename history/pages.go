@@ -19,20 +19,38 @@ import (
 // marker is where the exporter-toolkit landing page gets the dynamic part.
 const marker = "<!-- smtp_exporter:dynamic -->"
 
+// maxConcurrentRenders bounds the probe pages rendered at once: a domain
+// probe's page is a report per pair, hundreds of kilobytes of text built
+// in memory, and a page is free to ask for; beyond the bound /history/ID
+// answers 503 at once rather than stack up renders.
+const maxConcurrentRenders = 4
+
+// pairReportsPerPage is how many pairs of a domain probe a page shows the
+// reports and transcripts of (the table of every pair heads each page):
+// a page of a domain of 64 pairs is then some tens of kilobytes, not
+// megabytes.
+const pairReportsPerPage = 8
+
 // Pages serves the landing page (probe form and history table) and one page
 // per kept probe, in the exporter-toolkit landing page's frame.
 type Pages struct {
+	// Warnings, when set, returns what the running config should tell
+	// its operator (config.Config.Warnings), shown above the probe form.
+	Warnings func() []string
+
 	history *History
 	modules func() []string
 	// landing and probe are the toolkit's pages split at marker.
 	landing, probe [2][]byte
+	// renders holds a token per probe page being rendered.
+	renders chan struct{}
 }
 
 // NewPages builds the pages. modules returns the names of the loaded
 // modules, asked on every request so that a reload shows at once. The
 // landing config's Form is replaced by the probe form here.
 func NewPages(h *History, modules func() []string, landing web.LandingConfig) (*Pages, error) {
-	p := &Pages{history: h, modules: modules}
+	p := &Pages{history: h, modules: modules, renders: make(chan struct{}, maxConcurrentRenders)}
 	landing.Form = web.LandingForm{}
 	landing.ExtraCSS += css
 	var err error
@@ -81,6 +99,9 @@ func (p *Pages) Landing() http.Handler {
 			return
 		}
 		data := landingData{Modules: p.modules(), Limit: p.history.Limit(), Filter: f}
+		if p.Warnings != nil {
+			data.Warnings = p.Warnings()
+		}
 		for _, e := range p.history.Recent() {
 			data.Total++
 			if row := newRow(e); f.match(row) {
@@ -106,6 +127,14 @@ func (p *Pages) Report() http.Handler {
 			http.Error(w, fmt.Sprintf("probe %d is not in the history: only the last %d probes are kept, and only since the exporter started", id, p.history.Limit()), http.StatusNotFound)
 			return
 		}
+		select {
+		case p.renders <- struct{}{}:
+			defer func() { <-p.renders }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, fmt.Sprintf("%d probe pages are being rendered; try again in a moment", maxConcurrentRenders), http.StatusServiceUnavailable)
+			return
+		}
 		if r.URL.Query().Get("format") == "json" {
 			w.Header().Set("Content-Type", "application/json")
 			// The JSON quotes server text unescaped; never let it be sniffed as HTML.
@@ -115,8 +144,22 @@ func (p *Pages) Report() http.Handler {
 			return
 		}
 		var text strings.Builder
-		report.Write(&text, e.Outcome, report.Options{Now: e.Outcome.Summary().Start})
-		p.serve(w, p.probe, probeTemplate, probeData{Row: newRow(e), Report: text.String()})
+		data := probeData{Row: newRow(e)}
+		opts := report.Options{Now: e.Outcome.Summary().Start}
+		if pairs := report.PairCount(e.Outcome); pairs > 0 {
+			// A mail domain: its table, then the reports and transcripts
+			// of one page of its pairs.
+			page, err := pairPage(r.URL.Query().Get("pairs"), pairs)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			opts.FirstPair, opts.PairReports = page*pairReportsPerPage, pairReportsPerPage
+			data.PairPages = pairPages(pairs, page)
+		}
+		report.Write(&text, e.Outcome, opts)
+		data.Report = text.String()
+		p.serve(w, p.probe, probeTemplate, data)
 	})
 }
 
@@ -200,16 +243,58 @@ func duration(d time.Duration) string {
 }
 
 type landingData struct {
-	Modules []string
-	Limit   int
-	Filter  filter
-	Total   int // probes kept, shown or not
-	Rows    []row
+	Warnings []string
+	Modules  []string
+	Limit    int
+	Filter   filter
+	Total    int // probes kept, shown or not
+	Rows     []row
 }
 
 type probeData struct {
 	Row    row
 	Report string
+	// PairPages link the pages of a domain's pair reports (none when one
+	// page holds them all).
+	PairPages []pairLink
+}
+
+// pairLink is a link to one page of a domain's pair reports.
+type pairLink struct {
+	Page     int
+	Label    string // "pairs 9-16"
+	Current  bool
+	From, To int
+}
+
+// pairPage reads ?pairs=N, a page of a domain's pair reports (0: the first).
+func pairPage(v string, pairs int) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	pages := max(1, (pairs+pairReportsPerPage-1)/pairReportsPerPage)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n >= pages {
+		return 0, fmt.Errorf("pairs=%q: want a page of the pair reports from 0 to %d", prober.Sanitize(v, 32), pages-1)
+	}
+	return n, nil
+}
+
+// pairPages are the links to every page of a domain's pair reports.
+func pairPages(pairs, current int) []pairLink {
+	if pairs <= pairReportsPerPage {
+		return nil
+	}
+	var links []pairLink
+	for from := 0; from < pairs; from += pairReportsPerPage {
+		to := min(from+pairReportsPerPage, pairs)
+		page := from / pairReportsPerPage
+		links = append(links, pairLink{
+			Page: page, Current: page == current, From: from + 1, To: to,
+			Label: fmt.Sprintf("pairs %d-%d", from+1, to),
+		})
+	}
+	return links
 }
 
 const css = `
@@ -221,6 +306,7 @@ table.history td.num { text-align: right; }
 .success { color: #2e7d32; font-weight: bold; }
 .failure { color: #c62828; font-weight: bold; }
 .warnings { color: #b26a00; font-weight: bold; }
+ul.config-warnings { border-left: 4px solid #b26a00; background: #fff8e1; padding: .5rem 1rem .5rem 2rem; }
 form.filter { margin: .5rem 0; }
 pre.report { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
 `
@@ -228,6 +314,14 @@ pre.report { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
 	"list": func(s ...string) []string { return s },
 }).Parse(`
+{{- if .Warnings}}
+<h2>Configuration warnings</h2>
+<ul class="config-warnings" id="config-warnings">
+{{- range .Warnings}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}
 <h2>Probe an SMTP port or a mail domain</h2>
 <p>A target is HOST:PORT (an SMTP port, its module chosen by the port), or a mail domain with a module that has an mx section (such as mx): every address of every MX host, DANE and MTA-STS.</p>
 <form class="probe" action="probe" method="get">
@@ -286,5 +380,8 @@ var probeTemplate = template.Must(template.New("probe").Parse(`
 <p><a href="../">Back to the landing page</a> · <a href="?format=json">as JSON</a></p>
 <h2>Probe {{.Row.ID}}: {{.Row.Target}} with module {{.Row.Module}},
 {{if .Row.Success}}<span class="{{.Row.Result}}">{{.Row.Result}}</span>{{else}}<span class="failure">{{.Row.Reason}}</span>{{end}}</h2>
+{{- if .PairPages}}
+<p id="pair-pages">Reports of the pairs:{{range .PairPages}} {{if .Current}}<b>{{.Label}}</b>{{else}}<a href="?pairs={{.Page}}">{{.Label}}</a>{{end}}{{end}}</p>
+{{- end}}
 <pre class="report" id="report">{{.Report}}</pre>
 `))

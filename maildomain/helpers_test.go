@@ -69,3 +69,14 @@ func warningTexts(ws []Warning) string {
 	}
 	return strings.Join(texts, "\n")
 }
+
+// warningOf returns the texts of the warnings of one kind.
+func warningOf(ws []Warning, kind string) string {
+	var texts []string
+	for _, w := range ws {
+		if w.Kind == kind {
+			texts = append(texts, w.Text)
+		}
+	}
+	return strings.Join(texts, "\n")
+}

@@ -48,6 +48,9 @@ type MTASTSResult struct {
 	// record); Policy is the parsed policy when the fetch succeeded.
 	Fetch  *mtasts.Fetch  `json:"fetch,omitempty"`
 	Policy *mtasts.Policy `json:"policy,omitempty"`
+	// PatternsLeftOut counts the policy's mx patterns beyond the first 32,
+	// which were matched against but are not kept.
+	PatternsLeftOut int `json:"policy_patterns_left_out,omitempty"`
 	// MX says for each probed MX host which pattern it matches.
 	MX []MTASTSHost `json:"mx"`
 	// Pairs says for each (MX, address) pair with an address whether it
@@ -165,7 +168,7 @@ func (d *fanOut) dialPolicyHost(ctx context.Context, network, addr string) (net.
 		}
 	}
 	a := d.dns.LookupAddrs(ctx, host)
-	addrs := d.choose(a.Addrs)
+	addrs, _ := d.choose(a.Addrs)
 	if len(addrs) == 0 {
 		if err := a.Err(); err != nil {
 			return nil, err
@@ -214,7 +217,8 @@ func (d *fanOut) finishMTASTS(m *MTASTSResult) {
 	}
 	for _, h := range m.MX {
 		if pol != nil && !h.Match {
-			broken = append([]string{fmt.Sprintf("MX %s matches no mx pattern of the policy (%s)", h.Host, strings.Join(pol.MX, ", "))}, broken...)
+			// The count, not the patterns: a policy may hold thousands.
+			broken = append([]string{fmt.Sprintf("MX %s matches none of the policy's %d mx patterns", h.Host, len(pol.MX))}, broken...)
 		}
 	}
 	var reason Reason
@@ -234,9 +238,9 @@ func (d *fanOut) finishMTASTS(m *MTASTSResult) {
 	case enforce && pol != nil && pol.Mode != mtasts.ModeEnforce:
 		reason, err = ReasonMTASTSNotEnforced, fmt.Errorf("mta_sts: enforce, but the policy's mode is %s: senders deliver whatever it says", pol.Mode)
 	case pol != nil && pol.Mode == mtasts.ModeEnforce && len(broken) > 0:
-		reason, err = ReasonMTASTSViolation, fmt.Errorf("MTA-STS policy in enforce mode: senders do not deliver to %s", strings.Join(broken, "; "))
+		reason, err = ReasonMTASTSViolation, fmt.Errorf("MTA-STS policy in enforce mode: senders do not deliver to %s", listed(broken))
 	case pol != nil && pol.Mode == mtasts.ModeTesting && len(broken) > 0:
-		d.warn(WarningMTASTSTesting, fmt.Sprintf("MTA-STS policy in testing mode would refuse: %s", strings.Join(broken, "; ")))
+		d.warn(WarningMTASTSTesting, fmt.Sprintf("MTA-STS policy in testing mode would refuse: %s", listed(broken)))
 	}
 	if reason == "" {
 		return

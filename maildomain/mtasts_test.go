@@ -2,7 +2,9 @@ package maildomain
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,4 +108,89 @@ func TestFinishMTASTS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMTASTSTextBounded: a policy host and a zone that choose every byte
+// (61 KB of policy, a thousand patterns, long records with control and
+// format characters) make a result no larger than a single probe's caps:
+// the violation names a pattern count, the policy text is cut, the lists
+// are bounded.
+func TestMTASTSTextBounded(t *testing.T) {
+	var patterns []string
+	var body strings.Builder
+	body.WriteString("version: STSv1\nmode: enforce\nmax_age: 86400\n")
+	for i := range 1000 {
+		p := fmt.Sprintf("mx%04d.pattern-that-is-long-enough-to-matter.example.net", i)
+		patterns = append(patterns, p)
+		body.WriteString("mx: " + p + "\n")
+	}
+	hostile := strings.Repeat("v=STSv1; id=\u202eevil\x1b[31m ", 800)
+	var ruas []string
+	for i := range 100 {
+		ruas = append(ruas, fmt.Sprintf("mailto:tlsrpt%d@example.net", i))
+	}
+	m := &MTASTSResult{
+		RecordFound: true, RecordValid: true, Record: hostile, RecordID: "x",
+		TLSRPT: hostile, TLSRPTValid: true, TLSRPTRUA: ruas,
+		Fetch:  &mtasts.Fetch{URL: "https://mta-sts.example.com/.well-known/mta-sts.txt", Body: body.String(), ContentType: "text/plain"},
+		Policy: &mtasts.Policy{Version: "STSv1", Mode: mtasts.ModeEnforce, MX: patterns, MaxAge: 86400, Warnings: slices.Repeat([]string{hostile}, 20)},
+	}
+	addr := netip.MustParseAddr("192.0.2.1")
+	d := &fanOut{module: &config.Module{}, result: &Result{
+		Domain: "example.com",
+		Hosts:  []MXHost{{Name: "mx1.example.com", Preference: 10, Probed: true, Addresses: []netip.Addr{addr}}},
+		Pairs:  []*Pair{{MX: "mx1.example.com", Preference: 10, Address: addr, Result: &prober.Result{Success: true}}},
+	}}
+	d.finishMTASTS(m)
+	d.bound()
+	r := d.result
+	expect(t, "failure", r.Failure, ReasonMTASTSViolation)
+	if !strings.Contains(r.Error, "MX mx1.example.com matches none of the policy's 1000 mx patterns") || strings.Contains(r.Error, "pattern-that-is-long") {
+		t.Errorf("error %q: want the pattern count, not the patterns", r.Error)
+	}
+	limit := prober.MaxErrorBytes + len("…")
+	texts := map[string]string{"error": r.Error, "record": m.Record, "tlsrpt": m.TLSRPT}
+	for i, w := range m.Policy.Warnings {
+		texts[fmt.Sprintf("policy warning %d", i)] = w
+	}
+	for what, s := range texts {
+		if len(s) > limit {
+			t.Errorf("%s: %d bytes, cap %d", what, len(s), limit)
+		}
+		if strings.ContainsAny(s, "\u202e\x1b") {
+			t.Errorf("%s keeps a control or format character", what)
+		}
+	}
+	if n := len(m.Fetch.Body); n > maxPolicyBodyBytes+64 || !strings.Contains(m.Fetch.Body, "more lines") {
+		t.Errorf("policy body of %d bytes kept, cap %d, ending %q", n, maxPolicyBodyBytes, m.Fetch.Body[max(0, n-60):])
+	}
+	expect(t, "patterns kept", len(m.Policy.MX), maxPolicyPatterns)
+	expect(t, "patterns left out", m.PatternsLeftOut, 1000-maxPolicyPatterns)
+	expect(t, "policy warnings kept", len(m.Policy.Warnings), maxPolicyWarnings)
+	expect(t, "report addresses kept", len(m.TLSRPTRUA), maxRUAs)
+}
+
+// TestDomainTextBounded: the domain's own error and warnings are cut and
+// sanitized as a single result's are, and the warnings are bounded.
+func TestDomainTextBounded(t *testing.T) {
+	long := strings.Repeat("\u200bx", 2000)
+	d := &fanOut{module: &config.Module{}, result: &Result{Error: long}}
+	for range 40 {
+		d.warn(WarningAddressLookup, long)
+	}
+	d.result.Hosts = []MXHost{{Name: "mx.example.com", Error: long}}
+	d.bound()
+	r := d.result
+	limit := prober.MaxErrorBytes + len("…")
+	texts := []string{r.Error, r.Hosts[0].Error}
+	for _, w := range r.Warnings {
+		texts = append(texts, w.Text)
+	}
+	for i, s := range texts {
+		if len(s) > limit || strings.Contains(s, "\u200b") {
+			t.Errorf("text %d: %d bytes (cap %d), or a format character kept", i, len(s), limit)
+		}
+	}
+	expect(t, "warnings", len(r.Warnings), maxWarnings)
+	expect(t, "the last warning", r.Warnings[maxWarnings-1], Warning{Kind: WarningMore, Text: "and 25 more warnings"})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,20 +24,33 @@ func TestDomain(t *testing.T) {
 		"dead.bad.test. 300 IN A 127.0.0.9",
 	)
 	cfg := []byte(fmt.Sprintf("modules:\n  mx: {port: %s, tls: none, timeout: 5s, mx: {}, dns: {server: %q}}\n", port, dns.Addr))
+	allowList := slices.Concat(cfg, []byte("allowed_targets: {hosts: [good.test, '*.good.test']}\n"))
 	cases := []struct {
 		target, output string
 		code           int
 		stdout, stderr string
+		config         []byte // nil: cfg
 	}{
-		{"good.test", OutputText, ExitSuccess, "Verdict: OK: 1 of 1 addresses of 1 MX host(s) accept mail", ""},
-		{"bad.test", OutputText, ExitFailed, "dead.bad.test  20    127.0.0.9  FAILED   connect_refused", ""},
-		{"bad.test", OutputJSON, ExitFailed, `"failure": "address_failed"`, ""},
-		{"good.test:25", OutputText, ExitUsage, "", `module "mx" probes mail domains: give the domain without a port`},
-		{"127.0.0.1", OutputText, ExitUsage, "", `"127.0.0.1" is an IP address`},
+		{"good.test", OutputText, ExitSuccess, "Verdict: OK: 1 of 1 addresses of 1 MX host(s) accept mail", "", nil},
+		{"bad.test", OutputText, ExitFailed, "dead.bad.test  20    127.0.0.9  FAILED   connect_refused", "", nil},
+		{"bad.test", OutputJSON, ExitFailed, `"failure": "address_failed"`, "", nil},
+		{"good.test:25", OutputText, ExitUsage, "", `module "mx" probes mail domains: give the domain without a port`, nil},
+		{"127.0.0.1", OutputText, ExitUsage, "", `"127.0.0.1" is an IP address`, nil},
+		// The domain meets allowed_targets before any lookup, as on /probe.
+		{"good.test", OutputText, ExitSuccess, "Verdict: OK", "", allowList},
+		{"bad.test", OutputText, ExitUsage, "", `target host "bad.test" is not allowed: it matches no pattern of allowed_targets.hosts`, allowList},
 	}
 	for _, tc := range cases {
 		t.Run(tc.target+" "+tc.output, func(t *testing.T) {
-			r := runCommand(t, Command{Builtin: cfg, Module: "mx", Target: tc.target, Output: tc.output})
+			config := cfg
+			if tc.config != nil {
+				config = tc.config
+			}
+			before := len(dns.Queries())
+			r := runCommand(t, Command{Builtin: config, Module: "mx", Target: tc.target, Output: tc.output})
+			if r.code == ExitUsage && len(dns.Queries()) != before {
+				t.Errorf("a refused target was looked up")
+			}
 			if r.code != tc.code {
 				t.Errorf("exit %d, want %d\n%s%s", r.code, tc.code, r.stdout, r.stderr)
 			}

@@ -102,6 +102,9 @@ func (c *Command) Run(ctx context.Context) int {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	for _, w := range module.Warnings() {
+		logger.Warn("Config warning", "module", name, "warning", w)
+	}
 	opts := c.Options
 	if cfg.AllowedTargets != nil && opts.AllowList == nil {
 		// The command obeys the config's allowed_targets as /probe does:
@@ -111,6 +114,12 @@ func (c *Command) Run(ctx context.Context) int {
 	}
 	var outcome prober.Outcome
 	if module.IsDomain() {
+		if opts.AllowList != nil {
+			// As /probe: the domain meets the allow-list before any lookup.
+			if err := opts.AllowList.AllowName(domain); err != nil {
+				return c.usageError(err)
+			}
+		}
 		outcome = maildomain.Probe(ctx, domain, name, module, logger.With("target", domain, "module", name), opts)
 	} else {
 		outcome = prober.Probe(ctx, target, name, module, logger.With("target", target.String(), "module", name), opts)

@@ -123,3 +123,21 @@ func validKeyword(s string) bool {
 	}
 	return true
 }
+
+// keywordsOnly drops what the server wrote freely (its name, the
+// parameters of extensions) for a module with credentials, keeping the
+// keywords, the AUTH mechanisms and the SIZE limit, a number.
+func (e *EHLOInfo) keywordsOnly() {
+	e.Domain = ""
+	for i := range e.Extensions {
+		x := &e.Extensions[i]
+		switch {
+		case x.Keyword == "AUTH":
+			x.Params = e.AuthMechanisms
+		case x.Keyword == "SIZE" && e.SizeLimit > 0:
+			x.Params = []string{strconv.FormatInt(e.SizeLimit, 10)}
+		default:
+			x.Params = nil
+		}
+	}
+}

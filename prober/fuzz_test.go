@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -118,7 +119,7 @@ func FuzzParseTarget(f *testing.F) {
 	})
 }
 
-// checkClean fails unless s is valid UTF-8 without control characters and
+// checkClean fails unless s is valid UTF-8 without control or format characters and
 // at most limit bytes plus the ellipsis Sanitize appends.
 func checkClean(t *testing.T, what, s string, limit int) {
 	t.Helper()
@@ -126,8 +127,8 @@ func checkClean(t *testing.T, what, s string, limit int) {
 		t.Fatalf("%s %q: invalid UTF-8 or %d bytes", what, s, len(s))
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			t.Fatalf("%s %q has a control character", what, s)
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || unicode.Is(unicode.Cf, r) {
+			t.Fatalf("%s %q has a control or format character", what, s)
 		}
 	}
 }

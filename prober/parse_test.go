@@ -215,6 +215,13 @@ func TestSanitize(t *testing.T) {
 		{"nul\x00", 64, "nul\uFFFD"},
 		{"bad \xff utf8", 64, "bad \uFFFD utf8"},
 		{"esc \x1b[31m", 64, "esc \uFFFD[31m"},
+		{"C1 \u0085 \u009b", 64, "C1 \uFFFD \uFFFD"},
+		// Format characters (Cf): invisible, and they reorder or split text.
+		{"moc.elpmaxe.xm\u202e", 64, "moc.elpmaxe.xm\uFFFD"},
+		{"mx.exam\u200bple.com", 64, "mx.exam\uFFFDple.com"},
+		{"\ufeffBOM \u2066isolate\u2069 \u00adsoft \U000E0001tag", 64, "\uFFFDBOM \uFFFDisolate\uFFFD \uFFFDsoft \uFFFDtag"},
+		// Printable text outside ASCII is kept.
+		{"Grüße, 日本 \u00a0nbsp", 64, "Grüße, 日本 \u00a0nbsp"},
 		// At most max bytes of text, then the marker; cut at a character boundary.
 		{strings.Repeat("a", 20), 10, strings.Repeat("a", 10) + "…"},
 		{strings.Repeat("ä", 10), 11, strings.Repeat("ä", 5) + "…"},

@@ -3,6 +3,7 @@ package prober
 import (
 	"encoding/base64"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
@@ -36,9 +37,9 @@ func plainPayload(user, password string) string {
 // base64 (AUTH LOGIN) and inside the base64 AUTH PLAIN payload, each also as
 // sanitizing would render it. A hostile or careless server may quote what
 // it received in a reply, which would carry it into the transcript, the
-// error, the logs and the debug output. (After the credentials are sent the
-// server's text is dropped altogether, see codeOnly; these forms guard
-// everything else.)
+// error, the logs and the debug output. (The server's free text is dropped
+// altogether for a module with credentials, see codeOnly; these forms guard
+// what is left, such as a certificate's names.)
 func secretForms(user, password string) []string {
 	if password == "" {
 		return nil
@@ -74,15 +75,17 @@ func (p *conversation) redact(text string) string {
 }
 
 // Sanitize makes text that holds no secret (a request parameter, a note)
-// safe for labels, logs and terminals: valid UTF-8, no control characters,
+// safe for labels, logs and terminals: valid UTF-8, no control or format characters,
 // at most limit bytes of it, then the cut marker when cut. Server text in a
 // probe goes through clean instead, which redacts between the two steps.
 func Sanitize(s string, limit int) string { return capText(sanitizeText(s), limit+len(cutMarker)) }
 
-// CapLabel caps a label value made of server-controlled text.
-func CapLabel(s string) string { return capText(s, MaxLabelBytes) }
+// CleanLabel is the last guard on a label value: sanitized (one invalid
+// byte would fail the whole scrape, and an invisible format character
+// would make two series look alike) and capped.
+func CleanLabel(s string) string { return capText(sanitizeText(s), MaxLabelBytes) }
 
-// sanitizeText replaces invalid UTF-8 and control characters with U+FFFD.
+// sanitizeText replaces invalid UTF-8, control and format characters with U+FFFD.
 func sanitizeText(s string) string {
 	if !needsSanitizing(s) {
 		return s // what servers send almost always: no copy needed
@@ -98,7 +101,7 @@ func sanitizeText(s string) string {
 	return b.String()
 }
 
-// needsSanitizing says whether s holds invalid UTF-8 or a control character.
+// needsSanitizing says whether s holds invalid UTF-8 or a character unsafeRune refuses.
 // Text that went through clean already (cut marker and all) does not, so
 // cleaning it again costs no copy.
 func needsSanitizing(s string) bool {
@@ -117,8 +120,13 @@ func needsSanitizing(s string) bool {
 }
 
 // unsafeRune: C0 and C1 controls and DEL, which would move a terminal's
-// cursor or break a log line.
-func unsafeRune(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// cursor or break a log line, and the format characters (Unicode category
+// Cf), which are invisible: U+202E turns the text after it around, U+200B
+// splits a word unseen, so that "mx.example.com" on a page need not be
+// the name a log holds, nor a password's redacted form what is shown.
+func unsafeRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r > 0xa0 && unicode.Is(unicode.Cf, r))
+}
 
 // capText cuts s to at most limit bytes, marker included, at a character
 // boundary. The cut is a copy: a slice would keep the whole string (a 240 KB
@@ -137,26 +145,68 @@ func capText(s string, limit int) string {
 	return strings.Clone(s[:n]) + cutMarker
 }
 
-// codeOnly is what the transcript keeps of a server line once credentials
-// have been sent: the reply code and, when the line has one, the enhanced
-// status code (RFC 3463), as "535 5.7.8". The free text is dropped, so no
-// echo of the password, in any encoding or split across lines, is kept.
-func codeOnly(line string) string {
+// textNotKept ends an error whose server text was left out.
+const textNotKept = " (the server's text is not kept: the module has credentials)"
+
+// codeOnly is what the transcript keeps of a server line for a module
+// with credentials: the reply code and, when the line has one, the
+// enhanced status code (RFC 3463), as "535 5.7.8"; for an EHLO line
+// (ehloLine: not the first of the reply) its keyword, with the SASL
+// mechanisms of AUTH, as "250-AUTH PLAIN LOGIN". The free text is dropped,
+// so no echo of the password, in any encoding or split across lines, is
+// kept.
+func codeOnly(line string, ehloLine bool) string {
 	code, more, text, err := parseReplyLine(line)
 	if err != nil {
-		return "(a line that is not a reply; its text is dropped after credentials were sent)"
+		return "(a line that is not a reply; its text is not kept for a module with credentials)"
 	}
 	sep := " "
 	if more {
 		sep = "-"
 	}
 	out := itoa3(code)
+	if ehloLine {
+		if words := ehloWords(text); words != "" {
+			return out + sep + words
+		}
+	}
 	if status := enhancedStatus(text); status != "" {
 		out += sep + status
 	} else if more {
 		out += sep
 	}
 	return out
+}
+
+// ehloWords is what an EHLO line keeps without its free text: the keyword,
+// and for AUTH the mechanism names (both upper case, ESMTP keyword syntax);
+// "" when the line has no valid keyword.
+func ehloWords(text string) string {
+	fields := strings.Fields(text)
+	if len(fields) == 0 {
+		return ""
+	}
+	keyword := strings.ToUpper(fields[0])
+	params := fields[1:]
+	if k, v, ok := strings.Cut(keyword, "="); ok && k == "AUTH" {
+		keyword, params = k, append([]string{v}, params...)
+	}
+	if !validKeyword(keyword) {
+		return ""
+	}
+	if keyword == "SIZE" && len(params) == 1 && isDigits(params[0]) && len(params[0]) <= 20 {
+		return keyword + " " + params[0]
+	}
+	if keyword != "AUTH" {
+		return keyword
+	}
+	words := []string{keyword}
+	for _, m := range params {
+		if m = strings.ToUpper(m); validKeyword(m) && len(words) <= maxAuthMechanisms {
+			words = append(words, m)
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // replyStatus is a reply as codeOnly keeps it: "535 5.7.8".
@@ -194,6 +244,15 @@ func enhancedStatus(text string) string {
 		}
 	}
 	return s
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func itoa3(code int) string {

@@ -53,23 +53,42 @@ func TestCapTextCopies(t *testing.T) {
 }
 
 func TestCodeOnly(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"535 5.7.8 Authentication credentials invalid", "535 5.7.8"},
-		{"535-5.7.8 first half", "535-5.7.8"},
-		{"235 2.7.0 ok", "235 2.7.0"},
-		{"334 VXNlcm5hbWU6", "334"},
-		{"334 ", "334"},
-		{"535 secret-without-status", "535"},
-		{"535-secret", "535-"},
-		{"421 4.7.0", "421 4.7.0"},
-		{"535 5.7.8x text", "535"},
-		{"535 6.7.8 text", "535"},
-		{"535 5.7777.8 text", "535"},
-		{"5x5 secret", "(a line that is not a reply; its text is dropped after credentials were sent)"},
+	cases := []struct {
+		in       string
+		ehloLine bool
+		want     string
+	}{
+		{"535 5.7.8 Authentication credentials invalid", false, "535 5.7.8"},
+		{"535-5.7.8 first half", false, "535-5.7.8"},
+		{"235 2.7.0 ok", false, "235 2.7.0"},
+		{"334 VXNlcm5hbWU6", false, "334"},
+		{"334 ", false, "334"},
+		{"535 secret-without-status", false, "535"},
+		{"535-secret", false, "535-"},
+		{"421 4.7.0", false, "421 4.7.0"},
+		{"535 5.7.8x text", false, "535"},
+		{"535 6.7.8 text", false, "535"},
+		{"535 5.7777.8 text", false, "535"},
+		{"5x5 secret", false, "(a line that is not a reply; its text is not kept for a module with credentials)"},
+		// A greeting is free text, however it looks.
+		{"220 mx.example.net ESMTP Kq7Xw", false, "220"},
+		{"220-STARTTLS", false, "220-"},
+		// EHLO lines keep their keyword, and AUTH its mechanisms.
+		{"250-PIPELINING", true, "250-PIPELINING"},
+		{"250-size 10240000", true, "250-SIZE 10240000"},
+		{"250-SIZE 1024 Kq7", true, "250-SIZE"},
+		{"250-SIZE 10k", true, "250-SIZE"},
+		{"250-AUTH PLAIN login CRAM-MD5", true, "250-AUTH PLAIN LOGIN CRAM-MD5"},
+		{"250-AUTH=LOGIN PLAIN", true, "250-AUTH LOGIN PLAIN"},
+		{"250-AUTH PLAIN Kq7\"Xw\\Pz", true, "250-AUTH PLAIN"},
+		{"250-XCLIENT NAME ADDR Kq7\"Xw", true, "250-XCLIENT"},
+		{"250 8BITMIME", true, "250 8BITMIME"},
+		{"250-Kq7\"Xw\\Pz half", true, "250-"},
+		{"250-5.0.0 Kq7\"Xw", true, "250-5.0.0"},
 	}
 	for _, tc := range cases {
-		if got := codeOnly(tc.in); got != tc.want {
-			t.Errorf("codeOnly(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := codeOnly(tc.in, tc.ehloLine); got != tc.want {
+			t.Errorf("codeOnly(%q, %v) = %q, want %q", tc.in, tc.ehloLine, got, tc.want)
 		}
 	}
 	if got := replyStatus(Reply{Code: 535, Lines: []string{"5.7.8 echo", "5.7.8 more"}}); got != "535 5.7.8" {

@@ -39,7 +39,7 @@ func (r Reply) Text() string { return strings.Join(r.Lines, " ") }
 type ProtocolError struct {
 	// Msg says what is wrong, quoting the server's text when there is one.
 	Msg string
-	// Bare says it without the server's text, for after credentials were sent.
+	// Bare says it without the server's text, for a module with credentials.
 	Bare string
 }
 

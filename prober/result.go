@@ -404,7 +404,8 @@ type ReverseDNSInfo struct {
 	// dot, sanitized, at most 10.
 	PTR []string `json:"ptr,omitempty"`
 	// ConfirmedPTR are the PTR names that resolve back to the address
-	// (forward-confirmed reverse DNS).
+	// (forward-confirmed reverse DNS); only the first two names are looked
+	// up, with a question of the address's family each.
 	ConfirmedPTR []string `json:"confirmed_ptr,omitempty"`
 	// FCrDNS says at least one PTR name resolves back to the address.
 	FCrDNS bool `json:"fcrdns"`

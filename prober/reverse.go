@@ -15,6 +15,11 @@ import (
 // Bounds on what reverse DNS may add to a result.
 const (
 	maxPTRNames = 10
+	// maxConfirmedPTRNames is how many of the PTR names are looked up to
+	// see whether they resolve back (one question each, of the address's
+	// family): real addresses have one PTR name, and a reverse zone that
+	// lists ten would make every probe ask for ten names of its choosing.
+	maxConfirmedPTRNames = 2
 	// maxHostnameBytes is the longest DNS name in text form.
 	maxHostnameBytes = 253
 )
@@ -25,7 +30,9 @@ const (
 // answer.
 type ReverseResolver interface {
 	LookupPTR(ctx context.Context, addr netip.Addr) ([]string, error)
-	LookupIP(ctx context.Context, host string) ([]netip.Addr, error)
+	// LookupIP returns host's addresses of one family: network is "ip4"
+	// (A records) or "ip6" (AAAA).
+	LookupIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // NetReverseResolver asks through a net.Resolver (the system's
@@ -42,8 +49,8 @@ func (n NetReverseResolver) LookupPTR(ctx context.Context, addr netip.Addr) ([]s
 }
 
 // LookupIP implements ReverseResolver.
-func (n NetReverseResolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
-	addrs, err := n.R.LookupNetIP(ctx, "ip", host)
+func (n NetReverseResolver) LookupIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	addrs, err := n.R.LookupNetIP(ctx, network, host)
 	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok && dnsErr.IsNotFound {
 		return nil, nil
 	}
@@ -64,12 +71,12 @@ func (d DNSReverseResolver) LookupPTR(ctx context.Context, addr netip.Addr) ([]s
 }
 
 // LookupIP implements ReverseResolver.
-func (d DNSReverseResolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
-	a := d.R.LookupAddrs(ctx, host)
-	if err := a.Err(); err != nil && !resolver.IsNotFound(err) {
-		return nil, err
+func (d DNSReverseResolver) LookupIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	addrs, _, err := d.R.LookupFamily(ctx, host, network == "ip6")
+	if resolver.IsNotFound(err) {
+		return nil, nil
 	}
-	return a.Addrs, nil
+	return addrs, err
 }
 
 // lookupReverse finds the PTR names of addr and which of them resolve back
@@ -97,8 +104,12 @@ func lookupReverse(ctx context.Context, r ReverseResolver, addr netip.Addr, clea
 		info.PTR = append(info.PTR, n)
 	}
 	var errs []string
-	for _, n := range info.PTR {
-		addrs, err := r.LookupIP(ctx, n)
+	network := "ip4"
+	if !addr.Unmap().Is4() {
+		network = "ip6"
+	}
+	for _, n := range info.PTR[:min(len(info.PTR), maxConfirmedPTRNames)] {
+		addrs, err := r.LookupIP(ctx, network, n)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", n, err))
 		}

@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -136,4 +137,35 @@ func TestReverseDNSModuleServer(t *testing.T) {
 	r = Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{})
 	expect(t, "conclusive after SERVFAIL", r.ReverseDNS.Conclusive, false)
 	expect(t, "success", r.Success, true)
+}
+
+// TestReverseDNSBounded: a reverse zone that lists ten PTR names gets
+// them reported, and only the first two looked up, each with one question
+// of the address's family: a name further down that would confirm is not
+// asked for.
+func TestReverseDNSBounded(t *testing.T) {
+	var records []string
+	for i := range 10 {
+		records = append(records, fmt.Sprintf("2.0.0.127.in-addr.arpa. 300 IN PTR n%d.example.test.", i))
+		records = append(records, fmt.Sprintf("n%d.example.test. 300 IN AAAA ::1", i))
+	}
+	records = append(records, "n9.example.test. 300 IN A 127.0.0.2") // would confirm
+	dnsSrv := dnstest.Start(t, records...)
+	srv := smtptest.NewServerAt(t, "127.0.0.2", smtptest.Config{})
+	m := testModule(t, "tls: none\nreverse_dns: true\ndns: {server: \""+dnsSrv.Addr+"\"}")
+	r := Probe(t.Context(), mustTarget(t, srv.Addr), "test", m, nil, Options{})
+	got := r.ReverseDNS
+	if got == nil || !got.Conclusive || len(got.PTR) != 10 {
+		t.Fatalf("reverse DNS %+v, want 10 PTR names", got)
+	}
+	expect(t, "FCrDNS", got.FCrDNS, false)
+	var forward []string
+	for _, q := range dnsSrv.Queries() {
+		if q.Type != dns.TypePTR {
+			forward = append(forward, dns.TypeToString[q.Type]+" "+q.Name)
+		}
+	}
+	if strings.Join(forward, ", ") != "A n0.example.test., A n1.example.test." {
+		t.Errorf("forward questions %q, want A of the first two names only", forward)
+	}
 }

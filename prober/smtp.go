@@ -17,6 +17,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/resolver"
+	"github.com/smtp-exporter/smtp_exporter/slots"
 )
 
 // Bounds on the transcript kept in a result: lines, and bytes of text in
@@ -43,6 +44,10 @@ type Options struct {
 	Now func() time.Time
 	// AllowList, when set, may refuse the target before any connection.
 	AllowList AllowList
+	// Slots, when set, are the conversation slots of --probe.max-concurrent,
+	// of which the caller holds one for this probe already: a domain probe
+	// takes one more for each conversation it holds beside its first.
+	Slots *slots.Pool
 }
 
 // Probe runs one SMTP conversation with target under module and returns
@@ -76,6 +81,7 @@ func Probe(ctx context.Context, target Target, moduleName string, module *config
 		// redaction miss the password that is sent.
 		p.password = module.Auth.Password()
 		p.secrets = secretForms(module.Auth.Username, p.password.Reveal())
+		p.codesOnly = true
 	}
 	for _, ph := range Phases {
 		p.result.Phases = append(p.result.Phases, PhaseResult{Phase: ph})
@@ -121,9 +127,12 @@ type conversation struct {
 	secrets  []string      // the password's forms, for redact
 
 	reverse func() *ReverseDNSInfo // waits for the reverse DNS lookups, when started
-	// credsSent is set once the credentials went out: from then on only
-	// reply codes of what the server says are kept (see codeOnly).
-	credsSent bool
+	// codesOnly: the module has credentials, so of what the server says
+	// only reply codes, enhanced status codes and EHLO keywords are kept
+	// (see codeOnly), in every probe, not only once the credentials went
+	// out: a server that received the password once may quote it, split
+	// or encoded beyond what redaction finds, in the greeting of the next.
+	codesOnly bool
 	// transcriptBytes is the text the transcript holds.
 	transcriptBytes int
 
@@ -176,21 +185,21 @@ func (p *conversation) flag(reason Reason, err error) {
 	p.note("problem: %s: %v", reason, err)
 }
 
-// said is a reply as an error quotes it: "535 5.7.8 text", or once the
-// credentials have been sent only its codes (see codeOnly).
+// said is a reply as an error quotes it: "535 5.7.8 text", or for a
+// module with credentials only its codes (see codeOnly).
 func (p *conversation) said(r Reply) string {
-	if p.credsSent {
+	if p.codesOnly {
 		return replyStatus(r)
 	}
 	return fmt.Sprintf("%d %s", r.Code, r.Text())
 }
 
 // dropServerText keeps an error that quotes the server out of the result
-// once credentials have been sent.
+// of a module with credentials.
 func (p *conversation) dropServerText(err error) error {
 	var pe *ProtocolError
-	if p.credsSent && errors.As(err, &pe) {
-		return errors.New(pe.Bare + " (the server's text is dropped after credentials were sent)")
+	if p.codesOnly && errors.As(err, &pe) {
+		return errors.New(pe.Bare + textNotKept)
 	}
 	return err
 }
@@ -419,12 +428,19 @@ func (p *conversation) banner() bool {
 	case reply.Code == 220:
 		if re := p.module.BannerRegex(); re != nil {
 			if text := strings.Join(reply.Lines, "\n"); !re.MatchString(text) {
-				// Not %q for the greeting: escaping would hide a secret from redaction.
-				p.flag(ReasonBannerMismatch, fmt.Errorf("greeting \"%s\" does not match fail_if_banner_not_matches %q",
-					text, re.String()))
+				quoted := "greeting"
+				if !p.codesOnly {
+					// Not %q for the greeting: escaping would hide a secret from redaction.
+					quoted = `greeting "` + text + `"`
+				}
+				p.flag(ReasonBannerMismatch, fmt.Errorf("%s does not match fail_if_banner_not_matches %q", quoted, re.String()))
 			}
 		}
-		p.result.BannerHostname = p.bannerHostname(reply)
+		if !p.codesOnly {
+			p.result.BannerHostname = p.bannerHostname(reply)
+		}
+		// A verdict on the greeting's shape, not its text: kept for a
+		// module with credentials too.
 		p.maskedGreeting = MaskedGreeting(reply.Lines)
 		return true
 	case reply.Code >= 400:
@@ -450,7 +466,11 @@ func (p *conversation) ehlo(phase Phase) (*EHLOInfo, bool) {
 		p.quit()
 		return nil, false
 	}
-	return parseEHLO(reply, p.clean), true
+	info := parseEHLO(reply, p.clean)
+	if p.codesOnly {
+		info.keywordsOnly()
+	}
+	return info, true
 }
 
 // tlsOutcome is how an attempt at TLS ended.
@@ -608,8 +628,7 @@ func (p *conversation) authenticate(ehlo *EHLOInfo) {
 	done := p.begin(PhaseAuth)
 	defer done()
 	// From here on the server may quote what it received, in any encoding
-	// or split across lines: only reply codes are kept.
-	p.credsSent = true
+	// or split across lines: only reply codes are kept (codesOnly).
 	var (
 		reply Reply
 		err   error
@@ -765,7 +784,9 @@ func (p *conversation) command(phase Phase, line, shown string) (Reply, error) {
 }
 
 func (p *conversation) readReply(phase Phase) (Reply, error) {
-	reply, err := p.readReplyOf("", p.r)
+	t := replyTranscript{p: p, ehlo: phase == PhaseEHLO || phase == PhaseEHLOTLS}
+	reply, err := ReadReply(p.r, t.keep)
+	t.end()
 	if err == nil {
 		if ph := p.result.Phase(phase); ph != nil {
 			ph.ReplyCode = reply.Code
@@ -792,8 +813,11 @@ const maxReplyTranscriptBytes = 2 << 10
 
 // replyTranscript is what the transcript shows of one reply.
 type replyTranscript struct {
-	p                    *conversation
-	check                string
+	p     *conversation
+	check string
+	// ehlo: the reply to EHLO, whose lines after the first are keywords.
+	ehlo                 bool
+	lines                int  // lines read
 	shown                int  // bytes of the reply shown
 	cut                  bool // lines are left out until the last one
 	leftOut, leftOutSize int  // lines left out and their bytes as read
@@ -801,10 +825,12 @@ type replyTranscript struct {
 
 // keep is ReadReply's keep: it returns the line cleaned and cut at
 // maxTranscriptLineBytes (RFC 5321 allows 512 octets a line), one copy
-// shared by the reply and the transcript, whatever the server sent. Once
-// credentials have been sent the transcript shows only the line's codes.
+// shared by the reply and the transcript, whatever the server sent. For a
+// module with credentials the transcript shows only the line's codes (and
+// an EHLO line's keyword).
 func (t *replyTranscript) keep(raw string) string {
 	line := t.p.clean(raw, maxTranscriptLineBytes)
+	t.lines++
 	last := len(line) < 4 || line[3] != '-'
 	if !last && (t.cut || t.shown+len(line) > maxReplyTranscriptBytes) {
 		t.cut = true
@@ -814,8 +840,8 @@ func (t *replyTranscript) keep(raw string) string {
 	}
 	t.end()
 	t.shown += len(line)
-	if t.p.credsSent {
-		t.p.transcriptFor(t.check, "S", codeOnly(line))
+	if t.p.codesOnly {
+		t.p.transcriptFor(t.check, "S", codeOnly(line, t.ehlo && t.lines > 1))
 	} else {
 		t.p.transcriptFor(t.check, "S", line)
 	}
@@ -878,8 +904,10 @@ func unwrapOpError(err error) error {
 }
 
 // NotProbed is the Result of a target that was never dialed, for reason:
-// a mail domain's MX host without an address, or an address the allow-list
-// refused. It has every phase (none reached), as a probe's Result does.
+// a mail domain's MX host without an address, or a name or address the
+// allow-list refused. It is a summary, not a probe's record: the target,
+// the failure and why, no phases, no transcript, so that the pairs a
+// hostile zone makes a domain refuse cost next to nothing.
 func NotProbed(target Target, moduleName string, module *config.Module, now time.Time, reason Reason, err error) *Result {
 	r := &Result{
 		Target:         target.String(),
@@ -888,15 +916,11 @@ func NotProbed(target Target, moduleName string, module *config.Module, now time
 		Port:           target.Port,
 		Start:          now,
 		Failure:        reason,
-		Error:          err.Error(),
+		Error:          Sanitize(err.Error(), MaxErrorBytes),
 		AuthConfigured: module.Auth != nil,
-		Transcript:     []TranscriptLine{{From: "*", Text: Sanitize(fmt.Sprintf("not probed: %s: %v", reason, err), maxTranscriptBytes)}},
 	}
 	if target.Addr.IsValid() {
 		r.setAddr(target.Addr)
-	}
-	for _, ph := range Phases {
-		r.Phases = append(r.Phases, PhaseResult{Phase: ph})
 	}
 	return r
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/maildomain"
+	"github.com/smtp-exporter/smtp_exporter/prober"
 	"github.com/smtp-exporter/smtp_exporter/reasons"
 )
 
@@ -74,7 +75,7 @@ func writeDomain(w io.Writer, d *maildomain.Result, opts Options) {
 		note := ""
 		switch {
 		case !h.Probed:
-			note = "  (not probed: beyond max_hosts)"
+			note = "  (not probed: beyond max_hosts or max_pairs)"
 		case h.Error != "":
 			note = "  (" + clean(h.Error) + ")"
 		}
@@ -115,17 +116,28 @@ func writeDomain(w io.Writer, d *maildomain.Result, opts Options) {
 
 	x.mtaSTS(d)
 
-	for _, p := range d.Pairs {
-		addr := "no address"
-		if p.Address.IsValid() {
-			addr = p.Address.String()
+	for i, p := range d.Pairs {
+		// A pair never dialed has no report beyond its row in the table.
+		if !p.Probed() || i < opts.FirstPair || opts.PairReports > 0 && i >= opts.FirstPair+opts.PairReports {
+			continue
 		}
+		addr := p.Address.String()
 		x.line("")
 		x.line("%s", x.bold(strings.Repeat("=", 8)+" "+clean(p.MX)+" "+addr+" "+strings.Repeat("=", 8)))
 		writeTarget(w, p.Result, opts)
 	}
 	x.line("")
 	x.verdict(d)
+}
+
+// PairCount is how many (MX host, address) pairs a mail domain's outcome
+// has, 0 for a single target's: for a view that shows the pairs' reports
+// in parts (Options.FirstPair).
+func PairCount(o prober.Outcome) int {
+	if d, ok := o.(*maildomain.Result); ok {
+		return len(d.Pairs)
+	}
+	return 0
 }
 
 func domainWarnings(d *maildomain.Result) []string {

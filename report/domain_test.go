@@ -32,13 +32,10 @@ func goldenDomain(t *testing.T) (*maildomain.Result, []string) {
 		return nil
 	}
 	ok, refused := run("submission_ok"), run("connect_refused")
+	// A pair never dialed holds a summary (prober.NotProbed), not a probe.
 	noAddr := &prober.Result{
 		Target: "mx3.example.test:25", Module: "mx", Host: "mx3.example.test", Port: 25, Failure: prober.ReasonResolve,
 		Error: "mx3.example.test has no A or AAAA records", Start: clockStart,
-		Transcript: []prober.TranscriptLine{{From: "*", Text: "not probed: resolve: mx3.example.test has no A or AAAA records"}},
-	}
-	for _, ph := range prober.Phases {
-		noAddr.Phases = append(noAddr.Phases, prober.PhaseResult{Phase: ph})
 	}
 	localhost := netip.MustParseAddr("127.0.0.1")
 	d := &maildomain.Result{
@@ -87,7 +84,7 @@ func TestDomainGolden(t *testing.T) {
 	// The table comes first, then every pair's transcript.
 	s := text.String()
 	table := strings.Index(s, "Addresses:")
-	for _, want := range []string{"submission_ok", "connect_refused: connection refused", "(none)", "mx4.example.test  (not probed: beyond max_hosts)"} {
+	for _, want := range []string{"submission_ok", "connect_refused: connection refused", "(none)", "mx4.example.test  (not probed: beyond max_hosts or max_pairs)"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the report does not say %q", want)
 		}
@@ -95,8 +92,36 @@ func TestDomainGolden(t *testing.T) {
 	if first := strings.Index(s, "Transcript:"); table < 0 || first < table {
 		t.Errorf("the table does not come before the transcripts")
 	}
-	if n := strings.Count(s, "Transcript:"); n != 3 {
-		t.Errorf("%d transcripts, want 3", n)
+	// The pair without an address has its row, and no report of its own.
+	if n := strings.Count(s, "Transcript:"); n != 2 {
+		t.Errorf("%d transcripts, want 2", n)
+	}
+}
+
+// TestDomainPairReports: a report can show the pairs' own reports in
+// parts (the history page does); the table lists every pair each time.
+func TestDomainPairReports(t *testing.T) {
+	d, _ := goldenDomain(t)
+	for _, tc := range []struct {
+		first, n int
+		want     []string // the pairs reported, by their heading
+	}{
+		{0, 0, []string{"mx.example.test 127.0.0.1", "mx2.example.test 127.0.0.1"}},
+		{0, 1, []string{"mx.example.test 127.0.0.1"}},
+		{1, 1, []string{"mx2.example.test 127.0.0.1"}},
+		{2, 8, nil}, // the third pair has no address: nothing to report
+	} {
+		var b strings.Builder
+		Write(&b, d, Options{Now: clockStart, FirstPair: tc.first, PairReports: tc.n})
+		var got []string
+		for line := range strings.SplitSeq(b.String(), "\n") {
+			if h, ok := strings.CutPrefix(line, "======== "); ok {
+				got = append(got, strings.TrimSuffix(h, " ========"))
+			}
+		}
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") || strings.Count(b.String(), "  mx3.example.test  30") != 1 {
+			t.Errorf("pairs from %d, %d of them: reports %q, want %q\n%s", tc.first, tc.n, got, tc.want, b.String())
+		}
 	}
 }
 

@@ -25,6 +25,11 @@ type Options struct {
 	Now time.Time
 	// Color adds ANSI colours, for a terminal only.
 	Color bool
+	// FirstPair and PairReports choose which pairs of a domain get their
+	// own report after the table (which lists them all): PairReports from
+	// the FirstPair-th (0: all of them), so that a page can show a domain
+	// of many pairs in parts.
+	FirstPair, PairReports int
 }
 
 // writeTarget writes the report of a single target: verdict, phases, EHLO
@@ -166,7 +171,10 @@ func (x *writer) ehloReply(title string, e *prober.EHLOInfo) {
 	if e == nil {
 		return
 	}
-	x.heading(fmt.Sprintf("%s (server %s)", title, clean(e.Domain)))
+	if e.Domain != "" { // a module with credentials keeps no server name
+		title += " (server " + clean(e.Domain) + ")"
+	}
+	x.heading(title)
 	for _, ext := range e.Extensions {
 		x.line("  %s", clean(strings.TrimSpace(ext.Keyword+" "+strings.Join(ext.Params, " "))))
 	}

@@ -140,6 +140,33 @@ func (r *Resolver) LookupAddrs(ctx context.Context, host string) *Addrs {
 	return res
 }
 
+// LookupFamily returns the addresses of host of one family: A records
+// (ipv6 false) or AAAA records, one question.
+func (r *Resolver) LookupFamily(ctx context.Context, host string, ipv6 bool) ([]netip.Addr, *Answer, error) {
+	qtype := dns.TypeA
+	if ipv6 {
+		qtype = dns.TypeAAAA
+	}
+	ans, err := r.Query(ctx, host, qtype)
+	if err != nil {
+		return nil, ans, err
+	}
+	out := make([]netip.Addr, 0, len(ans.Records))
+	for _, rr := range ans.Records {
+		var ip netip.Addr
+		switch v := rr.(type) {
+		case *dns.A:
+			ip, _ = netip.AddrFromSlice(v.A.To4())
+		case *dns.AAAA:
+			ip, _ = netip.AddrFromSlice(v.AAAA.To16())
+		}
+		if ip.IsValid() && !slices.Contains(out, ip) {
+			out = append(out, ip)
+		}
+	}
+	return out, ans, nil
+}
+
 // LookupTXT returns the TXT records at name, each record's strings joined
 // (RFC 7208 §3.3, RFC 8461 §3.1 read a record that way).
 func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, *Answer, error) {

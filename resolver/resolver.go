@@ -38,6 +38,11 @@ const (
 	// DefaultTimeout bounds one exchange when the context has no earlier
 	// deadline.
 	DefaultTimeout = 5 * time.Second
+	// firstTryTimeout is how long the first UDP datagram of a question is
+	// waited for before it is sent once more: a datagram lost on a busy
+	// path (a resolver's full receive buffer) would otherwise fail the
+	// question after the whole DefaultTimeout, as stub resolvers retry.
+	firstTryTimeout = 2 * time.Second
 )
 
 // ResolvConf is where the default server is read from.
@@ -47,9 +52,18 @@ const ResolvConf = "/etc/resolv.conf"
 type Resolver struct {
 	server  string
 	timeout time.Duration
+	// idle holds UDP sockets to the server that finished a question
+	// cleanly, for the next ones: a socket per question cost a mail
+	// domain's probe (some 20 questions) more CPU than its DNS answers. A
+	// late answer to an earlier question on a reused socket is skipped by
+	// its ID.
+	idle chan *dns.Conn
 	// knownGood is the name Health asks (see diagnose.go).
 	knownGood string
 }
+
+// maxIdleUDP is how many idle UDP sockets a Resolver keeps.
+const maxIdleUDP = 16
 
 // New returns a resolver that asks server (host:port, or a host for port
 // 53). An empty server means the first nameserver of /etc/resolv.conf, or
@@ -65,7 +79,7 @@ func New(server string) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resolver{server: norm, timeout: DefaultTimeout, knownGood: DefaultKnownGoodName}, nil
+	return &Resolver{server: norm, timeout: DefaultTimeout, knownGood: DefaultKnownGoodName, idle: make(chan *dns.Conn, maxIdleUDP)}, nil
 }
 
 // Server is the host:port the resolver asks.
@@ -117,6 +131,8 @@ const (
 	KindTruncated Kind = "truncated" // truncated over UDP, and TCP failed too
 	KindNetwork   Kind = "network"   // the server could not be reached
 	KindBadAnswer Kind = "bad_answer"
+	// KindBudget: not asked, the probe's question budget is spent (Budget).
+	KindBudget Kind = "budget"
 )
 
 // Error is a query that gave no usable answer.
@@ -142,6 +158,8 @@ func (e *Error) Error() string {
 		s = fmt.Sprintf("%s %s: the DNS server %s answered SERVFAIL", e.Name, e.Type, e.Server)
 	case KindTimeout:
 		s = fmt.Sprintf("%s %s: no answer from the DNS server %s in time", e.Name, e.Type, e.Server)
+	case KindBudget:
+		s = fmt.Sprintf("%s %s", e.Name, e.Type)
 	default:
 		s = fmt.Sprintf("%s %s: %s from the DNS server %s", e.Name, e.Type, e.Kind, e.Server)
 	}
@@ -310,14 +328,19 @@ func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16, cd b
 	// asks for DNSSEC records, as a validating resolver needs.
 	m.AuthenticatedData = true
 	m.SetEdns0(udpSize, true)
-	resp, err := r.exchangeOn(ctx, "udp", m)
+	resp, err := r.exchangeOn(ctx, "udp", m, min(r.timeout, firstTryTimeout))
+	if err != nil && r.timeout > firstTryTimeout && isTimeoutErr(err) && ctx.Err() == nil {
+		// A lost datagram, or a slow answer: asked once more, on another
+		// socket (the first one was closed), with the rest of the time.
+		resp, err = r.exchangeOn(ctx, "udp", m, r.timeout-firstTryTimeout)
+	}
 	if err != nil {
 		return nil, false, err
 	}
 	if !resp.Truncated {
 		return resp, false, nil
 	}
-	resp, err = r.exchangeOn(ctx, "tcp", m)
+	resp, err = r.exchangeOn(ctx, "tcp", m, r.timeout)
 	if err != nil {
 		return nil, true, &truncatedError{err}
 	}
@@ -332,27 +355,72 @@ type truncatedError struct{ err error }
 func (e *truncatedError) Error() string { return "truncated over UDP, and over TCP: " + e.err.Error() }
 func (e *truncatedError) Unwrap() error { return e.err }
 
-func (r *Resolver) exchangeOn(ctx context.Context, network string, m *dns.Msg) (*dns.Msg, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	c := &dns.Client{Net: network, UDPSize: udpSize}
-	conn, err := c.DialContext(ctx, r.server)
-	if err != nil {
+func (r *Resolver) exchangeOn(ctx context.Context, network string, m *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
+	if err := spend(ctx); err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := &dns.Client{Net: network, UDPSize: udpSize}
+	conn := r.idleConn(network)
+	if conn == nil {
+		var err error
+		if conn, err = c.DialContext(ctx, r.server); err != nil {
+			return nil, err
+		}
+	}
 	// The library honours the context's deadline only; a cancelled
 	// scrape must end the read at once too.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	resp, _, err := c.ExchangeWithConnContext(ctx, m, conn)
+	// Kept only when nothing can touch it any more: the exchange ended
+	// with its answer, and the cancellation will not set its deadline.
+	if stopped := stop(); err != nil || !stopped || network != "udp" || !r.keep(conn) {
+		conn.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
 
+// idleConn returns an idle UDP socket to the server, nil when there is
+// none (or for TCP, which is dialed for each question).
+func (r *Resolver) idleConn(network string) *dns.Conn {
+	if network != "udp" || r.idle == nil {
+		return nil
+	}
+	select {
+	case c := <-r.idle:
+		return c
+	default:
+		return nil
+	}
+}
+
+// keep puts a socket back among the idle ones, if there is room.
+func (r *Resolver) keep(c *dns.Conn) bool {
+	if r.idle == nil {
+		return false
+	}
+	select {
+	case r.idle <- c:
+		return true
+	default:
+		return false
+	}
+}
+
+// isTimeoutErr says an exchange ended for want of an answer in time.
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
 func classifyNetErr(err error) Kind {
+	if _, ok := errors.AsType[*errBudget](err); ok {
+		return KindBudget
+	}
 	if _, ok := errors.AsType[*truncatedError](err); ok {
 		return KindTruncated
 	}

@@ -189,5 +189,15 @@ func domains() *dashboard.DashboardBuilder {
 			OverrideByName("REQUIRETLS ready", []dashboard.DynamicConfigValue{
 				prop("mappings", boolMapping("no", "text", "yes", "green")), cellTypeProp("color-background"),
 			}).
-			Span(24).Height(8))
+			Span(24).Height(8)).
+		// What each domain probe cost, and what its bounds left out: the
+		// panels come last so that the alerts' links to the others keep
+		// their panel numbers.
+		WithRow(row("Cost and bounds")).
+		WithPanel(timeseriesPanel("DNS questions per probe", "The DNS messages each domain probe sent, every lookup counted (MX, addresses, PTR and TLSA names, MTA-STS). A probe sends at most 128; one that needs more says so in a warning and leaves the rest unasked.", "none",
+			rangeQuery("A", `probe_dns_queries{`+sel()+`}`, "{{instance}}")).
+			Min(0).Span(12).Height(8)).
+		WithPanel(timeseriesPanel("Pairs left out", "(MX host, address) pairs DNS gave that a probe left out: beyond mx.max_addresses of their family, beyond mx.max_pairs, or not started before the deadline (the exporter's --probe.max-concurrent was short of slots, or servers that never answer took the time). Those pairs are not judged.", "none",
+			rangeQuery("A", `probe_smtp_domain_pairs_skipped{`+sel()+`}`, "{{instance}} {{reason}}")).
+			Min(0).Span(12).Height(8))
 }

@@ -46,6 +46,9 @@ type Server struct {
 	// NoChase: names whose CNAME is answered alone, as an authoritative
 	// server does for a target outside its zone.
 	NoChase map[string]bool
+	// DropFirst: names whose first UDP question goes unanswered, as a
+	// datagram lost on the way.
+	DropFirst map[string]bool
 	// Bogus: names answered SERVFAIL, as a validating resolver answers
 	// data that fails validation, unless the question has the CD bit.
 	Bogus map[string]bool
@@ -77,7 +80,7 @@ func Start(t T, records ...string) *Server {
 		ServFail: map[string]bool{}, Silent: map[string]bool{}, ServFailAAAA: map[string]bool{},
 		TruncateUDP: map[string]bool{}, TruncateTCP: map[string]bool{},
 		Secure: map[string]bool{}, WrongQuestion: map[string]bool{}, NoChase: map[string]bool{},
-		Bogus: map[string]bool{}, ede: map[string]uint16{},
+		DropFirst: map[string]bool{}, Bogus: map[string]bool{}, ede: map[string]uint16{},
 	}
 	for _, r := range records {
 		s.Add(t, r)
@@ -153,6 +156,10 @@ func (s *Server) handler(network string) dns.HandlerFunc {
 		}
 		s.queries = append(s.queries, rec)
 		if s.Silent[name] {
+			return
+		}
+		if network == "udp" && s.DropFirst[name] {
+			delete(s.DropFirst, name)
 			return
 		}
 		m := new(dns.Msg)

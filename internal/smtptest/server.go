@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -395,4 +397,36 @@ func (s *Server) auth(c net.Conn, r *bufio.Reader, arg string, cfg Config) bool 
 	}
 	_, err := c.Write([]byte(reply))
 	return err == nil
+}
+
+// NewServersOnOnePort starts a server on each loopback address of addrs,
+// all on one port, as a mail domain's MX addresses share the port of its
+// module; handle gives each address's handler. It tries ports until one
+// is free on every address, and returns it with the servers, in the order
+// of addrs.
+func NewServersOnOnePort(t T, addrs []string, handle func(addr string) func(net.Conn, *Server)) (int, []*Server, error) {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(addrs[0], "0"))
+		if err != nil {
+			return 0, nil, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		var started []*Server
+		for _, a := range addrs {
+			s, err := NewRawServerOn(t, net.JoinHostPort(a, strconv.Itoa(port)), handle(a))
+			if err != nil {
+				break
+			}
+			started = append(started, s)
+		}
+		if len(started) == len(addrs) {
+			return port, started, nil
+		}
+		for _, s := range started {
+			s.Close()
+		}
+	}
+	return 0, nil, fmt.Errorf("no port free on every address of %v", addrs)
 }
