@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
@@ -90,4 +91,24 @@ func isTimeout(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// dialCheck opens one more connection to dest, for a check that runs after
+// the conversation (TLS posture, STARTTLS injection): from the module's
+// source address, bounded by the probe's deadline, and unblocked when the
+// probe's context ends. release closes it.
+func (p *conversation) dialCheck(dest netip.AddrPort) (conn net.Conn, release func(), err error) {
+	var d net.Dialer
+	if src := p.module.SourceIP(); src.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+	}
+	conn, err = d.DialContext(p.ctx, "tcp", dest.String())
+	if err != nil {
+		return nil, nil, err
+	}
+	if deadline, ok := p.ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	stop := context.AfterFunc(p.ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	return conn, func() { stop(); conn.Close() }, nil
 }

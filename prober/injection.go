@@ -2,10 +2,8 @@ package prober
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
 )
@@ -70,23 +68,14 @@ func (p *conversation) injection(target Target) {
 		conclude(InjectionInconclusive, "no time left for the check: %v", p.ctx.Err())
 		return
 	}
-	dest := netip.AddrPortFrom(addr, uint16(target.Port)).String() //nolint:gosec // checked by run
+	dest := netip.AddrPortFrom(addr, uint16(target.Port)) //nolint:gosec // checked by run
 	note("STARTTLS injection check: connecting to %s", dest)
-	var d net.Dialer
-	if src := p.module.SourceIP(); src.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
-	}
-	conn, err := d.DialContext(p.ctx, "tcp", dest)
+	conn, release, err := p.dialCheck(dest)
 	if err != nil {
 		conclude(InjectionInconclusive, "connecting: %v", unwrapOpError(err))
 		return
 	}
-	defer conn.Close()
-	if deadline, ok := p.ctx.Deadline(); ok {
-		conn.SetDeadline(deadline)
-	}
-	stop := context.AfterFunc(p.ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer release()
 
 	// session is the connection commands go over: TCP, then TLS.
 	session := conn

@@ -2,7 +2,6 @@ package prober
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
@@ -121,20 +119,11 @@ func (p *conversation) postureCheck(dest netip.AddrPort, target Target, spec pos
 		return inconclusive(fmt.Errorf("no time left for the check: %w", err))
 	}
 	note("posture check: %s, connecting to %s", spec.describe, dest)
-	var d net.Dialer
-	if src := p.module.SourceIP(); src.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
-	}
-	conn, err := d.DialContext(p.ctx, "tcp", dest.String())
+	conn, release, err := p.dialCheck(dest)
 	if err != nil {
 		return inconclusive(fmt.Errorf("connecting: %w", unwrapOpError(err)))
 	}
-	defer conn.Close()
-	if deadline, ok := p.ctx.Deadline(); ok {
-		conn.SetDeadline(deadline)
-	}
-	stop := context.AfterFunc(p.ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer release()
 
 	if p.module.TLS != config.TLSImplicit {
 		if err := p.postureStartTLS(conn, spec.check); err != nil {
