@@ -29,7 +29,9 @@ if [ -e /etc/systemd/system/multi-user.target.wants/prometheus-alertmanager.serv
 	systemctl disable prometheus-alertmanager.service >/dev/null 2>&1 ||
 		rm -f /etc/systemd/system/multi-user.target.wants/prometheus-alertmanager.service
 fi
-if command -v go >/dev/null; then
+if [ "${SMTP_EXPORTER_DEPLOY_TOOLS:-}" = started ]; then
+	tb_log "kubeconform and helm: scripts/test.sh builds them beside the installs"
+elif command -v go >/dev/null; then
 	bash "$(dirname "$0")/../scripts/install-deploy-tools.sh" kubeconform helm
 else
 	tb_log "no go on PATH: kubeconform and helm get built when a test first needs them"
