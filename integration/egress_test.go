@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -145,37 +144,17 @@ func startInNamespace(t *testing.T, ns *netnstest.NS, bin, addr string, args ...
 	t.Helper()
 	logs := &testtool.SyncBuffer{}
 	cmd := ns.Command(bin, append(args, "--web.listen-address="+addr, "--log.level=debug")...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	p, err := testtool.StartCommand(cmd, addr, logs)
+	if err != nil {
+		t.Fatalf("the exporter in %s: %v", ns.Name, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+		p.Stop()
+		<-p.Exited()
 		if t.Failed() {
 			t.Logf("exporter log:\n%s", logs.String())
 		}
 	})
-	client := &http.Client{Timeout: time.Second}
-	for end := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("the exporter exited (%v):\n%s", err, logs.String())
-		default:
-		}
-		if resp, err := client.Get("http://" + addr + "/-/healthy"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(end) {
-			t.Fatalf("the exporter in %s does not answer on %s:\n%s", ns.Name, addr, logs.String())
-		}
-	}
 }
 
 // waitQuery waits until q returns n series.

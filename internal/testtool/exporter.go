@@ -87,7 +87,12 @@ func Start(bin string, out io.Writer, args ...string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, append(args, "--web.listen-address="+addr)...)
+	return StartCommand(exec.Command(bin, append(args, "--web.listen-address="+addr)...), addr, out)
+}
+
+// StartCommand is Start for a command made elsewhere (one that runs in a
+// network namespace, say) that listens on addr.
+func StartCommand(cmd *exec.Cmd, addr string, out io.Writer) (*Process, error) {
 	if out == nil {
 		out = io.Discard
 	}
@@ -95,13 +100,14 @@ func Start(bin string, out io.Writer, args ...string) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	name := filepath.Base(cmd.Path)
 	p := &Process{Cmd: cmd, Addr: addr, URL: "http://" + addr, exited: make(chan struct{})}
 	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
 	client := &http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(upTimeout); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case <-p.exited:
-			return nil, fmt.Errorf("%s exited before serving (%w)%s", filepath.Base(bin), p.waitErr, output(out))
+			return nil, fmt.Errorf("%s exited before serving (%w)%s", name, p.waitErr, output(out))
 		default:
 		}
 		if resp, err := client.Get(p.URL + "/-/healthy"); err == nil {
@@ -112,7 +118,7 @@ func Start(bin string, out io.Writer, args ...string) (*Process, error) {
 		}
 		if time.Now().After(deadline) {
 			p.Stop()
-			return nil, fmt.Errorf("%s did not answer /-/healthy on %s within %s%s", filepath.Base(bin), addr, upTimeout, output(out))
+			return nil, fmt.Errorf("%s did not answer /-/healthy on %s within %s%s", name, addr, upTimeout, output(out))
 		}
 	}
 }
